@@ -1,0 +1,90 @@
+import Foundation
+
+public enum AuditEventType: String, Codable, Sendable, CaseIterable {
+    case userCreated = "user.created"
+    case enrollmentIssued = "user.enrollment_issued"
+    case userEnrolled = "user.enrolled"
+    case enrollmentFailed = "user.enrollment_failed"
+    case userLocked = "user.locked"
+    case userUnlocked = "user.unlocked"
+    case targetSaved = "target.saved"
+    case sessionActivated = "session.activated"
+    case sessionDenied = "session.denied"
+    case sessionExtended = "session.extended"
+    case extensionDenied = "session.extension_denied"
+    case sessionEnded = "session.ended"
+    case sessionExpired = "session.expired"
+    case sessionRevoked = "session.revoked"
+    case auditExported = "audit.exported"
+
+    /// The compliance controls an event of this type evidences.
+    public var controls: [String] {
+        let accessGranted = ["SOC2:CC6.1", "SOC2:CC8.1", "PCI-DSS-4.0:10.2.1.2", "NIST-800-53:AC-2(2)", "NIST-800-53:CM-3", "ISO-27001-2022:A.8.32"]
+        let accessRemoved = ["SOC2:CC6.1", "PCI-DSS-4.0:10.2.1.2", "NIST-800-53:AC-2(2)"]
+        let failedAccess = ["SOC2:CC6.1", "PCI-DSS-4.0:10.2.1.4", "NIST-800-53:AC-2(2)"]
+        let identity = ["SOC2:CC6.1", "PCI-DSS-4.0:10.2.1.5", "NIST-800-53:AC-2(2)"]
+        switch self {
+        case .sessionActivated, .sessionExtended: return accessGranted
+        case .sessionEnded, .sessionExpired, .sessionRevoked: return accessRemoved
+        case .sessionDenied, .extensionDenied, .enrollmentFailed, .userLocked: return failedAccess
+        case .userCreated, .enrollmentIssued, .userEnrolled, .userUnlocked: return identity
+        case .targetSaved: return ["SOC2:CC8.1", "PCI-DSS-4.0:10.2.1.2", "NIST-800-53:CM-3", "ISO-27001-2022:A.8.32"]
+        case .auditExported: return ["SOC2:CC7.2", "PCI-DSS-4.0:10.2.1.3"]
+        }
+    }
+}
+
+public enum AuditOutcome: String, Codable, Sendable {
+    case success, failure
+}
+
+/// Who did what, when, from where, to which resource and why. Never carries a secret.
+public struct AuditEvent: Codable, Equatable, Sendable {
+    public var type: AuditEventType
+    public var outcome: AuditOutcome
+    public var at: Date
+    public var actor: String?
+    public var actorRoles: [String]
+    public var clientAddress: String?
+    public var userAgent: String?
+    public var target: String?
+    public var sessionId: String?
+    public var reason: String?
+    public var incident: String?
+    public var controls: [String]
+    public var details: [String: String]
+
+    public init(type: AuditEventType, outcome: AuditOutcome = .success, at: Date, actor: String?, actorRoles: [Role] = [],
+                origin: RequestOrigin = .server, target: String? = nil, sessionId: String? = nil, reason: String? = nil,
+                incident: String? = nil, details: [String: String] = [:]) {
+        self.type = type
+        self.outcome = outcome
+        self.at = Timestamp.truncated(at)
+        self.actor = actor
+        self.actorRoles = actorRoles.map(\.rawValue)
+        self.clientAddress = origin.address
+        self.userAgent = origin.userAgent.map { String($0.prefix(200)) }
+        self.target = target
+        self.sessionId = sessionId
+        self.reason = reason
+        self.incident = incident
+        self.controls = type.controls
+        self.details = details
+    }
+
+    /// Events about a session share its shard so one session's proof is one chain segment.
+    public var shardKey: String { sessionId ?? actor ?? "system" }
+}
+
+/// Where a request came from, as the audit log records it.
+public struct RequestOrigin: Sendable, Equatable {
+    public var address: String?
+    public var userAgent: String?
+
+    public init(address: String?, userAgent: String?) {
+        self.address = address
+        self.userAgent = userAgent
+    }
+
+    public static let server = RequestOrigin(address: "server", userAgent: "breakglassd")
+}

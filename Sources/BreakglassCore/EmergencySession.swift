@@ -1,0 +1,121 @@
+import Foundation
+
+public enum SessionState: String, Codable, Sendable {
+    case active, expired, ended, revoked
+
+    public var isTerminal: Bool { self != .active }
+}
+
+/// One emergency access session and the only ways it may change. Every transition takes the time it
+/// happens at; a terminal state is final.
+public struct EmergencySession: Codable, Equatable, Sendable {
+    public var id: String
+    public var requester: String
+    public var target: String
+    public var reason: String
+    public var incident: String
+    public var state: SessionState
+    public var activatedAt: Date
+    public var expiresAt: Date
+    /// No extension may push expiry past this.
+    public var hardLimit: Date
+    public var retroDueAt: Date
+    public var extensions: Int
+    public var closedAt: Date?
+    public var closedBy: String?
+    public var closeReason: String?
+
+    public init(id: String, requester: String, target: String, reason: String, incident: String, state: SessionState,
+                activatedAt: Date, expiresAt: Date, hardLimit: Date, retroDueAt: Date, extensions: Int,
+                closedAt: Date? = nil, closedBy: String? = nil, closeReason: String? = nil) {
+        self.id = id
+        self.requester = requester
+        self.target = target
+        self.reason = reason
+        self.incident = incident
+        self.state = state
+        self.activatedAt = activatedAt
+        self.expiresAt = expiresAt
+        self.hardLimit = hardLimit
+        self.retroDueAt = retroDueAt
+        self.extensions = extensions
+        self.closedAt = closedAt
+        self.closedBy = closedBy
+        self.closeReason = closeReason
+    }
+
+    /// Validates a request against the target's policy and returns the session it activates.
+    public static func activate(id: String, requester: String, target: Target, reason: String, incident: String,
+                                ttl: TimeInterval?, now: Date) throws -> EmergencySession {
+        let reason = try Validation.reason(reason)
+        let incident = try Validation.incident(incident)
+        let ttl = try checkTTL(ttl ?? target.maxTTL, target: target)
+        let at = Timestamp.truncated(now)
+        return EmergencySession(
+            id: id, requester: requester, target: target.name, reason: reason, incident: incident, state: .active,
+            activatedAt: at, expiresAt: at + ttl, hardLimit: at + target.maxTotal,
+            retroDueAt: at + target.retroDeadline, extensions: 0)
+    }
+
+    /// State as of `now`: an active session past its expiry is expired even before the reaper records it.
+    public func state(at now: Date) -> SessionState {
+        state == .active && now >= expiresAt ? .expired : state
+    }
+
+    /// Adds `ttl` to the current expiry, refusing (not trimming) anything past the target's caps.
+    public func extend(by ttl: TimeInterval, target: Target, now: Date) throws -> EmergencySession {
+        try requireActive(now: now)
+        let ttl = try Self.checkTTL(ttl, target: target)
+        let newExpiry = expiresAt + ttl
+        guard newExpiry <= hardLimit else {
+            let left = max(0, hardLimit.timeIntervalSince(expiresAt))
+            throw BreakglassError.invalid(
+                "ttl", "extending by \(TTL.format(ttl)) would pass the target's total limit of \(TTL.format(target.maxTotal)); at most \(TTL.format(left)) remains")
+        }
+        var next = self
+        next.expiresAt = newExpiry
+        next.extensions += 1
+        return next
+    }
+
+    public func end(by user: String, now: Date) throws -> EmergencySession {
+        try close(.ended, by: user, reason: nil, now: now)
+    }
+
+    public func revoke(by user: String, reason: String, now: Date) throws -> EmergencySession {
+        try close(.revoked, by: user, reason: Validation.reason(reason), now: now)
+    }
+
+    /// Records expiry, stamped at the moment it happened (not when the reaper noticed).
+    public func expire(now: Date) -> EmergencySession? {
+        guard state == .active, now >= expiresAt else { return nil }
+        var next = self
+        next.state = .expired
+        next.closedAt = expiresAt
+        return next
+    }
+
+    private func close(_ state: SessionState, by user: String, reason: String?, now: Date) throws -> EmergencySession {
+        try requireActive(now: now)
+        var next = self
+        next.state = state
+        next.closedAt = Timestamp.truncated(now)
+        next.closedBy = user
+        next.closeReason = reason
+        return next
+    }
+
+    private func requireActive(now: Date) throws {
+        let current = state(at: now)
+        guard current == .active else { throw BreakglassError.sessionNotActive(id, state: current.rawValue) }
+    }
+
+    private static func checkTTL(_ ttl: TimeInterval, target: Target) throws -> TimeInterval {
+        guard ttl >= 60 else { throw BreakglassError.invalid("ttl", "TTL must be at least 1m") }
+        guard ttl <= target.maxTTL else {
+            throw BreakglassError.invalid(
+                "ttl", "TTL \(TTL.format(ttl)) exceeds the maximum of \(TTL.format(target.maxTTL)) for target \(target.name)")
+        }
+        return ttl
+    }
+}

@@ -1,0 +1,20 @@
+import Foundation
+
+public enum Role: String, Codable, Sendable, CaseIterable, Comparable {
+    case engineer, compliance, admin
+
+    public static func < (a: Role, b: Role) -> Bool { a.rawValue < b.rawValue }
+
+    public static func parseList(_ text: [String]) throws -> [Role] {
+        guard !text.isEmpty else { throw BreakglassError.invalid("roles", "at least one role is required (engineer, compliance, admin)") }
+        var roles = Set<Role>()
+        for name in text.flatMap({ $0.split(separator: ",") }) {
+            let trimmed = name.trimmingCharacters(in: .whitespaces).lowercased()
+            guard let role = Role(rawValue: trimmed) else {
+                throw BreakglassError.invalid("roles", "unknown role '\(trimmed)'; roles are engineer, compliance, admin")
+            }
+            roles.insert(role)
+        }
+        return roles.sorted()
+    }
+}

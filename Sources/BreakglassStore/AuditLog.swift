@@ -1,0 +1,59 @@
+import BreakglassCore
+import Foundation
+import PostgresNIO
+
+extension Tx {
+    /// Appends `event` to its shard's chain. Only that shard's head row is locked, until the surrounding
+    /// transaction commits, so writers of other shards proceed in parallel. Call it last in a transaction
+    /// to keep the lock short.
+    @discardableResult
+    public func appendAudit(_ event: AuditEvent) async throws -> Int64 {
+        let shard = AuditChain.shard(for: event.shardKey)
+        var head: (Int64, String)?
+        for try await row in try await query(
+            "SELECT seq, hash FROM audit_chain_heads WHERE shard = \(shard) FOR UPDATE").decode((Int64, String).self) {
+            head = row
+        }
+        guard let (seq, prevHash) = head else {
+            throw BreakglassError(.internalFailure, "audit_head_missing", "audit chain head for shard \(shard) is missing")
+        }
+        let next = seq + 1
+        let sealed = AuditChain.seal(event, shard: shard, seq: next, prevHash: prevHash)
+        var id: Int64 = 0
+        for try await value in try await query("""
+            INSERT INTO audit_events (shard, seq, occurred_at, body, prev_hash, hash)
+            VALUES (\(shard), \(next), \(event.at), \(sealed.body), \(prevHash), \(sealed.hash)) RETURNING id
+            """).decode(Int64.self) {
+            id = value
+        }
+        try await execute("UPDATE audit_chain_heads SET seq = \(next), hash = \(sealed.hash) WHERE shard = \(shard)")
+        return id
+    }
+
+    /// Rows in chain order for verification or export, optionally limited to a time range or one session.
+    public func auditRows(from: Date? = nil, until: Date? = nil, sessionId: String? = nil, afterId: Int64 = 0,
+                          limit: Int = 100_000) async throws -> [AuditChainRow] {
+        let rows = try await query("""
+            SELECT id, shard, seq, occurred_at, body, prev_hash, hash FROM audit_events
+            WHERE id > \(afterId)
+              AND (\(from)::timestamptz IS NULL OR occurred_at >= \(from))
+              AND (\(until)::timestamptz IS NULL OR occurred_at < \(until))
+              AND (\(sessionId)::text IS NULL OR session_id = \(sessionId))
+            ORDER BY id LIMIT \(limit)
+            """)
+        var out: [AuditChainRow] = []
+        for try await (id, shard, seq, at, body, prev, hash) in rows.decode((Int64, Int, Int64, Date, String, String, String).self) {
+            out.append(AuditChainRow(id: id, shard: shard, seq: seq, occurredAt: at, body: body, prevHash: prev, hash: hash))
+        }
+        return out
+    }
+
+    public func auditHeads() async throws -> [ChainHead] {
+        var heads: [ChainHead] = []
+        for try await (shard, seq, hash) in try await query(
+            "SELECT shard, seq, hash FROM audit_chain_heads ORDER BY shard").decode((Int, Int64, String).self) {
+            heads.append(ChainHead(shard: shard, seq: seq, hash: hash))
+        }
+        return heads
+    }
+}

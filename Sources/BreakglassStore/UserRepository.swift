@@ -1,0 +1,141 @@
+import BreakglassCore
+import Foundation
+import PostgresNIO
+
+public struct UserRecord: Sendable, Equatable {
+    public var id: UUID
+    public var name: String
+    public var roles: [Role]
+    public var seedEnc: [UInt8]?
+    public var pendingSeedEnc: [UInt8]?
+    public var confirmed: Bool
+    public var lastStep: Int64
+    public var lockedUntil: Date?
+
+    public func isLocked(at now: Date) -> Bool { lockedUntil.map { $0 > now } ?? false }
+
+    /// Binds an encrypted seed to its owner, so a seed copied onto another row does not decrypt.
+    public static func seedContext(_ id: UUID) -> String { "totp-seed:\(id.uuidString.lowercased())" }
+}
+
+extension Tx {
+    static let userColumns: PostgresQuery = "SELECT id, name, roles, totp_seed_enc, totp_pending_seed_enc, totp_confirmed, totp_last_step, locked_until FROM users"
+
+    public func insertUser(name: String, roles: [Role], createdBy: String, now: Date) async throws -> UUID {
+        let id = UUID()
+        let inserted = try await query("""
+            INSERT INTO users (id, name, roles, created_at, created_by) VALUES (\(id), \(name), \(roles.map(\.rawValue)), \(now), \(createdBy))
+            ON CONFLICT (name) DO NOTHING RETURNING id
+            """).collect()
+        guard !inserted.isEmpty else {
+            throw BreakglassError(.conflict, "user_exists", "a user named '\(name)' already exists")
+        }
+        return id
+    }
+
+    public func user(named name: String, forUpdate: Bool = false) async throws -> UserRecord? {
+        try await users(forUpdate ? "\(Self.userColumns.sql) WHERE name = $1 FOR UPDATE" : "\(Self.userColumns.sql) WHERE name = $1", name).first
+    }
+
+    public func user(id: UUID, forUpdate: Bool = false) async throws -> UserRecord? {
+        var bindings = PostgresBindings()
+        bindings.append(id)
+        let sql = "\(Self.userColumns.sql) WHERE id = $1" + (forUpdate ? " FOR UPDATE" : "")
+        return try await decodeUsers(query(PostgresQuery(unsafeSQL: sql, binds: bindings))).first
+    }
+
+    public func user(apiTokenHash: [UInt8]) async throws -> UserRecord? {
+        let rows = try await query("""
+            SELECT u.id, u.name, u.roles, u.totp_seed_enc, u.totp_pending_seed_enc, u.totp_confirmed, u.totp_last_step, u.locked_until
+            FROM api_tokens t JOIN users u ON u.id = t.user_id
+            WHERE t.token_hash = \(Data(apiTokenHash)) AND t.revoked_at IS NULL AND u.totp_confirmed
+            """)
+        return try await decodeUsers(rows).first
+    }
+
+    public func allUsers() async throws -> [UserRecord] {
+        try await decodeUsers(query(PostgresQuery(unsafeSQL: "\(Self.userColumns.sql) ORDER BY name")))
+    }
+
+    private func users(_ sql: String, _ name: String) async throws -> [UserRecord] {
+        var bindings = PostgresBindings()
+        bindings.append(name)
+        return try await decodeUsers(query(PostgresQuery(unsafeSQL: sql, binds: bindings)))
+    }
+
+    private func decodeUsers(_ rows: PostgresRowSequence) async throws -> [UserRecord] {
+        var out: [UserRecord] = []
+        for try await (id, name, roles, seed, pending, confirmed, step, locked) in rows.decode(
+            (UUID, String, [String], Data?, Data?, Bool, Int64, Date?).self) {
+            out.append(UserRecord(id: id, name: name, roles: roles.compactMap(Role.init(rawValue:)), seedEnc: seed.map(Array.init),
+                                  pendingSeedEnc: pending.map(Array.init), confirmed: confirmed, lastStep: step, lockedUntil: locked))
+        }
+        return out
+    }
+
+    // MARK: enrolment
+
+    /// Issues a fresh one-time enrolment code, invalidating any earlier unused one.
+    public func issueEnrollmentCode(userId: UUID, codeHash: [UInt8], now: Date, expiresAt: Date) async throws {
+        try await execute("DELETE FROM enrollment_codes WHERE user_id = \(userId) AND used_at IS NULL")
+        try await execute("""
+            INSERT INTO enrollment_codes (code_hash, user_id, created_at, expires_at) VALUES (\(Data(codeHash)), \(userId), \(now), \(expiresAt))
+            """)
+    }
+
+    /// The user an unused, unexpired enrolment code belongs to, locked for the enrolment step.
+    public func userForEnrollmentCode(_ codeHash: [UInt8], now: Date) async throws -> UserRecord? {
+        var userId: UUID?
+        for try await id in try await query("""
+            SELECT user_id FROM enrollment_codes WHERE code_hash = \(Data(codeHash)) AND used_at IS NULL AND expires_at > \(now) FOR UPDATE
+            """).decode(UUID.self) {
+            userId = id
+        }
+        guard let userId else { return nil }
+        return try await user(id: userId, forUpdate: true)
+    }
+
+    public func setPendingSeed(userId: UUID, seedEnc: [UInt8]) async throws {
+        try await execute("UPDATE users SET totp_pending_seed_enc = \(Data(seedEnc)) WHERE id = \(userId)")
+    }
+
+    /// Makes the pending seed the user's authenticator, spends the confirming step, consumes the code and
+    /// revokes earlier API tokens (a re-enrolment usually means a lost device).
+    public func confirmEnrollment(userId: UUID, codeHash: [UInt8], step: Int64, tokenHash: [UInt8], now: Date) async throws {
+        try await execute("""
+            UPDATE users SET totp_seed_enc = totp_pending_seed_enc, totp_pending_seed_enc = NULL, totp_confirmed = true,
+                totp_last_step = \(step), locked_until = NULL
+            WHERE id = \(userId)
+            """)
+        try await execute("UPDATE enrollment_codes SET used_at = \(now) WHERE code_hash = \(Data(codeHash))")
+        try await execute("UPDATE api_tokens SET revoked_at = \(now) WHERE user_id = \(userId) AND revoked_at IS NULL")
+        try await execute("DELETE FROM totp_failures WHERE user_id = \(userId)")
+        try await execute("INSERT INTO api_tokens (token_hash, user_id, created_at) VALUES (\(Data(tokenHash)), \(userId), \(now))")
+    }
+
+    // MARK: TOTP spending and lockout
+
+    public func spendTOTPStep(userId: UUID, step: Int64) async throws {
+        try await execute("UPDATE users SET totp_last_step = \(step) WHERE id = \(userId) AND totp_last_step < \(step)")
+    }
+
+    /// Records a failure and returns how many failures (including this one) fall inside the window.
+    public func recordTOTPFailure(userId: UUID, now: Date, windowStart: Date) async throws -> Int {
+        try await execute("INSERT INTO totp_failures (user_id, failed_at) VALUES (\(userId), \(now))")
+        var count = 0
+        for try await n in try await query(
+            "SELECT count(*)::bigint FROM totp_failures WHERE user_id = \(userId) AND failed_at > \(windowStart)").decode(Int.self) {
+            count = n
+        }
+        return count
+    }
+
+    public func lockUser(userId: UUID, until: Date) async throws {
+        try await execute("UPDATE users SET locked_until = \(until) WHERE id = \(userId)")
+    }
+
+    public func unlockUser(userId: UUID) async throws {
+        try await execute("UPDATE users SET locked_until = NULL WHERE id = \(userId)")
+        try await execute("DELETE FROM totp_failures WHERE user_id = \(userId)")
+    }
+}
