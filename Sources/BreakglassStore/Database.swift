@@ -87,3 +87,18 @@ public struct Tx {
         _ = _ = try await connection.query(query, logger: logger).collect()
     }
 }
+
+extension Database {
+    /// Opens a pool for the duration of `body` and closes it afterwards.
+    public static func withDatabase<T: Sendable>(_ config: DatabaseConfig, logger: Logger, _ body: @Sendable (Database) async throws -> T) async throws -> T {
+        let database = try Database(config: config, logger: logger)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                await database.run()
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await body(database)
+        }
+    }
+}

@@ -8,10 +8,7 @@ import PostgresNIO
 public enum Provisioning {
     public static func prepare(superuser: DatabaseConfig, database: String, runtimeUser: String, runtimePassword: String,
                                logger: Logger) async throws {
-        let admin = try Database(config: superuser, logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await admin.run() }
-            defer { group.cancelAll() }
+        try await Database.withDatabase(superuser, logger: logger) { admin in
             try await admin.read { tx in
                 // Identifiers cannot be bind parameters; these come from our own constants or test names, checked here.
                 for name in [database, runtimeUser] where name.range(of: "^[a-z_][a-z0-9_]{0,62}$", options: .regularExpression) == nil {

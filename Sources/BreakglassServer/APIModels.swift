@@ -1,0 +1,95 @@
+import BreakglassCore
+import Foundation
+import Hummingbird
+
+/// JSON on the wire: snake_case keys, UTC ISO 8601 times with milliseconds.
+enum APICoding {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Timestamp.format(date))
+        }
+        return encoder
+    }()
+
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }()
+
+    static let maxBody = 16 * 1024
+
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+        var request = request
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: maxBody)
+        } catch {
+            throw BreakglassError(.tooLarge, "body_too_large", "the request body is larger than \(maxBody / 1024) KiB")
+        }
+        do {
+            return try decoder.decode(T.self, from: Data(buffer.readableBytesView))
+        } catch DecodingError.keyNotFound(let key, _) {
+            throw BreakglassError.invalid(snake(key.stringValue), "the field '\(snake(key.stringValue))' is required")
+        } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
+            let field = context.codingPath.last.map { snake($0.stringValue) } ?? "body"
+            throw BreakglassError.invalid(field, "the field '\(field)' has the wrong type")
+        } catch {
+            throw BreakglassError(.invalidInput, "invalid_json", "the request body is not a JSON object of the expected shape")
+        }
+    }
+
+    static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        headers[.cacheControl] = "no-store"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+
+    private static func snake(_ key: String) -> String {
+        key.reduce(into: "") { out, ch in
+            if ch.isUppercase { out += "_" + ch.lowercased() } else { out.append(ch) }
+        }
+    }
+}
+
+struct CreateUserBody: Decodable { var name: String; var roles: [String] }
+struct EnrollmentStartBody: Decodable { var code: String }
+struct EnrollmentConfirmBody: Decodable { var code: String; var totp: String }
+struct TargetBody: Decodable {
+    var kind: String?
+    var audience: String?
+    var maxTtl: String
+    var maxTotal: String?
+    var retroDeadline: String?
+    var requesters: [String]?
+}
+struct SessionRequestBody: Decodable { var target: String; var reason: String; var incident: String; var ttl: String?; var totp: String }
+struct ExtendBody: Decodable { var ttl: String; var totp: String }
+struct RevokeBody: Decodable { var reason: String }
+struct VerifyBody: Decodable { var expectedHeads: [ChainHead]? }
+
+struct UserView: Encodable {
+    var name: String
+    var roles: [Role]
+    var enrolled: Bool
+    var lockedUntil: Date?
+}
+
+struct AuditHeadView: Encodable {
+    var digest: String
+    var events: Int64
+    var heads: [ChainHead]
+}
+
+func parseDuration(_ text: String?, field: String) throws -> TimeInterval? {
+    guard let text else { return nil }
+    guard let value = TTL.parse(text) else {
+        throw BreakglassError.invalid(field, "'\(text)' is not a duration; use forms like 90s, 30m, 1h30m, 2d")
+    }
+    return value
+}

@@ -1,0 +1,162 @@
+import BreakglassCore
+import BreakglassStore
+import Foundation
+
+public struct EnrollmentCodeGrant: Codable, Sendable {
+    public var user: String
+    public var roles: [Role]
+    public var enrollmentCode: String
+    public var expiresAt: Date
+}
+
+public struct EnrollmentChallenge: Codable, Sendable {
+    public var user: String
+    public var secret: String
+    public var otpauthURI: String
+    public var algorithm: String
+    public var digits: Int
+    public var period: Int
+}
+
+public struct EnrollmentResult: Codable, Sendable {
+    public var user: String
+    public var roles: [Role]
+    public var apiToken: String
+}
+
+extension Broker {
+    /// `actor` nil is the server-side bootstrap (`breakglassd admin create`), which has shell access to the host.
+    public func createUser(name: String, roles: [Role], actor: AuthUser?, origin: RequestOrigin) async throws -> EnrollmentCodeGrant {
+        if let actor { try actor.require(.admin, to: "create users") }
+        let name = try Validation.userName(name)
+        guard !roles.isEmpty else { throw BreakglassError.invalid("roles", "at least one role is required (engineer, compliance, admin)") }
+        let now = clock.now()
+        let code = Secrets.enrollmentCode()
+        let expires = Timestamp.truncated(now + settings.enrollmentValidity)
+        let creator = actor?.name ?? "breakglassd-admin"
+        try await database.transaction { tx in
+            let id = try await tx.insertUser(name: name, roles: roles, createdBy: creator, now: now)
+            try await tx.issueEnrollmentCode(userId: id, codeHash: Secrets.hash(Self.normalise(code)), now: now, expiresAt: expires)
+            try await tx.appendAudit(AuditEvent(
+                type: .userCreated, at: now, actor: creator, actorRoles: actor?.roles ?? [.admin], origin: origin,
+                details: ["user": name, "roles": roles.map(\.rawValue).joined(separator: ","), "enrollment_expires_at": Timestamp.format(expires)]))
+        }
+        return EnrollmentCodeGrant(user: name, roles: roles, enrollmentCode: code, expiresAt: expires)
+    }
+
+    /// A new enrolment code for an existing user (lost phone, expired code). The old authenticator keeps
+    /// working until the new one is confirmed.
+    public func reissueEnrollment(name: String, actor: AuthUser?, origin: RequestOrigin) async throws -> EnrollmentCodeGrant {
+        if let actor { try actor.require(.admin, to: "issue enrolment codes") }
+        let now = clock.now()
+        let code = Secrets.enrollmentCode()
+        let expires = Timestamp.truncated(now + settings.enrollmentValidity)
+        let issuer = actor?.name ?? "breakglassd-admin"
+        let user = try await database.transaction { tx in
+            guard let user = try await tx.user(named: name, forUpdate: true) else { throw BreakglassError.userUnknown(name) }
+            try await tx.issueEnrollmentCode(userId: user.id, codeHash: Secrets.hash(Self.normalise(code)), now: now, expiresAt: expires)
+            try await tx.appendAudit(AuditEvent(
+                type: .enrollmentIssued, at: now, actor: issuer, actorRoles: actor?.roles ?? [.admin], origin: origin,
+                details: ["user": name, "enrollment_expires_at": Timestamp.format(expires)]))
+            return user
+        }
+        return EnrollmentCodeGrant(user: user.name, roles: user.roles, enrollmentCode: code, expiresAt: expires)
+    }
+
+    /// Step one: shows a fresh seed for the code's user. Calling it again replaces the unconfirmed seed.
+    public func startEnrollment(code: String, origin: RequestOrigin) async throws -> EnrollmentChallenge {
+        let now = clock.now()
+        let seed = Secrets.randomBytes(20)
+        let user = try await database.transaction { tx in
+            guard let user = try await tx.userForEnrollmentCode(Secrets.hash(Self.normalise(code)), now: now) else {
+                throw Self.badEnrollmentCode
+            }
+            try await tx.setPendingSeed(userId: user.id, seedEnc: try box.seal(seed, context: UserRecord.seedContext(user.id)))
+            return user
+        }
+        let otp = OneTimePassword(secret: seed)
+        return EnrollmentChallenge(user: user.name, secret: Base32.encode(seed), otpauthURI: otp.provisioningURI(issuer: settings.issuerName, account: user.name),
+                                   algorithm: otp.algorithm.rawValue, digits: otp.digits, period: otp.period)
+    }
+
+    /// Step two: a first code from the authenticator proves it holds the seed; only then is the enrolment
+    /// active and an API token issued. Failures count toward the same lockout as every other proof.
+    public func confirmEnrollment(code: String, totp: String, origin: RequestOrigin) async throws -> EnrollmentResult {
+        let now = clock.now()
+        let codeHash = Secrets.hash(Self.normalise(code))
+        let token = Secrets.apiToken()
+        return try await database.transactionCommittingRefusal { tx in
+            guard let user = try await tx.userForEnrollmentCode(codeHash, now: now) else { throw Self.badEnrollmentCode }
+            guard let pending = user.pendingSeedEnc else {
+                throw BreakglassError(.conflict, "enrollment_not_started", "start the enrolment first: the secret has not been shown yet")
+            }
+            func denied(_ reason: String) -> AuditEvent {
+                AuditEvent(type: .enrollmentFailed, outcome: .failure, at: now, actor: user.name, actorRoles: user.roles, origin: origin,
+                           details: ["failure": reason])
+            }
+            if let until = user.lockedUntil, until > now {
+                try await tx.appendAudit(denied("account_locked"))
+                return .refused(.accountLocked(until: until))
+            }
+            let seed = try box.open(pending, context: UserRecord.seedContext(user.id))
+            let outcome = settings.verifier.verify(code: totp, otp: OneTimePassword(secret: seed), at: now, lastUsedStep: 0)
+            guard case .accepted(let step) = outcome else {
+                let failures = try await tx.recordTOTPFailure(userId: user.id, now: now, windowStart: now - settings.lockout.window)
+                try await tx.appendAudit(denied("totp_wrong"))
+                if let until = settings.lockout.lockedUntil(afterFailureNumber: failures - 1, now: now) {
+                    try await tx.lockUser(userId: user.id, until: until)
+                    return .refused(.accountLocked(until: until))
+                }
+                return .refused(BreakglassError(.forbidden, "totp_wrong",
+                                                "the code does not match the new secret; check the authenticator's clock and try the current code"))
+            }
+            try await tx.confirmEnrollment(userId: user.id, codeHash: codeHash, step: step, tokenHash: Secrets.hash(token), now: now)
+            try await tx.appendAudit(AuditEvent(type: .userEnrolled, at: now, actor: user.name, actorRoles: user.roles, origin: origin,
+                                                details: ["method": "totp-rfc6238-sha1-6-30"]))
+            return .done(EnrollmentResult(user: user.name, roles: user.roles, apiToken: token))
+        }
+    }
+
+    public func unlock(name: String, actor: AuthUser?, origin: RequestOrigin) async throws {
+        if let actor { try actor.require(.admin, to: "unlock accounts") }
+        let now = clock.now()
+        try await database.transaction { tx in
+            guard let user = try await tx.user(named: name, forUpdate: true) else { throw BreakglassError.userUnknown(name) }
+            try await tx.unlockUser(userId: user.id)
+            try await tx.appendAudit(AuditEvent(type: .userUnlocked, at: now, actor: actor?.name ?? "breakglassd-admin",
+                                                actorRoles: actor?.roles ?? [.admin], origin: origin, details: ["user": name]))
+        }
+    }
+
+    public func users(actor: AuthUser) async throws -> [UserRecord] {
+        try actor.require(.admin, to: "list users")
+        return try await database.read { try await $0.allUsers() }
+    }
+
+    public func saveTarget(_ target: Target, actor: AuthUser, origin: RequestOrigin) async throws -> Bool {
+        try actor.require(.admin, to: "configure targets")
+        let target = try target.validated()
+        let now = clock.now()
+        return try await database.transaction { tx in
+            let created = try await tx.saveTarget(target, by: actor.name, now: now)
+            try await tx.appendAudit(AuditEvent(
+                type: .targetSaved, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin, target: target.name,
+                details: ["created": String(created), "kind": target.kind.rawValue, "audience": target.audience,
+                          "max_ttl": TTL.format(target.maxTTL), "max_total": TTL.format(target.maxTotal),
+                          "retro_deadline": TTL.format(target.retroDeadline), "requesters": target.requesters.joined(separator: ",")]))
+            return created
+        }
+    }
+
+    public func targets() async throws -> [Target] {
+        try await database.read { try await $0.targets() }
+    }
+
+    static let badEnrollmentCode = BreakglassError(
+        .forbidden, "enrollment_code_invalid", "the enrolment code is unknown, already used or expired; ask an admin for a new one")
+
+    /// Codes are shown grouped with dashes; people retype them in any case and grouping.
+    static func normalise(_ code: String) -> String {
+        code.uppercased().filter { $0.isLetter || $0.isNumber }
+    }
+}

@@ -1,0 +1,52 @@
+import BreakglassCore
+import BreakglassStore
+import Foundation
+
+extension Broker {
+    static let auditPageSize = 5000
+
+    /// Walks the whole chain in the database and compares its end with the recorded heads and, when given,
+    /// heads saved elsewhere earlier.
+    public func verifyAudit(actor: AuthUser, expectedHeads: [ChainHead]) async throws -> AuditVerification {
+        try requireAuditReader(actor)
+        return try await database.read { tx in
+            let heads = try await tx.auditHeads()
+            var rows: [AuditChainRow] = []
+            while true {
+                let page = try await tx.auditRows(afterId: rows.last?.id ?? 0, limit: Self.auditPageSize)
+                rows += page
+                if page.count < Self.auditPageSize { break }
+            }
+            return AuditChain.verify(rows: rows, recordedHeads: heads, expectedHeads: expectedHeads)
+        }
+    }
+
+    public func auditHeads() async throws -> [ChainHead] {
+        try await database.read { try await $0.auditHeads() }
+    }
+
+    /// One page of raw chain rows; the export itself is an audited access to the audit log.
+    public func exportAudit(actor: AuthUser, from: Date?, until: Date?, afterId: Int64, limit: Int,
+                            origin: RequestOrigin) async throws -> [AuditChainRow] {
+        try requireAuditReader(actor)
+        let limit = min(max(limit, 1), Self.auditPageSize)
+        let now = clock.now()
+        return try await database.transaction { tx in
+            let rows = try await tx.auditRows(from: from, until: until, afterId: afterId, limit: limit)
+            if afterId == 0 {
+                var details = ["first_page_rows": String(rows.count)]
+                if let from { details["from"] = Timestamp.format(from) }
+                if let until { details["until"] = Timestamp.format(until) }
+                try await tx.appendAudit(AuditEvent(type: .auditExported, at: now, actor: actor.name, actorRoles: actor.roles,
+                                                    origin: origin, details: details))
+            }
+            return rows
+        }
+    }
+
+    private func requireAuditReader(_ actor: AuthUser) throws {
+        guard actor.has(.admin) || actor.has(.compliance) else {
+            throw BreakglassError.forbidden("only admin and compliance may read the audit log")
+        }
+    }
+}

@@ -1,0 +1,219 @@
+import BreakglassCore
+import BreakglassStore
+import Foundation
+
+/// A credential handed out once, with the session it belongs to.
+public struct IssuedCredential: Codable, Sendable {
+    public var kind: CredentialKind
+    public var token: String
+    public var audience: String
+    public var keyId: String
+    public var expiresAt: Date
+}
+
+public struct SessionGrant: Codable, Sendable {
+    public var session: EmergencySession
+    public var credential: IssuedCredential
+    public var pagesQueued: [String]
+}
+
+public struct SessionRequest: Sendable {
+    public var target: String
+    public var reason: String
+    public var incident: String
+    public var ttl: TimeInterval?
+    public var totp: String
+
+    public init(target: String, reason: String, incident: String, ttl: TimeInterval?, totp: String) {
+        self.target = target
+        self.reason = reason
+        self.incident = incident
+        self.ttl = ttl
+        self.totp = totp
+    }
+}
+
+extension Broker {
+    /// Breaks glass: checks the target's policy, proves a fresh TOTP code, records the activation with its
+    /// audit event and pages in one transaction, and only after that commit signs the credential.
+    public func request(_ request: SessionRequest, actor: AuthUser, origin: RequestOrigin) async throws -> SessionGrant {
+        let now = clock.now()
+        let targetName = try Validation.targetName(request.target)
+        let id = Secrets.sessionId()
+        let (session, target) = try await database.transactionCommittingRefusal { tx -> Outcome<(EmergencySession, Target)> in
+            guard let user = try await tx.user(id: actor.id, forUpdate: true) else { throw BreakglassError.unauthenticated }
+            guard let target = try await tx.target(named: targetName) else { throw BreakglassError.targetUnknown(targetName) }
+            // Bad input is refused before the code is checked, so a typo does not spend or count a TOTP code.
+            let session = try EmergencySession.activate(id: id, requester: user.name, target: target, reason: request.reason,
+                                                        incident: request.incident, ttl: request.ttl, now: now)
+            func denial(_ failure: String) -> AuditEvent {
+                AuditEvent(type: .sessionDenied, outcome: .failure, at: now, actor: user.name, actorRoles: user.roles, origin: origin,
+                           target: target.name, sessionId: id, reason: session.reason, incident: session.incident,
+                           details: ["failure": failure, "mfa": "totp"])
+            }
+            guard target.allows(user: user.name, roles: user.roles) else {
+                try await tx.appendAudit(denial("not_allowed"))
+                return .refused(.forbidden("you are not allowed to request \(target.name); ask an admin to add you to its requesters"))
+            }
+            switch try await prove(totp: request.totp, user: user, tx: tx, now: now, denial: denial) {
+            case .refused(let error, let event):
+                try await tx.enqueueNotification(type: AuditEventType.sessionDenied.rawValue, sessionId: id, payload: [
+                    "user": user.name, "target": target.name, "failure": error.code, "incident": session.incident,
+                ], now: now)
+                try await tx.appendAudit(event)
+                return .refused(error)
+            case .proven:
+                break
+            }
+            let credential = CredentialRef(kind: target.kind, keyId: issuer.signingKid, tokenId: id, audience: target.audience)
+            try await tx.insertSession(session, userId: user.id, credential: credential, origin: origin)
+            try await tx.enqueueNotification(type: AuditEventType.sessionActivated.rawValue, sessionId: id,
+                                             payload: Self.pagePayload(session), now: now)
+            try await tx.appendAudit(AuditEvent(
+                type: .sessionActivated, at: now, actor: user.name, actorRoles: user.roles, origin: origin, target: target.name,
+                sessionId: id, reason: session.reason, incident: session.incident,
+                details: ["mfa": "totp", "mfa_outcome": "success", "credential_kind": target.kind.rawValue, "key_id": issuer.signingKid,
+                          "audience": target.audience, "expires_at": Timestamp.format(session.expiresAt),
+                          "retro_due_at": Timestamp.format(session.retroDueAt), "ttl": TTL.format(session.expiresAt.timeIntervalSince(now))]))
+            return .done((session, target))
+        }
+        logger.notice("session activated", metadata: ["session.id": "\(session.id)", "session.target": "\(target.name)", "user.name": "\(actor.name)"])
+        return SessionGrant(session: session, credential: try await credential(for: session, target: target, now: now),
+                            pagesQueued: [AuditEventType.sessionActivated.rawValue])
+    }
+
+    /// Extends an active session by `ttl` after a fresh TOTP proof, within the target's caps, and issues a
+    /// new credential carrying the new expiry.
+    public func extend(sessionId: String, ttl: TimeInterval, totp: String, actor: AuthUser, origin: RequestOrigin) async throws -> SessionGrant {
+        let now = clock.now()
+        let (session, target) = try await database.transactionCommittingRefusal { tx -> Outcome<(EmergencySession, Target)> in
+            guard let user = try await tx.user(id: actor.id, forUpdate: true) else { throw BreakglassError.unauthenticated }
+            guard let record = try await tx.session(id: sessionId, forUpdate: true) else { throw BreakglassError.sessionUnknown(sessionId) }
+            guard record.userId == user.id else {
+                throw BreakglassError.forbidden("only the engineer who opened session \(sessionId) may extend it")
+            }
+            guard let target = try await tx.target(named: record.session.target) else { throw BreakglassError.targetUnknown(record.session.target) }
+            let extended = try record.session.extend(by: ttl, target: target, now: now)
+            func denial(_ failure: String) -> AuditEvent {
+                AuditEvent(type: .extensionDenied, outcome: .failure, at: now, actor: user.name, actorRoles: user.roles, origin: origin,
+                           target: target.name, sessionId: sessionId, details: ["failure": failure, "mfa": "totp"])
+            }
+            if case .refused(let error, let event) = try await prove(totp: totp, user: user, tx: tx, now: now, denial: denial) {
+                try await tx.appendAudit(event)
+                return .refused(error)
+            }
+            try await tx.updateSession(extended, from: .active)
+            try await tx.enqueueNotification(type: AuditEventType.sessionExtended.rawValue, sessionId: sessionId,
+                                             payload: Self.pagePayload(extended), now: now)
+            try await tx.appendAudit(AuditEvent(
+                type: .sessionExtended, at: now, actor: user.name, actorRoles: user.roles, origin: origin, target: target.name,
+                sessionId: sessionId, details: ["mfa": "totp", "mfa_outcome": "success", "added": TTL.format(ttl),
+                                                "previous_expires_at": Timestamp.format(record.session.expiresAt),
+                                                "expires_at": Timestamp.format(extended.expiresAt), "key_id": issuer.signingKid]))
+            return .done((extended, target))
+        }
+        return SessionGrant(session: session, credential: try await credential(for: session, target: target, now: now),
+                            pagesQueued: [AuditEventType.sessionExtended.rawValue])
+    }
+
+    /// The engineer ends their own session early (admins may end anyone's).
+    public func end(sessionId: String, actor: AuthUser, origin: RequestOrigin) async throws -> EmergencySession {
+        try await close(sessionId: sessionId, actor: actor, origin: origin, type: .sessionEnded) { record, now in
+            guard record.userId == actor.id || actor.has(.admin) else {
+                throw BreakglassError.forbidden("only the engineer who opened session \(sessionId), or an admin, may end it")
+            }
+            return try record.session.end(by: actor.name, now: now)
+        }
+    }
+
+    public func revoke(sessionId: String, reason: String, actor: AuthUser, origin: RequestOrigin) async throws -> EmergencySession {
+        try actor.require(.admin, to: "revoke sessions")
+        return try await close(sessionId: sessionId, actor: actor, origin: origin, type: .sessionRevoked) { record, now in
+            try record.session.revoke(by: actor.name, reason: reason, now: now)
+        }
+    }
+
+    private func close(sessionId: String, actor: AuthUser, origin: RequestOrigin, type: AuditEventType,
+                       decide: (SessionRecord, Date) throws -> EmergencySession) async throws -> EmergencySession {
+        let now = clock.now()
+        return try await database.transaction { tx in
+            guard let record = try await tx.session(id: sessionId, forUpdate: true) else { throw BreakglassError.sessionUnknown(sessionId) }
+            let closed = try decide(record, now)
+            try await tx.updateSession(closed, from: .active)
+            try await tx.enqueueNotification(type: type.rawValue, sessionId: sessionId, payload: Self.pagePayload(closed), now: now)
+            try await tx.appendAudit(AuditEvent(
+                type: type, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin, target: closed.target,
+                sessionId: sessionId, reason: closed.closeReason, incident: closed.incident,
+                details: ["requester": closed.requester, "token_id": record.credential.tokenId ?? sessionId,
+                          "scheduled_expiry": Timestamp.format(record.session.expiresAt)]))
+            return closed
+        }
+    }
+
+    /// Records expiry of every session past its end, as of the broker's clock. Several instances may run it
+    /// at once: claimed rows are skipped by the others. Returns how many sessions it closed.
+    public func expireDueSessions(limit: Int = 100) async throws -> Int {
+        let now = clock.now()
+        return try await database.transaction { tx in
+            var count = 0
+            for record in try await tx.claimExpiredSessions(now: now, limit: limit) {
+                guard let expired = record.session.expire(now: now) else { continue }
+                try await tx.updateSession(expired, from: .active)
+                try await tx.enqueueNotification(type: AuditEventType.sessionExpired.rawValue, sessionId: expired.id,
+                                                 payload: Self.pagePayload(expired), now: now)
+                try await tx.appendAudit(AuditEvent(
+                    type: .sessionExpired, at: now, actor: nil, origin: .server, target: expired.target, sessionId: expired.id,
+                    incident: expired.incident,
+                    details: ["requester": expired.requester, "expired_at": Timestamp.format(expired.expiresAt),
+                              "recorded_late_by": TTL.format(max(0, now.timeIntervalSince(expired.expiresAt)))]))
+                count += 1
+            }
+            return count
+        }
+    }
+
+    public func nextExpiry() async throws -> Date? {
+        try await database.read { try await $0.nextExpiry() }
+    }
+
+    public func session(id: String, actor: AuthUser) async throws -> EmergencySession {
+        guard let record = try await database.read({ try await $0.session(id: id) }) else { throw BreakglassError.sessionUnknown(id) }
+        guard record.userId == actor.id || actor.seesEverything else { throw BreakglassError.sessionUnknown(id) }
+        return record.session.asSeen(at: clock.now())
+    }
+
+    public func sessions(actor: AuthUser, everyone: Bool, limit: Int = 200) async throws -> [EmergencySession] {
+        if everyone && !actor.seesEverything {
+            throw BreakglassError.forbidden("only admin and compliance may list everyone's sessions")
+        }
+        let now = clock.now()
+        return try await database.read { tx in
+            try await tx.sessions(userId: everyone ? nil : actor.id, limit: limit).map { $0.session.asSeen(at: now) }
+        }
+    }
+
+    private func credential(for session: EmergencySession, target: Target, now: Date) async throws -> IssuedCredential {
+        let token = try await issuer.issue(session: session, audience: target.audience, now: now)
+        return IssuedCredential(kind: .token, token: token, audience: target.audience, keyId: issuer.signingKid, expiresAt: session.expiresAt)
+    }
+
+    /// What a page says; never a credential.
+    static func pagePayload(_ session: EmergencySession) -> [String: String] {
+        var payload = [
+            "session_id": session.id, "user": session.requester, "target": session.target, "reason": session.reason,
+            "incident": session.incident, "state": session.state.rawValue, "expires_at": Timestamp.format(session.expiresAt),
+            "retro_due_at": Timestamp.format(session.retroDueAt),
+        ]
+        if let closedAt = session.closedAt { payload["closed_at"] = Timestamp.format(closedAt) }
+        if let by = session.closedBy { payload["closed_by"] = by }
+        return payload
+    }
+}
+
+extension EmergencySession {
+    /// A session past its expiry reads as expired even before the reaper has recorded it.
+    func asSeen(at now: Date) -> EmergencySession {
+        guard let expired = expire(now: now) else { return self }
+        return expired
+    }
+}

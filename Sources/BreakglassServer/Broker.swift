@@ -1,0 +1,104 @@
+import BreakglassCore
+import BreakglassCredentials
+import BreakglassStore
+import Foundation
+import Logging
+
+/// The broker's use cases. Each one asks the core for a decision and records it, its audit event and its
+/// outbox rows in a single PostgreSQL transaction. Credentials are signed only after that commit.
+public struct Broker: Sendable {
+    public let database: Database
+    public let clock: any BrokerClock
+    let box: SecretBox
+    let issuer: TokenIssuer
+    let settings: Settings
+    let logger: Logger
+
+    public struct Settings: Sendable {
+        /// Name shown in authenticator apps and used as the JWT `iss`.
+        public var issuerName: String
+        public var enrollmentValidity: TimeInterval
+        public var lockout: LockoutPolicy
+        public var verifier: TOTPVerifier
+
+        public init(issuerName: String = "breakglass", enrollmentValidity: TimeInterval = 24 * 3600,
+                    lockout: LockoutPolicy = LockoutPolicy(), verifier: TOTPVerifier = TOTPVerifier()) {
+            self.issuerName = issuerName
+            self.enrollmentValidity = enrollmentValidity
+            self.lockout = lockout
+            self.verifier = verifier
+        }
+    }
+
+    /// Loads (creating on first start) the token signing key; every instance ends up with the same keys.
+    public static func start(database: Database, clock: any BrokerClock, box: SecretBox, settings: Settings,
+                             logger: Logger) async throws -> Broker {
+        let keys = try await database.transaction { tx in
+            try await tx.lockSigningKeys()
+            var keys = try await tx.signingKeys()
+            if keys.isEmpty {
+                let key = try TokenIssuer.generateKey(box: box, now: clock.now())
+                try await tx.insertSigningKey(key)
+                logger.notice("created token signing key", metadata: ["key.kid": "\(key.kid)"])
+                keys = [key]
+            }
+            return keys
+        }
+        let issuer = try await TokenIssuer(stored: keys, box: box, issuer: settings.issuerName)
+        return Broker(database: database, clock: clock, box: box, issuer: issuer, settings: settings, logger: logger)
+    }
+
+    public var jwks: JWKSDocument { issuer.jwks }
+
+    /// Resolves a bearer token to its user; unknown, revoked or malformed tokens are all the same refusal.
+    public func authenticate(bearer: String) async throws -> AuthUser {
+        guard bearer.hasPrefix("bgt_"), bearer.count < 200 else { throw BreakglassError.unauthenticated }
+        let hash = Secrets.hash(bearer)
+        guard let user = try await database.read({ try await $0.user(apiTokenHash: hash) }) else {
+            throw BreakglassError.unauthenticated
+        }
+        return AuthUser(id: user.id, name: user.name, roles: user.roles)
+    }
+
+    // MARK: TOTP proof
+
+    enum Proof {
+        case proven(step: Int64)
+        case refused(BreakglassError, AuditEvent)
+    }
+
+    /// Checks a code for a user whose row the caller holds locked. A refusal is returned with the audit
+    /// event describing it; the failure is already counted (and the account locked if it was one too many).
+    func prove(totp code: String, user: UserRecord, tx: Tx, now: Date, denial: (String) -> AuditEvent) async throws -> Proof {
+        if let until = user.lockedUntil, until > now {
+            return .refused(.accountLocked(until: until), denial("account_locked"))
+        }
+        guard user.confirmed, let sealed = user.seedEnc else {
+            return .refused(.notEnrolled, denial("not_enrolled"))
+        }
+        let seed = try box.open(sealed, context: UserRecord.seedContext(user.id))
+        let outcome = settings.verifier.verify(code: code, otp: OneTimePassword(secret: seed), at: now, lastUsedStep: user.lastStep)
+        switch outcome {
+        case .accepted(let step):
+            try await tx.spendTOTPStep(userId: user.id, step: step)
+            return .proven(step: step)
+        case .wrong, .reused:
+            let failures = try await tx.recordTOTPFailure(userId: user.id, now: now,
+                                                           windowStart: now - settings.lockout.window)
+            let error: BreakglassError = outcome == .reused ? .totpReused : .totpWrong
+            if let until = settings.lockout.lockedUntil(afterFailureNumber: failures - 1, now: now) {
+                try await tx.lockUser(userId: user.id, until: until)
+                try await tx.appendAudit(AuditEvent(
+                    type: .userLocked, outcome: .failure, at: now, actor: user.name, actorRoles: user.roles,
+                    details: ["locked_until": Timestamp.format(until), "failures": String(failures)]))
+                try await tx.enqueueNotification(type: "user.locked", sessionId: nil,
+                                                 payload: ["user": user.name, "locked_until": Timestamp.format(until)], now: now)
+                return .refused(
+                    BreakglassError(.locked, "account_locked",
+                                    "\(error.message); that was \(failures) failed codes, so the account is locked until \(Timestamp.format(until))"),
+                    denial(error.code))
+            }
+            return .refused(error, denial(error.code))
+        }
+    }
+}

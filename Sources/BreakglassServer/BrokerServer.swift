@@ -1,0 +1,73 @@
+import BreakglassCore
+import BreakglassStore
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import Logging
+import NIOSSL
+import ServiceLifecycle
+
+public struct ListenConfig: Sendable {
+    public var host: String
+    public var port: Int
+    public var tlsCertificatePath: String?
+    public var tlsKeyPath: String?
+    public var allowInsecure: Bool
+
+    public init(host: String, port: Int, tlsCertificatePath: String? = nil, tlsKeyPath: String? = nil, allowInsecure: Bool = false) {
+        self.host = host
+        self.port = port
+        self.tlsCertificatePath = tlsCertificatePath
+        self.tlsKeyPath = tlsKeyPath
+        self.allowInsecure = allowInsecure
+    }
+
+    public var isLoopback: Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    /// Bearer tokens and TOTP codes must not cross a network in clear text.
+    public func validate() throws {
+        if (tlsCertificatePath == nil) != (tlsKeyPath == nil) {
+            throw BreakglassError.invalid("tls", "give both BREAKGLASS_TLS_CERT and BREAKGLASS_TLS_KEY, or neither")
+        }
+        if tlsCertificatePath == nil && !isLoopback && !allowInsecure {
+            throw BreakglassError.invalid(
+                "listen", "refusing to listen on \(host) without TLS: set BREAKGLASS_TLS_CERT and BREAKGLASS_TLS_KEY, or pass --insecure-listen if a TLS proxy fronts the broker")
+        }
+    }
+}
+
+/// Builds and runs the HTTP server with its background services. Used by `breakglassd serve` and by the
+/// end-to-end tests, so both exercise the same wiring.
+public enum BrokerServer {
+    public static func run(broker: Broker, migrator: Migrator, listen: ListenConfig, logger: Logger,
+                           extraServices: [any Service] = [], expiryPoll: Duration = .seconds(1),
+                           onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        try listen.validate()
+        let router = Routes.build(broker: broker, migrator: migrator)
+        let server: HTTPServerBuilder
+        if let cert = listen.tlsCertificatePath, let key = listen.tlsKeyPath {
+            let chain: [NIOSSLCertificate]
+            let privateKey: NIOSSLPrivateKey
+            do {
+                chain = try NIOSSLCertificate.fromPEMFile(cert)
+                privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
+            } catch {
+                throw BreakglassError.invalid("tls", "cannot load the TLS certificate or key (\(cert), \(key)): \(error)")
+            }
+            let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
+            server = try .tls(.http1(), tlsConfiguration: tls)
+        } else {
+            server = .http1()
+        }
+        let app = Application(
+            router: router, server: server,
+            configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "breakglassd"),
+            services: [ExpiryService(broker: broker, pollInterval: expiryPoll, logger: logger)] + extraServices,
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? listen.port) },
+            logger: logger)
+        try await app.runService()
+    }
+}

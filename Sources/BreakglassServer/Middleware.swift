@@ -1,0 +1,74 @@
+import BreakglassCore
+import Foundation
+import Hummingbird
+import Logging
+
+/// Turns every error into `{"error":{"code","message"}}` with a fitting status. Unknown errors become a
+/// generic 500 whose details go to the log only: users never see a stack trace or driver message.
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = BreakglassRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as BreakglassError {
+            if error.kind == .internalFailure || error.kind == .unavailable {
+                context.logger.error("request failed", metadata: ["error.code": "\(error.code)"])
+            }
+            return Self.response(for: error)
+        } catch let error as HTTPError {
+            let code: String
+            switch error.status {
+            case .notFound: code = "not_found"
+            case .methodNotAllowed: code = "method_not_allowed"
+            case .contentTooLarge: code = "body_too_large"
+            default: code = error.status.code < 500 ? "bad_request" : "internal_error"
+            }
+            let message = error.body ?? (error.status == .notFound ? "no such endpoint: \(request.method) \(request.uri.path)" : error.status.reasonPhrase)
+            return Self.json(status: error.status, code: code, message: message)
+        } catch {
+            context.logger.error("unexpected error", metadata: ["error.type": "\(type(of: error))"])
+            return Self.json(status: .internalServerError, code: "internal_error", message: "the broker hit an unexpected error; nothing was issued")
+        }
+    }
+
+    static func response(for error: BreakglassError) -> Response {
+        let status: HTTPResponse.Status
+        switch error.kind {
+        case .invalidInput: status = .badRequest
+        case .unauthenticated: status = .unauthorized
+        case .forbidden: status = .forbidden
+        case .notFound: status = .notFound
+        case .conflict: status = .conflict
+        case .locked: status = .init(code: 423, reasonPhrase: "Locked")
+        case .tooLarge: status = .contentTooLarge
+        case .unavailable: status = .serviceUnavailable
+        case .internalFailure: status = .internalServerError
+        }
+        return json(status: status, code: error.code, message: error.message)
+    }
+
+    static func json(status: HTTPResponse.Status, code: String, message: String) -> Response {
+        struct Body: Encodable { var error: [String: String] }
+        let data = (try? JSONEncoder().encode(Body(error: ["code": code, "message": message]))) ?? Data()
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        headers[.cacheControl] = "no-store"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Resolves `Authorization: Bearer …` for routes that need a user.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = BreakglassRequestContext
+    let broker: Broker
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
+            throw BreakglassError.unauthenticated
+        }
+        var context = context
+        context.user = try await broker.authenticate(bearer: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+        return try await next(request, context)
+    }
+}

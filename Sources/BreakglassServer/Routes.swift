@@ -1,0 +1,165 @@
+import BreakglassCore
+import BreakglassStore
+import Foundation
+import Hummingbird
+
+/// The HTTP JSON API. Handlers only translate between HTTP and the broker's use cases.
+enum Routes {
+    static func build(broker: Broker, migrator: Migrator) -> Router<BreakglassRequestContext> {
+        let router = Router(context: BreakglassRequestContext.self)
+        router.add(middleware: ErrorMiddleware())
+
+        router.get("/healthz") { _, _ in try APICoding.response(["status": "ok"]) }
+        router.get("/readyz") { _, _ in
+            let pending = try await broker.database.read { try await migrator.pending($0) }
+            guard pending.isEmpty else {
+                throw BreakglassError(.unavailable, "migrations_pending", "migrations not applied yet: \(pending.joined(separator: ", "))")
+            }
+            return try APICoding.response(["status": "ready"])
+        }
+        router.get("/.well-known/jwks.json") { _, _ in
+            var response = try APICoding.response(broker.jwks)
+            response.headers[.cacheControl] = "public, max-age=300"
+            return response
+        }
+
+        // Enrolment authenticates with the one-time code itself.
+        router.post("/v1/enrollment/start") { request, context in
+            let body = try await APICoding.decode(EnrollmentStartBody.self, from: request)
+            return try APICoding.response(try await broker.startEnrollment(code: body.code, origin: origin(request, context)))
+        }
+        router.post("/v1/enrollment/confirm") { request, context in
+            let body = try await APICoding.decode(EnrollmentConfirmBody.self, from: request)
+            let result = try await broker.confirmEnrollment(code: body.code, totp: body.totp, origin: origin(request, context))
+            return try APICoding.response(result, status: .created)
+        }
+
+        let api = router.group("/v1").add(middleware: AuthMiddleware(broker: broker))
+        api.get("/me") { _, context in
+            let user = try context.requireUser()
+            return try APICoding.response(UserView(name: user.name, roles: user.roles, enrolled: true, lockedUntil: nil))
+        }
+        addUserRoutes(api, broker: broker)
+        addSessionRoutes(api, broker: broker)
+        addAuditRoutes(api, broker: broker)
+        return router
+    }
+
+    static func addUserRoutes(_ api: RouterGroup<BreakglassRequestContext>, broker: Broker) {
+        api.post("/users") { request, context in
+            let body = try await APICoding.decode(CreateUserBody.self, from: request)
+            let grant = try await broker.createUser(name: body.name, roles: try Role.parseList(body.roles),
+                                                    actor: try context.requireUser(), origin: origin(request, context))
+            return try APICoding.response(grant, status: .created)
+        }
+        api.get("/users") { _, context in
+            let users = try await broker.users(actor: try context.requireUser())
+            return try APICoding.response(users.map { UserView(name: $0.name, roles: $0.roles, enrolled: $0.confirmed, lockedUntil: $0.lockedUntil) })
+        }
+        api.post("/users/:name/enrollment") { request, context in
+            let grant = try await broker.reissueEnrollment(name: try context.parameters.require("name"), actor: try context.requireUser(),
+                                                           origin: origin(request, context))
+            return try APICoding.response(grant, status: .created)
+        }
+        api.post("/users/:name/unlock") { request, context in
+            let name = try context.parameters.require("name")
+            try await broker.unlock(name: name, actor: try context.requireUser(), origin: origin(request, context))
+            return try APICoding.response(["user": name, "status": "unlocked"])
+        }
+        api.put("/targets/:name") { request, context in
+            let body = try await APICoding.decode(TargetBody.self, from: request)
+            guard let kind = CredentialKind(rawValue: body.kind ?? "token") else {
+                throw BreakglassError.invalid("kind", "credential kind '\(body.kind ?? "")' is not supported; supported: token")
+            }
+            let name = try context.parameters.require("name")
+            let maxTTL = try parseDuration(body.maxTtl, field: "max_ttl")!
+            let target = Target(
+                name: name, kind: kind, audience: body.audience ?? name, maxTTL: maxTTL,
+                maxTotal: try parseDuration(body.maxTotal, field: "max_total") ?? maxTTL * 4,
+                retroDeadline: try parseDuration(body.retroDeadline, field: "retro_deadline") ?? 24 * 3600,
+                requesters: body.requesters ?? ["role:engineer"])
+            let created = try await broker.saveTarget(target, actor: try context.requireUser(), origin: origin(request, context))
+            return try APICoding.response(target, status: created ? .created : .ok)
+        }
+        api.get("/targets") { _, _ in try APICoding.response(try await broker.targets()) }
+    }
+
+    static func addSessionRoutes(_ api: RouterGroup<BreakglassRequestContext>, broker: Broker) {
+        api.post("/sessions") { request, context in
+            let body = try await APICoding.decode(SessionRequestBody.self, from: request)
+            let grant = try await broker.request(
+                SessionRequest(target: body.target, reason: body.reason, incident: body.incident,
+                               ttl: try parseDuration(body.ttl, field: "ttl"), totp: body.totp),
+                actor: try context.requireUser(), origin: origin(request, context))
+            return try APICoding.response(grant, status: .created)
+        }
+        api.get("/sessions") { request, context in
+            let everyone = request.uri.queryParameters.get("all") == "true"
+            return try APICoding.response(try await broker.sessions(actor: try context.requireUser(), everyone: everyone))
+        }
+        api.get("/sessions/:id") { _, context in
+            try APICoding.response(try await broker.session(id: try context.parameters.require("id"), actor: try context.requireUser()))
+        }
+        api.post("/sessions/:id/extend") { request, context in
+            let body = try await APICoding.decode(ExtendBody.self, from: request)
+            let grant = try await broker.extend(sessionId: try context.parameters.require("id"), ttl: try parseDuration(body.ttl, field: "ttl")!,
+                                                totp: body.totp, actor: try context.requireUser(), origin: origin(request, context))
+            return try APICoding.response(grant)
+        }
+        api.post("/sessions/:id/end") { request, context in
+            try APICoding.response(try await broker.end(sessionId: try context.parameters.require("id"), actor: try context.requireUser(),
+                                                        origin: origin(request, context)))
+        }
+        api.post("/sessions/:id/revoke") { request, context in
+            let body = try await APICoding.decode(RevokeBody.self, from: request)
+            return try APICoding.response(try await broker.revoke(sessionId: try context.parameters.require("id"), reason: body.reason,
+                                                                  actor: try context.requireUser(), origin: origin(request, context)))
+        }
+    }
+
+    static func addAuditRoutes(_ api: RouterGroup<BreakglassRequestContext>, broker: Broker) {
+        api.get("/audit/head") { _, _ in
+            let heads = try await broker.auditHeads()
+            return try APICoding.response(AuditHeadView(digest: AuditChain.digest(heads), events: heads.reduce(0) { $0 + $1.seq }, heads: heads))
+        }
+        api.get("/audit/verify") { _, context in
+            try APICoding.response(try await broker.verifyAudit(actor: try context.requireUser(), expectedHeads: []))
+        }
+        api.post("/audit/verify") { request, context in
+            let body = try await APICoding.decode(VerifyBody.self, from: request)
+            return try APICoding.response(try await broker.verifyAudit(actor: try context.requireUser(), expectedHeads: body.expectedHeads ?? []))
+        }
+        // Raw chain rows as JSON lines, in id order, a page at a time (`after_id` continues).
+        api.get("/audit/events") { request, context in
+            let query = request.uri.queryParameters
+            func time(_ key: String) throws -> Date? {
+                guard let text = query.get(key) else { return nil }
+                guard let date = Timestamp.parse(text) else {
+                    throw BreakglassError.invalid(key, "'\(text)' is not an ISO 8601 time such as 2026-11-25T14:00:00Z")
+                }
+                return date
+            }
+            guard let afterId = Int64(query.get("after_id") ?? "0"), let limit = Int(query.get("limit") ?? "1000") else {
+                throw BreakglassError.invalid("page", "after_id and limit must be integers")
+            }
+            let rows = try await broker.exportAudit(actor: try context.requireUser(), from: try time("from"), until: try time("until"),
+                                                    afterId: afterId, limit: limit, origin: origin(request, context))
+            var out = Data()
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            encoder.dateEncodingStrategy = APICoding.encoder.dateEncodingStrategy
+            for row in rows {
+                out += try encoder.encode(row)
+                out.append(0x0A)
+            }
+            var headers = HTTPFields()
+            headers[.contentType] = "application/x-ndjson"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: out)))
+        }
+    }
+
+    static func origin(_ request: Request, _ context: BreakglassRequestContext) -> RequestOrigin {
+        RequestOrigin(address: context.remoteAddress, userAgent: request.headers[.userAgent])
+    }
+}

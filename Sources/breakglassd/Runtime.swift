@@ -1,0 +1,106 @@
+import ArgumentParser
+import BreakglassCore
+import BreakglassServer
+import BreakglassStore
+import Foundation
+import Logging
+
+/// Everything read from the environment, once, at start. Bad values fail here with the key's name.
+struct Runtime {
+    let environment: [String: String]
+    let dataDirectory: URL
+    let logger: Logger
+
+    init(logLevel: Logger.Level = .info) {
+        environment = ProcessInfo.processInfo.environment
+        dataDirectory = EmbeddedCluster.defaultDataDirectory(environment: environment)
+        var logger = Logger(label: "breakglassd")
+        logger.logLevel = environment["BREAKGLASS_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? logLevel
+        self.logger = logger
+    }
+
+    struct Databases {
+        let owner: DatabaseConfig
+        let runtime: DatabaseConfig
+        let embedded: EmbeddedCluster?
+        let startedEmbedded: Bool
+    }
+
+    /// External database from DATABASE_URL / PG*, or the embedded cluster (started if needed).
+    func databases() async throws -> Databases {
+        if let runtime = try DatabaseConfig.fromEnvironment(environment) {
+            let owner = try DatabaseConfig.fromEnvironment(environment, urlKey: "BREAKGLASS_MIGRATION_DATABASE_URL") ?? runtime
+            if owner == runtime {
+                logger.warning("migrations run as the server's own role; give BREAKGLASS_MIGRATION_DATABASE_URL (the schema owner) so the server cannot alter the audit table's definition")
+            }
+            return Databases(owner: owner, runtime: runtime, embedded: nil, startedEmbedded: false)
+        }
+        let cluster = try EmbeddedCluster(dataDirectory: dataDirectory, logger: logger)
+        let connections = try await cluster.start()
+        return Databases(owner: connections.owner, runtime: connections.runtime, embedded: cluster, startedEmbedded: connections.started)
+    }
+
+    /// AES-256 master key for seeds and signing keys: BREAKGLASS_MASTER_KEY_FILE, or for the embedded
+    /// default a 0600 file created in the data directory.
+    func masterKey(embedded: Bool) throws -> SecretBox {
+        let path: String
+        if let configured = environment["BREAKGLASS_MASTER_KEY_FILE"], !configured.isEmpty {
+            path = configured
+        } else if embedded {
+            path = dataDirectory.appendingPathComponent("master.key").path
+            if !FileManager.default.fileExists(atPath: path) {
+                let encoded = Data(SecretBox.generateKey()).base64EncodedString() + "\n"
+                guard FileManager.default.createFile(atPath: path, contents: Data(encoded.utf8), attributes: [.posixPermissions: 0o600]) else {
+                    throw ValidationError("cannot create the master key file \(path)")
+                }
+                logger.notice("created master key file; back it up: without it seeds and signing keys cannot be read", metadata: ["key.path": "\(path)"])
+            }
+        } else {
+            throw ValidationError("BREAKGLASS_MASTER_KEY_FILE is required with an external database (a file holding 32 random bytes, base64; create one with: head -c32 /dev/urandom | base64 > master.key; chmod 600 master.key)")
+        }
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        if let mode = attributes?[.posixPermissions] as? Int, mode & 0o077 != 0 {
+            throw ValidationError("BREAKGLASS_MASTER_KEY_FILE \(path) is readable by other users (mode \(String(mode, radix: 8))); chmod 600 it")
+        }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+              let bytes = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)), bytes.count == 32 else {
+            throw ValidationError("BREAKGLASS_MASTER_KEY_FILE \(path) must hold exactly 32 bytes, base64-encoded")
+        }
+        return try SecretBox(keyBytes: Array(bytes))
+    }
+
+    func migrator() throws -> Migrator {
+        try Migrator.load(directory: Migrator.defaultDirectory(environment: environment))
+    }
+
+    var settings: Broker.Settings {
+        Broker.Settings(issuerName: environment["BREAKGLASS_ISSUER"].flatMap { $0.isEmpty ? nil : $0 } ?? "breakglass")
+    }
+
+    /// Prepares the database (embedded start, migrations), runs `body` with a started broker, and stops an
+    /// embedded cluster this process started.
+    func withBroker(_ body: @Sendable (Broker, Migrator) async throws -> Void) async throws {
+        let databases = try await databases()
+        defer { if databases.startedEmbedded { databases.embedded?.stop() } }
+        let box = try masterKey(embedded: databases.embedded != nil)
+        let migrator = try migrator()
+        let logger = logger
+        let applied = try await Database.withDatabase(databases.owner, logger: logger) { try await migrator.migrate($0, logger: logger) }
+        if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": "\(applied.joined(separator: ", "))"]) }
+        let settings = settings
+        try await Database.withDatabase(databases.runtime, logger: logger) { database in
+            let broker = try await Broker.start(database: database, clock: SystemClock(), box: box, settings: settings, logger: logger)
+            try await body(broker, migrator)
+        }
+    }
+}
+
+/// Turns domain errors into a one-line message and a non-zero exit, never a stack trace.
+func reportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as BreakglassError {
+        FileHandle.standardError.write(Data("breakglassd: \(error.message)\n".utf8))
+        throw ExitCode(error.kind == .invalidInput ? 64 : 1)
+    }
+}

@@ -1,0 +1,65 @@
+import ArgumentParser
+import BreakglassServer
+import BreakglassStore
+import Foundation
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the broker (HTTP API, expiry service).")
+
+    @Option(help: "Address to listen on (BREAKGLASS_HOST).")
+    var host: String?
+
+    @Option(help: "Port to listen on (BREAKGLASS_PORT).")
+    var port: Int?
+
+    @Option(help: "PEM certificate chain for TLS (BREAKGLASS_TLS_CERT).")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key for TLS (BREAKGLASS_TLS_KEY).")
+    var tlsKey: String?
+
+    @Flag(help: "Allow plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).")
+    var insecureListen = false
+
+    func run() async throws {
+        let runtime = Runtime()
+        let env = runtime.environment
+        let portText = port.map(String.init) ?? env["BREAKGLASS_PORT"] ?? "8420"
+        guard let port = Int(portText), (0...65535).contains(port) else {
+            throw ValidationError("BREAKGLASS_PORT '\(portText)' is not a port number")
+        }
+        let listen = ListenConfig(
+            host: host ?? env["BREAKGLASS_HOST"] ?? "127.0.0.1", port: port,
+            tlsCertificatePath: tlsCert ?? env["BREAKGLASS_TLS_CERT"], tlsKeyPath: tlsKey ?? env["BREAKGLASS_TLS_KEY"],
+            allowInsecure: insecureListen || env["BREAKGLASS_INSECURE_LISTEN"] == "1")
+        try await reportingErrors {
+            try listen.validate()
+            if listen.tlsCertificatePath == nil && !listen.isLoopback {
+                runtime.logger.warning("listening without TLS on a non-loopback address (--insecure-listen)")
+            }
+            let logger = runtime.logger
+            try await runtime.withBroker { broker, migrator in
+                try await BrokerServer.run(broker: broker, migrator: migrator, listen: listen, logger: logger) { port in
+                    let scheme = listen.tlsCertificatePath == nil ? "http" : "https"
+                    logger.notice("breakglassd listening", metadata: ["http.url": "\(scheme)://\(listen.host):\(port)"])
+                }
+            }
+        }
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending database migrations and exit.")
+
+    func run() async throws {
+        let runtime = Runtime()
+        try await reportingErrors {
+            let databases = try await runtime.databases()
+            defer { if databases.startedEmbedded { databases.embedded?.stop() } }
+            let migrator = try runtime.migrator()
+            let logger = runtime.logger
+            let applied = try await Database.withDatabase(databases.owner, logger: logger) { try await migrator.migrate($0, logger: logger) }
+            print(applied.isEmpty ? "schema is current (\(migrator.migrations.count) migrations)" : "applied: \(applied.joined(separator: ", "))")
+        }
+    }
+}
