@@ -14,6 +14,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON
     users, enrollment_codes, api_tokens, totp_failures, targets, sessions, outbox, signing_keys
     TO breakglass_app;
 GRANT SELECT, INSERT ON audit_events TO breakglass_app;
+GRANT SELECT ON schema_migrations TO breakglass_app;
 GRANT SELECT, UPDATE ON audit_chain_heads TO breakglass_app;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO breakglass_app;
 REVOKE TRUNCATE ON ALL TABLES IN SCHEMA public FROM breakglass_app;

@@ -50,7 +50,9 @@ struct ErrorMiddleware: RouterMiddleware {
 
     static func json(status: HTTPResponse.Status, code: String, message: String) -> Response {
         struct Body: Encodable { var error: [String: String] }
-        let data = (try? JSONEncoder().encode(Body(error: ["code": code, "message": message]))) ?? Data()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(Body(error: ["code": code, "message": message]))) ?? Data()
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         headers[.cacheControl] = "no-store"

@@ -97,6 +97,8 @@ extension Database {
                 await database.run()
                 return nil
             }
+            // Let the pool's run loop start before the first lease, which it otherwise logs a warning about.
+            for _ in 0..<20 { await Task.yield() }
             defer { group.cancelAll() }
             return try await body(database)
         }

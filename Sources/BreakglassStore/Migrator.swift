@@ -82,15 +82,19 @@ public struct Migrator: Sendable {
         for migration in migrations where recorded[migration.version] == nil {
             logger.info("applying migration", metadata: ["migration.name": "\(migration.name)"])
             do {
-                _ = try await connection.simpleQuery("BEGIN;\n\(migration.sql)\n;COMMIT;").get()
+                _ = try await connection.query("BEGIN", logger: logger).collect()
+                for statement in SQLScript.statements(migration.sql) {
+                    _ = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger).collect()
+                }
+                _ = try await connection.query(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES (\(migration.version), \(migration.name), \(migration.checksum))",
+                    logger: logger).collect()
+                _ = try await connection.query("COMMIT", logger: logger).collect()
             } catch {
-                _ = try? await connection.simpleQuery("ROLLBACK").get()
+                _ = try? await connection.query("ROLLBACK", logger: logger).collect()
                 let detail = (error as? PSQLError)?.serverInfo?[.message] ?? "\(error)"
                 throw BreakglassError(.internalFailure, "migration_failed", "migration \(migration.name) failed: \(detail)")
             }
-            _ = try await connection.query(
-                "INSERT INTO schema_migrations (version, name, checksum) VALUES (\(migration.version), \(migration.name), \(migration.checksum))",
-                logger: logger).collect()
             applied.append(migration.name)
         }
         return applied
