@@ -64,7 +64,8 @@ extension BreakglassError {
 /// One timestamp format everywhere a human or an auditor reads one: UTC, ISO 8601, milliseconds.
 public enum Timestamp {
     public static func format(_ date: Date) -> String {
-        let millis = (date.timeIntervalSince1970 * 1000).rounded(.down)
+        // Nearest, not floor: a stored millisecond value read back through microsecond storage may land a hair below it.
+        let millis = (date.timeIntervalSince1970 * 1000).rounded()
         let whole = Date(timeIntervalSince1970: (millis / 1000).rounded(.down))
         let ms = Int(millis.truncatingRemainder(dividingBy: 1000))
         var calendar = Calendar(identifier: .gregorian)
@@ -76,7 +77,13 @@ public enum Timestamp {
 
     /// Truncates to the millisecond precision audit bodies carry, so a stored time and its body agree.
     public static func truncated(_ date: Date) -> Date {
-        Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded(.down) / 1000)
+        // The half-microsecond nudge keeps this idempotent despite binary floating point.
+        Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000 + 0.0005).rounded(.down) / 1000)
+    }
+
+    /// JWT NumericDate values: whole seconds, never later than the instant given.
+    public static func wholeSeconds(_ date: Date) -> Date {
+        Date(timeIntervalSince1970: (date.timeIntervalSince1970 + 0.0000005).rounded(.down))
     }
 
     public static func parse(_ text: String) -> Date? {

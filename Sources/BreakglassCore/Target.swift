@@ -18,6 +18,11 @@ public struct Target: Codable, Equatable, Sendable {
     /// Who may request: `role:NAME` or `user:NAME` entries.
     public var requesters: [String]
 
+    // Spelled so snake_case JSON ("max_ttl") round-trips through the standard key strategies.
+    enum CodingKeys: String, CodingKey {
+        case name, kind, audience, maxTTL = "maxTtl", maxTotal, retroDeadline, requesters
+    }
+
     public init(name: String, kind: CredentialKind, audience: String, maxTTL: TimeInterval, maxTotal: TimeInterval,
                 retroDeadline: TimeInterval, requesters: [String]) {
         self.name = name

@@ -50,8 +50,8 @@ public struct TokenIssuer: Sendable {
     public func issue(session: EmergencySession, audience: String, now: Date) async throws -> String {
         let claims = BreakglassTokenClaims(
             iss: .init(value: issuer), sub: .init(value: session.requester), aud: .init(value: [audience]),
-            iat: .init(value: Timestamp.truncated(now)), nbf: .init(value: Timestamp.truncated(now)),
-            exp: .init(value: session.expiresAt), jti: .init(value: session.id), target: session.target,
+            iat: .init(value: Timestamp.wholeSeconds(now)), nbf: .init(value: Timestamp.wholeSeconds(now)),
+            exp: .init(value: Timestamp.wholeSeconds(session.expiresAt)), jti: .init(value: session.id), target: session.target,
             reason: session.reason, incident: session.incident)
         return try await keys.sign(claims, kid: JWKIdentifier(string: signingKid))
     }

@@ -9,7 +9,9 @@ extension Broker {
     /// heads saved elsewhere earlier.
     public func verifyAudit(actor: AuthUser, expectedHeads: [ChainHead]) async throws -> AuditVerification {
         try requireAuditReader(actor)
-        return try await database.read { tx in
+        // One snapshot, so events committing meanwhile cannot look like gaps.
+        return try await database.transaction { tx in
+            try await tx.beginSnapshot()
             let heads = try await tx.auditHeads()
             var rows: [AuditChainRow] = []
             while true {

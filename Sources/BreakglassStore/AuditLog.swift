@@ -48,6 +48,11 @@ extension Tx {
         return out
     }
 
+    /// Must be the first statement of a transaction.
+    public func beginSnapshot() async throws {
+        try await execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    }
+
     public func auditHeads() async throws -> [ChainHead] {
         var heads: [ChainHead] = []
         for try await (shard, seq, hash) in try await query(

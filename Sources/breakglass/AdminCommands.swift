@@ -1,0 +1,117 @@
+import ArgumentParser
+import BreakglassCore
+import Foundation
+
+struct Admin: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Users and targets (admin role).",
+        subcommands: [CreateUser.self, EnrollUser.self, Unlock.self, Users.self, SetTarget.self, Targets.self])
+
+    struct GrantView: Decodable { var user: String; var roles: [String]; var enrollmentCode: String; var expiresAt: Date }
+
+    static func describe(_ grant: GrantView) -> String {
+        """
+        ✔ \(grant.user) (\(grant.roles.joined(separator: ", ")))
+          one-time enrolment code: \(grant.enrollmentCode)
+          valid until \(Timestamp.format(grant.expiresAt)); they run: breakglass enroll \(grant.enrollmentCode)
+        """
+    }
+
+    struct CreateUser: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "create-user", abstract: "Create a user and print their enrolment code.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "User name.") var name: String
+        @Option(name: .customLong("role"), help: "engineer, compliance or admin; repeatable.") var roles: [String] = ["engineer"]
+
+        func run() async throws {
+            try await runReportingErrors(json: options.json) {
+                let (grant, raw) = try await APIClient(options: options).call(.POST, "/v1/users", body: ["name": name, "roles": roles], as: GrantView.self)
+                output(json: options.json, raw: raw) { Admin.describe(grant) }
+            }
+        }
+    }
+
+    struct EnrollUser: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "enroll-user", abstract: "Issue a new enrolment code (lost device).")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "User name.") var name: String
+
+        func run() async throws {
+            try await runReportingErrors(json: options.json) {
+                let (grant, raw) = try await APIClient(options: options).call(.POST, "/v1/users/\(APIClient.path(name))/enrollment", as: GrantView.self)
+                output(json: options.json, raw: raw) { Admin.describe(grant) }
+            }
+        }
+    }
+
+    struct Unlock: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Unlock an account locked by failed TOTP codes.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "User name.") var name: String
+
+        func run() async throws {
+            try await runReportingErrors(json: options.json) {
+                let raw = try await APIClient(options: options).send(.POST, "/v1/users/\(APIClient.path(name))/unlock")
+                output(json: options.json, raw: raw) { "✔ unlocked \(name)" }
+            }
+        }
+    }
+
+    struct Users: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List users.")
+        @OptionGroup var options: GlobalOptions
+
+        func run() async throws {
+            try await runReportingErrors(json: options.json) {
+                struct U: Decodable { var name: String; var roles: [String]; var enrolled: Bool; var lockedUntil: Date? }
+                let (users, raw) = try await APIClient(options: options).call(.GET, "/v1/users", as: [U].self)
+                output(json: options.json, raw: raw) {
+                    users.map { u in
+                        "\(u.name)  \(u.roles.joined(separator: ","))  \(u.enrolled ? "enrolled" : "not enrolled")\(u.lockedUntil.map { $0 > Date() ? "  LOCKED until \(Timestamp.format($0))" : "" } ?? "")"
+                    }.joined(separator: "\n")
+                }
+            }
+        }
+    }
+
+    struct SetTarget: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "set-target", abstract: "Create or change a target.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Target name.") var name: String
+        @Option(help: "Credential kind (token).") var kind = "token"
+        @Option(help: "JWT audience downstream services check (default: the target name).") var audience: String?
+        @Option(help: "Longest TTL one request or extension may ask for, e.g. 1h.") var maxTtl: String
+        @Option(help: "Cap on the whole session with extensions (default 4 x max TTL).") var maxTotal: String?
+        @Option(help: "Retro PR deadline after activation (default 24h).") var retroDeadline: String?
+        @Option(name: .customLong("requester"), help: "Who may request: role:NAME or user:NAME; repeatable (default role:engineer).")
+        var requesters: [String] = []
+
+        func run() async throws {
+            try await runReportingErrors(json: options.json) {
+                var body: [String: Any] = ["kind": kind, "max_ttl": maxTtl]
+                if let audience { body["audience"] = audience }
+                if let maxTotal { body["max_total"] = maxTotal }
+                if let retroDeadline { body["retro_deadline"] = retroDeadline }
+                if !requesters.isEmpty { body["requesters"] = requesters }
+                let (target, raw) = try await APIClient(options: options).call(.PUT, "/v1/targets/\(APIClient.path(name))", body: body, as: Target.self)
+                output(json: options.json, raw: raw) { Admin.describe(target) }
+            }
+        }
+    }
+
+    struct Targets: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List targets.")
+        @OptionGroup var options: GlobalOptions
+
+        func run() async throws {
+            try await runReportingErrors(json: options.json) {
+                let (targets, raw) = try await APIClient(options: options).call(.GET, "/v1/targets", as: [Target].self)
+                output(json: options.json, raw: raw) { targets.isEmpty ? "no targets" : targets.map(Admin.describe).joined(separator: "\n") }
+            }
+        }
+    }
+
+    static func describe(_ t: Target) -> String {
+        "\(t.name)  \(t.kind.rawValue)  aud=\(t.audience)  max-ttl=\(TTL.format(t.maxTTL))  max-total=\(TTL.format(t.maxTotal))  retro=\(TTL.format(t.retroDeadline))  requesters=\(t.requesters.joined(separator: ","))"
+    }
+}

@@ -1,0 +1,140 @@
+import ArgumentParser
+import BreakglassCore
+import Foundation
+
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Verify, export and pin the tamper-evident audit log.",
+        subcommands: [Verify.self, Head.self, Export.self])
+
+    struct HeadView: Codable { var digest: String; var events: Int64; var heads: [ChainHead] }
+
+    /// Verifies locally, with this CLI's own copy of the chain rules: the server's word is not needed.
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Walk the hash chain and name the first altered, inserted, reordered or removed event.",
+            discussion: "Fetches the raw events (or reads --file, an `audit export`) and recomputes every hash locally.")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Verify an exported JSON-lines file offline instead of fetching from the broker.") var file: String?
+        @Option(help: "A head saved earlier with `audit head --json`; proves nothing up to it was removed.") var expectHead: String?
+
+        func run() async throws {
+            try await runReportingErrors(json: options.json) {
+                var expected: [ChainHead] = []
+                if let expectHead {
+                    guard let data = FileManager.default.contents(atPath: expectHead),
+                          let head = try? APIClient.decoder.decode(HeadView.self, from: data) else {
+                        throw CLIError(kind: .usage, code: "bad_head_file", message: "\(expectHead) is not a head saved by `breakglass audit head --json`")
+                    }
+                    expected = head.heads
+                }
+                let result: AuditVerification
+                if let file {
+                    result = AuditChain.verify(rows: try readRows(path: file), recordedHeads: nil, expectedHeads: expected)
+                } else {
+                    let client = try APIClient(options: options)
+                    // Heads first: every event up to them is committed, so paging afterwards cannot see gaps there.
+                    let (head, _) = try await client.call(.GET, "/v1/audit/head", as: HeadView.self)
+                    let limits = Dictionary(uniqueKeysWithValues: head.heads.map { ($0.shard, $0.seq) })
+                    let rows = try await fetchRows(client: client, query: "").filter { $0.seq <= limits[$0.shard, default: 0] }
+                    result = AuditChain.verify(rows: rows, recordedHeads: head.heads, expectedHeads: expected)
+                }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                encoder.keyEncodingStrategy = .convertToSnakeCase
+                output(json: options.json, raw: try encoder.encode(result)) {
+                    if result.intact {
+                        return "✔ audit chain intact: \(result.eventsChecked) events in \(AuditChain.shardCount) chains; head \(AuditChain.digest(result.heads))"
+                    }
+                    return (["✘ audit chain BROKEN (\(result.eventsChecked) events checked)"] + result.problems.map {
+                        "  event \($0.eventId.map(String.init) ?? "-") (chain \($0.shard), position \($0.seq)): \($0.problem)"
+                    }).joined(separator: "\n")
+                }
+                if !result.intact {
+                    throw ExitCode(1)
+                }
+            }
+        }
+    }
+
+    struct Head: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the current chain head; keep it elsewhere to detect later deletion of the newest events.")
+        @OptionGroup var options: GlobalOptions
+
+        func run() async throws {
+            try await runReportingErrors(json: options.json) {
+                let (head, raw) = try await APIClient(options: options).call(.GET, "/v1/audit/head", as: HeadView.self)
+                output(json: options.json, raw: raw) { "\(head.digest)  (\(head.events) events; save `breakglass audit head --json` to verify against later)" }
+            }
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write audit events as JSON lines (raw chain rows, verifiable offline).")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "From this time (ISO 8601, inclusive).") var from: String?
+        @Option(help: "Until this time (ISO 8601, exclusive).") var until: String?
+        @Option(name: .shortAndLong, help: "Write to this file instead of standard output.") var output: String?
+
+        func validate() throws {
+            for (name, value) in [("--from", from), ("--until", until)] {
+                if let value, Timestamp.parse(value) == nil {
+                    throw ValidationError("\(name) '\(value)' is not an ISO 8601 time such as 2026-11-25T14:00:00Z")
+                }
+            }
+        }
+
+        func run() async throws {
+            try await runReportingErrors(json: options.json) {
+                var query = ""
+                if let from { query += "&from=\(from.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? from)" }
+                if let until { query += "&until=\(until.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? until)" }
+                let lines = try await fetchLines(client: try APIClient(options: options), query: query)
+                let data = Data(lines.map { $0 + "\n" }.joined().utf8)
+                if let output {
+                    guard FileManager.default.createFile(atPath: output, contents: data, attributes: [.posixPermissions: 0o600]) else {
+                        throw CLIError(kind: .usage, code: "output", message: "cannot write \(output)")
+                    }
+                    FileHandle.standardError.write(Data("wrote \(lines.count) events to \(output)\n".utf8))
+                } else {
+                    FileHandle.standardOutput.write(data)
+                }
+            }
+        }
+    }
+}
+
+/// All pages of `/v1/audit/events`, as the JSON lines the broker sent.
+func fetchLines(client: APIClient, query: String) async throws -> [String] {
+    var lines: [String] = []
+    var after: Int64 = 0
+    while true {
+        let data = try await client.send(.GET, "/v1/audit/events?limit=5000&after_id=\(after)\(query)")
+        let page = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+        lines += page
+        guard page.count == 5000, let last = page.last, let row = try? APIClient.decoder.decode(AuditChainRow.self, from: Data(last.utf8)) else {
+            return lines
+        }
+        after = row.id
+    }
+}
+
+func fetchRows(client: APIClient, query: String) async throws -> [AuditChainRow] {
+    try await fetchLines(client: client, query: query).map(decodeRow)
+}
+
+func readRows(path: String) throws -> [AuditChainRow] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw CLIError(kind: .usage, code: "no_file", message: "cannot read \(path)")
+    }
+    return try String(decoding: data, as: UTF8.self).split(separator: "\n").map { try decodeRow(String($0)) }
+}
+
+private func decodeRow(_ line: String) throws -> AuditChainRow {
+    do {
+        return try APIClient.decoder.decode(AuditChainRow.self, from: Data(line.utf8))
+    } catch {
+        throw CLIError(kind: .usage, code: "bad_export", message: "an audit line is not a chain row: \(line.prefix(80))")
+    }
+}

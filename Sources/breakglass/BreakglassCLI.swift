@@ -1,0 +1,24 @@
+import ArgumentParser
+
+@main
+struct BreakglassCLI: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "breakglass",
+        abstract: "Emergency privileged access: TOTP-proven, short-lived, audited.",
+        discussion: """
+            Server: BREAKGLASS_URL (or the URL saved by `enroll`). Token: BREAKGLASS_TOKEN or the credentials file \
+            saved by `enroll` (BREAKGLASS_CREDENTIALS, default ~/.config/breakglass/credentials.json).
+            Exit codes: 0 ok, 64 bad input, 77 refused (wrong/used code, locked, not allowed, unknown), \
+            69 broker or database unavailable, 70 unexpected failure.
+            """,
+        subcommands: [Enroll.self, WhoAmI.self, RequestAccess.self, Status.self, List.self, Extend.self, End.self, Revoke.self,
+                      Audit.self, Admin.self])
+}
+
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .customLong("url"), help: "Broker URL (default: BREAKGLASS_URL, the saved credentials, or http://127.0.0.1:8420).")
+    var url: String?
+
+    @Flag(name: .customLong("json"), help: "Print machine-readable JSON.")
+    var json = false
+}

@@ -1,0 +1,37 @@
+import Foundation
+
+/// The per-user API token the CLI keeps after enrolment, in a file only its owner can read.
+struct SavedCredentials: Codable {
+    var url: String
+    var user: String
+    var token: String
+
+    static func path(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let path = environment["BREAKGLASS_CREDENTIALS"], !path.isEmpty { return path }
+        let base = environment["XDG_CONFIG_HOME"] ?? ((environment["HOME"] ?? ".") + "/.config")
+        return base + "/breakglass/credentials.json"
+    }
+
+    static func load() -> SavedCredentials? {
+        guard let data = FileManager.default.contents(atPath: path()) else { return nil }
+        return try? JSONDecoder().decode(SavedCredentials.self, from: data)
+    }
+
+    func save() throws -> String {
+        let path = Self.path()
+        let directory = (path as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            let data = try encoder.encode(self)
+            // Created 0600 before the token is written, so it is never readable by others even briefly.
+            _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+            try data.write(to: URL(fileURLWithPath: path))
+        } catch {
+            throw CLIError(kind: .unexpected, code: "credentials_write", message: "cannot save credentials to \(path): \(error.localizedDescription)")
+        }
+        return path
+    }
+}

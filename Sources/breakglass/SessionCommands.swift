@@ -1,0 +1,158 @@
+import ArgumentParser
+import BreakglassCore
+import Foundation
+
+struct SessionGrantView: Decodable {
+    struct Credential: Decodable { var kind: String; var token: String; var audience: String; var keyId: String; var expiresAt: Date }
+    var session: EmergencySession
+    var credential: Credential
+    var pagesQueued: [String]
+}
+
+func describe(_ s: EmergencySession, now: Date = Date()) -> String {
+    var lines = ["\(s.id)  \(s.state.rawValue)  \(s.target)  by \(s.requester)"]
+    lines.append("  reason:    \(s.reason)")
+    lines.append("  incident:  \(s.incident)")
+    lines.append("  activated: \(Timestamp.format(s.activatedAt))")
+    if s.state == .active {
+        lines.append("  expires:   \(Timestamp.format(s.expiresAt)) (in \(TTL.format(max(0, s.expiresAt.timeIntervalSince(now)))))")
+    } else {
+        lines.append("  closed:    \(s.closedAt.map(Timestamp.format) ?? "-")\(s.closedBy.map { " by \($0)" } ?? "")\(s.closeReason.map { ": \($0)" } ?? "")")
+    }
+    lines.append("  limit:     \(Timestamp.format(s.hardLimit)) (extensions so far: \(s.extensions))")
+    lines.append("  retro PR due: \(Timestamp.format(s.retroDueAt))")
+    return lines.joined(separator: "\n")
+}
+
+func describeGrant(_ grant: SessionGrantView, verb: String) -> String {
+    let s = grant.session
+    return """
+        ✔ session \(s.id) \(verb) on \(s.target) until \(Timestamp.format(s.expiresAt)) (\(TTL.format(s.expiresAt.timeIntervalSince(Date()))) left)
+          credential (\(grant.credential.kind), audience \(grant.credential.audience)); shown once, the broker does not keep it:
+        \(grant.credential.token)
+          pages queued: \(grant.pagesQueued.joined(separator: ", "))
+          retro PR due by \(Timestamp.format(s.retroDueAt))
+        """
+}
+
+struct RequestAccess: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "request", abstract: "Break glass: request emergency access to a target.")
+
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "Target name.") var target: String
+    @Option(help: "What you will do and why (required).") var reason: String
+    @Option(help: "Incident id, e.g. INC-4521 (required).") var incident: String
+    @Option(help: "How long, e.g. 30m (default and maximum: the target's).") var ttl: String?
+    @Option(help: "TOTP code (for scripts; otherwise asked for without echo).") var totp: String?
+
+    func validate() throws {
+        if let ttl, TTL.parse(ttl) == nil { throw ValidationError("--ttl '\(ttl)' is not a duration; use forms like 30m, 1h, 90s") }
+        do {
+            _ = try Validation.targetName(target)
+            _ = try Validation.reason(reason)
+            _ = try Validation.incident(incident)
+        } catch let error as BreakglassError {
+            throw ValidationError(error.message)
+        }
+    }
+
+    func run() async throws {
+        try await runReportingErrors(json: options.json) {
+            let client = try APIClient(options: options)
+            var body: [String: Any] = ["target": target, "reason": reason, "incident": incident, "totp": try Prompt.totp(totp)]
+            if let ttl { body["ttl"] = ttl }
+            let (grant, raw) = try await client.call(.POST, "/v1/sessions", body: body, as: SessionGrantView.self)
+            output(json: options.json, raw: raw) { describeGrant(grant, verb: "active") }
+        }
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show one session, or your active sessions.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "Session id.") var session: String?
+
+    func run() async throws {
+        try await runReportingErrors(json: options.json) {
+            let client = try APIClient(options: options)
+            if let session {
+                let (s, raw) = try await client.call(.GET, "/v1/sessions/\(APIClient.path(session))", as: EmergencySession.self)
+                output(json: options.json, raw: raw) { describe(s) }
+            } else {
+                let (all, raw) = try await client.call(.GET, "/v1/sessions", as: [EmergencySession].self)
+                let active = all.filter { $0.state == .active }
+                output(json: options.json, raw: raw) {
+                    active.isEmpty ? "no active sessions" : active.map { describe($0) }.joined(separator: "\n")
+                }
+            }
+        }
+    }
+}
+
+struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List sessions, newest first (admins and compliance: --all).")
+    @OptionGroup var options: GlobalOptions
+    @Flag(help: "Everyone's sessions, not only yours.") var all = false
+
+    func run() async throws {
+        try await runReportingErrors(json: options.json) {
+            let (sessions, raw) = try await APIClient(options: options).call(.GET, "/v1/sessions\(all ? "?all=true" : "")", as: [EmergencySession].self)
+            output(json: options.json, raw: raw) {
+                guard !sessions.isEmpty else { return "no sessions" }
+                return sessions.map { s in
+                    let until = s.state == .active ? "until \(Timestamp.format(s.expiresAt))" : "closed \(s.closedAt.map(Timestamp.format) ?? "-")"
+                    return "\(s.id)  \(s.state.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0))  \(s.target)  \(s.requester)  \(s.incident)  \(until)"
+                }.joined(separator: "\n")
+            }
+        }
+    }
+}
+
+struct Extend: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Extend your active session (fresh TOTP code; capped by the target).")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "Session id.") var session: String
+    @Option(help: "Time to add, e.g. 15m.") var ttl: String
+    @Option(help: "TOTP code (otherwise asked for without echo).") var totp: String?
+
+    func validate() throws {
+        if TTL.parse(ttl) == nil { throw ValidationError("--ttl '\(ttl)' is not a duration; use forms like 15m, 1h") }
+    }
+
+    func run() async throws {
+        try await runReportingErrors(json: options.json) {
+            let client = try APIClient(options: options)
+            let (grant, raw) = try await client.call(.POST, "/v1/sessions/\(APIClient.path(session))/extend",
+                                                     body: ["ttl": ttl, "totp": try Prompt.totp(totp)], as: SessionGrantView.self)
+            output(json: options.json, raw: raw) { describeGrant(grant, verb: "extended") }
+        }
+    }
+}
+
+struct End: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "End your session now.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "Session id.") var session: String
+
+    func run() async throws {
+        try await runReportingErrors(json: options.json) {
+            let (s, raw) = try await APIClient(options: options).call(.POST, "/v1/sessions/\(APIClient.path(session))/end", as: EmergencySession.self)
+            output(json: options.json, raw: raw) { "✔ session \(s.id) ended at \(s.closedAt.map(Timestamp.format) ?? "-"); retro PR due by \(Timestamp.format(s.retroDueAt))" }
+        }
+    }
+}
+
+struct Revoke: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Revoke someone's session (admin).")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "Session id.") var session: String
+    @Option(help: "Why it is revoked (required).") var reason: String
+
+    func run() async throws {
+        try await runReportingErrors(json: options.json) {
+            let (s, raw) = try await APIClient(options: options).call(.POST, "/v1/sessions/\(APIClient.path(session))/revoke",
+                                                                      body: ["reason": reason], as: EmergencySession.self)
+            output(json: options.json, raw: raw) { "✔ session \(s.id) revoked at \(s.closedAt.map(Timestamp.format) ?? "-")" }
+        }
+    }
+}
