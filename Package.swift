@@ -81,8 +81,11 @@ let package = Package(
         .target(
             name: "BreakglassTestSupport",
             dependencies: [
-                "BreakglassServer",
+                "BreakglassCore", "BreakglassStore", "BreakglassServer",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Tests/BreakglassTestSupport",
             swiftSettings: strict

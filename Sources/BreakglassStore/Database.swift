@@ -90,6 +90,7 @@ public struct Tx {
 
 extension Database {
     /// Opens a pool for the duration of `body` and closes it afterwards.
+    @discardableResult
     public static func withDatabase<T: Sendable>(_ config: DatabaseConfig, logger: Logger, _ body: @Sendable (Database) async throws -> T) async throws -> T {
         let database = try Database(config: config, logger: logger)
         return try await withThrowingTaskGroup(of: T?.self) { group in

@@ -1,0 +1,36 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Raw HTTP against a test server, for what the CLI does not expose (concurrency, malformed bodies).
+public struct HTTPTestClient: Sendable {
+    public let baseURL: String
+
+    public init(baseURL: String) { self.baseURL = baseURL }
+
+    public struct Reply: Sendable {
+        public let status: Int
+        public let body: Data
+        public var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+        public var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String }
+        public var errorMessage: String? { (json["error"] as? [String: Any])?["message"] as? String }
+        public var text: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    public func send(_ method: HTTPMethod, _ path: String, token: String? = nil, json: [String: Any]? = nil,
+                     rawBody: Data? = nil) async throws -> Reply {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
+        } else if let rawBody {
+            request.body = .bytes(ByteBuffer(bytes: rawBody))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 64 * 1024 * 1024)
+        return Reply(status: Int(response.status.code), body: Data(body.readableBytesView))
+    }
+}

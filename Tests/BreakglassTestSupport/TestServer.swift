@@ -1,0 +1,70 @@
+import BreakglassCore
+import BreakglassServer
+import BreakglassStore
+import Foundation
+import Logging
+
+/// A real breakglassd (same wiring as `breakglassd serve`) on a free loopback port, on a test database,
+/// driven by a manual clock so tests move days ahead without sleeping.
+public final class TestServer: @unchecked Sendable {
+    // @unchecked: the mutable fields are written once in `start` before the instance is shared.
+    public let database: TestDatabase
+    public let clock: ManualClock
+    public let masterKey: [UInt8]
+    public private(set) var port = 0
+    public private(set) var broker: Broker!
+    private var task: Task<Void, any Error>?
+
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    public init(database: TestDatabase, clock: ManualClock, masterKey: [UInt8] = SecretBox.generateKey()) {
+        self.database = database
+        self.clock = clock
+        self.masterKey = masterKey
+    }
+
+    /// Starts the server and returns once it accepts connections.
+    public func start(settings: Broker.Settings = .init()) async throws {
+        let box = try SecretBox(keyBytes: masterKey)
+        let migrator = try Migrator.load(directory: TestDatabase.sqlDirectory)
+        let (stream, continuation) = AsyncStream.makeStream(of: (Int, Broker).self)
+        let runtime = database.runtime
+        let clock = clock
+        task = Task {
+            let logger = TestDatabase.logger
+            do {
+                try await Database.withDatabase(runtime, logger: logger) { db in
+                    let broker = try await Broker.start(database: db, clock: clock, box: box, settings: settings, logger: logger)
+                    try await BrokerServer.run(broker: broker, migrator: migrator, listen: ListenConfig(host: "127.0.0.1", port: 0),
+                                               logger: logger, expiryPoll: .milliseconds(50)) { port in
+                        continuation.yield((port, broker))
+                    }
+                }
+            } catch {
+                continuation.finish()
+                throw error
+            }
+        }
+        for await (port, broker) in stream {
+            self.port = port
+            self.broker = broker
+            return
+        }
+        _ = try await task?.value
+        throw BreakglassError(.unavailable, "server_start", "test server did not start")
+    }
+
+    public func stop() async {
+        task?.cancel()
+        _ = try? await task?.value
+        task = nil
+    }
+
+    /// Writes the master key where `breakglassd` (run as a process) can read it.
+    public func writeMasterKeyFile(in directory: URL) throws -> String {
+        let path = directory.appendingPathComponent("master.key").path
+        _ = FileManager.default.createFile(atPath: path, contents: Data(Data(masterKey).base64EncodedString().utf8),
+                                       attributes: [.posixPermissions: 0o600])
+        return path
+    }
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the system packages breakglass needs when they are missing: PostgreSQL server binaries
+# (the embedded default and the test clusters) and oathtool (the independent TOTP implementation the
+# tests check against). Safe to run repeatedly.
+set -euo pipefail
+
+need=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v oathtool >/dev/null 2>&1 || need+=(oathtool)
+command -v runuser >/dev/null 2>&1 || need+=(util-linux)
+
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "breakglass needs: ${need[*]}; install them (sudo apt-get install -y ${need[*]}) and re-run" >&2
+        exit 1
+    fi
+    echo "installing ${need[*]} ..." >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends "${need[@]}" >/dev/null 2>&1 \
+        || { apt-get update >/dev/null && apt-get install -y --no-install-recommends "${need[@]}" >/dev/null; }
+fi
+command -v swift >/dev/null 2>&1 || { echo "swift is not on PATH (Swift 6 toolchain required)" >&2; exit 1; }

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Builds and starts the broker. With no DATABASE_URL / PG* settings it runs on its embedded PostgreSQL
+# cluster in BREAKGLASS_DATA_DIR (/var/lib/breakglass as root, ~/.local/share/breakglass otherwise).
+# Extra arguments go to `breakglassd serve` (e.g. --port 8420, --host, --tls-cert/--tls-key).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/ensure-deps.sh
+swift build -c release --product breakglassd >&2
+swift build -c release --product breakglass >&2
+bin=$(swift build -c release --show-bin-path)
+echo "CLI: $bin/breakglass   server admin: $bin/breakglassd admin create NAME" >&2
+exec "$bin/breakglassd" serve "$@"

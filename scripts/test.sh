@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests of the core, and end-to-end tests that start real servers against a
+# throwaway PostgreSQL cluster, drive the real CLI, and check TOTP codes from oathtool.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/ensure-deps.sh
+swift build --build-tests
+scripts/with-postgres.sh swift test --skip-build "$@"

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs a command against a throwaway PostgreSQL cluster on a free loopback port, then removes it.
+# PostgreSQL refuses to run as root, so as root the cluster runs as the `postgres` account.
+# The command sees PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE for a superuser.
+set -euo pipefail
+
+bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+dir=$(mktemp -d /tmp/breakglass-pg.XXXXXX)
+chmod 755 "$dir"
+runas=()
+if [ "$(id -u)" -eq 0 ]; then
+    runas=(runuser -u postgres --)
+    chown postgres "$dir"
+fi
+password=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+
+cleanup() {
+    "${runas[@]}" "$bindir/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+
+printf '%s' "$password" > "$dir/pw"
+[ "$(id -u)" -eq 0 ] && chown postgres "$dir/pw"
+"${runas[@]}" "$bindir/initdb" -D "$dir/data" -U postgres --auth=scram-sha-256 --pwfile="$dir/pw" -E UTF8 --locale=C >"$dir/initdb.log" 2>&1 \
+    || { cat "$dir/initdb.log" >&2; exit 1; }
+rm -f "$dir/pw"
+cat >> "$dir/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = ''
+max_connections = 300
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+CONF
+"${runas[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/data/server.log" -w -t 60 start >/dev/null
+
+export PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres PGPASSWORD=$password PGDATABASE=postgres PGSSLMODE=disable
+echo "throwaway PostgreSQL on 127.0.0.1:$port" >&2
+"$@"
