@@ -93,7 +93,10 @@ let package = Package(
         .testTarget(name: "BreakglassCoreTests", dependencies: ["BreakglassCore"], swiftSettings: strict),
         .testTarget(
             name: "BreakglassEndToEndTests",
-            dependencies: ["BreakglassTestSupport", .product(name: "JWTKit", package: "jwt-kit")],
+            dependencies: [
+                "BreakglassTestSupport", "BreakglassCore", "BreakglassStore", "BreakglassServer", "BreakglassCredentials",
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
             swiftSettings: strict
         ),
     ]

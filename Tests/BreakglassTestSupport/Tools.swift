@@ -64,3 +64,40 @@ public enum Tools {
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
+
+extension Tools {
+    /// Runs a command that prints something on stderr before it wants input: waits until stderr contains
+    /// `marker` on a full line, lets `answer` compute the input from what was printed, then finishes.
+    public static func interactive(_ executable: String, _ arguments: [String], environment: [String: String],
+                                   marker: String, answer: (String) throws -> String) throws -> CommandResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { $1 }
+        process.environment = env
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("bg-out-\(UUID().uuidString)")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: out) }
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        let errPipe = Pipe(), inPipe = Pipe()
+        process.standardError = errPipe
+        process.standardInput = inPipe
+        try process.run()
+        var seen = Data()
+        while true {
+            let chunk = errPipe.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += chunk
+            let text = String(decoding: seen, as: UTF8.self)
+            if let range = text.range(of: marker), text[range.upperBound...].contains("\n") { break }
+        }
+        let shown = String(decoding: seen, as: UTF8.self)
+        inPipe.fileHandleForWriting.write(Data((try answer(shown) + "\n").utf8))
+        try inPipe.fileHandleForWriting.close()
+        let rest = errPipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return CommandResult(status: process.terminationStatus, stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
+                             stderr: shown + String(decoding: rest, as: UTF8.self))
+    }
+}

@@ -1,0 +1,69 @@
+import BreakglassCore
+import BreakglassServer
+import BreakglassTestSupport
+import Foundation
+import XCTest
+
+/// Each test gets its own database and a real server on loopback, with a manual clock that starts near
+/// real time (so tokens verify against the real clock too), 5 s into a TOTP step.
+class BrokerTestCase: XCTestCase {
+    var database: TestDatabase!
+    var server: TestServer!
+    var clock: ManualClock!
+    var scratch: URL!
+    var http: HTTPTestClient { HTTPTestClient(baseURL: server.baseURL) }
+
+    override func setUp() async throws {
+        try await super.setUp()
+        database = try await TestDatabase.create()
+        let now = Date().timeIntervalSince1970
+        // A few steps behind real time, so tokens signed "now" are already valid for real-clock verifiers.
+        clock = ManualClock(Date(timeIntervalSince1970: (now / 30).rounded(.down) * 30 - 180 + 5))
+        server = TestServer(database: database, clock: clock)
+        try await server.start()
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bg-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() async throws {
+        await server?.stop()
+        await database?.drop()
+        if let scratch { try? FileManager.default.removeItem(at: scratch) }
+        try await super.tearDown()
+    }
+
+    /// Moves to the next TOTP step, so a fresh code exists.
+    func nextStep() { clock.advance(by: 30) }
+
+    func code(_ secret: String) throws -> String { try Tools.oathtool(secret: secret, at: clock.now()) }
+
+    /// A user enrolled through the HTTP API; returns their TOTP secret and API token.
+    func enrolledUser(_ name: String, roles: [Role]) async throws -> (secret: String, token: String) {
+        let grant = try await server.broker.createUser(name: name, roles: roles, actor: nil, origin: .server)
+        let start = try await http.send(.POST, "/v1/enrollment/start", json: ["code": grant.enrollmentCode])
+        XCTAssertEqual(start.status, 200, start.text)
+        let secret = start.json["secret"] as! String
+        let confirm = try await http.send(.POST, "/v1/enrollment/confirm", json: ["code": grant.enrollmentCode, "totp": try code(secret)])
+        XCTAssertEqual(confirm.status, 201, confirm.text)
+        nextStep()
+        return (secret, confirm.json["api_token"] as! String)
+    }
+
+    func makeTarget(_ name: String, token: String, maxTTL: String = "1h", maxTotal: String = "2h") async throws {
+        let reply = try await http.send(.PUT, "/v1/targets/\(name)", token: token,
+                                        json: ["max_ttl": maxTTL, "max_total": maxTotal, "retro_deadline": "24h", "audience": "\(name)-api"])
+        XCTAssertEqual(reply.status, 201, reply.text)
+    }
+
+    func requestSession(target: String, token: String, secret: String, ttl: String = "30m") async throws -> HTTPTestClient.Reply {
+        try await http.send(.POST, "/v1/sessions", token: token, json: [
+            "target": target, "reason": "INC-4521 lock pile-up, kill blockers", "incident": "INC-4521", "ttl": ttl, "totp": try code(secret),
+        ])
+    }
+
+    func credentialsPath(_ name: String) -> String { scratch.appendingPathComponent("\(name)-credentials.json").path }
+
+    func cli(_ args: [String], as user: String, stdin: String? = nil) throws -> CommandResult {
+        try Tools.cli(args, server: server, credentials: credentialsPath(user), stdin: stdin)
+    }
+}
