@@ -24,6 +24,15 @@ struct APIClient {
         }
     }
 
+    /// One client for the process. Connection failures are reported at once instead of being retried
+    /// until the request deadline: during an incident "broker down" must be said in seconds.
+    static let http: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(30))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
     static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
@@ -51,7 +60,7 @@ struct APIClient {
         let response: HTTPClientResponse
         let data: Data
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            response = try await Self.http.execute(request, timeout: .seconds(30))
             data = Data((try await response.body.collect(upTo: 64 * 1024 * 1024)).readableBytesView)
         } catch {
             throw CLIError(kind: .unavailable, code: "unreachable", message: "cannot reach the broker at \(baseURL): \(Self.describe(error))")

@@ -1,0 +1,129 @@
+import BreakglassCore
+import BreakglassTestSupport
+import Foundation
+import XCTest
+
+final class TOTPProofTests: BrokerTestCase {
+    func testTwentyConcurrentRequestsWithOneCodeYieldExactlyOneCredential() async throws {
+        let alice = try await enrolledUser("alice", roles: [.admin, .engineer])
+        try await makeTarget("payments-db", token: alice.token)
+        let code = try code(alice.secret)
+        let http = http
+        let replies = try await withThrowingTaskGroup(of: HTTPTestClient.Reply.self) { group in
+            for _ in 0..<20 {
+                group.addTask {
+                    try await http.send(.POST, "/v1/sessions", token: alice.token, json: [
+                        "target": "payments-db", "reason": "INC-1 drain the stuck queue", "incident": "INC-1", "totp": code,
+                    ])
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        XCTAssertEqual(replies.filter { $0.status == 201 }.count, 1, replies.map(\.text).joined(separator: "\n"))
+        // Replays count as failures, so after the fifth the account locks; every loser is refused either way.
+        let refused = replies.filter { $0.errorCode == "totp_reused" || $0.errorCode == "account_locked" }
+        XCTAssertEqual(refused.count, 19)
+        XCTAssertGreaterThanOrEqual(replies.filter { $0.errorCode == "totp_reused" }.count, 4)
+        let sessions = try await database.count("SELECT count(*)::bigint FROM sessions")
+        XCTAssertEqual(sessions, 1)
+        let denied = try await database.count("SELECT count(*)::bigint FROM audit_events WHERE event_type = 'session.denied'")
+        XCTAssertEqual(denied, 19, "every refusal is audited")
+    }
+
+    func testWrongCodesLockTheAccountUntilAnAdminUnlocksIt() async throws {
+        let admin = try await enrolledUser("root", roles: [.admin])
+        let bob = try await enrolledUser("bob", roles: [.engineer])
+        try await makeTarget("payments-db", token: admin.token)
+        let good = try code(bob.secret)
+        let wrong = String(format: "%06d", (Int(good)! + 1) % 1_000_000)
+        var last: HTTPTestClient.Reply?
+        for attempt in 1...5 {
+            last = try await http.send(.POST, "/v1/sessions", token: bob.token, json: [
+                "target": "payments-db", "reason": "INC-2 restart the ledger writer", "incident": "INC-2", "totp": wrong,
+            ])
+            if attempt < 5 {
+                XCTAssertEqual(last?.status, 403)
+                XCTAssertEqual(last?.errorMessage, "the TOTP code is wrong")
+            }
+        }
+        XCTAssertEqual(last?.status, 423)
+        XCTAssertTrue(last?.errorMessage?.contains("locked until") ?? false, last?.text ?? "")
+        // Even the right code is refused while locked, and says until when.
+        let locked = try await requestSession(target: "payments-db", token: bob.token, secret: bob.secret)
+        XCTAssertEqual(locked.status, 423)
+        XCTAssertEqual(locked.errorCode, "account_locked")
+        let lockEvents = try await database.count("SELECT count(*)::bigint FROM audit_events WHERE event_type = 'user.locked'")
+        XCTAssertEqual(lockEvents, 1)
+
+        let unlock = try await http.send(.POST, "/v1/users/bob/unlock", token: admin.token)
+        XCTAssertEqual(unlock.status, 200, unlock.text)
+        nextStep()
+        let granted = try await requestSession(target: "payments-db", token: bob.token, secret: bob.secret)
+        XCTAssertEqual(granted.status, 201, granted.text)
+    }
+
+    func testLockoutWindowForgetsOldFailures() async throws {
+        let admin = try await enrolledUser("root", roles: [.admin, .engineer])
+        try await makeTarget("payments-db", token: admin.token)
+        for _ in 1...4 {
+            let reply = try await http.send(.POST, "/v1/sessions", token: admin.token, json: [
+                "target": "payments-db", "reason": "INC-3 rotate the leaked key", "incident": "INC-3", "totp": "000000",
+            ])
+            XCTAssertEqual(reply.status, 403)
+        }
+        clock.advance(by: 16 * 60)
+        let reply = try await http.send(.POST, "/v1/sessions", token: admin.token, json: [
+            "target": "payments-db", "reason": "INC-3 rotate the leaked key", "incident": "INC-3", "totp": "000000",
+        ])
+        XCTAssertEqual(reply.status, 403, "four old failures plus one new do not lock: " + reply.text)
+    }
+
+    func testEnrolmentCodeWorksOnceAndExpires() async throws {
+        let grant = try await server.broker.createUser(name: "carol", roles: [.engineer], actor: nil, origin: .server)
+        let start = try await http.send(.POST, "/v1/enrollment/start", json: ["code": grant.enrollmentCode.lowercased()])
+        XCTAssertEqual(start.status, 200, "codes are accepted in any case: \(start.text)")
+        let secret = start.json["secret"] as! String
+        let confirm = try await http.send(.POST, "/v1/enrollment/confirm", json: ["code": grant.enrollmentCode, "totp": try code(secret)])
+        XCTAssertEqual(confirm.status, 201)
+        let again = try await http.send(.POST, "/v1/enrollment/start", json: ["code": grant.enrollmentCode])
+        XCTAssertEqual(again.errorCode, "enrollment_code_invalid")
+
+        let late = try await server.broker.createUser(name: "dave", roles: [.engineer], actor: nil, origin: .server)
+        clock.advance(by: 25 * 3600)
+        let expired = try await http.send(.POST, "/v1/enrollment/start", json: ["code": late.enrollmentCode])
+        XCTAssertEqual(expired.status, 403)
+        XCTAssertEqual(expired.errorCode, "enrollment_code_invalid")
+    }
+
+    func testUnconfirmedEnrolmentGivesNoToken() async throws {
+        let grant = try await server.broker.createUser(name: "erin", roles: [.engineer], actor: nil, origin: .server)
+        _ = try await http.send(.POST, "/v1/enrollment/start", json: ["code": grant.enrollmentCode])
+        let wrong = try await http.send(.POST, "/v1/enrollment/confirm", json: ["code": grant.enrollmentCode, "totp": "123456"])
+        XCTAssertEqual(wrong.status, 403)
+        XCTAssertNil(wrong.json["api_token"])
+        let tokens = try await database.count("SELECT count(*)::bigint FROM api_tokens")
+        XCTAssertEqual(tokens, 0)
+        let failed = try await database.count("SELECT count(*)::bigint FROM audit_events WHERE event_type = 'user.enrollment_failed'")
+        XCTAssertEqual(failed, 1)
+    }
+
+    func testSeedsAreEncryptedInADatabaseDump() async throws {
+        let alice = try await enrolledUser("alice", roles: [.engineer])
+        let raw = Base32.decode(alice.secret)!
+        let hex = raw.map { String(format: "%02x", $0) }.joined()
+        let owner = database.owner
+        let dump = try Tools.run(pgBin("pg_dump"), ["-h", owner.host, "-p", String(owner.port), "-U", owner.user, "--inserts", owner.database],
+                                 environment: ["PGPASSWORD": owner.password ?? ""])
+        XCTAssertEqual(dump.status, 0, dump.stderr)
+        XCTAssertTrue(dump.stdout.contains("totp_seed_enc"), "the dump contains the users table")
+        XCTAssertFalse(dump.stdout.contains(alice.secret))
+        XCTAssertFalse(dump.stdout.lowercased().contains(hex))
+        XCTAssertFalse(dump.stdout.contains(alice.token), "API tokens are stored hashed")
+    }
+
+    func pgBin(_ name: String) -> String {
+        let root = "/usr/lib/postgresql"
+        let version = (try? FileManager.default.contentsOfDirectory(atPath: root))?.compactMap(Int.init).max() ?? 15
+        return "\(root)/\(version)/bin/\(name)"
+    }
+}
