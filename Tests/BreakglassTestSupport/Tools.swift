@@ -1,6 +1,10 @@
 import BreakglassCore
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 public struct CommandResult: Sendable {
     public let status: Int32
     public let stdout: String
@@ -13,35 +17,21 @@ public enum Tools {
 
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
                            stdin: String? = nil) throws -> CommandResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
+        let input = Subprocess.temporaryFile(contents: stdin ?? "")
+        defer { unlink(input) }
+        let inFD = open(input, O_RDONLY)
+        defer { close(inFD) }
+        let process = try Subprocess(executable, arguments, environment: mergedEnvironment(environment), stdin: inFD, stderr: nil)
+        return process.finish(stderrPrefix: "")
+    }
+
+    static func mergedEnvironment(_ extra: [String: String]) -> [String: String] {
         var env = ProcessInfo.processInfo.environment
         for key in ["BREAKGLASS_URL", "BREAKGLASS_TOKEN", "DATABASE_URL", "PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"] {
             env.removeValue(forKey: key)
         }
-        env.merge(environment) { $1 }
-        process.environment = env
-        let dir = FileManager.default.temporaryDirectory
-        let out = dir.appendingPathComponent("bg-out-\(UUID().uuidString)")
-        let err = dir.appendingPathComponent("bg-err-\(UUID().uuidString)")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        defer {
-            try? FileManager.default.removeItem(at: out)
-            try? FileManager.default.removeItem(at: err)
-        }
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        let input = Pipe()
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        process.waitUntilExit()
-        return CommandResult(status: process.terminationStatus,
-                             stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-                             stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+        env.merge(extra) { $1 }
+        return env
     }
 
     /// The `breakglass` CLI against a server, with its own credentials file.
@@ -70,34 +60,88 @@ extension Tools {
     /// `marker` on a full line, lets `answer` compute the input from what was printed, then finishes.
     public static func interactive(_ executable: String, _ arguments: [String], environment: [String: String],
                                    marker: String, answer: (String) throws -> String) throws -> CommandResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env.merge(environment) { $1 }
-        process.environment = env
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("bg-out-\(UUID().uuidString)")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: out) }
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        let errPipe = Pipe(), inPipe = Pipe()
-        process.standardError = errPipe
-        process.standardInput = inPipe
-        try process.run()
-        var seen = Data()
+        var inPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
+        guard pipe(&inPipe) == 0, pipe(&errPipe) == 0 else { throw BreakglassError(.internalFailure, "pipe", "pipe() failed") }
+        let process = try Subprocess(executable, arguments, environment: mergedEnvironment(environment), stdin: inPipe[0], stderr: errPipe[1],
+                                     closeInChild: [inPipe[1], errPipe[0]])
+        close(inPipe[0])
+        close(errPipe[1])
+        var seen = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
-            let chunk = errPipe.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen += chunk
+            let n = read(errPipe[0], &buffer, buffer.count)
+            if n <= 0 { break }
+            seen += buffer[0..<n]
             let text = String(decoding: seen, as: UTF8.self)
             if let range = text.range(of: marker), text[range.upperBound...].contains("\n") { break }
         }
         let shown = String(decoding: seen, as: UTF8.self)
-        inPipe.fileHandleForWriting.write(Data((try answer(shown) + "\n").utf8))
-        try inPipe.fileHandleForWriting.close()
-        let rest = errPipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return CommandResult(status: process.terminationStatus, stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-                             stderr: shown + String(decoding: rest, as: UTF8.self))
+        let reply = Array((try answer(shown) + "\n").utf8)
+        _ = reply.withUnsafeBytes { write(inPipe[1], $0.baseAddress, $0.count) }
+        close(inPipe[1])
+        var rest = [UInt8]()
+        while true {
+            let n = read(errPipe[0], &buffer, buffer.count)
+            if n <= 0 { break }
+            rest += buffer[0..<n]
+        }
+        close(errPipe[0])
+        return process.finish(stderrPrefix: shown + String(decoding: rest, as: UTF8.self))
+    }
+}
+
+/// posix_spawn and waitpid: Foundation's `Process` on Linux can miss a child's exit when many are started.
+struct Subprocess {
+    let pid: pid_t
+    let stdoutPath: String
+    let stderrPath: String?
+
+    init(_ executable: String, _ arguments: [String], environment: [String: String], stdin: Int32, stderr: Int32?,
+         closeInChild: [Int32] = []) throws {
+        stdoutPath = Self.temporaryFile(contents: "")
+        stderrPath = stderr == nil ? Self.temporaryFile(contents: "") : nil
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdin, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_TRUNC, 0)
+        if let stderr {
+            posix_spawn_file_actions_adddup2(&actions, stderr, 2)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 2, stderrPath!, O_WRONLY | O_TRUNC, 0)
+        }
+        for fd in closeInChild { posix_spawn_file_actions_addclose(&actions, fd) }
+        let argv = [executable] + arguments
+        var cArgs = argv.map { strdup($0) } + [nil]
+        var cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            cArgs.forEach { free($0) }
+            cEnv.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, &actions, nil, &cArgs, &cEnv)
+        guard rc == 0 else {
+            throw BreakglassError(.internalFailure, "spawn", "cannot run \(executable): \(String(cString: strerror(rc)))")
+        }
+        self.pid = pid
+    }
+
+    func finish(stderrPrefix: String) -> CommandResult {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let code: Int32 = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        defer {
+            unlink(stdoutPath)
+            if let stderrPath { unlink(stderrPath) }
+        }
+        let out = (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? ""
+        let err = stderrPath.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? ""
+        return CommandResult(status: code, stdout: out, stderr: stderrPrefix + err)
+    }
+
+    static func temporaryFile(contents: String) -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("bg-\(UUID().uuidString)").path
+        _ = FileManager.default.createFile(atPath: path, contents: Data(contents.utf8), attributes: [.posixPermissions: 0o600])
+        return path
     }
 }
