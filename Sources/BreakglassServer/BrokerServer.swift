@@ -7,6 +7,7 @@ import HummingbirdTLS
 import Logging
 import NIOSSL
 import ServiceLifecycle
+import UnixSignals
 
 public struct ListenConfig: Sendable {
     public var host: String
@@ -39,12 +40,12 @@ public struct ListenConfig: Sendable {
     }
 }
 
-/// Builds and runs the HTTP server with its background services. Used by `breakglassd serve` and by the
-/// end-to-end tests, so both exercise the same wiring.
+/// Builds the HTTP server and its background services as one `ServiceGroup`. `breakglassd serve` runs it
+/// until SIGTERM/SIGINT; the end-to-end tests run the same group and stop it with a graceful shutdown.
 public enum BrokerServer {
-    public static func run(broker: Broker, migrator: Migrator, listen: ListenConfig, logger: Logger,
-                           extraServices: [any Service] = [], expiryPoll: Duration = .seconds(1),
-                           onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+    public static func makeServiceGroup(broker: Broker, migrator: Migrator, listen: ListenConfig, logger: Logger,
+                                        expiryPoll: Duration = .seconds(1), signals: [UnixSignal] = [.sigterm, .sigint],
+                                        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> ServiceGroup {
         try listen.validate()
         let router = Routes.build(broker: broker, migrator: migrator)
         let server: HTTPServerBuilder
@@ -65,9 +66,10 @@ public enum BrokerServer {
         let app = Application(
             router: router, server: server,
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "breakglassd"),
-            services: [ExpiryService(broker: broker, pollInterval: expiryPoll, logger: logger)] + extraServices,
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? listen.port) },
             logger: logger)
-        try await app.runService()
+        let expiry = ExpiryService(broker: broker, pollInterval: expiryPoll, logger: logger)
+        return ServiceGroup(configuration: .init(services: [.init(service: app), .init(service: expiry)],
+                                                 gracefulShutdownSignals: signals, logger: logger))
     }
 }

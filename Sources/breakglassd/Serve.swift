@@ -39,10 +39,11 @@ struct Serve: AsyncParsableCommand {
             }
             let logger = runtime.logger
             try await runtime.withBroker { broker, migrator in
-                try await BrokerServer.run(broker: broker, migrator: migrator, listen: listen, logger: logger) { port in
+                let services = try BrokerServer.makeServiceGroup(broker: broker, migrator: migrator, listen: listen, logger: logger) { port in
                     let scheme = listen.tlsCertificatePath == nil ? "http" : "https"
                     logger.notice("breakglassd listening", metadata: ["http.url": "\(scheme)://\(listen.host):\(port)"])
                 }
+                try await services.run()
             }
         }
     }

@@ -3,6 +3,7 @@ import BreakglassServer
 import BreakglassStore
 import Foundation
 import Logging
+import ServiceLifecycle
 
 /// A real breakglassd (same wiring as `breakglassd serve`) on a free loopback port, on a test database,
 /// driven by a manual clock so tests move days ahead without sleeping.
@@ -14,6 +15,7 @@ public final class TestServer: @unchecked Sendable {
     public private(set) var port = 0
     public private(set) var broker: Broker!
     private var task: Task<Void, any Error>?
+    private var services: ServiceGroup?
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
@@ -27,7 +29,7 @@ public final class TestServer: @unchecked Sendable {
     public func start(settings: Broker.Settings = .init()) async throws {
         let box = try SecretBox(keyBytes: masterKey)
         let migrator = try Migrator.load(directory: TestDatabase.sqlDirectory)
-        let (stream, continuation) = AsyncStream.makeStream(of: (Int, Broker).self)
+        let (stream, continuation) = AsyncStream.makeStream(of: (Int, Broker, ServiceGroup).self)
         let runtime = database.runtime
         let clock = clock
         task = Task {
@@ -35,19 +37,25 @@ public final class TestServer: @unchecked Sendable {
             do {
                 try await Database.withDatabase(runtime, logger: logger) { db in
                     let broker = try await Broker.start(database: db, clock: clock, box: box, settings: settings, logger: logger)
-                    try await BrokerServer.run(broker: broker, migrator: migrator, listen: ListenConfig(host: "127.0.0.1", port: 0),
-                                               logger: logger, expiryPoll: .milliseconds(50)) { port in
-                        continuation.yield((port, broker))
+                    let box = ServiceGroupBox()
+                    let group = try BrokerServer.makeServiceGroup(
+                        broker: broker, migrator: migrator, listen: ListenConfig(host: "127.0.0.1", port: 0), logger: logger,
+                        expiryPoll: .milliseconds(50), signals: []
+                    ) { port in
+                        if let group = box.group { continuation.yield((port, broker, group)) }
                     }
+                    box.group = group
+                    try await group.run()
                 }
             } catch {
                 continuation.finish()
                 throw error
             }
         }
-        for await (port, broker) in stream {
+        for await (port, broker, services) in stream {
             self.port = port
             self.broker = broker
+            self.services = services
             return
         }
         _ = try await task?.value
@@ -55,7 +63,7 @@ public final class TestServer: @unchecked Sendable {
     }
 
     public func stop() async {
-        task?.cancel()
+        await services?.triggerGracefulShutdown()
         _ = try? await task?.value
         task = nil
     }
@@ -67,4 +75,10 @@ public final class TestServer: @unchecked Sendable {
                                        attributes: [.posixPermissions: 0o600])
         return path
     }
+}
+
+/// Hands the group to the running callback, which fires after the group exists.
+private final class ServiceGroupBox: @unchecked Sendable {
+    // @unchecked: written once before the group runs, read only after the server is listening.
+    var group: ServiceGroup?
 }
