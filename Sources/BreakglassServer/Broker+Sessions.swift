@@ -134,7 +134,7 @@ extension Broker {
     }
 
     private func close(sessionId: String, actor: AuthUser, origin: RequestOrigin, type: AuditEventType,
-                       decide: (SessionRecord, Date) throws -> EmergencySession) async throws -> EmergencySession {
+                       decide: @escaping @Sendable (SessionRecord, Date) throws -> EmergencySession) async throws -> EmergencySession {
         let now = clock.now()
         return try await database.transaction { tx in
             guard let record = try await tx.session(id: sessionId, forUpdate: true) else { throw BreakglassError.sessionUnknown(sessionId) }

@@ -9,20 +9,26 @@ public struct Database: Sendable {
     public let client: PostgresClient
     public let config: DatabaseConfig
     let logger: Logger
+    /// Longest a use case may wait for the database. Past it the caller hears "unavailable" promptly
+    /// and the abandoned work is cancelled, so it cannot complete later behind the user's back.
+    let deadline: Duration
 
-    public init(config: DatabaseConfig, logger: Logger) throws {
+    public init(config: DatabaseConfig, logger: Logger, deadline: Duration = .seconds(10)) throws {
         self.config = config
         self.logger = logger
+        self.deadline = deadline
         client = PostgresClient(configuration: try config.clientConfiguration(), backgroundLogger: logger)
     }
 
     /// Runs the pool until the surrounding task is cancelled.
     public func run() async { await client.run() }
 
-    public func transaction<T: Sendable>(_ body: (Tx) async throws -> T) async throws -> T {
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (Tx) async throws -> T) async throws -> T {
         do {
-            return try await client.withTransaction(logger: logger) { connection in
-                try await body(Tx(connection: connection, logger: logger))
+            return try await withDeadline {
+                try await client.withTransaction(logger: logger) { connection in
+                    try await body(Tx(connection: connection, logger: logger))
+                }
             }
         } catch let error as PostgresTransactionError {
             if let closure = error.closureError { throw Self.translate(closure, logger: logger) }
@@ -32,10 +38,12 @@ public struct Database: Sendable {
         }
     }
 
-    public func read<T: Sendable>(_ body: (Tx) async throws -> T) async throws -> T {
+    public func read<T: Sendable>(_ body: @escaping @Sendable (Tx) async throws -> T) async throws -> T {
         do {
-            return try await client.withConnection { connection in
-                try await body(Tx(connection: connection, logger: logger))
+            return try await withDeadline {
+                try await client.withConnection { connection in
+                    try await body(Tx(connection: connection, logger: logger))
+                }
             }
         } catch {
             throw Self.translate(error, logger: logger)
@@ -44,10 +52,23 @@ public struct Database: Sendable {
 
     /// Refusals that must still leave a record (a wrong TOTP code, a lockout) commit their audit rows
     /// and only then surface the refusal.
-    public func transactionCommittingRefusal<T: Sendable>(_ body: (Tx) async throws -> Outcome<T>) async throws -> T {
+    public func transactionCommittingRefusal<T: Sendable>(_ body: @escaping @Sendable (Tx) async throws -> Outcome<T>) async throws -> T {
         switch try await transaction(body) {
         case .done(let value): return value
         case .refused(let error): throw error
+        }
+    }
+
+    private func withDeadline<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: deadline)
+                logger.error("database deadline passed", metadata: ["db.deadline": "\(deadline)"])
+                throw BreakglassError.storeUnavailable
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
         }
     }
 
@@ -55,9 +76,9 @@ public struct Database: Sendable {
         if error is BreakglassError || error is CancellationError { return error }
         if let psql = error as? PSQLError {
             let state = psql.serverInfo?[.sqlState] ?? ""
-            let message = psql.serverInfo?[.message] ?? ""
-            logger.error("database error", metadata: ["db.sqlstate": "\(state)", "db.message": "\(message)", "db.code": "\(psql.code)"])
-            if psql.serverInfo == nil { return BreakglassError.storeUnavailable }
+            logger.error("database error", metadata: ["db.sqlstate": "\(state)", "db.code": "\(psql.code)",
+                                                      "db.message": "\(psql.serverInfo?[.message] ?? "")"])
+            if psql.serverInfo == nil || unavailableStates.contains(where: state.hasPrefix) { return BreakglassError.storeUnavailable }
             if state == "40001" || state == "40P01" {
                 return BreakglassError(.unavailable, "database_conflict", "the database was busy; nothing was changed, try again")
             }
@@ -66,6 +87,11 @@ public struct Database: Sendable {
         logger.error("unexpected database failure", metadata: ["error.type": "\(type(of: error))"])
         return BreakglassError.storeUnavailable
     }
+
+    /// SQLSTATE classes that mean "cannot reach or use the server now", not "this change is wrong":
+    /// connection exceptions, operator intervention (shutdown), insufficient resources, authentication,
+    /// missing database.
+    static let unavailableStates = ["08", "57", "53", "28", "3D"]
 }
 
 public enum Outcome<T: Sendable>: Sendable {
@@ -74,7 +100,7 @@ public enum Outcome<T: Sendable>: Sendable {
 }
 
 /// One connection inside a transaction (or a plain read). Repositories are extensions on it.
-public struct Tx {
+public struct Tx: Sendable {
     public let connection: PostgresConnection
     let logger: Logger
 
@@ -91,8 +117,9 @@ public struct Tx {
 extension Database {
     /// Opens a pool for the duration of `body` and closes it afterwards.
     @discardableResult
-    public static func withDatabase<T: Sendable>(_ config: DatabaseConfig, logger: Logger, _ body: @Sendable (Database) async throws -> T) async throws -> T {
-        let database = try Database(config: config, logger: logger)
+    public static func withDatabase<T: Sendable>(_ config: DatabaseConfig, logger: Logger, deadline: Duration = .seconds(10),
+                                                 _ body: @Sendable (Database) async throws -> T) async throws -> T {
+        let database = try Database(config: config, logger: logger, deadline: deadline)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 await database.run()

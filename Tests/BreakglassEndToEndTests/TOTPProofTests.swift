@@ -127,3 +127,27 @@ final class TOTPProofTests: BrokerTestCase {
         return "\(root)/\(version)/bin/\(name)"
     }
 }
+
+final class FailClosedTests: BrokerTestCase {
+    func testDatabaseUnreachableMeansNothingIsIssuedAndAClearError() async throws {
+        let alice = try await enrolledUser("alice", roles: [.admin, .engineer])
+        try await makeTarget("payments-db", token: alice.token)
+        // The server's role can no longer connect, and its open connections are cut.
+        try await database.asSuperuser("ALTER DATABASE \(database.name) CONNECTION LIMIT 0")
+        try await database.asSuperuser("""
+            SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database.name)' AND usename = '\(TestDatabase.runtimeUser)'
+            """)
+        let env = ["BREAKGLASS_TOKEN": alice.token]
+        let result = try Tools.cli(["request", "payments-db", "--reason", "INC-9 unblock the settlement batch", "--incident", "INC-9",
+                                    "--totp", try code(alice.secret)], server: server, credentials: credentialsPath("x"), extra: env)
+        XCTAssertEqual(result.status, 69, result.stderr)
+        XCTAssertEqual(result.stderr, "breakglass: the audit database is unreachable; nothing was issued\n")
+        XCTAssertFalse(result.stdout.contains("eyJ"), "no credential printed")
+        try await database.asSuperuser("ALTER DATABASE \(database.name) CONNECTION LIMIT -1")
+        let sessions = try await database.count("SELECT count(*)::bigint FROM sessions")
+        XCTAssertEqual(sessions, 0)
+        // Once the database is back, the same code (never spent) works.
+        let retry = try await requestSession(target: "payments-db", token: alice.token, secret: alice.secret)
+        XCTAssertEqual(retry.status, 201, retry.text)
+    }
+}

@@ -35,7 +35,7 @@ public final class TestServer: @unchecked Sendable {
         task = Task {
             let logger = TestDatabase.logger
             do {
-                try await Database.withDatabase(runtime, logger: logger) { db in
+                try await Database.withDatabase(runtime, logger: logger, deadline: .seconds(2)) { db in
                     let broker = try await Broker.start(database: db, clock: clock, box: box, settings: settings, logger: logger)
                     let box = ServiceGroupBox()
                     let group = try BrokerServer.makeServiceGroup(
