@@ -87,28 +87,20 @@ extension Broker {
         let token = Secrets.apiToken()
         return try await database.transactionCommittingRefusal { tx in
             guard let user = try await tx.userForEnrollmentCode(codeHash, now: now) else { throw Self.badEnrollmentCode }
-            guard let pending = user.pendingSeedEnc else {
+            guard user.pendingSeedEnc != nil else {
                 throw BreakglassError(.conflict, "enrollment_not_started", "start the enrolment first: the secret has not been shown yet")
             }
             func denied(_ reason: String) -> AuditEvent {
                 AuditEvent(type: .enrollmentFailed, outcome: .failure, at: now, actor: user.name, actorRoles: user.roles, origin: origin,
                            details: ["failure": reason])
             }
-            if let until = user.lockedUntil, until > now {
-                try await tx.appendAudit(denied("account_locked"))
-                return .refused(.accountLocked(until: until))
-            }
-            let seed = try box.open(pending, context: UserRecord.seedContext(user.id))
-            let outcome = settings.verifier.verify(code: totp, otp: OneTimePassword(secret: seed), at: now, lastUsedStep: 0)
-            guard case .accepted(let step) = outcome else {
-                let failures = try await tx.recordTOTPFailure(userId: user.id, now: now, windowStart: now - settings.lockout.window)
-                try await tx.appendAudit(denied("totp_wrong"))
-                if let until = settings.lockout.lockedUntil(afterFailureNumber: failures - 1, now: now) {
-                    try await tx.lockUser(userId: user.id, until: until)
-                    return .refused(.accountLocked(until: until))
-                }
-                return .refused(BreakglassError(.forbidden, "totp_wrong",
-                                                "the code does not match the new secret; check the authenticator's clock and try the current code"))
+            let step: Int64
+            switch try await prove(totp: totp, user: user, tx: tx, now: now, against: .pending, denial: denied) {
+            case .refused(let error, let event):
+                try await tx.appendAudit(event)
+                return .refused(error)
+            case .proven(let proven):
+                step = proven
             }
             try await tx.confirmEnrollment(userId: user.id, codeHash: codeHash, step: step, tokenHash: Secrets.hash(token), now: now)
             try await tx.appendAudit(AuditEvent(type: .userEnrolled, at: now, actor: user.name, actorRoles: user.roles, origin: origin,

@@ -67,17 +67,21 @@ public struct Broker: Sendable {
         case refused(BreakglassError, AuditEvent)
     }
 
+    /// Which authenticator a proof is checked against: the confirmed one, or the one being enrolled.
+    enum Authenticator { case enrolled, pending }
+
     /// Checks a code for a user whose row the caller holds locked. A refusal is returned with the audit
     /// event describing it; the failure is already counted (and the account locked if it was one too many).
-    func prove(totp code: String, user: UserRecord, tx: Tx, now: Date, denial: (String) -> AuditEvent) async throws -> Proof {
+    func prove(totp code: String, user: UserRecord, tx: Tx, now: Date, against authenticator: Authenticator = .enrolled,
+               denial: (String) -> AuditEvent) async throws -> Proof {
         if let until = user.lockedUntil, until > now {
             return .refused(.accountLocked(until: until), denial("account_locked"))
         }
-        guard user.confirmed, let sealed = user.seedEnc else {
-            return .refused(.notEnrolled, denial("not_enrolled"))
-        }
+        let sealed = authenticator == .enrolled ? (user.confirmed ? user.seedEnc : nil) : user.pendingSeedEnc
+        guard let sealed else { return .refused(.notEnrolled, denial("not_enrolled")) }
         let seed = try box.open(sealed, context: UserRecord.seedContext(user.id))
-        let outcome = settings.verifier.verify(code: code, otp: OneTimePassword(secret: seed), at: now, lastUsedStep: user.lastStep)
+        let lastStep = authenticator == .enrolled ? user.lastStep : 0
+        let outcome = settings.verifier.verify(code: code, otp: OneTimePassword(secret: seed), at: now, lastUsedStep: lastStep)
         switch outcome {
         case .accepted(let step):
             try await tx.spendTOTPStep(userId: user.id, step: step)
