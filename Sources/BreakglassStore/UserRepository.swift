@@ -19,7 +19,9 @@ public struct UserRecord: Sendable, Equatable {
 }
 
 extension Tx {
-    static let userColumns: PostgresQuery = "SELECT id, name, roles, totp_seed_enc, totp_pending_seed_enc, totp_confirmed, totp_last_step, locked_until FROM users"
+    static let userSelect = """
+        SELECT id, name, roles, totp_seed_enc, totp_pending_seed_enc, totp_confirmed, totp_last_step, locked_until FROM users
+        """
 
     public func insertUser(name: String, roles: [Role], createdBy: String, now: Date) async throws -> UUID {
         let id = UUID()
@@ -34,14 +36,11 @@ extension Tx {
     }
 
     public func user(named name: String, forUpdate: Bool = false) async throws -> UserRecord? {
-        try await users(forUpdate ? "\(Self.userColumns.sql) WHERE name = $1 FOR UPDATE" : "\(Self.userColumns.sql) WHERE name = $1", name).first
+        try await users(where: "name = $1", name, forUpdate: forUpdate).first
     }
 
     public func user(id: UUID, forUpdate: Bool = false) async throws -> UserRecord? {
-        var bindings = PostgresBindings()
-        bindings.append(id)
-        let sql = "\(Self.userColumns.sql) WHERE id = $1" + (forUpdate ? " FOR UPDATE" : "")
-        return try await decodeUsers(query(PostgresQuery(unsafeSQL: sql, binds: bindings))).first
+        try await users(where: "id = $1", id, forUpdate: forUpdate).first
     }
 
     public func user(apiTokenHash: [UInt8]) async throws -> UserRecord? {
@@ -54,12 +53,14 @@ extension Tx {
     }
 
     public func allUsers() async throws -> [UserRecord] {
-        try await decodeUsers(query(PostgresQuery(unsafeSQL: "\(Self.userColumns.sql) ORDER BY name")))
+        try await decodeUsers(query(PostgresQuery(unsafeSQL: Self.userSelect + " ORDER BY name")))
     }
 
-    private func users(_ sql: String, _ name: String) async throws -> [UserRecord] {
+    /// `clause` is one of our own constant conditions on `$1`; the value is always a bind parameter.
+    private func users(where clause: String, _ value: some PostgresEncodable & Sendable, forUpdate: Bool) async throws -> [UserRecord] {
         var bindings = PostgresBindings()
-        bindings.append(name)
+        try bindings.append(value)
+        let sql = Self.userSelect + " WHERE " + clause + (forUpdate ? " FOR UPDATE" : "")
         return try await decodeUsers(query(PostgresQuery(unsafeSQL: sql, binds: bindings)))
     }
 

@@ -142,3 +142,24 @@ final class DatabaseGuaranteeTests: BrokerTestCase {
         XCTAssertTrue(statements[3].hasPrefix("DO $tag$"))
     }
 }
+
+final class TLSListenerTests: XCTestCase {
+    func testServesHTTPSWithTheConfiguredCertificate() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bg-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cert = dir.appendingPathComponent("cert.pem").path, key = dir.appendingPathComponent("key.pem").path
+        let made = try Tools.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                                                      "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1"])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let database = try await TestDatabase.create()
+        let server = TestServer(database: database, clock: ManualClock(Date()))
+        try await server.start(tls: (cert, key))
+        let https = try Tools.run("/usr/bin/curl", ["-s", "--cacert", cert, "\(server.baseURL)/healthz"])
+        let plain = try Tools.run("/usr/bin/curl", ["-s", "--max-time", "3", "http://127.0.0.1:\(server.port)/healthz"])
+        await server.stop()
+        await database.drop()
+        XCTAssertEqual(https.stdout, #"{"status":"ok"}"#, https.stderr)
+        XCTAssertNotEqual(plain.stdout, #"{"status":"ok"}"#, "plain HTTP is not served on the TLS port")
+    }
+}

@@ -17,7 +17,9 @@ public final class TestServer: @unchecked Sendable {
     private var task: Task<Void, any Error>?
     private var services: ServiceGroup?
 
-    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    public private(set) var tls: (certificate: String, key: String)?
+
+    public var baseURL: String { "\(tls == nil ? "http" : "https")://127.0.0.1:\(port)" }
 
     public init(database: TestDatabase, clock: ManualClock, masterKey: [UInt8] = SecretBox.generateKey()) {
         self.database = database
@@ -26,7 +28,9 @@ public final class TestServer: @unchecked Sendable {
     }
 
     /// Starts the server and returns once it accepts connections.
-    public func start(settings: Broker.Settings = .init()) async throws {
+    public func start(settings: Broker.Settings = .init(), tls: (certificate: String, key: String)? = nil) async throws {
+        self.tls = tls
+        let listen = ListenConfig(host: "127.0.0.1", port: 0, tlsCertificatePath: tls?.certificate, tlsKeyPath: tls?.key)
         let box = try SecretBox(keyBytes: masterKey)
         let migrator = try Migrator.load(directory: TestDatabase.sqlDirectory)
         let (stream, continuation) = AsyncStream.makeStream(of: (Int, Broker, ServiceGroup).self)
@@ -39,7 +43,7 @@ public final class TestServer: @unchecked Sendable {
                     let broker = try await Broker.start(database: db, clock: clock, box: box, settings: settings, logger: logger)
                     let box = ServiceGroupBox()
                     let group = try BrokerServer.makeServiceGroup(
-                        broker: broker, migrator: migrator, listen: ListenConfig(host: "127.0.0.1", port: 0), logger: logger,
+                        broker: broker, migrator: migrator, listen: listen, logger: logger,
                         expiryPoll: .milliseconds(50), signals: []
                     ) { port in
                         if let group = box.group { continuation.yield((port, broker, group)) }
