@@ -1,0 +1,96 @@
+import Foundation
+
+/// One page to send: an outbox message as every channel kind renders it.
+public struct NotificationMessage: Sendable, Equatable {
+    /// Stable across retries and instances: the Standard Webhooks `webhook-id`.
+    public var id: String
+    public var type: String
+    public var sessionId: String?
+    public var payload: [String: String]
+    public var createdAt: Date
+
+    public init(id: String, type: String, sessionId: String?, payload: [String: String], createdAt: Date) {
+        self.id = id
+        self.type = type
+        self.sessionId = sessionId
+        self.payload = payload
+        self.createdAt = createdAt
+    }
+
+    public var title: String {
+        let who = payload["user"] ?? "someone"
+        let target = payload["target"] ?? "-"
+        switch type {
+        case "session.activated": return "🚨 Break-glass: \(who) activated emergency access to \(target)"
+        case "session.denied": return "⛔ Break-glass request denied: \(who) on \(target) (\(payload["failure"] ?? "refused"))"
+        case "session.extended": return "⏱ Break-glass session extended: \(who) on \(target)"
+        case "session.ended": return "✅ Break-glass session ended: \(who) on \(target)"
+        case "session.expired": return "⌛ Break-glass session expired: \(who) on \(target)"
+        case "session.revoked": return "🛑 Break-glass session revoked: \(who) on \(target)"
+        case "user.locked": return "🔒 Account locked after failed TOTP codes: \(who)"
+        case "delivery.failed": return "📭 A breakglass page could not be delivered to \(payload["channel"] ?? "a channel")"
+        case "notify.test": return "🔔 breakglass test message for \(payload["channel"] ?? "this channel")"
+        default: return "breakglass: \(type)"
+        }
+    }
+
+    /// Slack incoming webhook: Block Kit header and fields, with a plain-text fallback.
+    public func slackBody() -> [String: Any] {
+        let labels: [(String, String)] = [("user", "Who"), ("target", "Target"), ("reason", "Reason"), ("incident", "Incident"),
+                                          ("expires_at", "Expires"), ("retro_due_at", "Retro PR due"), ("session_id", "Session"),
+                                          ("failure", "Failure"), ("locked_until", "Locked until"), ("channel", "Channel"),
+                                          ("error", "Error")]
+        let fields = labels.compactMap { key, label in
+            payload[key].map { ["type": "mrkdwn", "text": "*\(label):*\n\(Self.slackEscape($0))"] }
+        }
+        var blocks: [[String: Any]] = [["type": "header", "text": ["type": "plain_text", "text": String(title.prefix(150)), "emoji": true]]]
+        // Slack allows at most 10 fields per section.
+        for chunk in stride(from: 0, to: fields.count, by: 10) {
+            blocks.append(["type": "section", "fields": Array(fields[chunk..<min(chunk + 10, fields.count)])])
+        }
+        blocks.append(["type": "context", "elements": [["type": "mrkdwn", "text": "event `\(type)` · id `\(id)`"]]])
+        let fallback = ([title] + labels.compactMap { key, label in payload[key].map { "\(label): \($0)" } }).joined(separator: "\n")
+        return ["text": fallback, "blocks": blocks]
+    }
+
+    /// PagerDuty Events API v2. One dedup key per session, so retries and several broker instances never
+    /// open two incidents, and the session's end resolves the one its activation triggered.
+    public func pagerDutyBody(routingKey: String, source: String) -> [String: Any] {
+        let action = ["session.ended", "session.expired", "session.revoked"].contains(type) ? "resolve" : "trigger"
+        var body: [String: Any] = ["routing_key": routingKey, "event_action": action, "dedup_key": pagerDutyDedupKey]
+        if action == "trigger" {
+            let severity: String
+            switch type {
+            case "session.activated", "session.denied", "session.revoked": severity = "warning"
+            case "user.locked", "delivery.failed": severity = "error"
+            default: severity = "info"
+            }
+            body["payload"] = ["summary": Self.truncate(title + (payload["reason"].map { " — \($0)" } ?? ""), to: 1024),
+                               "source": source, "severity": severity, "component": payload["target"] ?? "breakglass",
+                               "class": type, "custom_details": payload] as [String: Any]
+        }
+        return body
+    }
+
+    public var pagerDutyDedupKey: String {
+        if let sessionId, type.hasPrefix("session.") && type != "session.denied" { return "breakglass/session/\(sessionId)" }
+        return "breakglass/\(type)/\(sessionId ?? payload["user"] ?? id)"
+    }
+
+    /// Generic webhook body: `type`, `timestamp` and `data`, as Standard Webhooks recommends.
+    public func webhookBody() -> [String: Any] {
+        var data: [String: Any] = payload
+        if let sessionId { data["session_id"] = sessionId }
+        return ["type": type, "timestamp": Timestamp.format(createdAt), "data": data]
+    }
+
+    /// Cuts on a character boundary and marks the cut, never splitting a UTF-8 sequence.
+    public static func truncate(_ text: String, to limit: Int) -> String {
+        guard text.count > limit else { return text }
+        return String(text.prefix(limit - 1)) + "…"
+    }
+
+    static func slackEscape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+    }
+}
