@@ -39,6 +39,16 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "BreakglassNotify",
+            dependencies: [
+                "BreakglassCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "BreakglassCredentials",
             dependencies: [
                 "BreakglassCore",
@@ -50,7 +60,7 @@ let package = Package(
         .target(
             name: "BreakglassServer",
             dependencies: [
-                "BreakglassCore", "BreakglassStore", "BreakglassCredentials",
+                "BreakglassCore", "BreakglassStore", "BreakglassCredentials", "BreakglassNotify",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

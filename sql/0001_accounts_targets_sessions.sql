@@ -80,18 +80,18 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_user ON sessions (user_id, activated_at DESC);
 CREATE INDEX sessions_due_expiry ON sessions (expires_at) WHERE state = 'active';
 
--- Written in the same transaction as the event it announces; delivered by a later service.
+-- Written in the same transaction as the event it announces. The delivery service fans each message out
+-- into one delivery per routed channel (see 0004).
 CREATE TABLE outbox (
-    id            uuid PRIMARY KEY,
-    event_type    text NOT NULL,
-    session_id    text,
-    payload       jsonb NOT NULL,
-    created_at    timestamptz NOT NULL,
-    available_at  timestamptz NOT NULL,
-    delivered_at  timestamptz,
-    attempts      integer NOT NULL DEFAULT 0
+    id             uuid PRIMARY KEY,
+    event_type     text NOT NULL,
+    session_id     text,
+    target         text,
+    payload        jsonb NOT NULL,
+    created_at     timestamptz NOT NULL,
+    fanned_out_at  timestamptz
 );
-CREATE INDEX outbox_pending ON outbox (available_at) WHERE delivered_at IS NULL;
+CREATE INDEX outbox_unrouted ON outbox (created_at) WHERE fanned_out_at IS NULL;
 
 CREATE TABLE signing_keys (
     kid              text PRIMARY KEY,

@@ -16,6 +16,10 @@ public enum AuditEventType: String, Codable, Sendable, CaseIterable {
     case sessionExpired = "session.expired"
     case sessionRevoked = "session.revoked"
     case auditExported = "audit.exported"
+    case channelSaved = "notify.channel_saved"
+    case channelDisabled = "notify.channel_disabled"
+    case deliveryFailed = "notify.delivery_failed"
+    case deliveryRedriven = "notify.delivery_redriven"
 
     /// The compliance controls an event of this type evidences.
     public var controls: [String] {
@@ -30,6 +34,7 @@ public enum AuditEventType: String, Codable, Sendable, CaseIterable {
         case .userCreated, .enrollmentIssued, .userEnrolled, .userUnlocked: return identity
         case .targetSaved: return ["SOC2:CC8.1", "PCI-DSS-4.0:10.2.1.2", "NIST-800-53:CM-3", "ISO-27001-2022:A.8.32"]
         case .auditExported: return ["SOC2:CC7.2", "PCI-DSS-4.0:10.2.1.3"]
+        case .channelSaved, .channelDisabled, .deliveryFailed, .deliveryRedriven: return ["SOC2:CC7.2", "PCI-DSS-4.0:10.2.1.2"]
         }
     }
 }

@@ -93,3 +93,13 @@ func parseDuration(_ text: String?, field: String) throws -> TimeInterval? {
     }
     return value
 }
+
+struct ChannelBody: Decodable {
+    var kind: String
+    var url: String
+    var routingKey: String?
+    var secrets: [String]?
+    var events: [String]?
+    var targets: [String]?
+    var minInterval: String?
+}

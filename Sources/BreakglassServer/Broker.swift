@@ -20,13 +20,21 @@ public struct Broker: Sendable {
         public var enrollmentValidity: TimeInterval
         public var lockout: LockoutPolicy
         public var verifier: TOTPVerifier
+        /// A page still undelivered this long after its event goes to dead letter.
+        public var deliveryMaxAge: TimeInterval
+        /// How long a claimed delivery is reserved for the instance sending it; a crashed instance's claims
+        /// lapse after this and another instance sends again.
+        public var deliveryClaim: TimeInterval
 
         public init(issuerName: String = "breakglass", enrollmentValidity: TimeInterval = 24 * 3600,
-                    lockout: LockoutPolicy = LockoutPolicy(), verifier: TOTPVerifier = TOTPVerifier()) {
+                    lockout: LockoutPolicy = LockoutPolicy(), verifier: TOTPVerifier = TOTPVerifier(),
+                    deliveryMaxAge: TimeInterval = 24 * 3600, deliveryClaim: TimeInterval = 60) {
             self.issuerName = issuerName
             self.enrollmentValidity = enrollmentValidity
             self.lockout = lockout
             self.verifier = verifier
+            self.deliveryMaxAge = deliveryMaxAge
+            self.deliveryClaim = deliveryClaim
         }
     }
 

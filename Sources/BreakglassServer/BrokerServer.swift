@@ -44,7 +44,8 @@ public struct ListenConfig: Sendable {
 /// until SIGTERM/SIGINT; the end-to-end tests run the same group and stop it with a graceful shutdown.
 public enum BrokerServer {
     public static func makeServiceGroup(broker: Broker, migrator: Migrator, listen: ListenConfig, logger: Logger,
-                                        expiryPoll: Duration = .seconds(1), signals: [UnixSignal] = [.sigterm, .sigint],
+                                        expiryPoll: Duration = .seconds(1), deliveryPoll: Duration? = .milliseconds(500),
+                                        signals: [UnixSignal] = [.sigterm, .sigint],
                                         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> ServiceGroup {
         try listen.validate()
         let router = Routes.build(broker: broker, migrator: migrator)
@@ -68,8 +69,12 @@ public enum BrokerServer {
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "breakglassd"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? listen.port) },
             logger: logger)
-        let expiry = ExpiryService(broker: broker, pollInterval: expiryPoll, logger: logger)
-        return ServiceGroup(configuration: .init(services: [.init(service: app), .init(service: expiry)],
-                                                 gracefulShutdownSignals: signals, logger: logger))
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: app), .init(service: ExpiryService(broker: broker, pollInterval: expiryPoll, logger: logger)),
+        ]
+        if let deliveryPoll {
+            services.append(.init(service: DeliveryService(broker: broker, pollInterval: deliveryPoll, logger: logger)))
+        }
+        return ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: signals, logger: logger))
     }
 }

@@ -42,6 +42,7 @@ enum Routes {
         addUserRoutes(api, broker: broker)
         addSessionRoutes(api, broker: broker)
         addAuditRoutes(api, broker: broker)
+        addNotifyRoutes(api, broker: broker)
         return router
     }
 
@@ -156,6 +157,48 @@ enum Routes {
             var headers = HTTPFields()
             headers[.contentType] = "application/x-ndjson"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: out)))
+        }
+    }
+
+    static func addNotifyRoutes(_ api: RouterGroup<BreakglassRequestContext>, broker: Broker) {
+        api.put("/notify/channels/:name") { request, context in
+            let body = try await APICoding.decode(ChannelBody.self, from: request)
+            guard let kind = ChannelKind(rawValue: body.kind) else {
+                throw BreakglassError.invalid("kind", "channel kind '\(body.kind)' is not one of slack, pagerduty, webhook")
+            }
+            let interval: TimeInterval? = try body.minInterval.map { text in
+                if text == "0" || text == "0s" { return 0 }
+                return try parseDuration(text, field: "min_interval")!
+            }
+            let channel = try await broker.saveChannel(
+                ChannelRequest(name: try context.parameters.require("name"), kind: kind, url: body.url, routingKey: body.routingKey,
+                               secrets: body.secrets ?? [], routing: ChannelRouting(events: body.events ?? ["*"], targets: body.targets ?? []),
+                               minInterval: interval),
+                actor: try context.requireUser(), origin: origin(request, context))
+            return try APICoding.response(channel)
+        }
+        api.get("/notify/channels") { _, context in
+            try APICoding.response(try await broker.channels(actor: try context.requireUser()))
+        }
+        api.post("/notify/channels/:name/test") { _, context in
+            let name = try context.parameters.require("name")
+            try await broker.testChannel(name: name, actor: try context.requireUser())
+            return try APICoding.response(["channel": name, "status": "queued"], status: .accepted)
+        }
+        api.post("/notify/channels/:name/enable") { request, context in
+            let name = try context.parameters.require("name")
+            try await broker.enableChannel(name: name, actor: try context.requireUser(), origin: origin(request, context))
+            return try APICoding.response(["channel": name, "status": "enabled"])
+        }
+        api.get("/notify/log") { request, context in
+            let query = request.uri.queryParameters
+            return try APICoding.response(try await broker.deliveryLog(actor: try context.requireUser(), sessionId: query.get("session"),
+                                                                       deadOnly: query.get("dead") == "true"))
+        }
+        api.post("/notify/deliveries/:id/retry") { request, context in
+            let id = try context.parameters.require("id")
+            try await broker.redrive(deliveryId: id, actor: try context.requireUser(), origin: origin(request, context))
+            return try APICoding.response(["delivery_id": id, "status": "queued"], status: .accepted)
         }
     }
 

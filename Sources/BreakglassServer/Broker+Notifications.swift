@@ -1,0 +1,222 @@
+import BreakglassCore
+import BreakglassNotify
+import BreakglassStore
+import Foundation
+
+public struct ChannelView: Codable, Sendable {
+    public var name: String
+    public var kind: ChannelKind
+    public var host: String
+    public var events: [String]
+    public var targets: [String]
+    public var enabled: Bool
+    public var disabledReason: String?
+    public var minIntervalMs: Int
+    /// Only in the answer that created it: the webhook signing secret to configure at the receiver.
+    public var generatedSecret: String?
+
+    init(_ record: ChannelRecord, generatedSecret: String? = nil) {
+        name = record.name
+        kind = record.kind
+        host = record.host
+        events = record.routing.events
+        targets = record.routing.targets
+        enabled = record.enabled
+        disabledReason = record.disabledReason
+        minIntervalMs = Int(record.minInterval * 1000)
+        self.generatedSecret = generatedSecret
+    }
+}
+
+public struct ChannelRequest: Sendable {
+    public var name: String
+    public var kind: ChannelKind
+    public var url: String
+    public var routingKey: String?
+    public var secrets: [String]
+    public var routing: ChannelRouting
+    public var minInterval: TimeInterval?
+}
+
+extension Broker {
+    // MARK: administration
+
+    public func saveChannel(_ request: ChannelRequest, actor: AuthUser, origin: RequestOrigin) async throws -> ChannelView {
+        try actor.require(.admin, to: "configure notification channels")
+        _ = try Validation.targetName(request.name)
+        var generated: String?
+        var secrets = request.secrets
+        if request.kind == .webhook && secrets.isEmpty {
+            generated = StandardWebhook.generateSecret()
+            secrets = [generated!]
+        }
+        let config = try ChannelConfig(url: request.url, routingKey: request.routingKey, secrets: secrets).validated(kind: request.kind)
+        for event in request.routing.events where event.isEmpty || event.contains(" ") {
+            throw BreakglassError.invalid("events", "'\(event)' is not an event type or pattern such as session.activated or session.*")
+        }
+        // Slack accepts about one message per second per webhook.
+        let interval = request.minInterval ?? (request.kind == .slack ? 1 : 0)
+        guard (0...3600).contains(interval) else { throw BreakglassError.invalid("min_interval", "min interval must be between 0s and 1h") }
+        let now = clock.now()
+        let record = try await database.transaction { [box] tx in
+            let id = try await tx.channel(named: request.name)?.id ?? UUID()
+            let sealed = try box.seal(Array(try JSONEncoder().encode(config)), context: ChannelRecord.context(id))
+            let record = ChannelRecord(id: id, name: request.name, kind: request.kind, configEnc: sealed, host: config.host,
+                                       routing: request.routing, enabled: true, disabledReason: nil, minInterval: interval)
+            try await tx.saveChannel(record, by: actor.name, now: now)
+            try await tx.appendAudit(AuditEvent(
+                type: .channelSaved, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
+                details: ["channel": request.name, "kind": request.kind.rawValue, "host": config.host,
+                          "events": request.routing.events.joined(separator: ","), "targets": request.routing.targets.joined(separator: ","),
+                          "signing_secrets": String(config.secrets.count)]))
+            return record
+        }
+        return ChannelView(record, generatedSecret: generated)
+    }
+
+    public func channels(actor: AuthUser) async throws -> [ChannelView] {
+        guard actor.seesEverything else { throw BreakglassError.forbidden("only admin and compliance may list notification channels") }
+        return try await database.read { try await $0.channels() }.map { ChannelView($0) }
+    }
+
+    public func enableChannel(name: String, actor: AuthUser, origin: RequestOrigin) async throws {
+        try actor.require(.admin, to: "enable notification channels")
+        let now = clock.now()
+        try await database.transaction { tx in
+            guard try await tx.enableChannel(name: name) else { throw Self.channelUnknown(name) }
+            try await tx.appendAudit(AuditEvent(type: .channelSaved, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
+                                                details: ["channel": name, "enabled": "true"]))
+        }
+    }
+
+    /// Queues a test page for one channel only, so an admin can prove it before an incident.
+    public func testChannel(name: String, actor: AuthUser) async throws {
+        try actor.require(.admin, to: "send test pages")
+        let now = clock.now()
+        try await database.transaction { tx in
+            guard let channel = try await tx.channel(named: name) else { throw Self.channelUnknown(name) }
+            try await tx.enqueueNotification(type: "notify.test", sessionId: nil, payload: [
+                "channel": channel.name, "channel_id": channel.id.uuidString.lowercased(), "user": actor.name,
+            ], now: now)
+        }
+    }
+
+    public func deliveryLog(actor: AuthUser, sessionId: String?, deadOnly: Bool, limit: Int = 500) async throws -> [DeliveryLogEntry] {
+        if !actor.seesEverything {
+            guard let sessionId, try await session(id: sessionId, actor: actor).requester == actor.name else {
+                throw BreakglassError.forbidden("only admin and compliance may read other sessions' delivery logs")
+            }
+        }
+        return try await database.read { try await $0.deliveryLog(sessionId: sessionId, deadOnly: deadOnly, limit: limit) }
+    }
+
+    public func redrive(deliveryId: String, actor: AuthUser, origin: RequestOrigin) async throws {
+        try actor.require(.admin, to: "re-drive dead letters")
+        guard let id = UUID(uuidString: deliveryId) else { throw BreakglassError.invalid("delivery", "'\(deliveryId)' is not a delivery id") }
+        let now = clock.now()
+        try await database.transaction { tx in
+            guard let channel = try await tx.redrive(deliveryId: id, now: now) else {
+                throw BreakglassError(.notFound, "dead_letter_unknown", "no dead letter \(deliveryId)")
+            }
+            try await tx.appendAudit(AuditEvent(type: .deliveryRedriven, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
+                                                details: ["delivery_id": deliveryId, "channel": channel]))
+        }
+    }
+
+    static func channelUnknown(_ name: String) -> BreakglassError {
+        BreakglassError(.notFound, "channel_unknown", "no notification channel named '\(name)'")
+    }
+
+    // MARK: delivery engine
+
+    /// Fans new outbox messages out into per-channel deliveries.
+    public func routeOutbox(limit: Int = 200) async throws -> Int {
+        let now = clock.now()
+        return try await database.transaction { try await $0.routeOutbox(now: now, limit: limit) }
+    }
+
+    public func claimDeliveries(instance: String, limit: Int) async throws -> [ClaimedDelivery] {
+        let now = clock.now()
+        let until = now + settings.deliveryClaim
+        return try await database.transaction { try await $0.claimDeliveries(now: now, claimUntil: until, instance: instance, limit: limit) }
+    }
+
+    /// Sends one claimed delivery and records the attempt and its consequence.
+    public func deliver(_ claimed: ClaimedDelivery, sender: ChannelSender, instance: String) async throws {
+        let now = clock.now()
+        let channel = claimed.channel
+        if channel.minInterval > 0 {
+            let wait = try await database.transaction { try await $0.takeSendSlot(channelId: channel.id, interval: channel.minInterval, now: now) }
+            if let wait {
+                // Not this channel's turn yet: queue behind the slot, without counting an attempt.
+                try await database.transaction { try await $0.updateDelivery(id: claimed.id, state: "pending", attempted: false, nextAttemptAt: wait,
+                                                                             finishedAt: nil, error: nil) }
+                return
+            }
+        }
+        let config = try JSONDecoder().decode(ChannelConfig.self, from: Data(box.open(channel.configEnc, context: ChannelRecord.context(channel.id))))
+        let result = await sender.send(claimed.message, kind: channel.kind, config: config, now: now)
+        var verdict = result.status.map {
+            DeliveryPolicy.classify(kind: channel.kind, status: $0, body: result.body, retryAfter: result.retryAfter)
+        } ?? .retry(after: nil, reason: "no answer (\(result.errorClass ?? "network error"))")
+        if result.errorClass?.hasPrefix("config:") == true { verdict = .dead(reason: "the channel configuration is invalid") }
+        let attempts = claimed.attempts + 1
+        let outcome: String
+        var nextAttempt: Date?
+        switch verdict {
+        case .delivered: outcome = "delivered"
+        case .dead: outcome = "dead"
+        case .gone: outcome = "gone"
+        case .retry(let after, let reason):
+            let at = now + DeliveryPolicy.delay(afterAttempt: attempts, retryAfter: after, random: Double.random(in: 0.5...1))
+            if at.timeIntervalSince(claimed.message.createdAt) > settings.deliveryMaxAge {
+                verdict = .dead(reason: "\(reason); gave up after \(attempts) attempts over \(TTL.format(now.timeIntervalSince(claimed.message.createdAt)))")
+                outcome = "dead"
+            } else {
+                outcome = "retry"
+                nextAttempt = at
+            }
+        }
+        let detail: String? = switch verdict {
+        case .delivered: nil
+        case .retry(_, let reason), .dead(let reason), .gone(let reason): reason
+        }
+        let finalVerdict = verdict, retryAt = nextAttempt
+        try await database.transaction { tx in
+            try await tx.recordAttempt(deliveryId: claimed.id, at: now, latencyMs: result.latencyMs, statusCode: result.status, outcome: outcome,
+                                       errorClass: result.errorClass, detail: detail, instance: instance)
+            switch finalVerdict {
+            case .delivered:
+                try await tx.updateDelivery(id: claimed.id, state: "delivered", attempted: true, nextAttemptAt: nil, finishedAt: now, error: nil)
+            case .retry:
+                try await tx.updateDelivery(id: claimed.id, state: "pending", attempted: true, nextAttemptAt: retryAt, finishedAt: nil, error: detail)
+            case .dead(let reason), .gone(let reason):
+                try await tx.updateDelivery(id: claimed.id, state: "dead", attempted: true, nextAttemptAt: nil, finishedAt: now, error: reason)
+                if case .gone = finalVerdict {
+                    try await tx.disableChannel(id: channel.id, reason: reason)
+                    try await tx.appendAudit(AuditEvent(type: .channelDisabled, outcome: .failure, at: now, actor: nil,
+                                                        details: ["channel": channel.name, "host": channel.host, "reason": reason]))
+                }
+                try await alertDeliveryFailure(tx: tx, claimed: claimed, reason: reason, now: now)
+            }
+        }
+        if outcome != "delivered" {
+            logger.warning("page not delivered", metadata: ["delivery.id": "\(claimed.id)", "channel.name": "\(channel.name)",
+                                                            "channel.host": "\(channel.host)", "delivery.outcome": "\(outcome)",
+                                                            "http.status": "\(result.status.map(String.init) ?? "-")"])
+        }
+    }
+
+    /// A dead letter is audited and announced on every other channel (a failure alert never alerts about itself).
+    private func alertDeliveryFailure(tx: Tx, claimed: ClaimedDelivery, reason: String, now: Date) async throws {
+        let channel = claimed.channel
+        try await tx.appendAudit(AuditEvent(type: .deliveryFailed, outcome: .failure, at: now, actor: nil, sessionId: claimed.message.sessionId,
+                                            details: ["channel": channel.name, "host": channel.host, "event": claimed.message.type,
+                                                      "delivery_id": claimed.id.uuidString.lowercased(), "reason": reason]))
+        guard claimed.message.type != "delivery.failed" else { return }
+        try await tx.enqueueNotification(type: "delivery.failed", sessionId: claimed.message.sessionId, payload: [
+            "channel": channel.name, "channel_id": channel.id.uuidString.lowercased(), "host": channel.host,
+            "event": claimed.message.type, "error": reason, "delivery_id": claimed.id.uuidString.lowercased(),
+        ], now: now)
+    }
+}

@@ -1,0 +1,213 @@
+import BreakglassCore
+import Foundation
+import PostgresNIO
+
+public struct ChannelRecord: Sendable, Equatable {
+    public var id: UUID
+    public var name: String
+    public var kind: ChannelKind
+    public var configEnc: [UInt8]
+    public var host: String
+    public var routing: ChannelRouting
+    public var enabled: Bool
+    public var disabledReason: String?
+    public var minInterval: TimeInterval
+
+    public init(id: UUID, name: String, kind: ChannelKind, configEnc: [UInt8], host: String, routing: ChannelRouting, enabled: Bool,
+                disabledReason: String?, minInterval: TimeInterval) {
+        self.id = id
+        self.name = name
+        self.kind = kind
+        self.configEnc = configEnc
+        self.host = host
+        self.routing = routing
+        self.enabled = enabled
+        self.disabledReason = disabledReason
+        self.minInterval = minInterval
+    }
+
+    /// Binds the encrypted configuration to its channel row.
+    public static func context(_ id: UUID) -> String { "channel-config:\(id.uuidString.lowercased())" }
+}
+
+/// A delivery this instance has claimed and may send now.
+public struct ClaimedDelivery: Sendable {
+    public var id: UUID
+    public var attempts: Int
+    public var channel: ChannelRecord
+    public var message: NotificationMessage
+}
+
+public struct DeliveryLogEntry: Codable, Sendable {
+    public var deliveryId: UUID
+    public var channel: String
+    public var host: String
+    public var eventType: String
+    public var sessionId: String?
+    public var state: String
+    public var attemptedAt: Date?
+    public var statusCode: Int?
+    public var latencyMs: Int?
+    public var outcome: String?
+    public var errorClass: String?
+    public var detail: String?
+}
+
+extension Tx {
+    // MARK: channels
+
+    public func channel(named name: String) async throws -> ChannelRecord? {
+        try await channels(name: name).first
+    }
+
+    public func channels(name: String? = nil) async throws -> [ChannelRecord] {
+        let rows = try await query("""
+            SELECT id, name, kind, config_enc, host, events, targets, enabled, disabled_reason, min_interval_ms FROM channels
+            WHERE \(name)::text IS NULL OR name = \(name) ORDER BY name
+            """)
+        var out: [ChannelRecord] = []
+        for try await (id, name, kind, config, host, events, targets, enabled, reason, interval) in rows.decode(
+            (UUID, String, String, Data, String, [String], [String], Bool, String?, Int).self) {
+            out.append(ChannelRecord(id: id, name: name, kind: ChannelKind(rawValue: kind) ?? .webhook, configEnc: Array(config), host: host,
+                                     routing: ChannelRouting(events: events, targets: targets), enabled: enabled, disabledReason: reason,
+                                     minInterval: TimeInterval(interval) / 1000))
+        }
+        return out
+    }
+
+    public func saveChannel(_ channel: ChannelRecord, by admin: String, now: Date) async throws {
+        try await execute("""
+            INSERT INTO channels (id, name, kind, config_enc, host, events, targets, enabled, min_interval_ms, created_at, updated_at, updated_by)
+            VALUES (\(channel.id), \(channel.name), \(channel.kind.rawValue), \(Data(channel.configEnc)), \(channel.host), \(channel.routing.events),
+                    \(channel.routing.targets), true, \(Int(channel.minInterval * 1000)), \(now), \(now), \(admin))
+            ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, config_enc = EXCLUDED.config_enc, host = EXCLUDED.host,
+                events = EXCLUDED.events, targets = EXCLUDED.targets, enabled = true, disabled_reason = NULL,
+                min_interval_ms = EXCLUDED.min_interval_ms, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by
+            """)
+    }
+
+    public func disableChannel(id: UUID, reason: String) async throws {
+        try await execute("UPDATE channels SET enabled = false, disabled_reason = \(reason) WHERE id = \(id)")
+    }
+
+    // MARK: fan-out
+
+    /// Turns outbox messages into one delivery per routed channel. Claims messages with SKIP LOCKED so
+    /// several instances route disjoint messages; `alertExcluding` keeps a failure alert away from the
+    /// channel that failed.
+    public func routeOutbox(now: Date, limit: Int) async throws -> Int {
+        var messages: [(UUID, String, String?, String)] = []
+        for try await row in try await query("""
+            SELECT id, event_type, target, payload::text FROM outbox WHERE fanned_out_at IS NULL
+            ORDER BY created_at LIMIT \(limit) FOR UPDATE SKIP LOCKED
+            """).decode((UUID, String, String?, String).self) {
+            messages.append(row)
+        }
+        guard !messages.isEmpty else { return 0 }
+        let channels = try await channels().filter(\.enabled)
+        for (id, type, target, payloadData) in messages {
+            let payload = (try? JSONDecoder().decode([String: String].self, from: Data(payloadData.utf8))) ?? [:]
+            for channel in channels where channel.routing.matches(eventType: type, target: target) {
+                if type == "delivery.failed", payload["channel_id"] == channel.id.uuidString.lowercased() { continue }
+                if type == "notify.test", payload["channel_id"] != channel.id.uuidString.lowercased() { continue }
+                try await execute("""
+                    INSERT INTO deliveries (id, outbox_id, channel_id, state, next_attempt_at, created_at)
+                    VALUES (\(UUID()), \(id), \(channel.id), 'pending', \(now), \(now)) ON CONFLICT DO NOTHING
+                    """)
+            }
+            try await execute("UPDATE outbox SET fanned_out_at = \(now) WHERE id = \(id)")
+        }
+        return messages.count
+    }
+
+    // MARK: claims and results
+
+    public func claimDeliveries(now: Date, claimUntil: Date, instance: String, limit: Int) async throws -> [ClaimedDelivery] {
+        var ids: [UUID] = []
+        for try await id in try await query("""
+            WITH due AS (
+                SELECT d.id FROM deliveries d JOIN channels c ON c.id = d.channel_id
+                WHERE d.state = 'pending' AND d.next_attempt_at <= \(now) AND (d.claimed_until IS NULL OR d.claimed_until < \(now)) AND c.enabled
+                ORDER BY d.next_attempt_at LIMIT \(limit) FOR UPDATE OF d SKIP LOCKED)
+            UPDATE deliveries d SET claimed_until = \(claimUntil), claimed_by = \(instance) FROM due WHERE d.id = due.id RETURNING d.id
+            """).decode(UUID.self) {
+            ids.append(id)
+        }
+        guard !ids.isEmpty else { return [] }
+        let channels = Dictionary(uniqueKeysWithValues: try await self.channels().map { ($0.id, $0) })
+        var out: [ClaimedDelivery] = []
+        for try await (id, attempts, channelId, outboxId, type, sessionId, payload, created) in try await query("""
+            SELECT d.id, d.attempts, d.channel_id, o.id, o.event_type, o.session_id, o.payload::text, o.created_at
+            FROM deliveries d JOIN outbox o ON o.id = d.outbox_id WHERE d.id = ANY(\(ids)) ORDER BY d.next_attempt_at
+            """).decode((UUID, Int, UUID, UUID, String, String?, String, Date).self) {
+            guard let channel = channels[channelId] else { continue }
+            let fields = (try? JSONDecoder().decode([String: String].self, from: Data(payload.utf8))) ?? [:]
+            out.append(ClaimedDelivery(id: id, attempts: attempts, channel: channel,
+                                       message: NotificationMessage(id: "msg_" + outboxId.uuidString.lowercased(), type: type,
+                                                                    sessionId: sessionId, payload: fields, createdAt: created)))
+        }
+        return out
+    }
+
+    /// Takes the channel's next send slot if it is free now (shared by all instances); false means wait.
+    public func takeSendSlot(channelId: UUID, interval: TimeInterval, now: Date) async throws -> Date? {
+        let taken = try await query("""
+            UPDATE channels SET next_send_at = \(now + interval) WHERE id = \(channelId) AND next_send_at <= \(now) RETURNING id
+            """).collect()
+        if !taken.isEmpty { return nil }
+        var next = now + interval
+        for try await at in try await query("SELECT next_send_at FROM channels WHERE id = \(channelId)").decode(Date.self) { next = at }
+        return next
+    }
+
+    public func recordAttempt(deliveryId: UUID, at: Date, latencyMs: Int, statusCode: Int?, outcome: String, errorClass: String?,
+                              detail: String?, instance: String) async throws {
+        try await execute("""
+            INSERT INTO delivery_attempts (delivery_id, attempted_at, latency_ms, status_code, outcome, error_class, detail, instance)
+            VALUES (\(deliveryId), \(at), \(latencyMs), \(statusCode), \(outcome), \(errorClass), \(detail), \(instance))
+            """)
+    }
+
+    /// Ends or reschedules a claimed delivery. Only the claimant's claim is honoured, so a late result from
+    /// an instance whose claim lapsed cannot overwrite a newer one.
+    public func updateDelivery(id: UUID, state: String, attempted: Bool, nextAttemptAt: Date?, finishedAt: Date?, error: String?) async throws {
+        try await execute("""
+            UPDATE deliveries SET state = \(state), attempts = attempts + \(attempted ? 1 : 0), next_attempt_at = coalesce(\(nextAttemptAt), next_attempt_at),
+                finished_at = \(finishedAt), last_error = coalesce(\(error), last_error), claimed_until = NULL, claimed_by = NULL
+            WHERE id = \(id)
+            """)
+    }
+
+    public func deliveryLog(sessionId: String?, deadOnly: Bool, limit: Int) async throws -> [DeliveryLogEntry] {
+        let rows = try await query("""
+            SELECT d.id, c.name, c.host, o.event_type, o.session_id, d.state, a.attempted_at, a.status_code, a.latency_ms, a.outcome,
+                   a.error_class, coalesce(a.detail, d.last_error)
+            FROM deliveries d JOIN channels c ON c.id = d.channel_id JOIN outbox o ON o.id = d.outbox_id
+            LEFT JOIN delivery_attempts a ON a.delivery_id = d.id
+            WHERE (\(sessionId)::text IS NULL OR o.session_id = \(sessionId)) AND (NOT \(deadOnly) OR d.state = 'dead')
+            ORDER BY o.created_at DESC, d.id, a.attempted_at LIMIT \(limit)
+            """)
+        var out: [DeliveryLogEntry] = []
+        for try await r in rows.decode((UUID, String, String, String, String?, String, Date?, Int?, Int?, String?, String?, String?).self) {
+            out.append(DeliveryLogEntry(deliveryId: r.0, channel: r.1, host: r.2, eventType: r.3, sessionId: r.4, state: r.5, attemptedAt: r.6,
+                                        statusCode: r.7, latencyMs: r.8, outcome: r.9, errorClass: r.10, detail: r.11))
+        }
+        return out
+    }
+
+    /// Puts a dead letter back in the queue, now. Returns the channel name, or nil if no such dead letter.
+    public func redrive(deliveryId: UUID, now: Date) async throws -> String? {
+        var name: String?
+        for try await channel in try await query("""
+            UPDATE deliveries d SET state = 'pending', next_attempt_at = \(now), finished_at = NULL FROM channels c
+            WHERE d.id = \(deliveryId) AND d.state = 'dead' AND c.id = d.channel_id RETURNING c.name
+            """).decode(String.self) {
+            name = channel
+        }
+        return name
+    }
+
+    public func enableChannel(name: String) async throws -> Bool {
+        !(try await query("UPDATE channels SET enabled = true, disabled_reason = NULL WHERE name = \(name) RETURNING id").collect()).isEmpty
+    }
+}

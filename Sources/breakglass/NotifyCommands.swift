@@ -1,0 +1,129 @@
+import ArgumentParser
+import BreakglassCore
+import Foundation
+
+struct Notify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Paging channels (Slack, PagerDuty, signed webhooks) and their delivery log.",
+        subcommands: [SetChannel.self, Channels.self, Test.self, Enable.self, Log.self, Retry.self])
+
+    struct ChannelView: Decodable {
+        var name: String; var kind: String; var host: String; var events: [String]; var targets: [String]
+        var enabled: Bool; var disabledReason: String?; var minIntervalMs: Int; var generatedSecret: String?
+    }
+
+    static func describe(_ c: ChannelView) -> String {
+        "\(c.name)  \(c.kind)  \(c.host)  events=\(c.events.joined(separator: ","))\(c.targets.isEmpty ? "" : "  targets=\(c.targets.joined(separator: ","))")"
+            + (c.enabled ? "" : "  DISABLED: \(c.disabledReason ?? "")")
+    }
+
+    struct SetChannel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "set-channel", abstract: "Create or change a channel (admin).")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Channel name.") var name: String
+        @Option(help: "slack, pagerduty or webhook.") var kind: String
+        @Option(help: "Slack webhook URL, PagerDuty Events API base URL, or the webhook endpoint.") var url: String
+        @Option(help: "PagerDuty integration (routing) key.") var routingKey: String?
+        @Option(name: .customLong("secret"), help: "Webhook signing secret (whsec_…); repeat during rotation, current first. Generated if omitted.")
+        var secrets: [String] = []
+        @Option(name: .customLong("event"), help: "Event type or pattern to send (session.activated, session.*); repeatable. Default: all.")
+        var events: [String] = []
+        @Option(name: .customLong("target"), help: "Only events about this target; repeatable. Default: all targets.") var targets: [String] = []
+        @Option(help: "Least time between two sends to this channel (Slack default 1s).") var minInterval: String?
+
+        func run() async throws {
+            try await runReportingErrors(json: options.json) {
+                var body: [String: Any] = ["kind": kind, "url": url, "secrets": secrets, "targets": targets]
+                if !events.isEmpty { body["events"] = events }
+                if let routingKey { body["routing_key"] = routingKey }
+                if let minInterval { body["min_interval"] = minInterval }
+                let (channel, raw) = try await APIClient(options: options).call(.PUT, "/v1/notify/channels/\(APIClient.path(name))", body: body,
+                                                                                as: ChannelView.self)
+                output(json: options.json, raw: raw) {
+                    "✔ " + Notify.describe(channel)
+                        + (channel.generatedSecret.map { "\n  signing secret (shown once; configure it at the receiver): \($0)" } ?? "")
+                }
+            }
+        }
+    }
+
+    struct Channels: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List channels (hosts only; URLs and keys are never shown).")
+        @OptionGroup var options: GlobalOptions
+
+        func run() async throws {
+            try await runReportingErrors(json: options.json) {
+                let (channels, raw) = try await APIClient(options: options).call(.GET, "/v1/notify/channels", as: [ChannelView].self)
+                output(json: options.json, raw: raw) { channels.isEmpty ? "no channels" : channels.map(Notify.describe).joined(separator: "\n") }
+            }
+        }
+    }
+
+    struct Test: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Send a test page to one channel.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Channel name.") var channel: String
+
+        func run() async throws {
+            try await runReportingErrors(json: options.json) {
+                let raw = try await APIClient(options: options).send(.POST, "/v1/notify/channels/\(APIClient.path(channel))/test")
+                output(json: options.json, raw: raw) { "✔ test page queued for \(channel); see `breakglass notify log`" }
+            }
+        }
+    }
+
+    struct Enable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Re-enable a channel disabled by a 410 Gone.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Channel name.") var channel: String
+
+        func run() async throws {
+            try await runReportingErrors(json: options.json) {
+                let raw = try await APIClient(options: options).send(.POST, "/v1/notify/channels/\(APIClient.path(channel))/enable")
+                output(json: options.json, raw: raw) { "✔ \(channel) enabled" }
+            }
+        }
+    }
+
+    struct Log: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delivery attempts, newest events first (optionally one session, or dead letters).")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Session id.") var session: String?
+        @Flag(help: "Only dead letters.") var dead = false
+
+        struct Entry: Decodable {
+            var deliveryId: String; var channel: String; var host: String; var eventType: String; var sessionId: String?; var state: String
+            var attemptedAt: Date?; var statusCode: Int?; var latencyMs: Int?; var outcome: String?; var errorClass: String?; var detail: String?
+        }
+
+        func run() async throws {
+            try await runReportingErrors(json: options.json) {
+                var query = dead ? "?dead=true" : "?dead=false"
+                if let session { query += "&session=\(APIClient.path(session))" }
+                let (entries, raw) = try await APIClient(options: options).call(.GET, "/v1/notify/log\(query)", as: [Entry].self)
+                output(json: options.json, raw: raw) {
+                    guard !entries.isEmpty else { return "no deliveries" }
+                    return entries.map { e in
+                        let attempt = e.attemptedAt.map {
+                            "\(Timestamp.format($0))  \(e.outcome ?? "-")  \(e.statusCode.map(String.init) ?? e.errorClass ?? "-")  \(e.latencyMs ?? 0)ms"
+                        } ?? "not attempted yet"
+                        return "\(e.deliveryId)  \(e.state)  \(e.eventType)  \(e.channel) (\(e.host))  \(attempt)\(e.detail.map { "  \($0)" } ?? "")"
+                    }.joined(separator: "\n")
+                }
+            }
+        }
+    }
+
+    struct Retry: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Re-drive a dead letter now (admin).")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Delivery id from `notify log --dead`.") var delivery: String
+
+        func run() async throws {
+            try await runReportingErrors(json: options.json) {
+                let raw = try await APIClient(options: options).send(.POST, "/v1/notify/deliveries/\(APIClient.path(delivery))/retry")
+                output(json: options.json, raw: raw) { "✔ \(delivery) queued again" }
+            }
+        }
+    }
+}
