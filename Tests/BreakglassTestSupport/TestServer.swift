@@ -28,7 +28,7 @@ public final class TestServer: @unchecked Sendable {
     }
 
     /// Starts the server and returns once it accepts connections.
-    public func start(settings: Broker.Settings = .init(), tls: (certificate: String, key: String)? = nil) async throws {
+    public func start(settings: Broker.Settings = .init(), tls: (certificate: String, key: String)? = nil, delivers: Bool = true) async throws {
         self.tls = tls
         let listen = ListenConfig(host: "127.0.0.1", port: 0, tlsCertificatePath: tls?.certificate, tlsKeyPath: tls?.key)
         let box = try SecretBox(keyBytes: masterKey)
@@ -44,7 +44,7 @@ public final class TestServer: @unchecked Sendable {
                     let box = ServiceGroupBox()
                     let group = try BrokerServer.makeServiceGroup(
                         broker: broker, migrator: migrator, listen: listen, logger: logger,
-                        expiryPoll: .milliseconds(50), signals: []
+                        expiryPoll: .milliseconds(50), deliveryPoll: delivers ? .milliseconds(20) : nil, signals: []
                     ) { port in
                         if let group = box.group { continuation.yield((port, broker, group)) }
                     }
