@@ -73,8 +73,18 @@ struct Runtime {
         try Migrator.load(directory: Migrator.defaultDirectory(environment: environment))
     }
 
-    var settings: Broker.Settings {
-        Broker.Settings(issuerName: environment["BREAKGLASS_ISSUER"].flatMap { $0.isEmpty ? nil : $0 } ?? "breakglass")
+    func settings() throws -> Broker.Settings {
+        func duration(_ key: String, default value: TimeInterval, range: ClosedRange<TimeInterval>) throws -> TimeInterval {
+            guard let text = environment[key], !text.isEmpty else { return value }
+            guard let parsed = TTL.parse(text), range.contains(parsed) else {
+                throw ValidationError("\(key) '\(text)' must be a duration between \(TTL.format(range.lowerBound)) and \(TTL.format(range.upperBound))")
+            }
+            return parsed
+        }
+        return Broker.Settings(
+            issuerName: environment["BREAKGLASS_ISSUER"].flatMap { $0.isEmpty ? nil : $0 } ?? "breakglass",
+            deliveryMaxAge: try duration("BREAKGLASS_DELIVERY_MAX_AGE", default: 24 * 3600, range: 60...(30 * 86400)),
+            deliveryClaim: try duration("BREAKGLASS_DELIVERY_CLAIM", default: 60, range: 1...3600))
     }
 
     /// Prepares the database (embedded start, migrations), runs `body` with a started broker, and stops an
@@ -87,7 +97,7 @@ struct Runtime {
         let logger = logger
         let applied = try await Database.withDatabase(databases.owner, logger: logger) { try await migrator.migrate($0, logger: logger) }
         if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": "\(applied.joined(separator: ", "))"]) }
-        let settings = settings
+        let settings = try settings()
         try await Database.withDatabase(databases.runtime, logger: logger) { database in
             let broker = try await Broker.start(database: database, clock: SystemClock(), box: box, settings: settings, logger: logger)
             try await body(broker, migrator)

@@ -91,8 +91,8 @@ extension Tools {
 }
 
 /// posix_spawn and waitpid: Foundation's `Process` on Linux can miss a child's exit when many are started.
-struct Subprocess {
-    let pid: pid_t
+public struct Subprocess: Sendable {
+    public let pid: pid_t
     let stdoutPath: String
     let stderrPath: String?
 
@@ -126,7 +126,16 @@ struct Subprocess {
         self.pid = pid
     }
 
-    func finish(stderrPrefix: String) -> CommandResult {
+    /// Starts a long-running process (a broker) in the background.
+    public static func start(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> Subprocess {
+        let input = open("/dev/null", O_RDONLY)
+        defer { close(input) }
+        return try Subprocess(executable, arguments, environment: Tools.mergedEnvironment(environment), stdin: input, stderr: nil)
+    }
+
+    public func kill(_ signal: Int32) { _ = Glibc.kill(pid, signal) }
+
+    public func finish(stderrPrefix: String = "") -> CommandResult {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
         let code: Int32 = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)

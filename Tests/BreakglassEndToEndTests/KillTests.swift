@@ -1,0 +1,81 @@
+import BreakglassCore
+import BreakglassStore
+import BreakglassTestSupport
+import Foundation
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Real `breakglassd` processes, killed with SIGKILL: a page committed with its activation is delivered
+/// by the next instance, never lost.
+final class KillTests: BrokerTestCase {
+    override var serverDelivers: Bool { false }
+
+    func testPageCommittedBeforeASIGKILLIsDeliveredAfterRestart() async throws {
+        let receiver = LoopbackReceiver()
+        try await receiver.start()
+        defer { Task { await receiver.stop() } }
+        // The first delivery hangs, so an instance that got as far as sending dies mid-request.
+        await receiver.script("/hook", [.init(status: 200, delay: .seconds(5))])
+        let alice = try await enrolledUser("alice", roles: [.admin, .engineer])
+        try await makeTarget("payments-db", token: alice.token)
+        let hook = try await http.send(.PUT, "/v1/notify/channels/hook", token: alice.token,
+                                       json: ["kind": "webhook", "url": receiver.url("/hook"), "events": ["session.activated"]])
+        XCTAssertEqual(hook.status, 200, hook.text)
+
+        let keyFile = try server.writeMasterKeyFile(in: scratch)
+        let env = ["DATABASE_URL": Self.url(database.runtime), "BREAKGLASS_MIGRATION_DATABASE_URL": Self.url(database.owner),
+                   "BREAKGLASS_MASTER_KEY_FILE": keyFile, "BREAKGLASS_DELIVERY_CLAIM": "2s", "BREAKGLASS_LOG_LEVEL": "critical"]
+        let first = try await startBroker(env)
+        // Break glass on the real process, with the code for the real time.
+        let otp = OneTimePassword(secret: Base32.decode(alice.secret)!)
+        let activation = try await HTTPTestClient(baseURL: first.url).send(.POST, "/v1/sessions", token: alice.token, json: [
+            "target": "payments-db", "reason": "INC-7 restore the payments ledger", "incident": "INC-7", "totp": otp.code(at: Date()),
+        ])
+        first.process.kill(SIGKILL)
+        _ = first.process.finish()
+        XCTAssertEqual(activation.status, 201, activation.text)
+        let sessionId = (activation.json["session"] as! [String: Any])["id"] as! String
+        let undelivered = try await database.count("SELECT count(*)::bigint FROM deliveries WHERE state = 'delivered'")
+        XCTAssertEqual(undelivered, 0, "killed before any delivery completed")
+
+        let second = try await startBroker(env)
+        defer {
+            second.process.kill(SIGTERM)
+            _ = second.process.finish()
+        }
+        for _ in 0..<200 {
+            if try await database.count("SELECT count(*)::bigint FROM deliveries WHERE state = 'delivered'") == 1 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let delivered = try await database.count("SELECT count(*)::bigint FROM deliveries WHERE state = 'delivered'")
+        XCTAssertEqual(delivered, 1)
+        let pages = await receiver.received("/hook")
+        XCTAssertGreaterThanOrEqual(pages.count, 1)
+        XCTAssertEqual(Set(pages.compactMap { $0.headers["webhook-id"] }).count, 1, "retries reuse the message id, so receivers can deduplicate")
+        XCTAssertTrue(pages.allSatisfy { ($0.json["data"] as? [String: Any])?["session_id"] as? String == sessionId })
+    }
+
+    func startBroker(_ env: [String: String]) async throws -> (process: Subprocess, url: String) {
+        let probe = LoopbackReceiver()
+        try await probe.start()
+        let port = probe.port
+        await probe.stop()
+        let process = try Subprocess.start(Tools.binDirectory.appendingPathComponent("breakglassd").path, ["serve", "--port", String(port)],
+                                           environment: env)
+        let url = "http://127.0.0.1:\(port)"
+        for _ in 0..<200 {
+            if let ready = try? await HTTPTestClient(baseURL: url).send(.GET, "/readyz"), ready.status == 200 { return (process, url) }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        process.kill(SIGKILL)
+        let output = process.finish()
+        throw BreakglassError(.unavailable, "broker_start", "breakglassd did not start: \(output.stderr.suffix(500))")
+    }
+
+    static func url(_ config: DatabaseConfig) -> String {
+        "postgres://\(config.user):\(config.password ?? "")@\(config.host):\(config.port)/\(config.database)?sslmode=disable"
+    }
+}
