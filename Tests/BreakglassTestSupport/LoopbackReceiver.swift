@@ -13,6 +13,7 @@ public final class LoopbackReceiver: @unchecked Sendable {
         public let path: String
         public let headers: [String: String]
         public let body: Data
+        public let arrivedAt: ContinuousClock.Instant
         public var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
     }
 
@@ -66,7 +67,8 @@ public final class LoopbackReceiver: @unchecked Sendable {
             let body = try await request.collectBody(upTo: 1 << 20)
             var headers: [String: String] = [:]
             for field in request.headers { headers[field.name.canonicalName] = field.value }
-            let answer = await state.record(Received(path: request.uri.path, headers: headers, body: Data(body.readableBytesView)))
+            let answer = await state.record(Received(path: request.uri.path, headers: headers, body: Data(body.readableBytesView),
+                                                              arrivedAt: .now))
             if let delay = answer.delay { try await Task.sleep(for: delay) }
             var fields = HTTPFields()
             for (name, value) in answer.headers { if let key = HTTPField.Name(name) { fields[key] = value } }
