@@ -93,8 +93,7 @@ extension Tx {
     // MARK: fan-out
 
     /// Turns outbox messages into one delivery per routed channel. Claims messages with SKIP LOCKED so
-    /// several instances route disjoint messages; `alertExcluding` keeps a failure alert away from the
-    /// channel that failed.
+    /// several instances route disjoint messages. A failure alert never goes to the channel that failed.
     public func routeOutbox(now: Date, limit: Int) async throws -> Int {
         var messages: [(UUID, String, String?, String)] = []
         for try await row in try await query("""
@@ -107,9 +106,17 @@ extension Tx {
         let channels = try await channels().filter(\.enabled)
         for (id, type, target, payloadData) in messages {
             let payload = (try? JSONDecoder().decode([String: String].self, from: Data(payloadData.utf8))) ?? [:]
-            for channel in channels where channel.routing.matches(eventType: type, target: target) {
-                if type == "delivery.failed", payload["channel_id"] == channel.id.uuidString.lowercased() { continue }
-                if type == "notify.test", payload["channel_id"] != channel.id.uuidString.lowercased() { continue }
+            for channel in channels {
+                let channelId = channel.id.uuidString.lowercased()
+                switch type {
+                case "notify.test":
+                    // A test page goes to the channel under test whatever its routing, and nowhere else.
+                    guard payload["channel_id"] == channelId else { continue }
+                case "delivery.failed":
+                    guard payload["channel_id"] != channelId, channel.routing.matches(eventType: type, target: target) else { continue }
+                default:
+                    guard channel.routing.matches(eventType: type, target: target) else { continue }
+                }
                 try await execute("""
                     INSERT INTO deliveries (id, outbox_id, channel_id, state, next_attempt_at, created_at)
                     VALUES (\(UUID()), \(id), \(channel.id), 'pending', \(now), \(now)) ON CONFLICT DO NOTHING

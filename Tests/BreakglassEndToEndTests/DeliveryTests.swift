@@ -91,6 +91,29 @@ final class DeliveryTests: BrokerTestCase {
         XCTAssertTrue(reply.text.contains("\"host\":\"127.0.0.1\""), reply.text)
     }
 
+    func testTestPageReachesOnlyTheChannelUnderTest() async throws {
+        try await channel("slack", ["kind": "slack", "url": receiver.url("/slack"), "events": ["session.activated"]])
+        try await channel("hook", ["kind": "webhook", "url": receiver.url("/hook")])
+        let test = try adminCLI(["notify", "test", "slack"])
+        XCTAssertEqual(test.status, 0, test.stderr)
+        let page = try await firstRequest(at: "/slack").json
+        XCTAssertTrue((page["text"] as? String)?.contains("test message for slack") == true, "\(page)")
+        try await Task.sleep(for: .milliseconds(200))
+        let others = await receiver.received("/hook").count
+        XCTAssertEqual(others, 0)
+        let unknown = try adminCLI(["notify", "test", "nope"])
+        XCTAssertEqual(unknown.status, 77)
+        XCTAssertEqual(unknown.stderr, "breakglass: no notification channel named 'nope'\n")
+        let bad = try await http.send(.PUT, "/v1/notify/channels/pd", token: admin.token, json: ["kind": "pagerduty", "url": receiver.url("/pd")])
+        XCTAssertEqual(bad.status, 400)
+        XCTAssertEqual(bad.errorCode, "invalid_routing_key")
+        let wrongSecret = try await http.send(.PUT, "/v1/notify/channels/h2", token: admin.token,
+                                              json: ["kind": "webhook", "url": receiver.url("/h2"), "secrets": ["whsec_short"]])
+        XCTAssertEqual(wrongSecret.errorCode, "invalid_secret")
+        let stored = try await database.count("SELECT count(*)::bigint FROM channels WHERE position(convert_to('/slack', 'UTF8') in config_enc) > 0 OR position(convert_to('127.0.0.1:', 'UTF8') in config_enc) > 0")
+        XCTAssertEqual(stored, 0, "channel URLs are stored encrypted")
+    }
+
     func testSlackRateLimitRetryAfterIsHonoured() async throws {
         try await channel("slack", ["kind": "slack", "url": receiver.url("/slack"), "events": ["session.activated"]])
         await receiver.script("/slack", [.init(status: 429, headers: ["Retry-After": "120"], body: "rate_limited")])
@@ -185,6 +208,21 @@ final class DeliveryTests: BrokerTestCase {
         let got = try await back.waitFor(3, at: "/hook")
         XCTAssertEqual(Set(got.compactMap { $0.headers["webhook-id"] }).count, 3)
         try await waitForDeliveries(state: "delivered", count: 3)
+    }
+
+    func testPageUndeliverableForLongerThanTheMaximumAgeIsDeadLettered() async throws {
+        let down = LoopbackReceiver()
+        try await down.start()
+        let port = down.port
+        await down.stop()
+        try await channel("hook", ["kind": "webhook", "url": "http://127.0.0.1:\(port)/hook", "events": ["session.activated"]])
+        _ = try await activate()
+        try await waitUntil { try await self.database.count("SELECT count(*)::bigint FROM delivery_attempts") >= 1 }
+        clock.advance(by: 25 * 3600)
+        try await waitForDeliveries(state: "dead", count: 1)
+        let log = try adminCLI(["notify", "log", "--dead"])
+        XCTAssertTrue(log.stdout.contains("gave up after"), log.stdout)
+        XCTAssertTrue(log.stdout.contains("connect"), log.stdout)
     }
 
     func testTwoInstancesDeliverEachPageExactlyOnce() async throws {
