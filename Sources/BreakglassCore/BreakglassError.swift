@@ -86,6 +86,20 @@ public enum Timestamp {
         Date(timeIntervalSince1970: (date.timeIntervalSince1970 + 0.0000005).rounded(.down))
     }
 
+    /// JSON date coding in this format, for every encoder and decoder of the API and the audit chain.
+    public static let encodingStrategy: JSONEncoder.DateEncodingStrategy = .custom { date, encoder in
+        var container = encoder.singleValueContainer()
+        try container.encode(format(date))
+    }
+
+    public static let decodingStrategy: JSONDecoder.DateDecodingStrategy = .custom { decoder in
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let date = parse(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not an ISO 8601 time"))
+        }
+        return date
+    }
+
     public static func parse(_ text: String) -> Date? {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]

@@ -149,7 +149,7 @@ enum Routes {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             encoder.keyEncodingStrategy = .convertToSnakeCase
-            encoder.dateEncodingStrategy = APICoding.encoder.dateEncodingStrategy
+            encoder.dateEncodingStrategy = Timestamp.encodingStrategy
             for row in rows {
                 out += try encoder.encode(row)
                 out.append(0x0A)

@@ -63,6 +63,15 @@ class BrokerTestCase: XCTestCase {
         ])
     }
 
+    /// Polls (real time) until `condition` holds, for work the server's background services do.
+    func waitUntil(_ condition: @escaping () async throws -> Bool) async throws {
+        for _ in 0..<200 {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        XCTFail("condition not met within 10 s")
+    }
+
     func credentialsPath(_ name: String) -> String { scratch.appendingPathComponent("\(name)-credentials.json").path }
 
     func cli(_ args: [String], as user: String, stdin: String? = nil) throws -> CommandResult {

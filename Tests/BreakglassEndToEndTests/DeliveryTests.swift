@@ -194,10 +194,7 @@ final class DeliveryTests: BrokerTestCase {
     }
 
     func testReceiverDownForAWhileGetsEverythingOnceItIsBack() async throws {
-        let down = LoopbackReceiver()
-        try await down.start()
-        let port = down.port
-        await down.stop()
+        let port = try await LoopbackReceiver.unusedPort()
         try await channel("hook", ["kind": "webhook", "url": "http://127.0.0.1:\(port)/hook", "events": ["session.activated"]])
         for _ in 0..<3 { _ = try await activate() }
         try await waitUntil { try await self.database.count("SELECT count(*)::bigint FROM delivery_attempts WHERE outcome = 'retry'") >= 3 }
@@ -211,10 +208,7 @@ final class DeliveryTests: BrokerTestCase {
     }
 
     func testPageUndeliverableForLongerThanTheMaximumAgeIsDeadLettered() async throws {
-        let down = LoopbackReceiver()
-        try await down.start()
-        let port = down.port
-        await down.stop()
+        let port = try await LoopbackReceiver.unusedPort()
         try await channel("hook", ["kind": "webhook", "url": "http://127.0.0.1:\(port)/hook", "events": ["session.activated"]])
         _ = try await activate()
         try await waitUntil { try await self.database.count("SELECT count(*)::bigint FROM delivery_attempts") >= 1 }
@@ -255,11 +249,4 @@ final class DeliveryTests: BrokerTestCase {
         try await waitUntil { try await self.database.count("SELECT count(*)::bigint FROM deliveries WHERE state = '\(state)'") >= count }
     }
 
-    func waitUntil(_ condition: @escaping () async throws -> Bool) async throws {
-        for _ in 0..<200 {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        XCTFail("condition not met within 10 s")
-    }
 }

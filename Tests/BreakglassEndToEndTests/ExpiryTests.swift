@@ -45,11 +45,4 @@ final class ExpiryTests: BrokerTestCase {
         XCTAssertEqual(closedAt, 0, "closed at its expiry time, not when the broker came back")
     }
 
-    func waitUntil(_ condition: @escaping () async throws -> Bool) async throws {
-        for _ in 0..<100 {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        XCTFail("condition not met within 5 s")
-    }
 }

@@ -59,10 +59,7 @@ final class KillTests: BrokerTestCase {
     }
 
     func startBroker(_ env: [String: String]) async throws -> (process: Subprocess, url: String) {
-        let probe = LoopbackReceiver()
-        try await probe.start()
-        let port = probe.port
-        await probe.stop()
+        let port = try await LoopbackReceiver.unusedPort()
         let process = try Subprocess.start(Tools.binDirectory.appendingPathComponent("breakglassd").path, ["serve", "--port", String(port)],
                                            environment: env)
         let url = "http://127.0.0.1:\(port)"

@@ -88,6 +88,14 @@ public final class LoopbackReceiver: @unchecked Sendable {
         }
     }
 
+    /// A loopback port with nothing listening on it (a receiver that is down).
+    public static func unusedPort() async throws -> Int {
+        let probe = LoopbackReceiver()
+        try await probe.start()
+        await probe.stop()
+        return probe.port
+    }
+
     public func stop() async {
         await group?.triggerGracefulShutdown()
         _ = try? await task?.value
