@@ -9,12 +9,14 @@ import ServiceLifecycle
 /// instances share the work and never send one claim twice), sends them and records every attempt.
 /// On graceful shutdown it stops claiming and finishes the sends in flight; a crashed instance's claims
 /// lapse and are picked up again.
-public struct DeliveryService: Service {
+public struct DeliveryService: Service, CustomStringConvertible {
     let broker: Broker
     let pollInterval: Duration
     let batch: Int
     let logger: Logger
     let instance = "bg-" + UUID().uuidString.prefix(8).lowercased()
+
+    public var description: String { "DeliveryService" }
 
     public init(broker: Broker, pollInterval: Duration = .milliseconds(500), batch: Int = 32, logger: Logger) {
         self.broker = broker

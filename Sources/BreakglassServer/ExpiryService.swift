@@ -4,10 +4,12 @@ import ServiceLifecycle
 
 /// Records expiry of sessions when their time comes, and on start catches up on every session that
 /// expired while no broker was running. Safe to run in several instances (claims use SKIP LOCKED).
-public struct ExpiryService: Service {
+public struct ExpiryService: Service, CustomStringConvertible {
     let broker: Broker
     let pollInterval: Duration
     let logger: Logger
+
+    public var description: String { "ExpiryService" }
 
     public init(broker: Broker, pollInterval: Duration = .seconds(1), logger: Logger) {
         self.broker = broker

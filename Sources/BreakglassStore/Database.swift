@@ -27,7 +27,8 @@ public struct Database: Sendable {
         do {
             return try await withDeadline {
                 try await client.withTransaction(logger: logger) { connection in
-                    try await body(Tx(connection: connection, logger: logger))
+                    try Task.checkCancellation()
+                    return try await body(Tx(connection: connection, logger: logger))
                 }
             }
         } catch let error as PostgresTransactionError {
@@ -42,7 +43,8 @@ public struct Database: Sendable {
         do {
             return try await withDeadline {
                 try await client.withConnection { connection in
-                    try await body(Tx(connection: connection, logger: logger))
+                    try Task.checkCancellation()
+                    return try await body(Tx(connection: connection, logger: logger))
                 }
             }
         } catch {
@@ -59,17 +61,26 @@ public struct Database: Sendable {
         }
     }
 
+    /// Runs `body` but returns (with "unavailable") once the deadline passes, without waiting for a body
+    /// stuck on a connection that never comes: the body is cancelled, and `transaction`/`read` check for
+    /// cancellation as soon as they hold a connection, so abandoned work does not start late.
     private func withDeadline<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: deadline)
-                logger.error("database deadline passed", metadata: ["db.deadline": "\(deadline)"])
-                throw BreakglassError.storeUnavailable
-            }
-            defer { group.cancelAll() }
-            return try await group.next()!
+        let race = DeadlineRace<T>()
+        let work = Task { await race.finish(with: await Result(catching: body)) }
+        let timer = Task { [deadline, logger] in
+            let timedOut = (try? await Task.sleep(for: deadline)) != nil
+            if timedOut { logger.error("database deadline passed", metadata: ["db.deadline": "\(deadline)"]) }
+            await race.finish(with: .failure(timedOut ? BreakglassError.storeUnavailable : CancellationError()))
         }
+        let result = await withTaskCancellationHandler {
+            await race.result()
+        } onCancel: {
+            timer.cancel()
+            work.cancel()
+        }
+        timer.cancel()
+        work.cancel()
+        return try result.get()
     }
 
     static func translate(_ error: any Error, logger: Logger) -> any Error {
@@ -130,5 +141,29 @@ extension Database {
             defer { group.cancelAll() }
             return try await body(database)
         }
+    }
+}
+
+/// The first of the work and the timer to finish decides; the other is ignored.
+private actor DeadlineRace<T: Sendable> {
+    private var outcome: Result<T, any Error>?
+    private var waiter: CheckedContinuation<Result<T, any Error>, Never>?
+
+    func finish(with result: Result<T, any Error>) {
+        guard outcome == nil else { return }
+        outcome = result
+        waiter?.resume(returning: result)
+        waiter = nil
+    }
+
+    func result() async -> Result<T, any Error> {
+        if let outcome { return outcome }
+        return await withCheckedContinuation { waiter = $0 }
+    }
+}
+
+extension Result where Failure == any Error {
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }

@@ -4,7 +4,8 @@ import NIOSSL
 import PostgresNIO
 
 /// Where the broker's PostgreSQL is, following libpq conventions: `DATABASE_URL`, or the `PG*` variables.
-public struct DatabaseConfig: Sendable, Equatable {
+/// Printing one (even nested in another value, as service descriptions in logs are) never shows the password.
+public struct DatabaseConfig: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
     public enum SSLMode: String, Sendable { case disable, prefer, require, verifyFull = "verify-full" }
 
     public var host: String
@@ -67,6 +68,8 @@ public struct DatabaseConfig: Sendable, Equatable {
 
     /// For logs and errors: never the password.
     public var redacted: String { "postgres://\(user)@\(host):\(port)/\(database)" }
+    public var description: String { redacted }
+    public var debugDescription: String { redacted }
 
     public func with(user: String, password: String?, database: String? = nil) -> DatabaseConfig {
         var copy = self
