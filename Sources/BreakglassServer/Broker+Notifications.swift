@@ -149,7 +149,7 @@ extension Broker {
             let wait = try await database.transaction { try await $0.takeSendSlot(channelId: channel.id, interval: channel.minInterval, now: now) }
             if let wait {
                 // Not this channel's turn yet: queue behind the slot, without counting an attempt.
-                try await database.transaction { try await $0.updateDelivery(id: claimed.id, state: "pending", attempted: false, nextAttemptAt: wait,
+                _ = try await database.transaction { try await $0.updateDelivery(id: claimed.id, claimedBy: instance, state: "pending", attempted: false, nextAttemptAt: wait,
                                                                              finishedAt: nil, error: nil) }
                 return
             }
@@ -185,13 +185,19 @@ extension Broker {
         try await database.transaction { tx in
             try await tx.recordAttempt(deliveryId: claimed.id, at: now, latencyMs: result.latencyMs, statusCode: result.status, outcome: outcome,
                                        errorClass: result.errorClass, detail: detail, instance: instance)
+            let state = switch finalVerdict {
+            case .delivered: "delivered"
+            case .retry: "pending"
+            case .dead, .gone: "dead"
+            }
+            let owned = try await tx.updateDelivery(id: claimed.id, claimedBy: instance, state: state, attempted: true, nextAttemptAt: retryAt,
+                                                    finishedAt: state == "pending" ? nil : now, error: detail)
+            // Another instance took the delivery over after this claim lapsed; its result stands.
+            guard owned else { return }
             switch finalVerdict {
-            case .delivered:
-                try await tx.updateDelivery(id: claimed.id, state: "delivered", attempted: true, nextAttemptAt: nil, finishedAt: now, error: nil)
-            case .retry:
-                try await tx.updateDelivery(id: claimed.id, state: "pending", attempted: true, nextAttemptAt: retryAt, finishedAt: nil, error: detail)
+            case .delivered, .retry:
+                break
             case .dead(let reason), .gone(let reason):
-                try await tx.updateDelivery(id: claimed.id, state: "dead", attempted: true, nextAttemptAt: nil, finishedAt: now, error: reason)
                 if case .gone = finalVerdict {
                     try await tx.disableChannel(id: channel.id, reason: reason)
                     try await tx.appendAudit(AuditEvent(type: .channelDisabled, outcome: .failure, at: now, actor: nil,

@@ -175,14 +175,17 @@ extension Tx {
             """)
     }
 
-    /// Ends or reschedules a claimed delivery. Only the claimant's claim is honoured, so a late result from
-    /// an instance whose claim lapsed cannot overwrite a newer one.
-    public func updateDelivery(id: UUID, state: String, attempted: Bool, nextAttemptAt: Date?, finishedAt: Date?, error: String?) async throws {
-        try await execute("""
+    /// Ends or reschedules a claimed delivery. Only the current claimant's result counts, so a late result
+    /// from an instance whose claim lapsed (and was taken over) cannot overwrite a newer one.
+    @discardableResult
+    public func updateDelivery(id: UUID, claimedBy instance: String, state: String, attempted: Bool, nextAttemptAt: Date?,
+                               finishedAt: Date?, error: String?) async throws -> Bool {
+        let rows = try await query("""
             UPDATE deliveries SET state = \(state), attempts = attempts + \(attempted ? 1 : 0), next_attempt_at = coalesce(\(nextAttemptAt), next_attempt_at),
                 finished_at = \(finishedAt), last_error = coalesce(\(error), last_error), claimed_until = NULL, claimed_by = NULL
-            WHERE id = \(id)
-            """)
+            WHERE id = \(id) AND claimed_by = \(instance) RETURNING id
+            """).collect()
+        return !rows.isEmpty
     }
 
     public func deliveryLog(sessionId: String?, deadOnly: Bool, limit: Int) async throws -> [DeliveryLogEntry] {
