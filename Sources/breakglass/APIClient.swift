@@ -97,3 +97,11 @@ func output(json: Bool, raw: Data, human: () -> String) {
         print(human())
     }
 }
+
+/// The body of a command that POSTs to one path and reports it done.
+func runAction(_ options: GlobalOptions, _ path: String, done: String) async throws {
+    try await runReportingErrors(json: options.json) {
+        let raw = try await APIClient(options: options).send(.POST, path)
+        output(json: options.json, raw: raw) { done }
+    }
+}

@@ -50,10 +50,7 @@ struct Admin: AsyncParsableCommand {
         @Argument(help: "User name.") var name: String
 
         func run() async throws {
-            try await runReportingErrors(json: options.json) {
-                let raw = try await APIClient(options: options).send(.POST, "/v1/users/\(APIClient.path(name))/unlock")
-                output(json: options.json, raw: raw) { "✔ unlocked \(name)" }
-            }
+            try await runAction(options, "/v1/users/\(APIClient.path(name))/unlock", done: "✔ unlocked \(name)")
         }
     }
 

@@ -65,10 +65,8 @@ struct Notify: AsyncParsableCommand {
         @Argument(help: "Channel name.") var channel: String
 
         func run() async throws {
-            try await runReportingErrors(json: options.json) {
-                let raw = try await APIClient(options: options).send(.POST, "/v1/notify/channels/\(APIClient.path(channel))/test")
-                output(json: options.json, raw: raw) { "✔ test page queued for \(channel); see `breakglass notify log`" }
-            }
+            try await runAction(options, "/v1/notify/channels/\(APIClient.path(channel))/test",
+                                done: "✔ test page queued for \(channel); see `breakglass notify log`")
         }
     }
 
@@ -78,10 +76,7 @@ struct Notify: AsyncParsableCommand {
         @Argument(help: "Channel name.") var channel: String
 
         func run() async throws {
-            try await runReportingErrors(json: options.json) {
-                let raw = try await APIClient(options: options).send(.POST, "/v1/notify/channels/\(APIClient.path(channel))/enable")
-                output(json: options.json, raw: raw) { "✔ \(channel) enabled" }
-            }
+            try await runAction(options, "/v1/notify/channels/\(APIClient.path(channel))/enable", done: "✔ \(channel) enabled")
         }
     }
 
@@ -120,10 +115,7 @@ struct Notify: AsyncParsableCommand {
         @Argument(help: "Delivery id from `notify log --dead`.") var delivery: String
 
         func run() async throws {
-            try await runReportingErrors(json: options.json) {
-                let raw = try await APIClient(options: options).send(.POST, "/v1/notify/deliveries/\(APIClient.path(delivery))/retry")
-                output(json: options.json, raw: raw) { "✔ \(delivery) queued again" }
-            }
+            try await runAction(options, "/v1/notify/deliveries/\(APIClient.path(delivery))/retry", done: "✔ \(delivery) queued again")
         }
     }
 }
