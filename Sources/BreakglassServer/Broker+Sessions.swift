@@ -172,6 +172,11 @@ extension Broker {
         }
     }
 
+    public func revokedTokens() async throws -> [RevokedToken] {
+        let now = clock.now()
+        return try await database.read { try await $0.revokedTokens(now: now) }
+    }
+
     public func nextExpiry() async throws -> Date? {
         try await database.read { try await $0.nextExpiry() }
     }

@@ -23,6 +23,14 @@ enum Routes {
             return response
         }
 
+        // Public like the JWKS: ended or revoked sessions whose tokens have not expired yet, so downstream
+        // services can refuse them before `exp`. Holds session ids and times only.
+        router.get("/.well-known/breakglass-revoked.json") { _, _ in
+            var response = try APICoding.response(["revoked": try await broker.revokedTokens()])
+            response.headers[.cacheControl] = "public, max-age=15"
+            return response
+        }
+
         // Enrolment authenticates with the one-time code itself.
         router.post("/v1/enrollment/start") { request, context in
             let body = try await APICoding.decode(EnrollmentStartBody.self, from: request)

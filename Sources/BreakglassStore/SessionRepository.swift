@@ -17,6 +17,14 @@ public struct CredentialRef: Codable, Sendable, Equatable {
     }
 }
 
+/// An entry of the public revocation list downstream services consult besides the JWT's own `exp`.
+public struct RevokedToken: Codable, Sendable, Equatable {
+    public var jti: String
+    public var exp: Date
+    public var state: String
+    public var revokedAt: Date
+}
+
 public struct SessionRecord: Sendable, Equatable {
     public var session: EmergencySession
     public var userId: UUID
@@ -78,6 +86,18 @@ extension Tx {
         let sql = Self.sessionSelect
             + " WHERE s.state = 'active' AND s.expires_at <= $1 ORDER BY s.expires_at LIMIT $2 FOR UPDATE OF s SKIP LOCKED"
         return try await decodeSessions(query(PostgresQuery(unsafeSQL: sql, binds: binds)))
+    }
+
+    /// Tokens taken away before their own expiry: sessions ended or revoked whose `exp` is still ahead.
+    public func revokedTokens(now: Date) async throws -> [RevokedToken] {
+        var out: [RevokedToken] = []
+        for try await (id, state, expires, closed) in try await query("""
+            SELECT id, state, expires_at, closed_at FROM sessions
+            WHERE state IN ('ended', 'revoked') AND expires_at > \(now) ORDER BY closed_at
+            """).decode((String, String, Date, Date?).self) {
+            out.append(RevokedToken(jti: id, exp: expires, state: state, revokedAt: closed ?? now))
+        }
+        return out
     }
 
     public func nextExpiry() async throws -> Date? {
