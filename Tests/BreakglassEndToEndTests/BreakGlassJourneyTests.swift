@@ -15,7 +15,7 @@ final class BreakGlassJourneyTests: BrokerTestCase {
         let keyFile = try server.writeMasterKeyFile(in: scratch)
         let admin = try Tools.run(Tools.binDirectory.appendingPathComponent("breakglassd").path,
                                   ["admin", "create", "alice", "--role", "admin", "--role", "engineer"],
-                                  environment: ["DATABASE_URL": url(database.runtime), "BREAKGLASS_MIGRATION_DATABASE_URL": url(database.owner),
+                                  environment: ["DATABASE_URL": database.runtime.urlWithPassword, "BREAKGLASS_MIGRATION_DATABASE_URL": database.owner.urlWithPassword,
                                                 "BREAKGLASS_MASTER_KEY_FILE": keyFile, "BREAKGLASS_LOG_LEVEL": "error"])
         XCTAssertEqual(admin.status, 0, admin.stderr)
         let enrolmentCode = try XCTUnwrap(admin.stdout.split(separator: "\n").first { $0.contains("enrolment code") }?
@@ -111,10 +111,6 @@ final class BreakGlassJourneyTests: BrokerTestCase {
     func savedToken(_ user: String) throws -> String {
         let data = try Data(contentsOf: URL(fileURLWithPath: credentialsPath(user)))
         return (try JSONSerialization.jsonObject(with: data) as! [String: Any])["token"] as! String
-    }
-
-    func url(_ config: DatabaseConfig) -> String {
-        "postgres://\(config.user):\(config.password ?? "")@\(config.host):\(config.port)/\(config.database)?sslmode=disable"
     }
 
     func base64url(_ text: String) -> Data {

@@ -26,7 +26,7 @@ final class KillTests: BrokerTestCase {
         XCTAssertEqual(hook.status, 200, hook.text)
 
         let keyFile = try server.writeMasterKeyFile(in: scratch)
-        let env = ["DATABASE_URL": Self.url(database.runtime), "BREAKGLASS_MIGRATION_DATABASE_URL": Self.url(database.owner),
+        let env = ["DATABASE_URL": database.runtime.urlWithPassword, "BREAKGLASS_MIGRATION_DATABASE_URL": database.owner.urlWithPassword,
                    "BREAKGLASS_MASTER_KEY_FILE": keyFile, "BREAKGLASS_DELIVERY_CLAIM": "2s", "BREAKGLASS_LOG_LEVEL": "critical"]
         let first = try await startBroker(env)
         // Break glass on the real process, with the code for the real time.
@@ -70,9 +70,5 @@ final class KillTests: BrokerTestCase {
         process.kill(SIGKILL)
         let output = process.finish()
         throw BreakglassError(.unavailable, "broker_start", "breakglassd did not start: \(output.stderr.suffix(500))")
-    }
-
-    static func url(_ config: DatabaseConfig) -> String {
-        "postgres://\(config.user):\(config.password ?? "")@\(config.host):\(config.port)/\(config.database)?sslmode=disable"
     }
 }

@@ -30,7 +30,7 @@ public struct TestDatabase: Sendable {
     }
 
     public static var sqlDirectory: URL {
-        repositoryRoot.appendingPathComponent("sql")
+        Migrator.defaultDirectory(environment: ProcessInfo.processInfo.environment)
     }
 
     public static var repositoryRoot: URL {
@@ -94,5 +94,12 @@ public struct TestDatabase: Sendable {
                 return n
             }
         }
+    }
+}
+
+extension DatabaseConfig {
+    /// The libpq URL, password included, for handing to a `breakglassd` process in a test.
+    public var urlWithPassword: String {
+        "postgres://\(user):\(password ?? "")@\(host):\(port)/\(database)?sslmode=disable"
     }
 }
