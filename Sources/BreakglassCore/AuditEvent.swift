@@ -7,6 +7,7 @@ public enum AuditEventType: String, Codable, Sendable, CaseIterable {
     case enrollmentFailed = "user.enrollment_failed"
     case userLocked = "user.locked"
     case userUnlocked = "user.unlocked"
+    case userUpdated = "user.updated"
     case targetSaved = "target.saved"
     case sessionActivated = "session.activated"
     case sessionDenied = "session.denied"
@@ -20,6 +21,19 @@ public enum AuditEventType: String, Codable, Sendable, CaseIterable {
     case channelDisabled = "notify.channel_disabled"
     case deliveryFailed = "notify.delivery_failed"
     case deliveryRedriven = "notify.delivery_redriven"
+    case retroLinked = "retro.linked"
+    case retroPRReviewed = "retro.pr_reviewed"
+    case retroMerged = "retro.merged"
+    case retroEscalated = "retro.escalated"
+    case retroRungSkipped = "retro.rung_skipped"
+    case retroDeadlineMoved = "retro.deadline_moved"
+    case retroApproved = "retro.approved"
+    case retroRejected = "retro.rejected"
+    case retroWaived = "retro.waived"
+    case retroReviewRefused = "retro.review_refused"
+    case githubDeliveryRejected = "github.delivery_rejected"
+    case evidenceExported = "evidence.exported"
+    case webLogin = "compliance.web_login"
 
     /// The compliance controls an event of this type evidences.
     public var controls: [String] {
@@ -27,14 +41,22 @@ public enum AuditEventType: String, Codable, Sendable, CaseIterable {
         let accessRemoved = ["SOC2:CC6.1", "PCI-DSS-4.0:10.2.1.2", "NIST-800-53:AC-2(2)"]
         let failedAccess = ["SOC2:CC6.1", "PCI-DSS-4.0:10.2.1.4", "NIST-800-53:AC-2(2)"]
         let identity = ["SOC2:CC6.1", "PCI-DSS-4.0:10.2.1.5", "NIST-800-53:AC-2(2)"]
+        // The retroactive PR stands in for the review the emergency change skipped.
+        let changeDocumented = ["SOC2:CC8.1", "PCI-DSS-4.0:6.5.1", "NIST-800-53:CM-3", "ISO-27001-2022:A.8.32"]
         switch self {
         case .sessionActivated, .sessionExtended: return accessGranted
         case .sessionEnded, .sessionExpired, .sessionRevoked: return accessRemoved
         case .sessionDenied, .extensionDenied, .enrollmentFailed, .userLocked: return failedAccess
-        case .userCreated, .enrollmentIssued, .userEnrolled, .userUnlocked: return identity
+        case .userCreated, .enrollmentIssued, .userEnrolled, .userUnlocked, .userUpdated: return identity
         case .targetSaved: return ["SOC2:CC8.1", "PCI-DSS-4.0:10.2.1.2", "NIST-800-53:CM-3", "ISO-27001-2022:A.8.32"]
         case .auditExported: return ["SOC2:CC7.2", "PCI-DSS-4.0:10.2.1.3"]
         case .channelSaved, .channelDisabled, .deliveryFailed, .deliveryRedriven: return ["SOC2:CC7.2", "PCI-DSS-4.0:10.2.1.2"]
+        case .retroLinked, .retroPRReviewed, .retroMerged: return changeDocumented
+        case .retroApproved, .retroRejected, .retroWaived, .retroReviewRefused: return changeDocumented + ["NIST-800-53:AC-5"]
+        case .retroEscalated, .retroRungSkipped, .retroDeadlineMoved: return ["SOC2:CC7.2", "SOC2:CC8.1", "NIST-800-53:CM-3"]
+        case .githubDeliveryRejected: return ["SOC2:CC7.2", "PCI-DSS-4.0:10.2.1.4"]
+        case .evidenceExported: return ["SOC2:CC7.2", "PCI-DSS-4.0:10.2.1.3"]
+        case .webLogin: return identity
         }
     }
 }

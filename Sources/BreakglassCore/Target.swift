@@ -15,22 +15,25 @@ public struct Target: Codable, Equatable, Sendable {
     public var maxTotal: TimeInterval
     /// Time after activation by which the retroactive pull request is owed.
     public var retroDeadline: TimeInterval
+    /// Whether that deadline runs from activation or from the session's end.
+    public var retroFrom: RetroDeadlineBasis
     /// Who may request: `role:NAME` or `user:NAME` entries.
     public var requesters: [String]
 
     // Spelled so snake_case JSON ("max_ttl") round-trips through the standard key strategies.
     enum CodingKeys: String, CodingKey {
-        case name, kind, audience, maxTTL = "maxTtl", maxTotal, retroDeadline, requesters
+        case name, kind, audience, maxTTL = "maxTtl", maxTotal, retroDeadline, retroFrom, requesters
     }
 
     public init(name: String, kind: CredentialKind, audience: String, maxTTL: TimeInterval, maxTotal: TimeInterval,
-                retroDeadline: TimeInterval, requesters: [String]) {
+                retroDeadline: TimeInterval, retroFrom: RetroDeadlineBasis = .activation, requesters: [String]) {
         self.name = name
         self.kind = kind
         self.audience = audience
         self.maxTTL = maxTTL
         self.maxTotal = maxTotal
         self.retroDeadline = retroDeadline
+        self.retroFrom = retroFrom
         self.requesters = requesters
     }
 

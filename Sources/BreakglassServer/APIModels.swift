@@ -63,6 +63,7 @@ struct TargetBody: Decodable {
     var maxTtl: String
     var maxTotal: String?
     var retroDeadline: String?
+    var retroFrom: String?
     var requesters: [String]?
 }
 struct SessionRequestBody: Decodable { var target: String; var reason: String; var incident: String; var ttl: String?; var totp: String }

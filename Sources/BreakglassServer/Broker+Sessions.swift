@@ -44,8 +44,10 @@ extension Broker {
             guard let user = try await tx.user(id: actor.id, forUpdate: true) else { throw BreakglassError.unauthenticated }
             guard let target = try await tx.target(named: targetName) else { throw BreakglassError.targetUnknown(targetName) }
             // Bad input is refused before the code is checked, so a typo does not spend or count a TOTP code.
-            let session = try EmergencySession.activate(id: id, requester: user.name, target: target, reason: request.reason,
+            var session = try EmergencySession.activate(id: id, requester: user.name, target: target, reason: request.reason,
                                                         incident: request.incident, ttl: request.ttl, now: now)
+            let obligation = RetroObligation.opened(for: session, target: target, ladder: settings.retroLadder)
+            session.retroDueAt = obligation.dueAt
             func denial(_ failure: String) -> AuditEvent {
                 AuditEvent(type: .sessionDenied, outcome: .failure, at: now, actor: user.name, actorRoles: user.roles, origin: origin,
                            target: target.name, sessionId: id, reason: session.reason, incident: session.incident,
@@ -67,6 +69,7 @@ extension Broker {
             }
             let credential = CredentialRef(kind: target.kind, keyId: issuer.signingKid, tokenId: id, audience: target.audience)
             try await tx.insertSession(session, userId: user.id, credential: credential, origin: origin)
+            try await tx.insertObligation(obligation)
             try await tx.enqueueNotification(type: AuditEventType.sessionActivated.rawValue, sessionId: id,
                                              payload: Self.pagePayload(session), now: now)
             try await tx.appendAudit(AuditEvent(
@@ -103,6 +106,7 @@ extension Broker {
                 return .refused(error)
             }
             try await tx.updateSession(extended, from: .active)
+            try await moveRetroDeadline(tx: tx, session: extended, target: target, now: now)
             try await tx.enqueueNotification(type: AuditEventType.sessionExtended.rawValue, sessionId: sessionId,
                                              payload: Self.pagePayload(extended), now: now)
             try await tx.appendAudit(AuditEvent(
@@ -140,6 +144,7 @@ extension Broker {
             guard let record = try await tx.session(id: sessionId, forUpdate: true) else { throw BreakglassError.sessionUnknown(sessionId) }
             let closed = try decide(record, now)
             try await tx.updateSession(closed, from: .active)
+            try await moveRetroDeadline(tx: tx, session: closed, target: nil, now: now)
             try await tx.enqueueNotification(type: type.rawValue, sessionId: sessionId, payload: Self.pagePayload(closed), now: now)
             try await tx.appendAudit(AuditEvent(
                 type: type, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin, target: closed.target,
@@ -159,6 +164,7 @@ extension Broker {
             for record in try await tx.claimExpiredSessions(now: now, limit: limit) {
                 guard let expired = record.session.expire(now: now) else { continue }
                 try await tx.updateSession(expired, from: .active)
+                try await moveRetroDeadline(tx: tx, session: expired, target: nil, now: now)
                 try await tx.enqueueNotification(type: AuditEventType.sessionExpired.rawValue, sessionId: expired.id,
                                                  payload: Self.pagePayload(expired), now: now)
                 try await tx.appendAudit(AuditEvent(

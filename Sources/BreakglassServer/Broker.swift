@@ -25,16 +25,27 @@ public struct Broker: Sendable {
         /// How long a claimed delivery is reserved for the instance sending it; a crashed instance's claims
         /// lapse after this and another instance sends again.
         public var deliveryClaim: TimeInterval
+        /// The escalation ladder each new retro obligation takes (and keeps).
+        public var retroLadder: EscalationLadder
+        /// The secret GitHub signs webhook deliveries with; without it `/v1/hooks/github` refuses everything.
+        public var githubWebhookSecret: String?
+        /// Lifetime of a browser session on the compliance pages.
+        public var webSessionLifetime: TimeInterval
 
         public init(issuerName: String = "breakglass", enrollmentValidity: TimeInterval = 24 * 3600,
                     lockout: LockoutPolicy = LockoutPolicy(), verifier: TOTPVerifier = TOTPVerifier(),
-                    deliveryMaxAge: TimeInterval = 24 * 3600, deliveryClaim: TimeInterval = 60) {
+                    deliveryMaxAge: TimeInterval = 24 * 3600, deliveryClaim: TimeInterval = 60,
+                    retroLadder: EscalationLadder = .standard, githubWebhookSecret: String? = nil,
+                    webSessionLifetime: TimeInterval = 8 * 3600) {
             self.issuerName = issuerName
             self.enrollmentValidity = enrollmentValidity
             self.lockout = lockout
             self.verifier = verifier
             self.deliveryMaxAge = deliveryMaxAge
             self.deliveryClaim = deliveryClaim
+            self.retroLadder = retroLadder
+            self.githubWebhookSecret = githubWebhookSecret
+            self.webSessionLifetime = webSessionLifetime
         }
     }
 

@@ -45,10 +45,11 @@ public struct ListenConfig: Sendable {
 public enum BrokerServer {
     public static func makeServiceGroup(broker: Broker, migrator: Migrator, listen: ListenConfig, logger: Logger,
                                         expiryPoll: Duration = .seconds(1), deliveryPoll: Duration? = .milliseconds(500),
+                                        retroPoll: Duration? = .seconds(5),
                                         signals: [UnixSignal] = [.sigterm, .sigint],
                                         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> ServiceGroup {
         try listen.validate()
-        let router = Routes.build(broker: broker, migrator: migrator)
+        let router = Routes.build(broker: broker, migrator: migrator, secureCookies: listen.tlsCertificatePath != nil)
         let server: HTTPServerBuilder
         if let cert = listen.tlsCertificatePath, let key = listen.tlsKeyPath {
             let chain: [NIOSSLCertificate]
@@ -72,6 +73,9 @@ public enum BrokerServer {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: app), .init(service: ExpiryService(broker: broker, pollInterval: expiryPoll, logger: logger)),
         ]
+        if let retroPoll {
+            services.append(.init(service: RetroEscalationService(broker: broker, pollInterval: retroPoll, logger: logger)))
+        }
         if let deliveryPoll {
             services.append(.init(service: DeliveryService(broker: broker, pollInterval: deliveryPoll, logger: logger)))
         }

@@ -5,7 +5,7 @@ import Hummingbird
 
 /// The HTTP JSON API. Handlers only translate between HTTP and the broker's use cases.
 enum Routes {
-    static func build(broker: Broker, migrator: Migrator) -> Router<BreakglassRequestContext> {
+    static func build(broker: Broker, migrator: Migrator, secureCookies: Bool = false) -> Router<BreakglassRequestContext> {
         let router = Router(context: BreakglassRequestContext.self)
         router.add(middleware: ErrorMiddleware())
 
@@ -42,6 +42,10 @@ enum Routes {
             return try APICoding.response(result, status: .created)
         }
 
+        addGitHubHook(router, broker: broker)
+        addMetrics(router, broker: broker)
+        addCompliancePages(router, broker: broker, secureCookies: secureCookies)
+
         let api = router.group("/v1").add(middleware: AuthMiddleware(broker: broker))
         api.get("/me") { _, context in
             let user = try context.requireUser()
@@ -51,6 +55,7 @@ enum Routes {
         addSessionRoutes(api, broker: broker)
         addAuditRoutes(api, broker: broker)
         addNotifyRoutes(api, broker: broker)
+        addRetroRoutes(api, broker: broker)
         return router
     }
 
@@ -82,11 +87,17 @@ enum Routes {
             }
             let name = try context.parameters.require("name")
             let maxTTL = try parseDuration(body.maxTtl, field: "max_ttl")!
+            let retroFrom = try body.retroFrom.map { text in
+                guard let basis = RetroDeadlineBasis(rawValue: text) else {
+                    throw BreakglassError.invalid("retro_from", "retro_from must be 'activation' or 'end', not '\(text)'")
+                }
+                return basis
+            }
             let target = Target(
                 name: name, kind: kind, audience: body.audience ?? name, maxTTL: maxTTL,
                 maxTotal: try parseDuration(body.maxTotal, field: "max_total") ?? maxTTL * 4,
                 retroDeadline: try parseDuration(body.retroDeadline, field: "retro_deadline") ?? 24 * 3600,
-                requesters: body.requesters ?? ["role:engineer"])
+                retroFrom: retroFrom ?? .activation, requesters: body.requesters ?? ["role:engineer"])
             let created = try await broker.saveTarget(target, actor: try context.requireUser(), origin: origin(request, context))
             return try APICoding.response(target, status: created ? .created : .ok)
         }

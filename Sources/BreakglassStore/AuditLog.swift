@@ -48,6 +48,23 @@ extension Tx {
         return out
     }
 
+    /// Every row of a session's shard from its first event up to the shard's head, and that head: the
+    /// segment an evidence pack carries as its chain proof. Run it in a snapshot so rows and head agree.
+    public func sessionChainSegment(sessionId: String) async throws -> (shard: Int, rows: [AuditChainRow], head: ChainHead) {
+        let shard = AuditChain.shard(for: sessionId)
+        let rows = try await query("""
+            SELECT id, shard, seq, occurred_at, body, prev_hash, hash FROM audit_events
+            WHERE shard = \(shard) AND seq >= (SELECT coalesce(min(seq), 0) FROM audit_events WHERE shard = \(shard) AND session_id = \(sessionId))
+            ORDER BY seq
+            """)
+        var out: [AuditChainRow] = []
+        for try await (id, shard, seq, at, body, prev, hash) in rows.decode((Int64, Int, Int64, Date, String, String, String).self) {
+            out.append(AuditChainRow(id: id, shard: shard, seq: seq, occurredAt: at, body: body, prevHash: prev, hash: hash))
+        }
+        let head = try await auditHeads().first { $0.shard == shard } ?? ChainHead(shard: shard, seq: 0, hash: AuditChain.genesisHash)
+        return (shard, out, head)
+    }
+
     /// Must be the first statement of a transaction.
     public func beginSnapshot() async throws {
         try await execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")

@@ -8,13 +8,14 @@ extension Tx {
     public func saveTarget(_ target: Target, by admin: String, now: Date) async throws -> Bool {
         var created = false
         for try await inserted in try await query("""
-            INSERT INTO targets (name, kind, audience, max_ttl_seconds, max_total_seconds, retro_deadline_seconds, requesters,
-                                 created_at, updated_at, updated_by)
+            INSERT INTO targets (name, kind, audience, max_ttl_seconds, max_total_seconds, retro_deadline_seconds, retro_deadline_from,
+                                 requesters, created_at, updated_at, updated_by)
             VALUES (\(target.name), \(target.kind.rawValue), \(target.audience), \(Int(target.maxTTL)), \(Int(target.maxTotal)),
-                    \(Int(target.retroDeadline)), \(target.requesters), \(now), \(now), \(admin))
+                    \(Int(target.retroDeadline)), \(target.retroFrom.rawValue), \(target.requesters), \(now), \(now), \(admin))
             ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, audience = EXCLUDED.audience,
                 max_ttl_seconds = EXCLUDED.max_ttl_seconds, max_total_seconds = EXCLUDED.max_total_seconds,
-                retro_deadline_seconds = EXCLUDED.retro_deadline_seconds, requesters = EXCLUDED.requesters,
+                retro_deadline_seconds = EXCLUDED.retro_deadline_seconds,
+                retro_deadline_from = EXCLUDED.retro_deadline_from, requesters = EXCLUDED.requesters,
                 updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by
             RETURNING (xmax = 0)
             """).decode(Bool.self) {
@@ -29,15 +30,15 @@ extension Tx {
 
     public func targets(name: String? = nil) async throws -> [Target] {
         let rows = try await query("""
-            SELECT name, kind, audience, max_ttl_seconds, max_total_seconds, retro_deadline_seconds, requesters FROM targets
+            SELECT name, kind, audience, max_ttl_seconds, max_total_seconds, retro_deadline_seconds, retro_deadline_from, requesters FROM targets
             WHERE \(name)::text IS NULL OR name = \(name) ORDER BY name
             """)
         var out: [Target] = []
-        for try await (name, kind, audience, ttl, total, retro, requesters) in rows.decode(
-            (String, String, String, Int, Int, Int, [String]).self) {
+        for try await (name, kind, audience, ttl, total, retro, from, requesters) in rows.decode(
+            (String, String, String, Int, Int, Int, String, [String]).self) {
             out.append(Target(name: name, kind: CredentialKind(rawValue: kind) ?? .token, audience: audience,
                               maxTTL: TimeInterval(ttl), maxTotal: TimeInterval(total), retroDeadline: TimeInterval(retro),
-                              requesters: requesters))
+                              retroFrom: RetroDeadlineBasis(rawValue: from) ?? .activation, requesters: requesters))
         }
         return out
     }

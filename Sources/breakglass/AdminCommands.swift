@@ -79,7 +79,8 @@ struct Admin: AsyncParsableCommand {
         @Option(help: "JWT audience downstream services check (default: the target name).") var audience: String?
         @Option(help: "Longest TTL one request or extension may ask for, e.g. 1h.") var maxTtl: String
         @Option(help: "Cap on the whole session with extensions (default 4 x max TTL).") var maxTotal: String?
-        @Option(help: "Retro PR deadline after activation (default 24h).") var retroDeadline: String?
+        @Option(help: "Retro PR deadline (default 24h).") var retroDeadline: String?
+        @Option(help: "Whether the retro deadline runs from 'activation' (default) or from the session's 'end'.") var retroFrom: String?
         @Option(name: .customLong("requester"), help: "Who may request: role:NAME or user:NAME; repeatable (default role:engineer).")
         var requesters: [String] = []
 
@@ -89,6 +90,7 @@ struct Admin: AsyncParsableCommand {
                 if let audience { body["audience"] = audience }
                 if let maxTotal { body["max_total"] = maxTotal }
                 if let retroDeadline { body["retro_deadline"] = retroDeadline }
+                if let retroFrom { body["retro_from"] = retroFrom }
                 if !requesters.isEmpty { body["requesters"] = requesters }
                 let (target, raw) = try await APIClient(options: options).call(.PUT, "/v1/targets/\(APIClient.path(name))", body: body, as: Target.self)
                 output(json: options.json, raw: raw) { Admin.describe(target) }
@@ -109,6 +111,6 @@ struct Admin: AsyncParsableCommand {
     }
 
     static func describe(_ t: Target) -> String {
-        "\(t.name)  \(t.kind.rawValue)  aud=\(t.audience)  max-ttl=\(TTL.format(t.maxTTL))  max-total=\(TTL.format(t.maxTotal))  retro=\(TTL.format(t.retroDeadline))  requesters=\(t.requesters.joined(separator: ","))"
+        "\(t.name)  \(t.kind.rawValue)  aud=\(t.audience)  max-ttl=\(TTL.format(t.maxTTL))  max-total=\(TTL.format(t.maxTotal))  retro=\(TTL.format(t.retroDeadline)) from \(t.retroFrom.rawValue)  requesters=\(t.requesters.joined(separator: ","))"
     }
 }

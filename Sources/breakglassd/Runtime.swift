@@ -84,7 +84,33 @@ struct Runtime {
         return Broker.Settings(
             issuerName: environment["BREAKGLASS_ISSUER"].flatMap { $0.isEmpty ? nil : $0 } ?? "breakglass",
             deliveryMaxAge: try duration("BREAKGLASS_DELIVERY_MAX_AGE", default: 24 * 3600, range: 60...(30 * 86400)),
-            deliveryClaim: try duration("BREAKGLASS_DELIVERY_CLAIM", default: 60, range: 1...3600))
+            deliveryClaim: try duration("BREAKGLASS_DELIVERY_CLAIM", default: 60, range: 1...3600),
+            retroLadder: try retroLadder(), githubWebhookSecret: try githubWebhookSecret())
+    }
+
+    func retroLadder() throws -> EscalationLadder {
+        guard let spec = environment["BREAKGLASS_RETRO_LADDER"], !spec.isEmpty else { return .standard }
+        do {
+            return try EscalationLadder.parse(spec)
+        } catch let error as BreakglassError {
+            throw ValidationError("BREAKGLASS_RETRO_LADDER: \(error.message)")
+        }
+    }
+
+    /// From BREAKGLASS_GITHUB_WEBHOOK_SECRET_FILE (preferred: not visible in the process environment) or
+    /// BREAKGLASS_GITHUB_WEBHOOK_SECRET.
+    func githubWebhookSecret() throws -> String? {
+        if let path = environment["BREAKGLASS_GITHUB_WEBHOOK_SECRET_FILE"], !path.isEmpty {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ValidationError("BREAKGLASS_GITHUB_WEBHOOK_SECRET_FILE \(path) cannot be read")
+            }
+            let secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard secret.count >= 16 else { throw ValidationError("the GitHub webhook secret must be at least 16 characters") }
+            return secret
+        }
+        guard let secret = environment["BREAKGLASS_GITHUB_WEBHOOK_SECRET"], !secret.isEmpty else { return nil }
+        guard secret.count >= 16 else { throw ValidationError("the GitHub webhook secret must be at least 16 characters") }
+        return secret
     }
 
     /// Prepares the database (embedded start, migrations), runs `body` with a started broker, and stops an

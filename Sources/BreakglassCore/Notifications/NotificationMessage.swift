@@ -30,7 +30,19 @@ public struct NotificationMessage: Sendable, Equatable {
         case "user.locked": return "🔒 Account locked after failed TOTP codes: \(who)"
         case "delivery.failed": return "📭 A breakglass page could not be delivered to \(payload["channel"] ?? "a channel")"
         case "notify.test": return "🔔 breakglass test message for \(payload["channel"] ?? "this channel")"
-        default: return "breakglass: \(type)"
+        case "retro.linked": return "🔗 Retro PR linked: \(who) on \(target)"
+        case "retro.approved": return "✅ Retro PR approved: \(who) on \(target)"
+        case "retro.rejected": return "↩️ Retro PR rejected, owed again: \(who) on \(target)"
+        case "retro.waived": return "☑️ Retro PR waived by compliance: \(who) on \(target)"
+        default:
+            if type.hasPrefix("retro."), let rung = payload["rung"] {
+                let late = payload["late_by"].map { " (paged late by \($0))" } ?? ""
+                if let since = payload["overdue_since"] {
+                    return "📣 Retro PR overdue [\(rung)]: \(who) on \(target), overdue since \(since)\(late)"
+                }
+                return "⏰ Retro PR reminder [\(rung)]: \(who) owes a retro PR for \(target), due \(payload["due_at"] ?? "soon")\(late)"
+            }
+            return "breakglass: \(type)"
         }
     }
 
@@ -39,7 +51,8 @@ public struct NotificationMessage: Sendable, Equatable {
         let labels: [(String, String)] = [("user", "Who"), ("target", "Target"), ("reason", "Reason"), ("incident", "Incident"),
                                           ("expires_at", "Expires"), ("retro_due_at", "Retro PR due"), ("session_id", "Session"),
                                           ("failure", "Failure"), ("locked_until", "Locked until"), ("channel", "Channel"),
-                                          ("error", "Error")]
+                                          ("error", "Error"), ("rung", "Rung"), ("due_at", "Retro PR due"), ("overdue_since", "Overdue since"),
+                                          ("late_by", "Paged late by"), ("pr_url", "PR"), ("note", "Note")]
         let fields = labels.compactMap { key, label in
             payload[key].map { ["type": "mrkdwn", "text": "*\(label):*\n\(Self.slackEscape($0))"] }
         }
@@ -56,13 +69,16 @@ public struct NotificationMessage: Sendable, Equatable {
     /// PagerDuty Events API v2. One dedup key per session, so retries and several broker instances never
     /// open two incidents, and the session's end resolves the one its activation triggered.
     public func pagerDutyBody(routingKey: String, source: String) -> [String: Any] {
-        let action = ["session.ended", "session.expired", "session.revoked"].contains(type) ? "resolve" : "trigger"
+        let resolving = ["session.ended", "session.expired", "session.revoked", "retro.linked", "retro.approved", "retro.waived"]
+        let action = resolving.contains(type) ? "resolve" : "trigger"
         var body: [String: Any] = ["routing_key": routingKey, "event_action": action, "dedup_key": pagerDutyDedupKey]
         if action == "trigger" {
             let severity: String
             switch type {
             case "session.activated", "session.denied", "session.revoked": severity = "warning"
             case "user.locked", "delivery.failed": severity = "error"
+            // Each escalation rung carries its own severity, which PagerDuty maps to urgency.
+            case _ where type.hasPrefix("retro."): severity = payload["severity"] ?? "warning"
             default: severity = "info"
             }
             body["payload"] = ["summary": Self.truncate(title + (payload["reason"].map { " — \($0)" } ?? ""), to: 1024),
@@ -74,6 +90,8 @@ public struct NotificationMessage: Sendable, Equatable {
 
     public var pagerDutyDedupKey: String {
         if let sessionId, type.hasPrefix("session.") && type != "session.denied" { return "breakglass/session/\(sessionId)" }
+        // One incident per overdue retro PR and PagerDuty service; linking or approving resolves it.
+        if let sessionId, type.hasPrefix("retro.") { return "breakglass/retro/\(sessionId)" }
         return "breakglass/\(type)/\(sessionId ?? payload["user"] ?? id)"
     }
 

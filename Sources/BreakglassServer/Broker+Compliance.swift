@@ -1,0 +1,257 @@
+import BreakglassCore
+import BreakglassStore
+import Foundation
+
+public enum RetroDecision: String, Sendable, CaseIterable {
+    case approve, reject, waive
+
+    var recorded: String {
+        switch self {
+        case .approve: return "approved"
+        case .reject: return "rejected"
+        case .waive: return "waived"
+        }
+    }
+
+    var auditType: AuditEventType {
+        switch self {
+        case .approve: return .retroApproved
+        case .reject: return .retroRejected
+        case .waive: return .retroWaived
+        }
+    }
+}
+
+/// How the engineer proved who they were, as the audit log recorded it.
+public struct MFAFacts: Codable, Sendable {
+    public var method: String
+    public var outcome: String
+    public var deniedAttempts: Int
+    public var extensionsProven: Int
+}
+
+public struct CredentialFacts: Codable, Sendable {
+    public var kind: CredentialKind
+    public var keyId: String?
+    public var tokenId: String?
+    public var audience: String?
+    public var expiresAt: Date
+}
+
+public struct AuditEventView: Codable, Sendable {
+    public var id: Int64
+    public var seq: Int64
+    public var hash: String
+    public var event: AuditEvent
+}
+
+/// Everything known about one emergency session, from request to retro review.
+public struct SessionStory: Codable, Sendable {
+    public var session: EmergencySession
+    public var clientAddress: String?
+    public var userAgent: String?
+    public var mfa: MFAFacts
+    public var credential: CredentialFacts
+    public var retro: RetroView
+    public var obligation: RetroObligation
+    public var escalations: [EscalationRecord]
+    public var reviews: [ReviewRecord]
+    public var pages: [DeliveryLogEntry]
+    public var events: [AuditEventView]
+}
+
+extension Broker {
+    public func complianceQueue(actor: AuthUser) async throws -> [RetroView] {
+        try actor.require(.compliance, to: "see the compliance queue")
+        let now = clock.now()
+        return try await database.read { try await $0.complianceQueue(now: now, limit: 1000).map { RetroView($0, now: now) } }
+    }
+
+    public func sessionStory(sessionId: String, actor: AuthUser) async throws -> SessionStory {
+        try actor.require(.compliance, to: "review emergency sessions")
+        let now = clock.now()
+        return try await database.read { tx in try await self.story(sessionId: sessionId, tx: tx, now: now) }
+    }
+
+    func story(sessionId: String, tx: Tx, now: Date) async throws -> SessionStory {
+        guard let record = try await tx.session(id: sessionId), let obligation = try await tx.obligation(sessionId: sessionId) else {
+            throw BreakglassError.sessionUnknown(sessionId)
+        }
+        let rows = try await tx.auditRows(sessionId: sessionId)
+        let events = rows.compactMap { row in AuditChain.decode(body: row.body).map { AuditEventView(id: row.id, seq: row.seq, hash: row.hash, event: $0) } }
+        let activation = events.first { $0.event.type == .sessionActivated }?.event
+        let mfa = MFAFacts(method: "totp", outcome: activation?.details["mfa_outcome"] ?? "unknown",
+                           deniedAttempts: events.filter { $0.event.type == .sessionDenied }.count,
+                           extensionsProven: events.filter { $0.event.type == .sessionExtended }.count)
+        let session = record.session.asSeen(at: now)
+        return SessionStory(
+            session: session, clientAddress: record.clientAddress, userAgent: activation?.userAgent, mfa: mfa,
+            credential: CredentialFacts(kind: record.credential.kind, keyId: record.credential.keyId, tokenId: record.credential.tokenId,
+                                        audience: record.credential.audience, expiresAt: session.expiresAt),
+            retro: RetroView(obligation, now: now), obligation: obligation,
+            escalations: try await tx.escalations(sessionId: sessionId), reviews: try await tx.reviews(sessionId: sessionId),
+            pages: try await tx.deliveryLog(sessionId: sessionId, deadOnly: false, limit: 1000), events: events)
+    }
+
+    /// Compliance approves, rejects (back to owed, with the reason) or waives a retro PR. The engineer who
+    /// broke glass can never decide on their own; the attempt is refused and audited.
+    public func reviewRetro(sessionId: String, decision: RetroDecision, note: String, actor: AuthUser,
+                            origin: RequestOrigin) async throws -> RetroView {
+        try actor.require(.compliance, to: "review retro PRs")
+        let note = try Validation.reason(note, field: decision == .waive ? "reason" : "note")
+        let now = clock.now()
+        let decided = try await database.transactionCommittingRefusal { tx -> Outcome<RetroObligation> in
+            guard let obligation = try await tx.obligation(sessionId: sessionId, forUpdate: true) else {
+                throw BreakglassError.sessionUnknown(sessionId)
+            }
+            do {
+                try obligation.checkReviewer(actor.name)
+            } catch let error as BreakglassError {
+                try await tx.appendAudit(AuditEvent(
+                    type: .retroReviewRefused, outcome: .failure, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
+                    target: obligation.target, sessionId: sessionId,
+                    details: ["decision": decision.rawValue, "failure": "self_review", "requester": obligation.requester]))
+                return .refused(error)
+            }
+            let decided: RetroObligation
+            switch decision {
+            case .approve: decided = try obligation.approve(by: actor.name, note: note, now: now)
+            case .reject: decided = try obligation.reject(by: actor.name, note: note, now: now)
+            case .waive: decided = try obligation.waive(by: actor.name, reason: note, now: now)
+            }
+            try await tx.saveObligation(decided)
+            try await tx.insertReview(sessionId: sessionId, decision: decision.recorded, reviewer: actor.name, note: note,
+                                      prURL: obligation.prURL, now: now)
+            try await tx.enqueueNotification(type: "retro.\(decision.recorded)", sessionId: sessionId, payload: [
+                "session_id": sessionId, "user": obligation.requester, "target": obligation.target, "pr_url": obligation.prURL ?? "-",
+                "note": note, "reviewer": actor.name, "due_at": Timestamp.format(obligation.dueAt),
+            ], now: now)
+            var details = ["decision": decision.recorded, "requester": obligation.requester, "pr_url": obligation.prURL ?? "",
+                           "previous_status": obligation.status.rawValue, "due_at": Timestamp.format(obligation.dueAt)]
+            if let independent = obligation.independentApproval { details["independent_pr_approval"] = String(independent) }
+            if let commit = obligation.mergeCommit { details["merge_commit"] = commit }
+            try await tx.appendAudit(AuditEvent(
+                type: decision.auditType, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin, target: obligation.target,
+                sessionId: sessionId, reason: note, details: details))
+            return .done(decided)
+        }
+        logger.notice("retro PR reviewed", metadata: ["session.id": "\(sessionId)", "retro.decision": "\(decision.recorded)"])
+        return RetroView(decided, now: now)
+    }
+
+    /// One JSON document for an auditor: the session's whole story, its audit events with the chain segment
+    /// proving them, the controls they evidence, and the pack's own SHA-256. The export itself is audited
+    /// first, so the pack proves it too.
+    public func evidencePack(sessionId: String, actor: AuthUser, origin: RequestOrigin) async throws -> JSONValue {
+        try actor.require(.compliance, to: "export evidence")
+        let now = clock.now()
+        try await database.transaction { tx in
+            guard try await tx.session(id: sessionId) != nil else { throw BreakglassError.sessionUnknown(sessionId) }
+            try await tx.appendAudit(AuditEvent(type: .evidenceExported, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
+                                                sessionId: sessionId, details: ["format": "breakglass-evidence/1"]))
+        }
+        let (story, proof) = try await database.transaction { tx in
+            try await tx.beginSnapshot()
+            let story = try await self.story(sessionId: sessionId, tx: tx, now: now)
+            let segment = try await tx.sessionChainSegment(sessionId: sessionId)
+            return (story, ChainProof.make(sessionId: sessionId, shard: segment.shard, rows: segment.rows, head: segment.head))
+        }
+        struct Pack: Encodable {
+            var format = "breakglass-evidence/1"
+            var generatedAt: Date
+            var generatedBy: String
+            var issuer: String
+            var session: EmergencySession
+            var request: [String: String]
+            var mfa: MFAFacts
+            var credential: CredentialFacts
+            var retro: RetroObligation
+            var escalations: [EscalationRecord]
+            var reviews: [ReviewRecord]
+            var pages: [DeliveryLogEntry]
+            var audit: [String: AuditSection]
+            var controls: [String]
+            var verification: String
+        }
+        struct AuditSection: Encodable {
+            var events: [AuditEventView]?
+            var proof: ChainProof?
+        }
+        var request = ["reason": story.session.reason, "incident": story.session.incident]
+        request["client_address"] = story.clientAddress
+        request["user_agent"] = story.userAgent
+        let pack = Pack(
+            generatedAt: now, generatedBy: actor.name, issuer: settings.issuerName, session: story.session, request: request, mfa: story.mfa,
+            credential: story.credential, retro: story.obligation, escalations: story.escalations, reviews: story.reviews,
+            pages: story.pages, audit: ["proof": AuditSection(proof: proof), "events": AuditSection(events: story.events)],
+            controls: Array(Set(proof.links.compactMap { $0.body.flatMap(AuditChain.decode(body:)) }.flatMap(\.controls))).sorted(),
+            verification: "pack_sha256 is SHA-256 of the RFC 8785 canonical JSON of this document without pack_sha256; each audit.proof link with a body hashes as sha256(prev_hash + \"\\n\" + body); `breakglass compliance verify-evidence FILE` checks both")
+        let data = try APICoding.encoder.encode(pack)
+        return EvidencePack.seal(try JSONDecoder().decode(JSONValue.self, from: data))
+    }
+
+    public func retroMetrics() async throws -> RetroMetrics {
+        let now = clock.now()
+        return try await database.read { try await $0.retroMetrics(now: now) }
+    }
+
+    // MARK: browser sign-in for the compliance pages
+
+    /// A one-time link (two minutes) that signs a browser in to the read-only compliance pages.
+    public func issueWebTicket(actor: AuthUser) async throws -> String {
+        try actor.require(.compliance, to: "open the compliance pages")
+        let ticket = "bgw_" + Secrets.base64url(Secrets.randomBytes(32))
+        let now = clock.now()
+        try await database.transaction { tx in
+            try await tx.insertWebLogin(tokenHash: Secrets.hash(ticket), userId: actor.id, kind: "ticket", now: now, expiresAt: now + 120)
+        }
+        return ticket
+    }
+
+    /// Spends a ticket and returns the browser session cookie value.
+    public func redeemWebTicket(_ ticket: String, origin: RequestOrigin) async throws -> String {
+        let now = clock.now()
+        let cookie = "bgs_" + Secrets.base64url(Secrets.randomBytes(32))
+        let lifetime = settings.webSessionLifetime
+        try await database.transaction { tx in
+            guard ticket.hasPrefix("bgw_"), ticket.count < 100,
+                  let userId = try await tx.spendWebTicket(tokenHash: Secrets.hash(ticket), now: now),
+                  let user = try await tx.user(id: userId) else {
+                throw BreakglassError(.unauthenticated, "ticket_invalid",
+                                      "this sign-in link is unknown, used or expired; run `breakglass compliance web` for a new one")
+            }
+            try await tx.insertWebLogin(tokenHash: Secrets.hash(cookie), userId: userId, kind: "session", now: now, expiresAt: now + lifetime)
+            try await tx.appendAudit(AuditEvent(type: .webLogin, at: now, actor: user.name, actorRoles: user.roles, origin: origin,
+                                                details: ["expires_at": Timestamp.format(now + lifetime)]))
+        }
+        return cookie
+    }
+
+    public func authenticateWeb(cookie: String) async throws -> AuthUser {
+        guard cookie.hasPrefix("bgs_"), cookie.count < 100 else { throw BreakglassError.unauthenticated }
+        let now = clock.now()
+        guard let user = try await database.read({ try await $0.webSessionUser(tokenHash: Secrets.hash(cookie), now: now) }),
+              user.confirmed, !user.isLocked(at: now) else {
+            throw BreakglassError.unauthenticated
+        }
+        return AuthUser(id: user.id, name: user.name, roles: user.roles)
+    }
+
+    public func setGitHubLogin(user name: String, login: String?, actor: AuthUser, origin: RequestOrigin) async throws {
+        try actor.require(.admin, to: "set users' GitHub logins")
+        if let login {
+            guard (1...39).contains(login.count), login.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
+                throw BreakglassError.invalid("login", "'\(login.prefix(50))' is not a GitHub login (1-39 letters, digits or '-')")
+            }
+        }
+        let now = clock.now()
+        try await database.transaction { tx in
+            guard let user = try await tx.user(named: name, forUpdate: true) else { throw BreakglassError.userUnknown(name) }
+            guard try await tx.setGitHubLogin(userId: user.id, login: login) else {
+                throw BreakglassError(.conflict, "github_login_taken", "GitHub login '\(login ?? "")' already belongs to another user")
+            }
+            try await tx.appendAudit(AuditEvent(type: .userUpdated, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
+                                                details: ["user": name, "github_login": login ?? ""]))
+        }
+    }
+}

@@ -1,0 +1,151 @@
+import BreakglassCore
+import BreakglassStore
+import Foundation
+
+public struct GitHubDelivery: Sendable {
+    public var event: String?
+    public var deliveryId: String?
+    public var signature: String?
+    public var body: [UInt8]
+
+    public init(event: String?, deliveryId: String?, signature: String?, body: [UInt8]) {
+        self.event = event
+        self.deliveryId = deliveryId
+        self.signature = signature
+        self.body = body
+    }
+}
+
+public struct GitHubOutcome: Codable, Sendable {
+    public var status: String
+    public var sessions: [String]
+}
+
+extension Broker {
+    /// Reconciles retro obligations with GitHub: a PR naming a session links itself, reviews are kept,
+    /// and a merge records its commit, merger and approvers. Deliveries are verified before anything is
+    /// read, and a redelivered id changes nothing.
+    public func receiveGitHub(_ delivery: GitHubDelivery, origin: RequestOrigin) async throws -> GitHubOutcome {
+        guard let secret = settings.githubWebhookSecret else {
+            throw BreakglassError(.unavailable, "github_not_configured",
+                                  "GitHub webhooks are not configured on this broker (set BREAKGLASS_GITHUB_WEBHOOK_SECRET)")
+        }
+        let now = clock.now()
+        let deliveryId = delivery.deliveryId.map { String($0.prefix(100)) }
+        let event = delivery.event.map { String($0.prefix(50)) } ?? "unknown"
+        guard GitHubWebhook.isValid(signatureHeader: delivery.signature, secret: secret, body: delivery.body) else {
+            let why = delivery.signature == nil ? "missing X-Hub-Signature-256" : "X-Hub-Signature-256 does not match the body"
+            _ = try await database.transaction { tx in
+                try await tx.appendAudit(AuditEvent(
+                    type: .githubDeliveryRejected, outcome: .failure, at: now, actor: nil, origin: origin,
+                    details: ["delivery_id": deliveryId ?? "-", "event": event, "failure": why, "bytes": String(delivery.body.count)]))
+            }
+            logger.warning("GitHub delivery refused", metadata: ["github.delivery": "\(deliveryId ?? "-")", "reason": "\(why)"])
+            throw BreakglassError(.unauthenticated, "bad_signature", "\(why); the delivery was refused")
+        }
+        switch event {
+        case "ping": return GitHubOutcome(status: "pong", sessions: [])
+        case "pull_request", "pull_request_review": break
+        default: return GitHubOutcome(status: "ignored", sessions: [])
+        }
+        guard let deliveryId, !deliveryId.isEmpty else {
+            throw BreakglassError.invalid("x-github-delivery", "the X-GitHub-Delivery header is required")
+        }
+        let payload = try GitHubWebhook.decode(delivery.body)
+        return try await database.transaction { tx in
+            guard try await tx.claimGitHubDelivery(id: deliveryId, event: event, now: now, outcome: "processing") else {
+                return GitHubOutcome(status: "duplicate", sessions: [])
+            }
+            let outcome = try await self.reconcile(payload, event: event, deliveryId: deliveryId, tx: tx, origin: origin, now: now)
+            try await tx.setGitHubDeliveryOutcome(id: deliveryId, outcome: outcome.status)
+            return outcome
+        }
+    }
+
+    private func reconcile(_ payload: GitHubWebhook.Event, event: String, deliveryId: String, tx: Tx, origin: RequestOrigin,
+                           now: Date) async throws -> GitHubOutcome {
+        let pr = payload.pullRequest
+        guard let url = try? PullRequestLink.validate(pr.htmlUrl) else { return GitHubOutcome(status: "ignored", sessions: []) }
+        let sender = "github:" + (payload.sender?.login ?? pr.user.login)
+        var touched: [String] = []
+
+        // Link every obligation the PR names that is still owed (or linked via the CLI to this same PR).
+        for id in PullRequestLink.sessionIds(in: [pr.title, pr.body ?? "", pr.head.ref]) {
+            guard let obligation = try await tx.obligation(sessionId: id, forUpdate: true), !obligation.status.isSettled else { continue }
+            if obligation.status == .linked {
+                guard obligation.prURL == url else { continue }
+                var updated = obligation
+                updated.prAuthor = pr.user.login
+                try await tx.saveObligation(updated)
+            } else {
+                var linked = try obligation.link(url: url, by: sender, source: .github, now: now)
+                linked.prAuthor = pr.user.login
+                try await recordLink(tx: tx, from: obligation, to: linked, actor: sender, roles: [], origin: origin, now: now,
+                                     details: ["pr_number": String(pr.number), "pr_author": pr.user.login, "github_delivery": deliveryId])
+            }
+            touched.append(id)
+        }
+
+        if event == "pull_request_review", let review = payload.review {
+            let state = payload.action == "dismissed" ? "dismissed" : review.state.lowercased()
+            let at = review.submittedAt.flatMap(Timestamp.parse) ?? now
+            try await tx.saveGitHubReview(prURL: url, reviewer: review.user.login, state: state, at: at)
+            for obligation in try await tx.obligations(prURL: url) where !obligation.status.isSettled {
+                try await tx.appendAudit(AuditEvent(
+                    type: .retroPRReviewed, at: now, actor: "github:\(review.user.login)", origin: origin, target: obligation.target,
+                    sessionId: obligation.sessionId,
+                    details: ["pr_url": url, "review_state": state, "reviewer": review.user.login, "github_delivery": deliveryId]))
+                try await refreshApprovals(obligation, tx: tx, prAuthor: pr.user.login)
+                touched.append(obligation.sessionId)
+            }
+        }
+
+        if event == "pull_request", payload.action == "closed", pr.merged == true {
+            for obligation in try await tx.obligations(prURL: url) where !obligation.status.isSettled {
+                var merged = obligation
+                merged.mergedAt = pr.mergedAt.flatMap(Timestamp.parse) ?? Timestamp.truncated(now)
+                merged.mergeCommit = pr.mergeCommitSha
+                merged.mergedBy = pr.mergedBy?.login
+                let (approvers, independent) = try await approvals(of: url, requester: obligation.requester, prAuthor: pr.user.login, tx: tx)
+                merged.prAuthor = pr.user.login
+                merged.prApprovers = approvers
+                merged.independentApproval = !independent.isEmpty
+                try await tx.saveObligation(merged)
+                try await tx.appendAudit(AuditEvent(
+                    type: .retroMerged, at: now, actor: merged.mergedBy.map { "github:\($0)" }, origin: origin, target: merged.target,
+                    sessionId: merged.sessionId,
+                    details: ["pr_url": url, "merge_commit": pr.mergeCommitSha ?? "", "merged_by": pr.mergedBy?.login ?? "",
+                              "pr_author": pr.user.login, "approvers": approvers.joined(separator: ","),
+                              "independent_approvers": independent.joined(separator: ","),
+                              "separation_of_duties": Self.separationOfDuties(approvers: approvers, independent: independent),
+                              "github_delivery": deliveryId]))
+                touched.append(merged.sessionId)
+            }
+        }
+        let unique = touched.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        return GitHubOutcome(status: unique.isEmpty ? "ignored" : "processed", sessions: unique)
+    }
+
+    private func refreshApprovals(_ obligation: RetroObligation, tx: Tx, prAuthor: String) async throws {
+        var updated = obligation
+        let (approvers, independent) = try await approvals(of: obligation.prURL ?? "", requester: obligation.requester,
+                                                           prAuthor: obligation.prAuthor ?? prAuthor, tx: tx)
+        updated.prApprovers = approvers
+        updated.independentApproval = !independent.isEmpty
+        try await tx.saveObligation(updated)
+    }
+
+    /// Approvals by the engineer who broke glass (under their GitHub login) or by the PR's author do not
+    /// count as independent review.
+    private func approvals(of url: String, requester: String, prAuthor: String, tx: Tx) async throws -> (all: [String], independent: [String]) {
+        let approvers = try await tx.gitHubApprovers(prURL: url)
+        let requesterLogin = try await tx.gitHubLogin(userName: requester).lowercased()
+        let independent = approvers.filter { $0.lowercased() != requesterLogin && $0.lowercased() != prAuthor.lowercased() }
+        return (approvers, independent)
+    }
+
+    static func separationOfDuties(approvers: [String], independent: [String]) -> String {
+        if !independent.isEmpty { return "satisfied" }
+        return approvers.isEmpty ? "not satisfied: no approving review" : "not satisfied: approved only by the engineer who broke glass"
+    }
+}

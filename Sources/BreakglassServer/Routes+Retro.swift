@@ -1,0 +1,210 @@
+import BreakglassCore
+import BreakglassStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Prometheus
+
+struct LinkBody: Decodable { var url: String }
+struct NoteBody: Decodable { var note: String? ; var reason: String? }
+struct GitHubLoginBody: Decodable { var login: String? }
+
+extension Routes {
+    static let webCookie = "bg_compliance"
+
+    static func addRetroRoutes(_ api: RouterGroup<BreakglassRequestContext>, broker: Broker) {
+        api.get("/retro") { request, context in
+            let everyone = request.uri.queryParameters.get("all") == "true"
+            return try APICoding.response(try await broker.retroObligations(actor: try context.requireUser(), everyone: everyone))
+        }
+        api.post("/retro/:id/link") { request, context in
+            let body = try await APICoding.decode(LinkBody.self, from: request)
+            return try APICoding.response(try await broker.linkRetro(sessionId: try context.parameters.require("id"), url: body.url,
+                                                                     actor: try context.requireUser(), origin: origin(request, context)))
+        }
+        api.put("/users/:name/github") { request, context in
+            let body = try await APICoding.decode(GitHubLoginBody.self, from: request)
+            let name = try context.parameters.require("name")
+            try await broker.setGitHubLogin(user: name, login: body.login, actor: try context.requireUser(), origin: origin(request, context))
+            return try APICoding.response(["user": name, "github_login": body.login ?? ""])
+        }
+        api.get("/compliance/queue") { request, context in
+            let queue = try await broker.complianceQueue(actor: try context.requireUser())
+            if request.uri.queryParameters.get("format") == "csv" { return csvResponse(queue, now: broker.clock.now()) }
+            return try APICoding.response(queue)
+        }
+        api.get("/compliance/sessions/:id") { _, context in
+            try APICoding.response(try await broker.sessionStory(sessionId: try context.parameters.require("id"), actor: try context.requireUser()))
+        }
+        for decision in RetroDecision.allCases {
+            api.post("/compliance/sessions/:id/\(decision.rawValue)") { request, context in
+                let body = try await APICoding.decode(NoteBody.self, from: request)
+                let field = decision == .waive ? "reason" : "note"
+                guard let note = body.note ?? body.reason else { throw BreakglassError.invalid(field, "the field '\(field)' is required") }
+                return try APICoding.response(try await broker.reviewRetro(
+                    sessionId: try context.parameters.require("id"), decision: decision, note: note, actor: try context.requireUser(),
+                    origin: origin(request, context)))
+            }
+        }
+        api.get("/compliance/sessions/:id/evidence") { request, context in
+            let pack = try await broker.evidencePack(sessionId: try context.parameters.require("id"), actor: try context.requireUser(),
+                                                     origin: origin(request, context))
+            return try APICoding.response(pack)
+        }
+        api.get("/compliance/metrics") { _, context in
+            try context.requireUser().require(.compliance, to: "read compliance metrics")
+            return try APICoding.response(try await broker.retroMetrics())
+        }
+        api.post("/compliance/web-ticket") { _, context in
+            let ticket = try await broker.issueWebTicket(actor: try context.requireUser())
+            return try APICoding.response(["path": "/compliance/login?ticket=\(ticket)", "expires_in": "2m"], status: .created)
+        }
+    }
+
+    /// GitHub authenticates with the HMAC signature of the raw body, not a bearer token.
+    static func addGitHubHook(_ router: Router<BreakglassRequestContext>, broker: Broker) {
+        router.post("/v1/hooks/github") { request, context in
+            var request = request
+            let limit = 5 * 1024 * 1024
+            let buffer: ByteBuffer
+            do {
+                buffer = try await request.collectBody(upTo: limit)
+            } catch {
+                throw BreakglassError(.tooLarge, "body_too_large", "the GitHub payload is larger than 5 MiB")
+            }
+            let outcome = try await broker.receiveGitHub(GitHubDelivery(
+                event: request.headers[HTTPField.Name("X-GitHub-Event")!], deliveryId: request.headers[HTTPField.Name("X-GitHub-Delivery")!],
+                signature: request.headers[HTTPField.Name("X-Hub-Signature-256")!], body: Array(buffer.readableBytesView)),
+                origin: origin(request, context))
+            return try APICoding.response(outcome)
+        }
+    }
+
+    /// Prometheus text format; aggregate figures only, no names or ids.
+    static func addMetrics(_ router: Router<BreakglassRequestContext>, broker: Broker) {
+        router.get("/metrics") { _, _ in
+            let metrics = try await broker.retroMetrics()
+            let registry = PrometheusCollectorRegistry()
+            func gauge(_ name: String, unit: String = "", _ help: String, _ labels: [(String, String)] = []) -> Gauge {
+                registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "breakglass", subsystem: "retro", metricName: name,
+                                                                    unitName: unit, helpText: help), labels: labels)
+            }
+            gauge("overdue", "Retro PRs owed past their deadline now").set(Int64(metrics.overdue))
+            for status in RetroStatus.allCases {
+                gauge("obligations", "Retro obligations by status", [("status", status.rawValue)]).set(Int64(metrics.byStatus[status.rawValue] ?? 0))
+            }
+            if let median = metrics.medianTimeToLinkSeconds {
+                gauge("time_to_link_median", unit: "seconds", "Median time from the start of the SLA window to the first linked PR").set(median)
+            }
+            if let ratio = metrics.approvedWithinSLARatio {
+                gauge("approved_within_sla", unit: "ratio",
+                      "Share of decided or past-deadline retro PRs approved with the PR linked by the deadline").set(ratio)
+            }
+            for (rung, count) in metrics.escalationsFired.sorted(by: { $0.key < $1.key }) {
+                gauge("escalations_paged", "Escalation rungs paged so far", [("rung", rung)]).set(Int64(count))
+            }
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            headers[.cacheControl] = "no-store"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        }
+    }
+
+    // MARK: read-only compliance pages
+
+    static func addCompliancePages(_ router: Router<BreakglassRequestContext>, broker: Broker, secureCookies: Bool) {
+        router.get("/compliance/login") { request, context in
+            guard let ticket = request.uri.queryParameters.get("ticket") else {
+                return html(CompliancePages.problem(status: 400, title: "Sign-in link incomplete",
+                                                    message: "Run `breakglass compliance web` and open the link it prints."), status: .badRequest)
+            }
+            let cookie: String
+            do {
+                cookie = try await broker.redeemWebTicket(String(ticket), origin: origin(request, context))
+            } catch let error as BreakglassError where error.kind == .unauthenticated {
+                return html(CompliancePages.problem(status: 401, title: "Sign-in link not valid", message: error.message), status: .unauthorized)
+            }
+            var headers = HTTPFields()
+            headers[.location] = "/compliance"
+            headers[.cacheControl] = "no-store"
+            headers[.setCookie] = "\(webCookie)=\(cookie); Path=/compliance; Max-Age=\(Int(broker.settings.webSessionLifetime)); HttpOnly; SameSite=Strict"
+                + (secureCookies ? "; Secure" : "")
+            return Response(status: .seeOther, headers: headers)
+        }
+        router.get("/compliance") { request, context in
+            try await withReviewer(request, broker: broker) { user in
+                let now = broker.clock.now()
+                async let queue = broker.complianceQueue(actor: user)
+                async let metrics = broker.retroMetrics()
+                return html(CompliancePages.queue(try await queue, metrics: try await metrics, user: user.name, now: now))
+            }
+        }
+        router.get("/compliance/queue.csv") { request, context in
+            try await withReviewer(request, broker: broker) { user in
+                csvResponse(try await broker.complianceQueue(actor: user), now: broker.clock.now())
+            }
+        }
+        router.get("/compliance/sessions/:id") { request, context in
+            let id = try context.parameters.require("id")
+            return try await withReviewer(request, broker: broker) { user in
+                html(CompliancePages.session(try await broker.sessionStory(sessionId: id, actor: user), user: user.name))
+            }
+        }
+    }
+
+    /// Resolves the reviewer from the browser cookie or a bearer token, answering problems as HTML pages.
+    private static func withReviewer(_ request: Request, broker: Broker,
+                                     _ body: (AuthUser) async throws -> Response) async throws -> Response {
+        do {
+            let user: AuthUser
+            if let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") {
+                user = try await broker.authenticate(bearer: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+            } else if let cookie = cookieValue(request, name: webCookie) {
+                user = try await broker.authenticateWeb(cookie: cookie)
+            } else {
+                throw BreakglassError.unauthenticated
+            }
+            try user.require(.compliance, to: "use the compliance pages")
+            return try await body(user)
+        } catch let error as BreakglassError where [.unauthenticated, .forbidden, .notFound].contains(error.kind) {
+            switch error.kind {
+            case .unauthenticated:
+                return html(CompliancePages.problem(status: 401, title: "Sign in required",
+                                                    message: "Run `breakglass compliance web` and open the one-time link it prints."),
+                            status: .unauthorized)
+            case .forbidden:
+                return html(CompliancePages.problem(status: 403, title: "Not allowed", message: error.message), status: .forbidden)
+            default:
+                return html(CompliancePages.problem(status: 404, title: "Not found", message: error.message), status: .notFound)
+            }
+        }
+    }
+
+    private static func cookieValue(_ request: Request, name: String) -> String? {
+        for header in request.headers[values: .cookie] {
+            for part in header.split(separator: ";") {
+                let pair = part.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1).map(String.init)
+                if pair.count == 2, pair[0] == name { return pair[1] }
+            }
+        }
+        return nil
+    }
+
+    private static func html(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        headers[.contentSecurityPolicy] = "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+        headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    private static func csvResponse(_ queue: [RetroView], now: Date) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/csv; charset=utf-8"
+        headers[.contentDisposition] = "attachment; filename=\"retro-queue.csv\""
+        headers[.cacheControl] = "no-store"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: CompliancePages.csv(queue, now: now))))
+    }
+}
