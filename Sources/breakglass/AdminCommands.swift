@@ -5,7 +5,7 @@ import Foundation
 struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Users and targets (admin role).",
-        subcommands: [CreateUser.self, EnrollUser.self, Unlock.self, Users.self, SetTarget.self, Targets.self])
+        subcommands: [CreateUser.self, EnrollUser.self, Unlock.self, Users.self, SetGitHub.self, SetTarget.self, Targets.self])
 
     struct GrantView: Decodable { var user: String; var roles: [String]; var enrollmentCode: String; var expiresAt: Date }
 
@@ -51,6 +51,22 @@ struct Admin: AsyncParsableCommand {
 
         func run() async throws {
             try await runAction(options, "/v1/users/\(APIClient.path(name))/unlock", done: "✔ unlocked \(name)")
+        }
+    }
+
+    struct SetGitHub: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-github", abstract: "Record a user's GitHub login, so their own PR approvals never count as independent review.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "User name.") var name: String
+        @Argument(help: "GitHub login (omit to clear).") var login: String?
+
+        func run() async throws {
+            try await runReportingErrors(json: options.json) {
+                let body: [String: Any] = login.map { ["login": $0] } ?? [:]
+                let raw = try await APIClient(options: options).send(.PUT, "/v1/users/\(APIClient.path(name))/github", body: body)
+                output(json: options.json, raw: raw) { "✔ \(name) is \(login.map { "GitHub user \($0)" } ?? "no longer linked to a GitHub login")" }
+            }
         }
     }
 

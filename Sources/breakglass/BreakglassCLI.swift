@@ -12,7 +12,7 @@ struct BreakglassCLI: AsyncParsableCommand {
             69 broker or database unavailable, 70 unexpected failure.
             """,
         subcommands: [Enroll.self, WhoAmI.self, RequestAccess.self, Status.self, List.self, Extend.self, End.self, Revoke.self,
-                      Audit.self, Notify.self, Admin.self])
+                      Retro.self, Compliance.self, Audit.self, Notify.self, Admin.self])
 }
 
 struct GlobalOptions: ParsableArguments {

@@ -31,7 +31,7 @@ func describeGrant(_ grant: SessionGrantView, verb: String) -> String {
           credential (\(grant.credential.kind), audience \(grant.credential.audience)); shown once, the broker does not keep it:
         \(grant.credential.token)
           pages queued: \(grant.pagesQueued.joined(separator: ", "))
-          retro PR due by \(Timestamp.format(s.retroDueAt))
+          retro PR due by \(Timestamp.format(s.retroDueAt)): breakglass retro link \(s.id) <PR URL>
         """
 }
 
