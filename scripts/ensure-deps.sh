@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Installs the system packages breakglass needs when they are missing: PostgreSQL server binaries
 # (the embedded default and the test clusters) and oathtool (the independent TOTP implementation the
-# tests check against). Safe to run repeatedly.
+# tests check against); with --for-tests also chromium, the headless browser the compliance page is
+# tested in. Safe to run repeatedly.
 set -euo pipefail
 
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v oathtool >/dev/null 2>&1 || need+=(oathtool)
 command -v runuser >/dev/null 2>&1 || need+=(util-linux)
+if [ "${1:-}" = "--for-tests" ]; then
+    command -v chromium >/dev/null 2>&1 || need+=(chromium)
+fi
 
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then

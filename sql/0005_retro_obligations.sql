@@ -1,6 +1,10 @@
 -- Retroactive pull requests: one obligation per activated session, its escalation ladder, GitHub
 -- reconciliation and the compliance review.
 
+-- Commit order of outbox messages (several share one created_at when written in one transaction), so a
+-- session's pages reach each channel in the order they were written: level 1 before level 2.
+ALTER TABLE outbox ADD COLUMN seq bigserial;
+
 -- Whether a target's retro deadline runs from activation or from the session's end.
 ALTER TABLE targets ADD COLUMN retro_deadline_from text NOT NULL DEFAULT 'activation'
     CHECK (retro_deadline_from IN ('activation', 'end'));

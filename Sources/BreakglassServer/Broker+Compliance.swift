@@ -169,13 +169,13 @@ extension Broker {
             var escalations: [EscalationRecord]
             var reviews: [ReviewRecord]
             var pages: [DeliveryLogEntry]
-            var audit: [String: AuditSection]
+            var audit: AuditSection
             var controls: [String]
             var verification: String
         }
         struct AuditSection: Encodable {
-            var events: [AuditEventView]?
-            var proof: ChainProof?
+            var events: [AuditEventView]
+            var proof: ChainProof
         }
         var request = ["reason": story.session.reason, "incident": story.session.incident]
         request["client_address"] = story.clientAddress
@@ -183,7 +183,7 @@ extension Broker {
         let pack = Pack(
             generatedAt: now, generatedBy: actor.name, issuer: settings.issuerName, session: story.session, request: request, mfa: story.mfa,
             credential: story.credential, retro: story.obligation, escalations: story.escalations, reviews: story.reviews,
-            pages: story.pages, audit: ["proof": AuditSection(proof: proof), "events": AuditSection(events: story.events)],
+            pages: story.pages, audit: AuditSection(events: story.events, proof: proof),
             controls: Array(Set(proof.links.compactMap { $0.body.flatMap(AuditChain.decode(body:)) }.flatMap(\.controls))).sorted(),
             verification: "pack_sha256 is SHA-256 of the RFC 8785 canonical JSON of this document without pack_sha256; each audit.proof link with a body hashes as sha256(prev_hash + \"\\n\" + body); `breakglass compliance verify-evidence FILE` checks both")
         let data = try APICoding.encoder.encode(pack)

@@ -34,14 +34,19 @@ public struct DeliveryService: Service, CustomStringConvertible {
                 busy = try await broker.routeOutbox() > 0
                 let claimed = try await broker.claimDeliveries(instance: instance, limit: batch)
                 busy = busy || !claimed.isEmpty
+                // One lane per channel and session, sent in commit order: a session's pages reach a channel in
+                // the order they were written (level 1 before level 2), while other lanes go in parallel.
+                let lanes = Dictionary(grouping: claimed) { "\($0.channel.id)|\($0.message.sessionId ?? $0.id.uuidString)" }
                 await withTaskGroup(of: Void.self) { group in
-                    for delivery in claimed {
+                    for lane in lanes.values {
                         group.addTask {
-                            do {
-                                try await broker.deliver(delivery, sender: sender, instance: instance)
-                            } catch {
-                                // The claim lapses and the delivery is retried; the page is delayed, not lost.
-                                logger.error("recording a delivery failed", metadata: ["delivery.id": "\(delivery.id)", "error": "\(error)"])
+                            for delivery in lane {
+                                do {
+                                    try await broker.deliver(delivery, sender: sender, instance: instance)
+                                } catch {
+                                    // The claim lapses and the delivery is retried; the page is delayed, not lost.
+                                    logger.error("recording a delivery failed", metadata: ["delivery.id": "\(delivery.id)", "error": "\(error)"])
+                                }
                             }
                         }
                     }

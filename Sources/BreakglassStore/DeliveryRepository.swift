@@ -133,9 +133,9 @@ extension Tx {
         var ids: [UUID] = []
         for try await id in try await query("""
             WITH due AS (
-                SELECT d.id FROM deliveries d JOIN channels c ON c.id = d.channel_id
+                SELECT d.id FROM deliveries d JOIN channels c ON c.id = d.channel_id JOIN outbox o ON o.id = d.outbox_id
                 WHERE d.state = 'pending' AND d.next_attempt_at <= \(now) AND (d.claimed_until IS NULL OR d.claimed_until < \(now)) AND c.enabled
-                ORDER BY d.next_attempt_at LIMIT \(limit) FOR UPDATE OF d SKIP LOCKED)
+                ORDER BY d.next_attempt_at, o.seq LIMIT \(limit) FOR UPDATE OF d SKIP LOCKED)
             UPDATE deliveries d SET claimed_until = \(claimUntil), claimed_by = \(instance) FROM due WHERE d.id = due.id RETURNING d.id
             """).decode(UUID.self) {
             ids.append(id)
@@ -145,7 +145,7 @@ extension Tx {
         var out: [ClaimedDelivery] = []
         for try await (id, attempts, channelId, outboxId, type, sessionId, payload, created) in try await query("""
             SELECT d.id, d.attempts, d.channel_id, o.id, o.event_type, o.session_id, o.payload::text, o.created_at
-            FROM deliveries d JOIN outbox o ON o.id = d.outbox_id WHERE d.id = ANY(\(ids)) ORDER BY d.next_attempt_at
+            FROM deliveries d JOIN outbox o ON o.id = d.outbox_id WHERE d.id = ANY(\(ids)) ORDER BY d.next_attempt_at, o.seq
             """).decode((UUID, Int, UUID, UUID, String, String?, String, Date).self) {
             guard let channel = channels[channelId] else { continue }
             let fields = (try? JSONDecoder().decode([String: String].self, from: Data(payload.utf8))) ?? [:]

@@ -14,6 +14,7 @@ class BrokerTestCase: XCTestCase {
     var http: HTTPTestClient { HTTPTestClient(baseURL: server.baseURL) }
     /// Whether the in-process server runs the delivery service (off to stand in for a broker that crashed).
     var serverDelivers: Bool { true }
+    var serverSettings: Broker.Settings { .init() }
 
     override func setUp() async throws {
         try await super.setUp()
@@ -22,7 +23,7 @@ class BrokerTestCase: XCTestCase {
         // A few steps behind real time, so tokens signed "now" are already valid for real-clock verifiers.
         clock = ManualClock(Date(timeIntervalSince1970: (now / 30).rounded(.down) * 30 - 180 + 5))
         server = TestServer(database: database, clock: clock)
-        try await server.start(delivers: serverDelivers)
+        try await server.start(settings: serverSettings, delivers: serverDelivers)
         scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bg-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
     }

@@ -12,6 +12,8 @@ public struct HTTPTestClient: Sendable {
     public struct Reply: Sendable {
         public let status: Int
         public let body: Data
+        /// Response headers, names lowercased.
+        public var headers: [String: String] = [:]
         public var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
         public var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String }
         public var errorMessage: String? { (json["error"] as? [String: Any])?["message"] as? String }
@@ -19,10 +21,11 @@ public struct HTTPTestClient: Sendable {
     }
 
     public func send(_ method: HTTPMethod, _ path: String, token: String? = nil, json: [String: Any]? = nil,
-                     rawBody: Data? = nil) async throws -> Reply {
+                     rawBody: Data? = nil, headers: [String: String] = [:]) async throws -> Reply {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let json {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
@@ -31,6 +34,8 @@ public struct HTTPTestClient: Sendable {
         }
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
         let body = try await response.body.collect(upTo: 64 * 1024 * 1024)
-        return Reply(status: Int(response.status.code), body: Data(body.readableBytesView))
+        var fields: [String: String] = [:]
+        for header in response.headers { fields[header.name.lowercased()] = header.value }
+        return Reply(status: Int(response.status.code), body: Data(body.readableBytesView), headers: fields)
     }
 }

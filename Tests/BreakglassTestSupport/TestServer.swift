@@ -44,7 +44,8 @@ public final class TestServer: @unchecked Sendable {
                     let box = ServiceGroupBox()
                     let group = try BrokerServer.makeServiceGroup(
                         broker: broker, migrator: migrator, listen: listen, logger: logger,
-                        expiryPoll: .milliseconds(50), deliveryPoll: delivers ? .milliseconds(20) : nil, signals: []
+                        expiryPoll: .milliseconds(50), deliveryPoll: delivers ? .milliseconds(20) : nil, retroPoll: .milliseconds(50),
+                        signals: []
                     ) { port in
                         if let group = box.group { continuation.yield((port, broker, group)) }
                     }

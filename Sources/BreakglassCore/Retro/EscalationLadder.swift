@@ -32,7 +32,8 @@ public struct EscalationRung: Codable, Sendable, Equatable {
 
     /// `reminder@50%`, `level2@+4h/warning`.
     public var spec: String {
-        let at = fraction.map { "\(Int(($0 * 100).rounded()))%" } ?? "+\(TTL.format(afterDeadline ?? 0))"
+        let delay = afterDeadline ?? 0
+        let at = fraction.map { "\(Int(($0 * 100).rounded()))%" } ?? (delay == 0 ? "+0" : "+\(TTL.format(delay))")
         return "\(name)@\(at)/\(severity)"
     }
 }
@@ -80,7 +81,10 @@ public struct EscalationLadder: Codable, Sendable, Equatable {
                 }
                 rungs.append(EscalationRung(name: name, fraction: Double(percent) / 100, severity: severity))
             } else if timing[0].hasPrefix("+") {
-                let delay = timing[0] == "+0" ? 0 : TTL.parse(String(timing[0].dropFirst()))
+                let text = String(timing[0].dropFirst())
+                // TTL refuses zero; "+0", "+0s", "+0h" all mean "at the deadline".
+                let zero = text.first == "0" && text.dropFirst().allSatisfy { "smhd".contains($0) } && text.count <= 2
+                let delay = zero ? 0 : TTL.parse(text)
                 guard let delay else { throw BreakglassError.invalid("retro_ladder", problem) }
                 rungs.append(EscalationRung(name: name, afterDeadline: delay, severity: severity))
             } else {

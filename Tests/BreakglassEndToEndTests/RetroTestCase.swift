@@ -1,0 +1,117 @@
+import BreakglassCore
+import BreakglassServer
+import BreakglassStore
+import BreakglassTestSupport
+import Foundation
+import XCTest
+
+/// A broker with an engineer-admin (alice), a compliance reviewer (bob), a target with a 24 h retro
+/// deadline, and a signed-webhook channel on loopback that receives every `retro.*` page.
+class RetroTestCase: BrokerTestCase {
+    static let githubSecret = "It's a Secret to Everybody"
+    override var serverSettings: Broker.Settings { .init(githubWebhookSecret: Self.githubSecret) }
+
+    var receiver: LoopbackReceiver!
+    var alice: (secret: String, token: String)!
+    var bob: (secret: String, token: String)!
+    let day: TimeInterval = 24 * 3600
+
+    override func setUp() async throws {
+        try await super.setUp()
+        receiver = LoopbackReceiver()
+        try await receiver.start()
+        alice = try await enrolledUser("alice", roles: [.admin, .engineer])
+        bob = try await enrolledUser("bob", roles: [.compliance])
+        try await makeTarget("payments-db", token: alice.token)
+        let hook = try await http.send(.PUT, "/v1/notify/channels/retro-pages", token: alice.token,
+                                       json: ["kind": "webhook", "url": receiver.url("/hook"), "events": ["retro.*"]])
+        XCTAssertEqual(hook.status, 200, hook.text)
+    }
+
+    /// API tokens of users enrolled over HTTP, so the CLI can act as them.
+    var tokens: [String: String] = [:]
+
+    override func enrolledUser(_ name: String, roles: [Role]) async throws -> (secret: String, token: String) {
+        let user = try await super.enrolledUser(name, roles: roles)
+        tokens[name] = user.token
+        return user
+    }
+
+    override func cli(_ args: [String], as user: String, stdin: String? = nil) throws -> CommandResult {
+        try Tools.cli(args, server: server, credentials: credentialsPath(user), stdin: stdin,
+                      extra: tokens[user].map { ["BREAKGLASS_TOKEN": $0] } ?? [:])
+    }
+
+    override func tearDown() async throws {
+        await receiver?.stop()
+        try await super.tearDown()
+    }
+
+    /// Alice breaks glass; returns the session id and the activation time.
+    func activate(token: String? = nil, secret: String? = nil) async throws -> (id: String, at: Date) {
+        let at = clock.now()
+        let reply = try await requestSession(target: "payments-db", token: token ?? alice.token, secret: secret ?? alice.secret)
+        XCTAssertEqual(reply.status, 201, reply.text)
+        nextStep()
+        return ((reply.json["session"] as! [String: Any])["id"] as! String, Timestamp.truncated(at))
+    }
+
+    /// Escalation pages received so far, in arrival order: (session, rung, payload).
+    func rungPages() async -> [(session: String, rung: String, data: [String: Any])] {
+        await receiver.received("/hook").compactMap { page in
+            let data = page.json["data"] as? [String: Any] ?? [:]
+            guard let rung = data["rung"] as? String, let session = data["session_id"] as? String else { return nil }
+            return (session, rung, data)
+        }
+    }
+
+    func rungCount(_ id: String) async throws -> Int {
+        try await database.count("SELECT count(*)::bigint FROM retro_escalations WHERE session_id = '\(id)'")
+    }
+
+    /// Moves the clock to `date` and waits until the scheduler has reached `rungs` rungs of `id` and their
+    /// pages (skipped rungs page nothing) have arrived.
+    func jump(to date: Date, session id: String, rungs: Int, pages: Int) async throws {
+        clock.set(date)
+        try await waitUntil { try await self.rungCount(id) >= rungs }
+        try await waitUntil { await self.rungPages().filter { $0.session == id }.count >= pages }
+    }
+
+    func auditTypes(_ id: String) async throws -> [String] {
+        let rows = try await server.broker.database.read { try await $0.auditRows(sessionId: id) }
+        return rows.compactMap { AuditChain.decode(body: $0.body)?.type.rawValue }
+    }
+
+    func gitHub(_ event: String, delivery: String, payload: [String: Any], secret: String? = RetroTestCase.githubSecret,
+                signature: String? = nil) async throws -> HTTPTestClient.Reply {
+        let body = try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])
+        var headers = ["X-GitHub-Event": event, "X-GitHub-Delivery": delivery, "Content-Type": "application/json",
+                       "User-Agent": "GitHub-Hookshot/test"]
+        if let secret { headers["X-Hub-Signature-256"] = signature ?? GitHubWebhook.signature(secret: secret, body: Array(body)) }
+        return try await http.send(.POST, "/v1/hooks/github", rawBody: body, headers: headers)
+    }
+
+    /// A `pull_request` payload shaped like GitHub's (only the fields breakglass reads, plus a few others).
+    func pullRequest(action: String, number: Int, title: String, branch: String, author: String = "alice",
+                     merged: Bool = false, mergedBy: String? = nil) -> [String: Any] {
+        var pr: [String: Any] = [
+            "html_url": "https://github.com/acme/payments/pull/\(number)", "number": number, "title": title,
+            "body": "Documents the emergency change.", "state": merged ? "closed" : "open", "head": ["ref": branch, "sha": "abc123"],
+            "base": ["ref": "main"], "user": ["login": author, "id": 1], "merged": merged,
+        ]
+        if merged {
+            pr["merged_at"] = Timestamp.format(clock.now())
+            pr["merge_commit_sha"] = "9f2c1e7d4b5a6c8e0f1a2b3c4d5e6f708192a3b4"
+            pr["merged_by"] = ["login": mergedBy ?? "carol", "id": 3]
+        }
+        return ["action": action, "number": number, "pull_request": pr, "repository": ["full_name": "acme/payments"],
+                "sender": ["login": mergedBy ?? author, "id": 1]]
+    }
+
+    func review(number: Int, reviewer: String, state: String = "approved") -> [String: Any] {
+        var payload = pullRequest(action: "submitted", number: number, title: "retro", branch: "retro")
+        payload["review"] = ["state": state, "user": ["login": reviewer, "id": 9], "submitted_at": Timestamp.format(clock.now())]
+        payload["sender"] = ["login": reviewer, "id": 9]
+        return payload
+    }
+}
