@@ -91,7 +91,7 @@ extension Broker {
     /// Fires every escalation rung that is due, each exactly once across all instances: obligations are
     /// claimed with SKIP LOCKED and each rung's row has a primary key. Rungs missed while no broker ran
     /// fire now, in ladder order, and their pages say how late they are. Returns how many obligations moved.
-    public func fireDueEscalations(limit: Int = 100) async throws -> Int {
+    public func fireDueEscalations(limit: Int = 25) async throws -> Int {
         let now = clock.now()
         return try await database.transaction { tx in
             let due = try await tx.claimDueObligations(now: now, limit: limit)

@@ -65,12 +65,12 @@ class BrokerTestCase: XCTestCase {
     }
 
     /// Polls (real time) until `condition` holds, for work the server's background services do.
-    func waitUntil(_ condition: @escaping () async throws -> Bool) async throws {
-        for _ in 0..<200 {
+    func waitUntil(timeout seconds: Int = 10, _ condition: @escaping () async throws -> Bool) async throws {
+        for _ in 0..<(seconds * 20) {
             if try await condition() { return }
             try await Task.sleep(for: .milliseconds(50))
         }
-        XCTFail("condition not met within 10 s")
+        XCTFail("condition not met within \(seconds) s")
     }
 
     func credentialsPath(_ name: String) -> String { scratch.appendingPathComponent("\(name)-credentials.json").path }

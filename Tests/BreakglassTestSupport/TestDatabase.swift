@@ -86,6 +86,19 @@ public struct TestDatabase: Sendable {
         }
     }
 
+    /// The first column of each row, as text (e.g. an EXPLAIN plan).
+    public func lines(_ sql: String) async throws -> [String] {
+        try await Database.withDatabase(owner, logger: Self.logger) { db in
+            try await db.read { tx in
+                var out: [String] = []
+                for try await value in try await tx.connection.query(PostgresQuery(unsafeSQL: sql), logger: Self.logger).decode(String.self) {
+                    out.append(value)
+                }
+                return out
+            }
+        }
+    }
+
     public func count(_ sql: String) async throws -> Int {
         try await Database.withDatabase(owner, logger: Self.logger) { db in
             try await db.read { tx in
