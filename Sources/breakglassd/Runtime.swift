@@ -105,17 +105,19 @@ struct Runtime {
                 throw ValidationError("BREAKGLASS_GITHUB_WEBHOOK_SECRET_FILE \(path) cannot be read")
             }
             let secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard secret.count >= 16 else { throw ValidationError("the GitHub webhook secret must be at least 16 characters") }
+            guard secret.count >= 16 else { throw ValidationError("BREAKGLASS_GITHUB_WEBHOOK_SECRET_FILE: the secret must be at least 16 characters") }
             return secret
         }
         guard let secret = environment["BREAKGLASS_GITHUB_WEBHOOK_SECRET"], !secret.isEmpty else { return nil }
-        guard secret.count >= 16 else { throw ValidationError("the GitHub webhook secret must be at least 16 characters") }
+        guard secret.count >= 16 else { throw ValidationError("BREAKGLASS_GITHUB_WEBHOOK_SECRET must be at least 16 characters") }
         return secret
     }
 
     /// Prepares the database (embedded start, migrations), runs `body` with a started broker, and stops an
     /// embedded cluster this process started.
     func withBroker(_ body: @Sendable (Broker, Migrator) async throws -> Void) async throws {
+        // A bad setting stops the broker before any database is touched.
+        let settings = try settings()
         let databases = try await databases()
         defer { if databases.startedEmbedded { databases.embedded?.stop() } }
         let box = try masterKey(embedded: databases.embedded != nil)
@@ -123,7 +125,6 @@ struct Runtime {
         let logger = logger
         let applied = try await Database.withDatabase(databases.owner, logger: logger) { try await migrator.migrate($0, logger: logger) }
         if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": "\(applied.joined(separator: ", "))"]) }
-        let settings = try settings()
         try await Database.withDatabase(databases.runtime, logger: logger) { database in
             let broker = try await Broker.start(database: database, clock: SystemClock(), box: box, settings: settings, logger: logger)
             try await body(broker, migrator)

@@ -178,7 +178,14 @@ final class ComplianceReviewTests: RetroTestCase {
 
     func testCompliancePagesOverHTTP() async throws {
         let (overdue, at) = try await activate()
-        let (waiting, _) = try await activate()
+        // A hostile justification is shown as text, never as markup.
+        let hostile = try await http.send(.POST, "/v1/sessions", token: alice.token, json: [
+            "target": "payments-db", "reason": "INC-4521 <img src=x onerror=alert(1)> cleanup", "incident": "INC-4521", "ttl": "30m",
+            "totp": try code(alice.secret),
+        ])
+        XCTAssertEqual(hostile.status, 201, hostile.text)
+        nextStep()
+        let waiting = (hostile.json["session"] as! [String: Any])["id"] as! String
         XCTAssertEqual(try cli(["retro", "link", waiting, "https://github.com/acme/payments/pull/5"], as: "alice").status, 0)
         clock.set(at + day + 3 * 3600)
         try await waitUntil { try await self.rungCount(overdue) >= 3 }
@@ -203,6 +210,16 @@ final class ComplianceReviewTests: RetroTestCase {
         XCTAssertTrue(detail.text.contains("retro.escalated") && detail.text.contains("level1"))
         let checked14 = try await http.send(.GET, "/compliance/sessions/bg_NOSUCHSESSION2345678", token: bob.token).status
         XCTAssertEqual(checked14, 404)
+
+        let hostilePage = try await http.send(.GET, "/compliance/sessions/\(waiting)", token: bob.token)
+        XCTAssertTrue(hostilePage.text.contains("INC-4521 &lt;img src=x onerror=alert(1)&gt; cleanup"), hostilePage.text)
+        XCTAssertFalse(hostilePage.text.contains("<img"))
+        let show = try cli(["compliance", "show", overdue], as: "bob")
+        XCTAssertEqual(show.status, 0, show.stderr)
+        for line in ["reason:     INC-4521 lock pile-up, kill blockers", "MFA:        totp success", "retro PR:   overdue, OVERDUE by 3h",
+                     "escalation: level1", "audit #"] {
+            XCTAssertTrue(show.stdout.contains(line), "\(line) in \(show.stdout)")
+        }
 
         let csv = try await http.send(.GET, "/compliance/queue.csv", token: bob.token)
         XCTAssertEqual(csv.status, 200)

@@ -87,8 +87,21 @@ class RetroTestCase: BrokerTestCase {
         let body = try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])
         var headers = ["X-GitHub-Event": event, "X-GitHub-Delivery": delivery, "Content-Type": "application/json",
                        "User-Agent": "GitHub-Hookshot/test"]
-        if let secret { headers["X-Hub-Signature-256"] = signature ?? GitHubWebhook.signature(secret: secret, body: Array(body)) }
+        if let secret { headers["X-Hub-Signature-256"] = try signature ?? Self.pythonSignature(secret: secret, body: body) }
         return try await http.send(.POST, "/v1/hooks/github", rawBody: body, headers: headers)
+    }
+
+    /// Signed the way GitHub documents it, by an implementation that is not ours (Python's hmac).
+    static func pythonSignature(secret: String, body: Data) throws -> String {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("gh-\(UUID().uuidString).json")
+        try body.write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let result = try Tools.run("/usr/bin/env", [
+            "python3", "-c", "import hmac, hashlib, sys; print('sha256=' + hmac.new(sys.argv[1].encode(), open(sys.argv[2], 'rb').read(), hashlib.sha256).hexdigest())",
+            secret, file.path,
+        ])
+        guard result.status == 0 else { throw BreakglassError(.internalFailure, "python", result.stderr) }
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// A `pull_request` payload shaped like GitHub's (only the fields breakglass reads, plus a few others).
