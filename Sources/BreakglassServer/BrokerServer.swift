@@ -71,10 +71,10 @@ public enum BrokerServer {
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? listen.port) },
             logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: app), .init(service: ExpiryService(broker: broker, pollInterval: expiryPoll, logger: logger)),
+            .init(service: app), .init(service: SweepService.expiry(broker: broker, pollInterval: expiryPoll, logger: logger)),
         ]
         if let retroPoll {
-            services.append(.init(service: RetroEscalationService(broker: broker, pollInterval: retroPoll, logger: logger)))
+            services.append(.init(service: SweepService.retroEscalation(broker: broker, pollInterval: retroPoll, logger: logger)))
         }
         if let deliveryPoll {
             services.append(.init(service: DeliveryService(broker: broker, pollInterval: deliveryPoll, logger: logger)))

@@ -1,0 +1,47 @@
+import BreakglassCore
+import Logging
+import ServiceLifecycle
+
+/// A background pass over what has fallen due, repeated until nothing is left, then again every
+/// `pollInterval`. Passes claim rows with SKIP LOCKED, so every instance may run them at once, and a pass
+/// started after downtime catches up on everything missed.
+public struct SweepService: Service, CustomStringConvertible {
+    public let description: String
+    let pollInterval: Duration
+    let logger: Logger
+    /// What one pass did, for the log ("sessions expired").
+    let doneMessage: Logger.Message
+    /// Handles a batch of due work; returns how many items it handled (0 when nothing is due).
+    let pass: @Sendable () async throws -> Int
+
+    /// Records expiry of sessions at their time, and on start of every session that expired while no broker ran.
+    public static func expiry(broker: Broker, pollInterval: Duration = .seconds(1), logger: Logger) -> SweepService {
+        SweepService(description: "ExpiryService", pollInterval: pollInterval, logger: logger, doneMessage: "sessions expired") {
+            try await broker.expireDueSessions()
+        }
+    }
+
+    /// Fires retro PR reminders and escalations when due, and on start every rung missed while no broker ran.
+    public static func retroEscalation(broker: Broker, pollInterval: Duration = .seconds(5), logger: Logger) -> SweepService {
+        SweepService(description: "RetroEscalationService", pollInterval: pollInterval, logger: logger,
+                     doneMessage: "retro escalation rungs reached") {
+            try await broker.fireDueEscalations()
+        }
+    }
+
+    public func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                var handled = 0
+                repeat {
+                    handled = try await pass()
+                    if handled > 0 { logger.notice(doneMessage, metadata: ["count": "\(handled)"]) }
+                } while handled > 0
+            } catch {
+                // The database may be briefly away; what was not recorded is still due and the next tick does it.
+                logger.warning("\(description) pass failed", metadata: ["error": "\(error)"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
+        }
+    }
+}
