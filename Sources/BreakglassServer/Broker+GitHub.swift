@@ -69,8 +69,11 @@ extension Broker {
         let sender = "github:" + (payload.sender?.login ?? pr.user.login)
         var touched: [String] = []
 
-        // Link every obligation the PR names that is still owed (or linked via the CLI to this same PR).
-        for id in PullRequestLink.sessionIds(in: [pr.title, pr.body ?? "", pr.head.ref]) {
+        // Link every obligation the PR names that is still owed (or linked via the CLI to this same PR). A PR
+        // closed without being merged links nothing.
+        let open = ["opened", "edited", "reopened", "synchronize", "ready_for_review"].contains(payload.action)
+        let linkable = event == "pull_request" && (open || (payload.action == "closed" && pr.merged == true))
+        for id in linkable ? PullRequestLink.sessionIds(in: [pr.title, pr.body ?? "", pr.head.ref]) : [] {
             guard let obligation = try await tx.obligation(sessionId: id, forUpdate: true), !obligation.status.isSettled else { continue }
             if obligation.status == .linked {
                 guard obligation.prURL == url else { continue }

@@ -73,6 +73,14 @@ final class ComplianceReviewTests: RetroTestCase {
         XCTAssertEqual(o.prApprovers, ["alice-gh", "dave"])
         XCTAssertEqual(o.independentApproval, true)
 
+        // A PR closed without merging links nothing.
+        let (third, _) = try await activate()
+        let abandoned = pullRequest(action: "closed", number: 4700, title: "retro \(third)", branch: "retro")
+        let checked101 = try await gitHub("pull_request", delivery: "d-9", payload: abandoned).json["status"] as? String
+        XCTAssertEqual(checked101, "ignored")
+        let checked102 = try await obligation(third).status
+        XCTAssertEqual(checked102, .owed)
+
         // A delivery for a PR that names no session, and a ping, are accepted and change nothing.
         let unrelated = try await gitHub("pull_request", delivery: "d-7", payload: pullRequest(action: "opened", number: 9, title: "docs", branch: "docs"))
         XCTAssertEqual(unrelated.json["status"] as? String, "ignored")
