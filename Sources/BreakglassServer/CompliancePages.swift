@@ -127,7 +127,7 @@ enum CompliancePages {
             + rows.map { "<tr>" + $0.map { "<td>\($0)</td>" }.joined() + "</tr>" }.joined() + "</tbody></table>"
     }
 
-    static func problem(status: Int, title: String, message: String) -> String {
+    static func problem(title: String, message: String) -> String {
         """
         <!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>\(escape(title)) · breakglass</title></head>
         <body><h1>\(escape(title))</h1><p id="problem">\(escape(message))</p></body></html>

@@ -6,7 +6,7 @@ import Hummingbird
 import Prometheus
 
 struct LinkBody: Decodable { var url: String }
-struct NoteBody: Decodable { var note: String? ; var reason: String? }
+struct NoteBody: Decodable { var note: String?; var reason: String? }
 struct GitHubLoginBody: Decodable { var login: String? }
 
 extension Routes {
@@ -115,14 +115,14 @@ extension Routes {
     static func addCompliancePages(_ router: Router<BreakglassRequestContext>, broker: Broker, secureCookies: Bool) {
         router.get("/compliance/login") { request, context in
             guard let ticket = request.uri.queryParameters.get("ticket") else {
-                return html(CompliancePages.problem(status: 400, title: "Sign-in link incomplete",
+                return html(CompliancePages.problem(title: "Sign-in link incomplete",
                                                     message: "Run `breakglass compliance web` and open the link it prints."), status: .badRequest)
             }
             let cookie: String
             do {
                 cookie = try await broker.redeemWebTicket(String(ticket), origin: origin(request, context))
             } catch let error as BreakglassError where error.kind == .unauthenticated {
-                return html(CompliancePages.problem(status: 401, title: "Sign-in link not valid", message: error.message), status: .unauthorized)
+                return html(CompliancePages.problem(title: "Sign-in link not valid", message: error.message), status: .unauthorized)
             }
             var headers = HTTPFields()
             headers[.location] = "/compliance"
@@ -169,13 +169,13 @@ extension Routes {
         } catch let error as BreakglassError where [.unauthenticated, .forbidden, .notFound].contains(error.kind) {
             switch error.kind {
             case .unauthenticated:
-                return html(CompliancePages.problem(status: 401, title: "Sign in required",
+                return html(CompliancePages.problem(title: "Sign in required",
                                                     message: "Run `breakglass compliance web` and open the one-time link it prints."),
                             status: .unauthorized)
             case .forbidden:
-                return html(CompliancePages.problem(status: 403, title: "Not allowed", message: error.message), status: .forbidden)
+                return html(CompliancePages.problem(title: "Not allowed", message: error.message), status: .forbidden)
             default:
-                return html(CompliancePages.problem(status: 404, title: "Not found", message: error.message), status: .notFound)
+                return html(CompliancePages.problem(title: "Not found", message: error.message), status: .notFound)
             }
         }
     }
