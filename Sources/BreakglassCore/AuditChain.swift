@@ -97,12 +97,12 @@ public enum AuditChain {
     /// One short string for all shard heads, for people to note down; the full heads are what verify needs.
     public static func digest(_ heads: [ChainHead]) -> String {
         let text = heads.sorted { $0.shard < $1.shard }.map { "\($0.shard):\($0.seq):\($0.hash)\n" }.joined()
-        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        return SHA256.hash(data: Data(text.utf8)).hex
     }
 
     public static func link(prevHash: String, body: String) -> String {
         let digest = SHA256.hash(data: Data((prevHash + "\n" + body).utf8))
-        return digest.map { String(format: "%02x", $0) }.joined()
+        return digest.hex
     }
 
     public static func decode(body: String) -> AuditEvent? {

@@ -55,6 +55,7 @@ enum APICoding {
 }
 
 struct CreateUserBody: Decodable { var name: String; var roles: [String] }
+struct GitHubLoginBody: Decodable { var login: String? }
 struct EnrollmentStartBody: Decodable { var code: String }
 struct EnrollmentConfirmBody: Decodable { var code: String; var totp: String }
 struct TargetBody: Decodable {

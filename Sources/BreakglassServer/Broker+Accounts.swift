@@ -151,4 +151,22 @@ extension Broker {
     static func normalise(_ code: String) -> String {
         code.uppercased().filter { $0.isLetter || $0.isNumber }
     }
+
+    public func setGitHubLogin(user name: String, login: String?, actor: AuthUser, origin: RequestOrigin) async throws {
+        try actor.require(.admin, to: "set users' GitHub logins")
+        if let login {
+            guard (1...39).contains(login.count), login.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
+                throw BreakglassError.invalid("login", "'\(login.prefix(50))' is not a GitHub login (1-39 letters, digits or '-')")
+            }
+        }
+        let now = clock.now()
+        try await database.transaction { tx in
+            guard let user = try await tx.user(named: name, forUpdate: true) else { throw BreakglassError.userUnknown(name) }
+            guard try await tx.setGitHubLogin(userId: user.id, login: login) else {
+                throw BreakglassError(.conflict, "github_login_taken", "GitHub login '\(login ?? "")' already belongs to another user")
+            }
+            try await tx.appendAudit(AuditEvent(type: .userUpdated, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
+                                                details: ["user": name, "github_login": login ?? ""]))
+        }
+    }
 }

@@ -184,7 +184,7 @@ extension Broker {
             generatedAt: now, generatedBy: actor.name, issuer: settings.issuerName, session: story.session, request: request, mfa: story.mfa,
             credential: story.credential, retro: story.obligation, escalations: story.escalations, reviews: story.reviews,
             pages: story.pages, audit: AuditSection(events: story.events, proof: proof),
-            controls: Array(Set(proof.links.compactMap { $0.body.flatMap(AuditChain.decode(body:)) }.flatMap(\.controls))).sorted(),
+            controls: ChainProof.controls(of: proof.verify(sessionId: sessionId).events),
             verification: "pack_sha256 is SHA-256 of the RFC 8785 canonical JSON of this document without pack_sha256; each audit.proof link with a body hashes as sha256(prev_hash + \"\\n\" + body); `breakglass compliance verify-evidence FILE` checks both")
         let data = try APICoding.encoder.encode(pack)
         return EvidencePack.seal(try JSONDecoder().decode(JSONValue.self, from: data))
@@ -235,23 +235,5 @@ extension Broker {
             throw BreakglassError.unauthenticated
         }
         return AuthUser(id: user.id, name: user.name, roles: user.roles)
-    }
-
-    public func setGitHubLogin(user name: String, login: String?, actor: AuthUser, origin: RequestOrigin) async throws {
-        try actor.require(.admin, to: "set users' GitHub logins")
-        if let login {
-            guard (1...39).contains(login.count), login.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
-                throw BreakglassError.invalid("login", "'\(login.prefix(50))' is not a GitHub login (1-39 letters, digits or '-')")
-            }
-        }
-        let now = clock.now()
-        try await database.transaction { tx in
-            guard let user = try await tx.user(named: name, forUpdate: true) else { throw BreakglassError.userUnknown(name) }
-            guard try await tx.setGitHubLogin(userId: user.id, login: login) else {
-                throw BreakglassError(.conflict, "github_login_taken", "GitHub login '\(login ?? "")' already belongs to another user")
-            }
-            try await tx.appendAudit(AuditEvent(type: .userUpdated, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
-                                                details: ["user": name, "github_login": login ?? ""]))
-        }
     }
 }

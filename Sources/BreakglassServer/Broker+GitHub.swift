@@ -98,22 +98,21 @@ extension Broker {
                     type: .retroPRReviewed, at: now, actor: "github:\(review.user.login)", origin: origin, target: obligation.target,
                     sessionId: obligation.sessionId,
                     details: ["pr_url": url, "review_state": state, "reviewer": review.user.login, "github_delivery": deliveryId]))
-                try await refreshApprovals(obligation, tx: tx, prAuthor: pr.user.login)
+                let (updated, _) = try await withApprovals(obligation, prAuthor: obligation.prAuthor ?? pr.user.login, tx: tx)
+                try await tx.saveObligation(updated)
                 touched.append(obligation.sessionId)
             }
         }
 
         if event == "pull_request", payload.action == "closed", pr.merged == true {
             for obligation in try await tx.obligations(prURL: url) where !obligation.status.isSettled {
-                var merged = obligation
+                var (merged, independent) = try await withApprovals(obligation, prAuthor: pr.user.login, tx: tx)
                 merged.mergedAt = pr.mergedAt.flatMap(Timestamp.parse) ?? Timestamp.truncated(now)
                 merged.mergeCommit = pr.mergeCommitSha
                 merged.mergedBy = pr.mergedBy?.login
-                let (approvers, independent) = try await approvals(of: url, requester: obligation.requester, prAuthor: pr.user.login, tx: tx)
                 merged.prAuthor = pr.user.login
-                merged.prApprovers = approvers
-                merged.independentApproval = !independent.isEmpty
                 try await tx.saveObligation(merged)
+                let approvers = merged.prApprovers
                 try await tx.appendAudit(AuditEvent(
                     type: .retroMerged, at: now, actor: merged.mergedBy.map { "github:\($0)" }, origin: origin, target: merged.target,
                     sessionId: merged.sessionId,
@@ -129,22 +128,16 @@ extension Broker {
         return GitHubOutcome(status: unique.isEmpty ? "ignored" : "processed", sessions: unique)
     }
 
-    private func refreshApprovals(_ obligation: RetroObligation, tx: Tx, prAuthor: String) async throws {
+    /// The obligation with its PR's current approvals, and those that count as independent: approvals by
+    /// the engineer who broke glass (under their GitHub login) or by the PR's author do not.
+    private func withApprovals(_ obligation: RetroObligation, prAuthor: String, tx: Tx) async throws -> (RetroObligation, independent: [String]) {
+        let approvers = try await tx.gitHubApprovers(prURL: obligation.prURL ?? "")
+        let requesterLogin = try await tx.gitHubLogin(userName: obligation.requester).lowercased()
+        let independent = approvers.filter { $0.lowercased() != requesterLogin && $0.lowercased() != prAuthor.lowercased() }
         var updated = obligation
-        let (approvers, independent) = try await approvals(of: obligation.prURL ?? "", requester: obligation.requester,
-                                                           prAuthor: obligation.prAuthor ?? prAuthor, tx: tx)
         updated.prApprovers = approvers
         updated.independentApproval = !independent.isEmpty
-        try await tx.saveObligation(updated)
-    }
-
-    /// Approvals by the engineer who broke glass (under their GitHub login) or by the PR's author do not
-    /// count as independent review.
-    private func approvals(of url: String, requester: String, prAuthor: String, tx: Tx) async throws -> (all: [String], independent: [String]) {
-        let approvers = try await tx.gitHubApprovers(prURL: url)
-        let requesterLogin = try await tx.gitHubLogin(userName: requester).lowercased()
-        let independent = approvers.filter { $0.lowercased() != requesterLogin && $0.lowercased() != prAuthor.lowercased() }
-        return (approvers, independent)
+        return (updated, independent)
     }
 
     static func separationOfDuties(approvers: [String], independent: [String]) -> String {

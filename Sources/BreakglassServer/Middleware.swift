@@ -66,11 +66,14 @@ struct AuthMiddleware: RouterMiddleware {
     let broker: Broker
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
-            throw BreakglassError.unauthenticated
-        }
+        guard let bearer = Self.bearerToken(request) else { throw BreakglassError.unauthenticated }
         var context = context
-        context.user = try await broker.authenticate(bearer: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+        context.user = try await broker.authenticate(bearer: bearer)
         return try await next(request, context)
+    }
+
+    static func bearerToken(_ request: Request) -> String? {
+        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else { return nil }
+        return String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
     }
 }

@@ -7,7 +7,6 @@ import Prometheus
 
 struct LinkBody: Decodable { var url: String }
 struct NoteBody: Decodable { var note: String?; var reason: String? }
-struct GitHubLoginBody: Decodable { var login: String? }
 
 extension Routes {
     static let webCookie = "bg_compliance"
@@ -21,12 +20,6 @@ extension Routes {
             let body = try await APICoding.decode(LinkBody.self, from: request)
             return try APICoding.response(try await broker.linkRetro(sessionId: try context.parameters.require("id"), url: body.url,
                                                                      actor: try context.requireUser(), origin: origin(request, context)))
-        }
-        api.put("/users/:name/github") { request, context in
-            let body = try await APICoding.decode(GitHubLoginBody.self, from: request)
-            let name = try context.parameters.require("name")
-            try await broker.setGitHubLogin(user: name, login: body.login, actor: try context.requireUser(), origin: origin(request, context))
-            return try APICoding.response(["user": name, "github_login": body.login ?? ""])
         }
         api.get("/compliance/queue") { request, context in
             let queue = try await broker.complianceQueue(actor: try context.requireUser())
@@ -127,9 +120,10 @@ extension Routes {
             var headers = HTTPFields()
             headers[.location] = "/compliance"
             headers[.cacheControl] = "no-store"
-            headers[.setCookie] = "\(webCookie)=\(cookie); Path=/compliance; Max-Age=\(Int(broker.settings.webSessionLifetime)); HttpOnly; SameSite=Strict"
-                + (secureCookies ? "; Secure" : "")
-            return Response(status: .seeOther, headers: headers)
+            var response = Response(status: .seeOther, headers: headers)
+            response.setCookie(Cookie(name: webCookie, value: cookie, maxAge: Int(broker.settings.webSessionLifetime), path: "/compliance",
+                                      secure: secureCookies, httpOnly: true, sameSite: .strict))
+            return response
         }
         router.get("/compliance") { request, context in
             try await withReviewer(request, broker: broker) { user in
@@ -157,9 +151,9 @@ extension Routes {
                                      _ body: (AuthUser) async throws -> Response) async throws -> Response {
         do {
             let user: AuthUser
-            if let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") {
-                user = try await broker.authenticate(bearer: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
-            } else if let cookie = cookieValue(request, name: webCookie) {
+            if let bearer = AuthMiddleware.bearerToken(request) {
+                user = try await broker.authenticate(bearer: bearer)
+            } else if let cookie = request.cookies[webCookie]?.value {
                 user = try await broker.authenticateWeb(cookie: cookie)
             } else {
                 throw BreakglassError.unauthenticated
@@ -178,16 +172,6 @@ extension Routes {
                 return html(CompliancePages.problem(title: "Not found", message: error.message), status: .notFound)
             }
         }
-    }
-
-    private static func cookieValue(_ request: Request, name: String) -> String? {
-        for header in request.headers[values: .cookie] {
-            for part in header.split(separator: ";") {
-                let pair = part.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1).map(String.init)
-                if pair.count == 2, pair[0] == name { return pair[1] }
-            }
-        }
-        return nil
     }
 
     private static func html(_ text: String, status: HTTPResponse.Status = .ok) -> Response {

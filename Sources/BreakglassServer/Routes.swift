@@ -80,6 +80,12 @@ enum Routes {
             try await broker.unlock(name: name, actor: try context.requireUser(), origin: origin(request, context))
             return try APICoding.response(["user": name, "status": "unlocked"])
         }
+        api.put("/users/:name/github") { request, context in
+            let body = try await APICoding.decode(GitHubLoginBody.self, from: request)
+            let name = try context.parameters.require("name")
+            try await broker.setGitHubLogin(user: name, login: body.login, actor: try context.requireUser(), origin: origin(request, context))
+            return try APICoding.response(["user": name, "github_login": body.login ?? ""])
+        }
         api.put("/targets/:name") { request, context in
             let body = try await APICoding.decode(TargetBody.self, from: request)
             guard let kind = CredentialKind(rawValue: body.kind ?? "token") else {

@@ -110,6 +110,6 @@ public indirect enum JSONValue: Codable, Sendable, Equatable {
     }
 
     public var sha256: String {
-        SHA256.hash(data: Data(canonical.utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Data(canonical.utf8)).hex
     }
 }

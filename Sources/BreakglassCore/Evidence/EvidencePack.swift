@@ -32,6 +32,11 @@ public struct ChainProof: Codable, Sendable, Equatable {
         return ChainProof(shard: shard, head: head, links: links)
     }
 
+    /// The control ids the proven events evidence, sorted.
+    public static func controls(of events: [AuditEvent]) -> [String] {
+        Array(Set(events.flatMap(\.controls))).sorted()
+    }
+
     /// Problems found; empty when every session event hashes correctly and the links join up to the head.
     public func verify(sessionId: String) -> (problems: [String], events: [AuditEvent]) {
         var problems: [String] = []
@@ -113,7 +118,7 @@ public enum EvidencePack {
                 let (chainProblems, events) = proof.verify(sessionId: sessionId)
                 problems += chainProblems
                 proven = events.count
-                controls = Array(Set(events.flatMap(\.controls))).sorted()
+                controls = ChainProof.controls(of: events)
                 let listed = document["controls"].flatMap { value -> [String]? in
                     if case .array(let items) = value { return items.compactMap(\.stringValue) }
                     return nil

@@ -6,7 +6,7 @@ import Foundation
 public enum GitHubWebhook {
     public static func signature(secret: String, body: [UInt8]) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Data(secret.utf8)))
-        return "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
+        return "sha256=" + mac.hex
     }
 
     /// Compared in constant time; a missing or malformed header is simply not valid.
