@@ -30,10 +30,11 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        .target(name: "BreakglassSystem", swiftSettings: strict),
         .target(
             name: "BreakglassStore",
             dependencies: [
-                "BreakglassCore",
+                "BreakglassCore", "BreakglassSystem",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
@@ -77,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "breakglassd",
             dependencies: [
-                "BreakglassCore", "BreakglassStore", "BreakglassServer",
+                "BreakglassCore", "BreakglassStore", "BreakglassServer", "BreakglassSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -85,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "breakglass",
             dependencies: [
-                "BreakglassCore",
+                "BreakglassCore", "BreakglassSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

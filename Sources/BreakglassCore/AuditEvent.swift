@@ -34,6 +34,14 @@ public enum AuditEventType: String, Codable, Sendable, CaseIterable {
     case githubDeliveryRejected = "github.delivery_rejected"
     case evidenceExported = "evidence.exported"
     case webLogin = "compliance.web_login"
+    case webLogout = "compliance.web_logout"
+    case adminStepUpDenied = "admin.step_up_denied"
+    case tokenIssued = "user.token_issued"
+    case tokenRevoked = "user.token_revoked"
+    case auditVerified = "audit.verified"
+    case githubDeliveriesRejected = "github.deliveries_rejected"
+    case retroCandidateRecorded = "retro.candidate_recorded"
+    case retroCandidateAccepted = "retro.candidate_accepted"
 
     /// The compliance controls an event of this type evidences.
     public var controls: [String] {
@@ -47,16 +55,17 @@ public enum AuditEventType: String, Codable, Sendable, CaseIterable {
         case .sessionActivated, .sessionExtended: return accessGranted
         case .sessionEnded, .sessionExpired, .sessionRevoked: return accessRemoved
         case .sessionDenied, .extensionDenied, .enrollmentFailed, .userLocked: return failedAccess
-        case .userCreated, .enrollmentIssued, .userEnrolled, .userUnlocked, .userUpdated: return identity
+        case .userCreated, .enrollmentIssued, .userEnrolled, .userUnlocked, .userUpdated, .tokenIssued, .tokenRevoked: return identity
+        case .adminStepUpDenied: return failedAccess
         case .targetSaved: return ["SOC2:CC8.1", "PCI-DSS-4.0:10.2.1.2", "NIST-800-53:CM-3", "ISO-27001-2022:A.8.32"]
-        case .auditExported: return ["SOC2:CC7.2", "PCI-DSS-4.0:10.2.1.3"]
+        case .auditExported, .auditVerified: return ["SOC2:CC7.2", "PCI-DSS-4.0:10.2.1.3"]
         case .channelSaved, .channelDisabled, .deliveryFailed, .deliveryRedriven: return ["SOC2:CC7.2", "PCI-DSS-4.0:10.2.1.2"]
-        case .retroLinked, .retroPRReviewed, .retroMerged: return changeDocumented
+        case .retroLinked, .retroPRReviewed, .retroMerged, .retroCandidateRecorded, .retroCandidateAccepted: return changeDocumented
         case .retroApproved, .retroRejected, .retroWaived, .retroReviewRefused: return changeDocumented + ["NIST-800-53:AC-5"]
         case .retroEscalated, .retroRungSkipped, .retroDeadlineMoved: return ["SOC2:CC7.2", "SOC2:CC8.1", "NIST-800-53:CM-3"]
-        case .githubDeliveryRejected: return ["SOC2:CC7.2", "PCI-DSS-4.0:10.2.1.4"]
+        case .githubDeliveryRejected, .githubDeliveriesRejected: return ["SOC2:CC7.2", "PCI-DSS-4.0:10.2.1.4"]
         case .evidenceExported: return ["SOC2:CC7.2", "PCI-DSS-4.0:10.2.1.3"]
-        case .webLogin: return identity
+        case .webLogin, .webLogout: return identity
         }
     }
 }

@@ -12,6 +12,7 @@ public struct BreakglassError: Error, Equatable, Sendable, CustomStringConvertib
         case conflict          // 409
         case locked            // 423
         case tooLarge          // 413
+        case unsupportedMediaType // 415
         case unavailable       // 503
         case internalFailure   // 500
     }
@@ -33,6 +34,10 @@ extension BreakglassError {
     public static func invalid(_ field: String, _ message: String) -> Self {
         .init(.invalidInput, "invalid_\(field)", message)
     }
+    /// A stored row the broker cannot read: a bug or a manual edit, never "the database is unreachable".
+    public static func corruptRow(_ table: String, _ problem: String) -> Self {
+        .init(.internalFailure, "corrupt_row", "a row of \(table) cannot be read (\(problem)); nothing was changed")
+    }
     public static let totpWrong = Self(.forbidden, "totp_wrong", "the TOTP code is wrong")
     public static let totpReused = Self(
         .forbidden, "totp_reused", "this TOTP code (or a later one) was already used; wait for the next code")
@@ -43,7 +48,14 @@ extension BreakglassError {
     public static let notEnrolled = Self(
         .forbidden, "not_enrolled", "this account has no confirmed TOTP enrolment; enrol first")
     public static let unauthenticated = Self(
-        .unauthenticated, "unauthenticated", "missing or invalid API token; run `breakglass enroll` or set BREAKGLASS_TOKEN")
+        .unauthenticated, "unauthenticated", "missing, invalid or revoked API token; run `breakglass login` (or `breakglass enroll`) or set BREAKGLASS_TOKEN")
+    public static func tokenExpired(at: Date) -> Self {
+        .init(.unauthenticated, "token_expired", "your API token expired at \(Timestamp.format(at)); run `breakglass login` with a TOTP code for a new one")
+    }
+    /// Every route refuses a locked account's token, so a stolen token of a locked admin is worth nothing.
+    public static func accountLockedToken(until: Date) -> Self {
+        .init(.forbidden, "account_locked", "this account is locked until \(Timestamp.format(until)) after failed TOTP codes; its tokens are refused until an admin unlocks it")
+    }
     public static func forbidden(_ message: String) -> Self { .init(.forbidden, "forbidden", message) }
     public static func targetUnknown(_ name: String) -> Self {
         .init(.notFound, "target_unknown", "no target named '\(name)'")

@@ -17,4 +17,13 @@ public enum Role: String, Codable, Sendable, CaseIterable, Comparable {
         }
         return roles.sorted()
     }
+
+    /// One account may not both administer the broker and sign off its emergency changes: an admin could
+    /// otherwise create a target, break glass through a second account and approve the evidence. Operators
+    /// may opt out (small teams) explicitly.
+    public static func checkSeparation(_ roles: [Role], allowAdminCompliance: Bool) throws {
+        guard roles.contains(.admin), roles.contains(.compliance), !allowAdminCompliance else { return }
+        throw BreakglassError(.invalidInput, "roles_conflict",
+                              "one account may not hold both admin and compliance (separation of duties); create two accounts, or set BREAKGLASS_ALLOW_ADMIN_COMPLIANCE=1")
+    }
 }

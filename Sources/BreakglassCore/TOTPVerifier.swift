@@ -11,7 +11,9 @@ public struct TOTPVerifier: Sendable {
     public enum Outcome: Equatable, Sendable {
         case accepted(step: Int64)
         case wrong
-        case reused
+        /// The code's step was spent already. `replayOfLast` when it is the very step accepted last: a
+        /// double submit or a retry after a lost answer, not a guess, so it need not count toward lockout.
+        case reused(replayOfLast: Bool)
     }
 
     public func verify(code: String, otp: OneTimePassword, at now: Date, lastUsedStep: Int64) -> Outcome {
@@ -28,7 +30,8 @@ public struct TOTPVerifier: Sendable {
             }
         }
         guard let step = matched else { return .wrong }
-        return step <= lastUsedStep ? .reused : .accepted(step: step)
+        guard step > lastUsedStep else { return .reused(replayOfLast: step == lastUsedStep) }
+        return .accepted(step: step)
     }
 
     private func constantTimeEquals(_ a: String, _ b: String) -> Bool {

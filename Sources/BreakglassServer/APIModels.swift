@@ -20,6 +20,22 @@ enum APICoding {
 
     static let maxBody = 16 * 1024
 
+    /// Only `application/json` bodies are parsed: a `text/plain` POST is what a cross-site HTML form can
+    /// send without a preflight, so accepting it would let any page drive the API. An empty body without
+    /// a content type reads as `{}` (actions whose only field is optional).
+    static func requireJSON(_ request: Request, bodyEmpty: Bool) throws {
+        guard let type = request.headers[.contentType] else {
+            if bodyEmpty { return }
+            throw unsupportedMediaType("none")
+        }
+        let media = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        guard media == "application/json" else { throw unsupportedMediaType(String(media.prefix(60))) }
+    }
+
+    static func unsupportedMediaType(_ given: String) -> BreakglassError {
+        BreakglassError(.unsupportedMediaType, "unsupported_media_type", "the request body must be application/json (Content-Type was \(given))")
+    }
+
     static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
         var request = request
         let buffer: ByteBuffer
@@ -28,8 +44,9 @@ enum APICoding {
         } catch {
             throw BreakglassError(.tooLarge, "body_too_large", "the request body is larger than \(maxBody / 1024) KiB")
         }
+        try requireJSON(request, bodyEmpty: buffer.readableBytes == 0)
         do {
-            return try decoder.decode(T.self, from: Data(buffer.readableBytesView))
+            return try decoder.decode(T.self, from: buffer.readableBytes == 0 ? Data("{}".utf8) : Data(buffer.readableBytesView))
         } catch DecodingError.keyNotFound(let key, _) {
             throw BreakglassError.invalid(snake(key.stringValue), "the field '\(snake(key.stringValue))' is required")
         } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
@@ -54,8 +71,11 @@ enum APICoding {
     }
 }
 
-struct CreateUserBody: Decodable { var name: String; var roles: [String] }
-struct GitHubLoginBody: Decodable { var login: String? }
+struct CreateUserBody: Decodable { var name: String; var roles: [String]; var totp: String? }
+struct GitHubLoginBody: Decodable { var login: String?; var totp: String? }
+/// Admin actions with no other input still carry the admin's fresh TOTP code.
+struct StepUpBody: Decodable { var totp: String? }
+struct LoginBody: Decodable { var user: String; var totp: String }
 struct EnrollmentStartBody: Decodable { var code: String }
 struct EnrollmentConfirmBody: Decodable { var code: String; var totp: String }
 struct TargetBody: Decodable {
@@ -66,6 +86,7 @@ struct TargetBody: Decodable {
     var retroDeadline: String?
     var retroFrom: String?
     var requesters: [String]?
+    var totp: String?
 }
 struct SessionRequestBody: Decodable { var target: String; var reason: String; var incident: String; var ttl: String?; var totp: String }
 struct ExtendBody: Decodable { var ttl: String; var totp: String }
@@ -101,4 +122,5 @@ struct ChannelBody: Decodable {
     var events: [String]?
     var targets: [String]?
     var minInterval: String?
+    var totp: String?
 }

@@ -6,6 +6,16 @@ public struct AuthUser: Sendable, Equatable {
     public var id: UUID
     public var name: String
     public var roles: [Role]
+    /// Hash of the API token this request came with (nil for a browser session), so a browser session can be
+    /// tied to the token that opened it.
+    public var tokenHash: [UInt8]?
+
+    public init(id: UUID, name: String, roles: [Role], tokenHash: [UInt8]? = nil) {
+        self.id = id
+        self.name = name
+        self.roles = roles
+        self.tokenHash = tokenHash
+    }
 
     public func has(_ role: Role) -> Bool { roles.contains(role) }
 

@@ -22,45 +22,46 @@ public struct EnrollmentResult: Codable, Sendable {
     public var user: String
     public var roles: [Role]
     public var apiToken: String
+    public var apiTokenExpiresAt: Date
 }
 
 extension Broker {
     /// `actor` nil is the server-side bootstrap (`breakglassd admin create`), which has shell access to the host.
-    public func createUser(name: String, roles: [Role], actor: AuthUser?, origin: RequestOrigin) async throws -> EnrollmentCodeGrant {
-        if let actor { try actor.require(.admin, to: "create users") }
+    public func createUser(name: String, roles: [Role], actor: AuthUser?, totp: String? = nil, origin: RequestOrigin) async throws -> EnrollmentCodeGrant {
         let name = try Validation.userName(name)
         guard !roles.isEmpty else { throw BreakglassError.invalid("roles", "at least one role is required (engineer, compliance, admin)") }
-        let now = clock.now()
+        try Role.checkSeparation(roles, allowAdminCompliance: settings.allowAdminCompliance)
         let code = Secrets.enrollmentCode()
-        let expires = Timestamp.truncated(now + settings.enrollmentValidity)
-        let creator = actor?.name ?? "breakglassd-admin"
-        try await database.transaction { tx in
+        let creator = actor?.name ?? Self.hostOperator
+        let validity = settings.enrollmentValidity
+        return try await adminChange(actor: actor, totp: totp, action: "create users", origin: origin) { tx, now in
+            let expires = Timestamp.truncated(now + validity)
             let id = try await tx.insertUser(name: name, roles: roles, createdBy: creator, now: now)
             try await tx.issueEnrollmentCode(userId: id, codeHash: Secrets.hash(Self.normalise(code)), now: now, expiresAt: expires)
             try await tx.appendAudit(AuditEvent(
                 type: .userCreated, at: now, actor: creator, actorRoles: actor?.roles ?? [.admin], origin: origin,
                 details: ["user": name, "roles": roles.map(\.rawValue).joined(separator: ","), "enrollment_expires_at": Timestamp.format(expires)]))
+            return (EnrollmentCodeGrant(user: name, roles: roles, enrollmentCode: code, expiresAt: expires),
+                    AdminPage(type: "admin.user_created", payload: ["user": name, "roles": roles.map(\.rawValue).joined(separator: ",")]))
         }
-        return EnrollmentCodeGrant(user: name, roles: roles, enrollmentCode: code, expiresAt: expires)
     }
 
     /// A new enrolment code for an existing user (lost phone, expired code). The old authenticator keeps
     /// working until the new one is confirmed.
-    public func reissueEnrollment(name: String, actor: AuthUser?, origin: RequestOrigin) async throws -> EnrollmentCodeGrant {
-        if let actor { try actor.require(.admin, to: "issue enrolment codes") }
-        let now = clock.now()
+    public func reissueEnrollment(name: String, actor: AuthUser?, totp: String? = nil, origin: RequestOrigin) async throws -> EnrollmentCodeGrant {
         let code = Secrets.enrollmentCode()
-        let expires = Timestamp.truncated(now + settings.enrollmentValidity)
-        let issuer = actor?.name ?? "breakglassd-admin"
-        let user = try await database.transaction { tx in
+        let issuer = actor?.name ?? Self.hostOperator
+        let validity = settings.enrollmentValidity
+        return try await adminChange(actor: actor, totp: totp, action: "issue enrolment codes", origin: origin) { tx, now in
+            let expires = Timestamp.truncated(now + validity)
             guard let user = try await tx.user(named: name, forUpdate: true) else { throw BreakglassError.userUnknown(name) }
             try await tx.issueEnrollmentCode(userId: user.id, codeHash: Secrets.hash(Self.normalise(code)), now: now, expiresAt: expires)
             try await tx.appendAudit(AuditEvent(
                 type: .enrollmentIssued, at: now, actor: issuer, actorRoles: actor?.roles ?? [.admin], origin: origin,
                 details: ["user": name, "enrollment_expires_at": Timestamp.format(expires)]))
-            return user
+            return (EnrollmentCodeGrant(user: user.name, roles: user.roles, enrollmentCode: code, expiresAt: expires),
+                    AdminPage(type: "admin.enrollment_issued", payload: ["user": user.name, "enrollment_expires_at": Timestamp.format(expires)]))
         }
-        return EnrollmentCodeGrant(user: user.name, roles: user.roles, enrollmentCode: code, expiresAt: expires)
     }
 
     /// Step one: shows a fresh seed for the code's user. Calling it again replaces the unconfirmed seed.
@@ -102,21 +103,22 @@ extension Broker {
             case .proven(let proven):
                 step = proven
             }
-            try await tx.confirmEnrollment(userId: user.id, codeHash: codeHash, step: step, tokenHash: Secrets.hash(token), now: now)
+            try await tx.confirmEnrollment(userId: user.id, codeHash: codeHash, step: step, tokenHash: Secrets.hash(token), now: now,
+                                           tokenExpiresAt: now + settings.apiTokenLifetime)
             try await tx.appendAudit(AuditEvent(type: .userEnrolled, at: now, actor: user.name, actorRoles: user.roles, origin: origin,
-                                                details: ["method": "totp-rfc6238-sha1-6-30"]))
-            return .done(EnrollmentResult(user: user.name, roles: user.roles, apiToken: token))
+                                                details: ["method": "totp-rfc6238-sha1-6-30",
+                                                          "token_expires_at": Timestamp.format(now + settings.apiTokenLifetime)]))
+            return .done(EnrollmentResult(user: user.name, roles: user.roles, apiToken: token, apiTokenExpiresAt: now + settings.apiTokenLifetime))
         }
     }
 
-    public func unlock(name: String, actor: AuthUser?, origin: RequestOrigin) async throws {
-        if let actor { try actor.require(.admin, to: "unlock accounts") }
-        let now = clock.now()
-        try await database.transaction { tx in
+    public func unlock(name: String, actor: AuthUser?, totp: String? = nil, origin: RequestOrigin) async throws {
+        try await adminChange(actor: actor, totp: totp, action: "unlock accounts", origin: origin) { tx, now in
             guard let user = try await tx.user(named: name, forUpdate: true) else { throw BreakglassError.userUnknown(name) }
             try await tx.unlockUser(userId: user.id)
-            try await tx.appendAudit(AuditEvent(type: .userUnlocked, at: now, actor: actor?.name ?? "breakglassd-admin",
+            try await tx.appendAudit(AuditEvent(type: .userUnlocked, at: now, actor: actor?.name ?? Self.hostOperator,
                                                 actorRoles: actor?.roles ?? [.admin], origin: origin, details: ["user": name]))
+            return ((), AdminPage(type: "admin.user_unlocked", payload: ["user": name]))
         }
     }
 
@@ -125,18 +127,16 @@ extension Broker {
         return try await database.read { try await $0.allUsers() }
     }
 
-    public func saveTarget(_ target: Target, actor: AuthUser, origin: RequestOrigin) async throws -> Bool {
-        try actor.require(.admin, to: "configure targets")
+    public func saveTarget(_ target: Target, actor: AuthUser, totp: String?, origin: RequestOrigin) async throws -> Bool {
         let target = try target.validated()
-        let now = clock.now()
-        return try await database.transaction { tx in
+        return try await adminChange(actor: actor, totp: totp, action: "configure targets", origin: origin) { tx, now in
             let created = try await tx.saveTarget(target, by: actor.name, now: now)
-            try await tx.appendAudit(AuditEvent(
-                type: .targetSaved, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin, target: target.name,
-                details: ["created": String(created), "kind": target.kind.rawValue, "audience": target.audience,
-                          "max_ttl": TTL.format(target.maxTTL), "max_total": TTL.format(target.maxTotal),
-                          "retro_deadline": TTL.format(target.retroDeadline), "requesters": target.requesters.joined(separator: ",")]))
-            return created
+            let details = ["created": String(created), "kind": target.kind.rawValue, "audience": target.audience,
+                           "max_ttl": TTL.format(target.maxTTL), "max_total": TTL.format(target.maxTotal),
+                           "retro_deadline": TTL.format(target.retroDeadline), "requesters": target.requesters.joined(separator: ",")]
+            try await tx.appendAudit(AuditEvent(type: .targetSaved, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
+                                                target: target.name, details: details))
+            return (created, AdminPage(type: "admin.target_saved", payload: details.merging(["target": target.name]) { $1 }))
         }
     }
 
@@ -152,21 +152,20 @@ extension Broker {
         code.uppercased().filter { $0.isLetter || $0.isNumber }
     }
 
-    public func setGitHubLogin(user name: String, login: String?, actor: AuthUser, origin: RequestOrigin) async throws {
-        try actor.require(.admin, to: "set users' GitHub logins")
+    public func setGitHubLogin(user name: String, login: String?, actor: AuthUser, totp: String?, origin: RequestOrigin) async throws {
         if let login {
             guard (1...39).contains(login.count), login.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
                 throw BreakglassError.invalid("login", "'\(login.prefix(50))' is not a GitHub login (1-39 letters, digits or '-')")
             }
         }
-        let now = clock.now()
-        try await database.transaction { tx in
+        try await adminChange(actor: actor, totp: totp, action: "set users' GitHub logins", origin: origin) { tx, now in
             guard let user = try await tx.user(named: name, forUpdate: true) else { throw BreakglassError.userUnknown(name) }
             guard try await tx.setGitHubLogin(userId: user.id, login: login) else {
                 throw BreakglassError(.conflict, "github_login_taken", "GitHub login '\(login ?? "")' already belongs to another user")
             }
             try await tx.appendAudit(AuditEvent(type: .userUpdated, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
                                                 details: ["user": name, "github_login": login ?? ""]))
+            return ((), AdminPage(type: "admin.github_login_set", payload: ["user": name, "github_login": login ?? "(cleared)"]))
         }
     }
 }

@@ -6,11 +6,12 @@ extension Broker {
     static let auditPageSize = 5000
 
     /// Walks the whole chain in the database and compares its end with the recorded heads and, when given,
-    /// heads saved elsewhere earlier.
-    public func verifyAudit(actor: AuthUser, expectedHeads: [ChainHead]) async throws -> AuditVerification {
+    /// heads saved elsewhere earlier. Every read of the log is itself audited, after the walk (so the walk
+    /// does not include its own record).
+    public func verifyAudit(actor: AuthUser, expectedHeads: [ChainHead], origin: RequestOrigin) async throws -> AuditVerification {
         try requireAuditReader(actor)
         // One snapshot, so events committing meanwhile cannot look like gaps.
-        return try await database.transaction { tx in
+        let result = try await database.transaction { tx in
             try await tx.beginSnapshot()
             let heads = try await tx.auditHeads()
             var rows: [AuditChainRow] = []
@@ -21,13 +22,22 @@ extension Broker {
             }
             return AuditChain.verify(rows: rows, recordedHeads: heads, expectedHeads: expectedHeads)
         }
+        let now = clock.now()
+        _ = try await database.transaction { tx in
+            try await tx.appendAudit(AuditEvent(type: .auditVerified, outcome: result.intact ? .success : .failure, at: now, actor: actor.name,
+                                                actorRoles: actor.roles, origin: origin,
+                                                details: ["events_checked": String(result.eventsChecked), "intact": String(result.intact),
+                                                          "expected_heads": String(expectedHeads.count)]))
+        }
+        return result
     }
 
     public func auditHeads() async throws -> [ChainHead] {
         try await database.read { try await $0.auditHeads() }
     }
 
-    /// One page of raw chain rows; the export itself is an audited access to the audit log.
+    /// One page of raw chain rows; every page is an audited access to the audit log (a reader who skips the
+    /// first page with `after_id` is recorded too).
     public func exportAudit(actor: AuthUser, from: Date?, until: Date?, afterId: Int64, limit: Int,
                             origin: RequestOrigin) async throws -> [AuditChainRow] {
         try requireAuditReader(actor)
@@ -35,13 +45,11 @@ extension Broker {
         let now = clock.now()
         return try await database.transaction { tx in
             let rows = try await tx.auditRows(from: from, until: until, afterId: afterId, limit: limit)
-            if afterId == 0 {
-                var details = ["first_page_rows": String(rows.count)]
-                if let from { details["from"] = Timestamp.format(from) }
-                if let until { details["until"] = Timestamp.format(until) }
-                try await tx.appendAudit(AuditEvent(type: .auditExported, at: now, actor: actor.name, actorRoles: actor.roles,
-                                                    origin: origin, details: details))
-            }
+            var details = ["rows": String(rows.count), "after_id": String(afterId)]
+            if let from { details["from"] = Timestamp.format(from) }
+            if let until { details["until"] = Timestamp.format(until) }
+            try await tx.appendAudit(AuditEvent(type: .auditExported, at: now, actor: actor.name, actorRoles: actor.roles,
+                                                origin: origin, details: details))
             return rows
         }
     }

@@ -58,6 +58,8 @@ public struct SessionStory: Codable, Sendable {
     public var reviews: [ReviewRecord]
     public var pages: [DeliveryLogEntry]
     public var events: [AuditEventView]
+    /// PRs that named the session but could not link themselves; compliance may accept one.
+    public var candidates: [RetroCandidate]
 }
 
 extension Broker {
@@ -90,7 +92,8 @@ extension Broker {
                                         audience: record.credential.audience, expiresAt: session.expiresAt),
             retro: RetroView(obligation, now: now), obligation: obligation,
             escalations: try await tx.escalations(sessionId: sessionId), reviews: try await tx.reviews(sessionId: sessionId),
-            pages: try await tx.deliveryLog(sessionId: sessionId, deadOnly: false, limit: 1000), events: events)
+            pages: try await tx.deliveryLog(sessionId: sessionId, deadOnly: false, limit: 1000), events: events,
+            candidates: try await tx.retroCandidates(sessionId: sessionId))
     }
 
     /// Compliance approves, rejects (back to owed, with the reason) or waives a retro PR. The engineer who
@@ -104,20 +107,21 @@ extension Broker {
             guard let obligation = try await tx.obligation(sessionId: sessionId, forUpdate: true) else {
                 throw BreakglassError.sessionUnknown(sessionId)
             }
+            let creator = try await tx.user(named: obligation.requester)?.createdBy
             do {
-                try obligation.checkReviewer(actor.name)
+                try obligation.checkReviewer(actor.name, requesterCreatedBy: creator)
             } catch let error as BreakglassError {
                 try await tx.appendAudit(AuditEvent(
                     type: .retroReviewRefused, outcome: .failure, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
                     target: obligation.target, sessionId: sessionId,
-                    details: ["decision": decision.rawValue, "failure": "self_review", "requester": obligation.requester]))
+                    details: ["decision": decision.rawValue, "failure": error.code, "requester": obligation.requester]))
                 return .refused(error)
             }
             let decided: RetroObligation
             switch decision {
-            case .approve: decided = try obligation.approve(by: actor.name, note: note, now: now)
-            case .reject: decided = try obligation.reject(by: actor.name, note: note, now: now)
-            case .waive: decided = try obligation.waive(by: actor.name, reason: note, now: now)
+            case .approve: decided = try obligation.approve(by: actor.name, note: note, now: now, requesterCreatedBy: creator)
+            case .reject: decided = try obligation.reject(by: actor.name, note: note, now: now, requesterCreatedBy: creator)
+            case .waive: decided = try obligation.waive(by: actor.name, reason: note, now: now, requesterCreatedBy: creator)
             }
             try await tx.saveObligation(decided)
             try await tx.insertReview(sessionId: sessionId, decision: decision.recorded, reviewer: actor.name, note: note,
@@ -137,6 +141,28 @@ extension Broker {
         }
         logger.notice("retro PR reviewed", metadata: ["session.id": "\(sessionId)", "retro.decision": "\(decision.recorded)"])
         return RetroView(decided, now: now)
+    }
+
+    /// Compliance accepts a candidate PR (one that named the session but could not link itself) as the
+    /// session's retro PR. Separation of duties as for a review.
+    public func acceptCandidate(sessionId: String, url: String, actor: AuthUser, origin: RequestOrigin) async throws -> RetroView {
+        try actor.require(.compliance, to: "accept candidate retro PRs")
+        let url = try PullRequestLink.validate(url)
+        let now = clock.now()
+        let linked = try await database.transaction { tx in
+            guard let obligation = try await tx.obligation(sessionId: sessionId, forUpdate: true) else { throw BreakglassError.sessionUnknown(sessionId) }
+            try obligation.checkReviewer(actor.name, requesterCreatedBy: try await tx.user(named: obligation.requester)?.createdBy)
+            guard try await tx.acceptRetroCandidate(sessionId: sessionId, prURL: url, by: actor.name, now: now) else {
+                throw BreakglassError(.notFound, "candidate_unknown", "\(url) is not an unaccepted candidate PR of \(sessionId)")
+            }
+            let linked = try obligation.link(url: url, by: actor.name, source: .github, now: now)
+            try await tx.appendAudit(AuditEvent(type: .retroCandidateAccepted, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
+                                                target: obligation.target, sessionId: sessionId, details: ["pr_url": url]))
+            try await self.recordLink(tx: tx, from: obligation, to: linked, actor: actor.name, roles: actor.roles, origin: origin, now: now,
+                                      details: ["accepted_candidate": "true"])
+            return linked
+        }
+        return RetroView(linked, now: now)
     }
 
     /// One JSON document for an auditor: the session's whole story, its audit events with the chain segment
@@ -203,7 +229,8 @@ extension Broker {
         let ticket = "bgw_" + Secrets.base64url(Secrets.randomBytes(32))
         let now = clock.now()
         try await database.transaction { tx in
-            try await tx.insertWebLogin(tokenHash: Secrets.hash(ticket), userId: actor.id, kind: "ticket", now: now, expiresAt: now + 120)
+            try await tx.insertWebLogin(tokenHash: Secrets.hash(ticket), userId: actor.id, kind: "ticket", now: now, expiresAt: now + 120,
+                                        apiTokenHash: actor.tokenHash)
         }
         return ticket
     }
@@ -215,12 +242,13 @@ extension Broker {
         let lifetime = settings.webSessionLifetime
         try await database.transaction { tx in
             guard ticket.hasPrefix("bgw_"), ticket.count < 100,
-                  let userId = try await tx.spendWebTicket(tokenHash: Secrets.hash(ticket), now: now),
+                  let (userId, apiTokenHash) = try await tx.spendWebTicket(tokenHash: Secrets.hash(ticket), now: now),
                   let user = try await tx.user(id: userId) else {
                 throw BreakglassError(.unauthenticated, "ticket_invalid",
                                       "this sign-in link is unknown, used or expired; run `breakglass compliance web` for a new one")
             }
-            try await tx.insertWebLogin(tokenHash: Secrets.hash(cookie), userId: userId, kind: "session", now: now, expiresAt: now + lifetime)
+            try await tx.insertWebLogin(tokenHash: Secrets.hash(cookie), userId: userId, kind: "session", now: now, expiresAt: now + lifetime,
+                                        apiTokenHash: apiTokenHash)
             try await tx.appendAudit(AuditEvent(type: .webLogin, at: now, actor: user.name, actorRoles: user.roles, origin: origin,
                                                 details: ["expires_at": Timestamp.format(now + lifetime)]))
         }
@@ -235,5 +263,15 @@ extension Broker {
             throw BreakglassError.unauthenticated
         }
         return AuthUser(id: user.id, name: user.name, roles: user.roles)
+    }
+
+    /// Signs a browser out (the cookie stops working at once, on every instance).
+    public func endWebSession(cookie: String, origin: RequestOrigin) async throws {
+        guard cookie.hasPrefix("bgs_"), cookie.count < 100 else { return }
+        let now = clock.now()
+        try await database.transaction { tx in
+            guard let userId = try await tx.endWebSession(tokenHash: Secrets.hash(cookie), now: now), let user = try await tx.user(id: userId) else { return }
+            try await tx.appendAudit(AuditEvent(type: .webLogout, at: now, actor: user.name, actorRoles: user.roles, origin: origin))
+        }
     }
 }

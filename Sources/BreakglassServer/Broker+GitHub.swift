@@ -34,13 +34,11 @@ extension Broker {
         let deliveryId = delivery.deliveryId.map { String($0.prefix(100)) }
         let event = delivery.event.map { String($0.prefix(50)) } ?? "unknown"
         guard GitHubWebhook.isValid(signatureHeader: delivery.signature, secret: secret, body: delivery.body) else {
-            let why = delivery.signature == nil ? "missing X-Hub-Signature-256" : "X-Hub-Signature-256 does not match the body"
-            _ = try await database.transaction { tx in
-                try await tx.appendAudit(AuditEvent(
-                    type: .githubDeliveryRejected, outcome: .failure, at: now, actor: nil, origin: origin,
-                    details: ["delivery_id": deliveryId ?? "-", "event": event, "failure": why, "bytes": String(delivery.body.count)]))
-            }
-            logger.warning("GitHub delivery refused", metadata: ["github.delivery": "\(deliveryId ?? "-")", "reason": "\(why)"])
+            // Counted in memory and audited as one aggregated event per interval (`flushHookRejections`): a flood
+            // of forged deliveries must not turn into a flood of audit rows, each holding a connection and a lock.
+            let missing = delivery.signature == nil
+            await hookRejections.record(address: origin.address ?? "-", missingSignature: missing, at: now)
+            let why = missing ? "missing X-Hub-Signature-256" : "X-Hub-Signature-256 does not match the body"
             throw BreakglassError(.unauthenticated, "bad_signature", "\(why); the delivery was refused")
         }
         switch event {
@@ -80,24 +78,43 @@ extension Broker {
                 var updated = obligation
                 updated.prAuthor = pr.user.login
                 try await tx.saveObligation(updated)
-            } else {
-                var linked = try obligation.link(url: url, by: sender, source: .github, now: now)
-                linked.prAuthor = pr.user.login
-                try await recordLink(tx: tx, from: obligation, to: linked, actor: sender, roles: [], origin: origin, now: now,
-                                     details: ["pr_number": String(pr.number), "pr_author": pr.user.login, "github_delivery": deliveryId])
+                touched.append(id)
+                continue
             }
+            let requesterLogin = try await tx.gitHubLogin(userName: obligation.requester)
+            let decision = settings.githubLinkPolicy.decide(pullRequest: pr, sender: payload.sender?.login,
+                                                            repository: payload.repository?.fullName, requesterLogin: requesterLogin)
+            if case .candidate(let reason) = decision {
+                let candidate = RetroCandidate(sessionId: id, prURL: url, prAuthor: pr.user.login, sender: payload.sender?.login,
+                                               repository: payload.repository?.fullName, reason: reason, receivedAt: now)
+                if try await tx.recordRetroCandidate(candidate) {
+                    try await tx.appendAudit(AuditEvent(
+                        type: .retroCandidateRecorded, outcome: .failure, at: now, actor: sender, origin: origin, target: obligation.target,
+                        sessionId: id, details: ["pr_url": url, "pr_author": pr.user.login, "repository": candidate.repository ?? "",
+                                                 "reason": reason, "github_delivery": deliveryId]))
+                }
+                touched.append(id)
+                continue
+            }
+            var linked = try obligation.link(url: url, by: sender, source: .github, now: now)
+            linked.prAuthor = pr.user.login
+            try await recordLink(tx: tx, from: obligation, to: linked, actor: sender, roles: [], origin: origin, now: now,
+                                 details: ["pr_number": String(pr.number), "pr_author": pr.user.login, "github_delivery": deliveryId,
+                                           "repository": payload.repository?.fullName ?? ""])
             touched.append(id)
         }
 
         if event == "pull_request_review", let review = payload.review {
             let state = payload.action == "dismissed" ? "dismissed" : review.state.lowercased()
             let at = review.submittedAt.flatMap(Timestamp.parse) ?? now
-            try await tx.saveGitHubReview(prURL: url, reviewer: review.user.login, state: state, at: at)
+            let counted = try await tx.saveGitHubReview(prURL: url, reviewer: review.user.login, reviewId: review.id, state: state, at: at, now: now)
             for obligation in try await tx.obligations(prURL: url) where !obligation.status.isSettled {
+                var details = ["pr_url": url, "review_state": state, "reviewer": review.user.login, "github_delivery": deliveryId]
+                if let id = review.id { details["review_id"] = String(id) }
+                if !counted { details["ignored"] = "the review was dismissed, or a newer review by this reviewer is recorded" }
                 try await tx.appendAudit(AuditEvent(
                     type: .retroPRReviewed, at: now, actor: "github:\(review.user.login)", origin: origin, target: obligation.target,
-                    sessionId: obligation.sessionId,
-                    details: ["pr_url": url, "review_state": state, "reviewer": review.user.login, "github_delivery": deliveryId]))
+                    sessionId: obligation.sessionId, details: details))
                 let (updated, _) = try await withApprovals(obligation, prAuthor: obligation.prAuthor ?? pr.user.login, tx: tx)
                 try await tx.saveObligation(updated)
                 touched.append(obligation.sessionId)
@@ -143,5 +160,30 @@ extension Broker {
     static func separationOfDuties(approvers: [String], independent: [String]) -> String {
         if !independent.isEmpty { return "satisfied" }
         return approvers.isEmpty ? "not satisfied: no approving review" : "not satisfied: approved only by the engineer who broke glass"
+    }
+
+    /// Writes the GitHub deliveries refused since the last flush as one audit event, once `rejectionAuditInterval`
+    /// has passed since the first of them. Returns how many events it wrote (0 or 1).
+    public func flushHookRejections(force: Bool = false) async throws -> Int {
+        let now = clock.now()
+        guard let batch = await hookRejections.take(now: now, interval: force ? 0 : settings.rejectionAuditInterval) else { return 0 }
+        do {
+            _ = try await database.transaction { tx in
+                try await tx.appendAudit(AuditEvent(
+                    type: .githubDeliveriesRejected, outcome: .failure, at: now, actor: nil, origin: .server,
+                    details: ["count": String(batch.count), "missing_signature": String(batch.missingSignature),
+                              "bad_signature": String(batch.count - batch.missingSignature),
+                              "first_at": Timestamp.format(batch.firstAt), "last_at": Timestamp.format(batch.lastAt),
+                              "addresses": batch.topAddresses.map { "\($0.address)=\($0.count)" }.joined(separator: ","),
+                              "distinct_addresses": String(batch.distinctAddresses)]))
+            }
+        } catch {
+            // Not written: put the counts back so the next flush reports them.
+            await hookRejections.restore(batch)
+            throw error
+        }
+        logger.warning("GitHub deliveries refused (bad or missing signature)", metadata: [
+            "github.rejected": "\(batch.count)", "github.addresses": "\(batch.distinctAddresses)"])
+        return 1
     }
 }

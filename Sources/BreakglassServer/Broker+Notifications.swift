@@ -41,8 +41,7 @@ public struct ChannelRequest: Sendable {
 extension Broker {
     // MARK: administration
 
-    public func saveChannel(_ request: ChannelRequest, actor: AuthUser, origin: RequestOrigin) async throws -> ChannelView {
-        try actor.require(.admin, to: "configure notification channels")
+    public func saveChannel(_ request: ChannelRequest, actor: AuthUser, totp: String?, origin: RequestOrigin) async throws -> ChannelView {
         _ = try Validation.targetName(request.name)
         var generated: String?
         var secrets = request.secrets
@@ -57,19 +56,24 @@ extension Broker {
         // Slack accepts about one message per second per webhook.
         let interval = request.minInterval ?? (request.kind == .slack ? 1 : 0)
         guard (0...3600).contains(interval) else { throw BreakglassError.invalid("min_interval", "min interval must be between 0s and 1h") }
-        let now = clock.now()
-        let record = try await database.transaction { [box] tx in
-            let id = try await tx.channel(named: request.name)?.id ?? UUID()
+        let record = try await adminChange(actor: actor, totp: totp, action: "configure notification channels", origin: origin) { [box] tx, now in
+            let previous = try await tx.channel(named: request.name)
+            let id = previous?.id ?? UUID()
             let sealed = try box.seal(Array(try JSONEncoder().encode(config)), context: ChannelRecord.context(id))
             let record = ChannelRecord(id: id, name: request.name, kind: request.kind, configEnc: sealed, host: config.host,
                                        routing: request.routing, enabled: true, disabledReason: nil, minInterval: interval)
             try await tx.saveChannel(record, by: actor.name, now: now)
-            try await tx.appendAudit(AuditEvent(
-                type: .channelSaved, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
-                details: ["channel": request.name, "kind": request.kind.rawValue, "host": config.host,
-                          "events": request.routing.events.joined(separator: ","), "targets": request.routing.targets.joined(separator: ","),
-                          "signing_secrets": String(config.secrets.count)]))
-            return record
+            var details = ["channel": request.name, "kind": request.kind.rawValue, "host": config.host,
+                           "events": request.routing.events.joined(separator: ","), "targets": request.routing.targets.joined(separator: ","),
+                           "signing_secrets": String(config.secrets.count)]
+            if let previous {
+                details["previous_host"] = previous.host
+                details["previous_events"] = previous.routing.events.joined(separator: ",")
+                details["previous_targets"] = previous.routing.targets.joined(separator: ",")
+            }
+            try await tx.appendAudit(AuditEvent(type: .channelSaved, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
+                                                details: details))
+            return (record, AdminPage(type: "admin.channel_saved", payload: details))
         }
         return ChannelView(record, generatedSecret: generated)
     }
@@ -79,13 +83,12 @@ extension Broker {
         return try await database.read { try await $0.channels() }.map { ChannelView($0) }
     }
 
-    public func enableChannel(name: String, actor: AuthUser, origin: RequestOrigin) async throws {
-        try actor.require(.admin, to: "enable notification channels")
-        let now = clock.now()
-        try await database.transaction { tx in
+    public func enableChannel(name: String, actor: AuthUser, totp: String?, origin: RequestOrigin) async throws {
+        try await adminChange(actor: actor, totp: totp, action: "enable notification channels", origin: origin) { tx, now in
             guard try await tx.enableChannel(name: name) else { throw Self.channelUnknown(name) }
             try await tx.appendAudit(AuditEvent(type: .channelSaved, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
                                                 details: ["channel": name, "enabled": "true"]))
+            return ((), AdminPage(type: "admin.channel_enabled", payload: ["channel": name]))
         }
     }
 
@@ -110,16 +113,15 @@ extension Broker {
         return try await database.read { try await $0.deliveryLog(sessionId: sessionId, deadOnly: deadOnly, limit: limit) }
     }
 
-    public func redrive(deliveryId: String, actor: AuthUser, origin: RequestOrigin) async throws {
-        try actor.require(.admin, to: "re-drive dead letters")
+    public func redrive(deliveryId: String, actor: AuthUser, totp: String?, origin: RequestOrigin) async throws {
         guard let id = UUID(uuidString: deliveryId) else { throw BreakglassError.invalid("delivery", "'\(deliveryId)' is not a delivery id") }
-        let now = clock.now()
-        try await database.transaction { tx in
+        try await adminChange(actor: actor, totp: totp, action: "re-drive dead letters", origin: origin) { tx, now in
             guard let channel = try await tx.redrive(deliveryId: id, now: now) else {
                 throw BreakglassError(.notFound, "dead_letter_unknown", "no dead letter \(deliveryId)")
             }
             try await tx.appendAudit(AuditEvent(type: .deliveryRedriven, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
                                                 details: ["delivery_id": deliveryId, "channel": channel]))
+            return ((), AdminPage(type: "admin.delivery_redriven", payload: ["delivery_id": deliveryId, "channel": channel]))
         }
     }
 

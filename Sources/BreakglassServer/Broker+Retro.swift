@@ -42,23 +42,34 @@ public struct RetroView: Codable, Sendable {
 
 extension Broker {
     /// The engineer links the PR documenting what they changed; the escalation ladder stops at once.
-    public func linkRetro(sessionId: String, url: String, actor: AuthUser, origin: RequestOrigin) async throws -> RetroView {
+    /// The engineer links their own retro PR with their token. Linking someone else's stops their
+    /// escalation, so for an admin it is an admin change: a fresh TOTP code, and paged.
+    public func linkRetro(sessionId: String, url: String, actor: AuthUser, totp: String? = nil, origin: RequestOrigin) async throws -> RetroView {
         let url = try PullRequestLink.validate(url)
-        let now = clock.now()
-        let linked = try await database.transaction { tx in
-            guard let obligation = try await tx.obligation(sessionId: sessionId, forUpdate: true),
-                  obligation.requester == actor.name || actor.seesEverything else {
-                throw BreakglassError.sessionUnknown(sessionId)
-            }
-            guard obligation.requester == actor.name || actor.has(.admin) else {
-                throw BreakglassError.forbidden("only the engineer who broke glass in \(sessionId), or an admin, may link its retro PR")
-            }
+        let requester = try await database.read { try await $0.obligation(sessionId: sessionId)?.requester }
+        guard let requester, requester == actor.name || actor.seesEverything else { throw BreakglassError.sessionUnknown(sessionId) }
+        guard requester == actor.name || actor.has(.admin) else {
+            throw BreakglassError.forbidden("only the engineer who broke glass in \(sessionId), or an admin, may link its retro PR")
+        }
+        @Sendable func link(_ tx: Tx, _ now: Date) async throws -> RetroObligation {
+            guard let obligation = try await tx.obligation(sessionId: sessionId, forUpdate: true) else { throw BreakglassError.sessionUnknown(sessionId) }
             let linked = try obligation.link(url: url, by: actor.name, source: .cli, now: now)
             try await self.recordLink(tx: tx, from: obligation, to: linked, actor: actor.name, roles: actor.roles, origin: origin, now: now,
                                       details: [:])
             return linked
         }
-        return RetroView(linked, now: now)
+        let linked: RetroObligation
+        if requester == actor.name {
+            let now = clock.now()
+            linked = try await database.transaction { try await link($0, now) }
+        } else {
+            linked = try await adminChange(actor: actor, totp: totp, action: "link other engineers' retro PRs", origin: origin) { tx, now in
+                let linked = try await link(tx, now)
+                return (linked, AdminPage(type: "admin.retro_linked", payload: ["session_id": sessionId, "user": requester, "pr_url": url,
+                                                                               "target": linked.target]))
+            }
+        }
+        return RetroView(linked, now: clock.now())
     }
 
     func recordLink(tx: Tx, from previous: RetroObligation, to linked: RetroObligation, actor: String, roles: [Role],

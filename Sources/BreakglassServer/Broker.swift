@@ -13,6 +13,7 @@ public struct Broker: Sendable {
     let issuer: TokenIssuer
     let settings: Settings
     let logger: Logger
+    let hookRejections = HookRejections()
 
     public struct Settings: Sendable {
         /// Name shown in authenticator apps and used as the JWT `iss`.
@@ -31,12 +32,24 @@ public struct Broker: Sendable {
         public var githubWebhookSecret: String?
         /// Lifetime of a browser session on the compliance pages.
         public var webSessionLifetime: TimeInterval
+        /// Lifetime of an API token from `enroll` or `login`.
+        public var apiTokenLifetime: TimeInterval
+        /// Whether one account may hold both admin and compliance (off: separation of duties).
+        public var allowAdminCompliance: Bool
+        /// Repositories whose PRs by the engineer who broke glass link themselves.
+        public var githubLinkPolicy: GitHubLinkPolicy
+        /// Per-address request budgets of the unauthenticated routes.
+        public var rateLimits: RateLimits
+        /// Rejected GitHub deliveries are audited as one aggregated event per interval.
+        public var rejectionAuditInterval: TimeInterval
 
         public init(issuerName: String = "breakglass", enrollmentValidity: TimeInterval = 24 * 3600,
                     lockout: LockoutPolicy = LockoutPolicy(), verifier: TOTPVerifier = TOTPVerifier(),
                     deliveryMaxAge: TimeInterval = 24 * 3600, deliveryClaim: TimeInterval = 60,
                     retroLadder: EscalationLadder = .standard, githubWebhookSecret: String? = nil,
-                    webSessionLifetime: TimeInterval = 8 * 3600) {
+                    webSessionLifetime: TimeInterval = 8 * 3600, apiTokenLifetime: TimeInterval = 30 * 86400,
+                    allowAdminCompliance: Bool = false, githubLinkPolicy: GitHubLinkPolicy = .init(repositories: []),
+                    rateLimits: RateLimits = .standard, rejectionAuditInterval: TimeInterval = 60) {
             self.issuerName = issuerName
             self.enrollmentValidity = enrollmentValidity
             self.lockout = lockout
@@ -46,6 +59,11 @@ public struct Broker: Sendable {
             self.retroLadder = retroLadder
             self.githubWebhookSecret = githubWebhookSecret
             self.webSessionLifetime = webSessionLifetime
+            self.apiTokenLifetime = apiTokenLifetime
+            self.allowAdminCompliance = allowAdminCompliance
+            self.githubLinkPolicy = githubLinkPolicy
+            self.rateLimits = rateLimits
+            self.rejectionAuditInterval = rejectionAuditInterval
         }
     }
 
@@ -70,13 +88,17 @@ public struct Broker: Sendable {
     public var jwks: JWKSDocument { issuer.jwks }
 
     /// Resolves a bearer token to its user; unknown, revoked or malformed tokens are all the same refusal.
+    /// Expired tokens and tokens of a locked account are refused with what to do about it.
     public func authenticate(bearer: String) async throws -> AuthUser {
         guard bearer.hasPrefix("bgt_"), bearer.count < 200 else { throw BreakglassError.unauthenticated }
         let hash = Secrets.hash(bearer)
-        guard let user = try await database.read({ try await $0.user(apiTokenHash: hash) }) else {
+        guard let (user, expiresAt) = try await database.read({ try await $0.user(apiTokenHash: hash) }) else {
             throw BreakglassError.unauthenticated
         }
-        return AuthUser(id: user.id, name: user.name, roles: user.roles)
+        let now = clock.now()
+        guard expiresAt > now else { throw BreakglassError.tokenExpired(at: expiresAt) }
+        if let until = user.lockedUntil, until > now { throw BreakglassError.accountLockedToken(until: until) }
+        return AuthUser(id: user.id, name: user.name, roles: user.roles, tokenHash: hash)
     }
 
     // MARK: TOTP proof
@@ -105,10 +127,14 @@ public struct Broker: Sendable {
         case .accepted(let step):
             try await tx.spendTOTPStep(userId: user.id, step: step)
             return .proven(step: step)
-        case .wrong, .reused:
+        case .reused(replayOfLast: true):
+            // The step just accepted, submitted again: refused and audited, but a double submit during an
+            // incident must not lock the engineer out. Guessing still counts below.
+            return .refused(.totpReused, denial(BreakglassError.totpReused.code))
+        case .wrong, .reused(replayOfLast: false):
             let failures = try await tx.recordTOTPFailure(userId: user.id, now: now,
                                                            windowStart: now - settings.lockout.window)
-            let error: BreakglassError = outcome == .reused ? .totpReused : .totpWrong
+            let error: BreakglassError = outcome == .wrong ? .totpWrong : .totpReused
             if let until = settings.lockout.lockedUntil(afterFailureNumber: failures - 1, now: now) {
                 try await tx.lockUser(userId: user.id, until: until)
                 try await tx.appendAudit(AuditEvent(

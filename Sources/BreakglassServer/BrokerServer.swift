@@ -15,13 +15,16 @@ public struct ListenConfig: Sendable {
     public var tlsCertificatePath: String?
     public var tlsKeyPath: String?
     public var allowInsecure: Bool
+    public var idleTimeoutSeconds: Int
 
-    public init(host: String, port: Int, tlsCertificatePath: String? = nil, tlsKeyPath: String? = nil, allowInsecure: Bool = false) {
+    public init(host: String, port: Int, tlsCertificatePath: String? = nil, tlsKeyPath: String? = nil, allowInsecure: Bool = false,
+                idleTimeoutSeconds: Int = 30) {
         self.host = host
         self.port = port
         self.tlsCertificatePath = tlsCertificatePath
         self.tlsKeyPath = tlsKeyPath
         self.allowInsecure = allowInsecure
+        self.idleTimeoutSeconds = idleTimeoutSeconds
     }
 
     public var isLoopback: Bool {
@@ -50,6 +53,8 @@ public enum BrokerServer {
                                         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> ServiceGroup {
         try listen.validate()
         let router = Routes.build(broker: broker, migrator: migrator, secureCookies: listen.tlsCertificatePath != nil)
+        // Idle connections are closed, so a client that opens many and sends nothing cannot hold them all.
+        let http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(Int64(listen.idleTimeoutSeconds)))
         let server: HTTPServerBuilder
         if let cert = listen.tlsCertificatePath, let key = listen.tlsKeyPath {
             let chain: [NIOSSLCertificate]
@@ -60,10 +65,12 @@ public enum BrokerServer {
             } catch {
                 throw BreakglassError.invalid("tls", "cannot load the TLS certificate or key (\(cert), \(key)): \(error)")
             }
-            let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
-            server = try .tls(.http1(), tlsConfiguration: tls)
+            var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
+            // TLS 1.0 and 1.1 are broken and refused by PCI DSS; nothing older than 1.2 is offered.
+            tls.minimumTLSVersion = .tlsv12
+            server = try .tls(.http1(configuration: http1), tlsConfiguration: tls)
         } else {
-            server = .http1()
+            server = .http1(configuration: http1)
         }
         let app = Application(
             router: router, server: server,
@@ -73,6 +80,7 @@ public enum BrokerServer {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: app), .init(service: SweepService.expiry(broker: broker, pollInterval: expiryPoll, logger: logger)),
         ]
+        services.append(.init(service: SweepService.hookRejections(broker: broker, pollInterval: expiryPoll, logger: logger)))
         if let retroPoll {
             services.append(.init(service: SweepService.retroEscalation(broker: broker, pollInterval: retroPoll, logger: logger)))
         }

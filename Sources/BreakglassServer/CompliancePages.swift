@@ -35,7 +35,8 @@ enum CompliancePages {
         th{background:#f4f4f6}.overdue{color:#b00020;font-weight:600}.ok{color:#0a7d2c}.muted{color:#666}
         code{font-size:.85rem}dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-weight:600}
         </style></head><body>
-        <header><a href="/compliance">breakglass compliance</a> <span class="muted">· signed in as \(escape(user)) · read-only</span></header>
+        <header><a href="/compliance">breakglass compliance</a> <span class="muted">· signed in as \(escape(user)) · read-only</span>
+        <form method="post" action="/compliance/logout" style="display:inline"><button type="submit" id="sign-out">Sign out</button></form></header>
         <h1>\(escape(title))</h1>
         \(body)
         </body></html>
@@ -104,6 +105,11 @@ enum CompliancePages {
                   + (o.independentApproval == false ? " <span class=\"overdue\">(no independent approval)</span>" : ""))
             + row("Last rejection", escape(o.lastRejection ?? "—"))
             + "</dl></section>"
+        body += "<section><h2>Candidate PRs</h2>" + table(["PR", "Author", "Repository", "Why it did not link itself", "Received", "Accepted"],
+                                                          story.candidates.map {
+            ["<a rel=\"noreferrer\" href=\"\(escape($0.prURL))\">\(escape($0.prURL))</a>", escape($0.prAuthor), escape($0.repository ?? "—"),
+             escape($0.reason), time($0.receivedAt), $0.acceptedAt.map { "\(time($0))" } ?? "—"]
+        }, id: "candidates") + "</section>"
         body += "<section><h2>Escalations</h2>" + table(["Rung", "Scheduled", "Reached", "Outcome"], story.escalations.map {
             [escape($0.rung), time($0.scheduledAt), time($0.firedAt), escape($0.outcome)]
         }, id: "escalations") + "</section>"
@@ -125,6 +131,18 @@ enum CompliancePages {
         guard !rows.isEmpty else { return "<p class=\"muted\">None.</p>" }
         return "<table id=\"\(id)\"><thead><tr>" + headers.map { "<th>\(escape($0))</th>" }.joined() + "</tr></thead><tbody>"
             + rows.map { "<tr>" + $0.map { "<td>\($0)</td>" }.joined() + "</tr>" }.joined() + "</tbody></table>"
+    }
+
+    /// A sign-in link only shows this page; the ticket is spent by the POST its button sends. Link previewers
+    /// and mail scanners fetch GET links, and must not sign themselves in with someone's ticket.
+    static func confirmSignIn(ticket: String) -> String {
+        """
+        <!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Sign in · breakglass</title></head>
+        <body><h1>Sign in to breakglass compliance</h1>
+        <p>This one-time link signs this browser in to the read-only compliance pages for 8 hours.</p>
+        <form method="post" action="/compliance/login"><input type="hidden" name="ticket" value="\(escape(ticket))">
+        <button type="submit" id="confirm-sign-in">Sign in</button></form></body></html>
+        """
     }
 
     static func problem(title: String, message: String) -> String {

@@ -22,6 +22,7 @@ struct ErrorMiddleware: RouterMiddleware {
             case .notFound: code = "not_found"
             case .methodNotAllowed: code = "method_not_allowed"
             case .contentTooLarge: code = "body_too_large"
+            case .unsupportedMediaType: code = "unsupported_media_type"
             default: code = error.status.code < 500 ? "bad_request" : "internal_error"
             }
             let message = error.body ?? (error.status == .notFound ? "no such endpoint: \(request.method) \(request.uri.path)" : error.status.reasonPhrase)
@@ -42,6 +43,7 @@ struct ErrorMiddleware: RouterMiddleware {
         case .conflict: status = .conflict
         case .locked: status = .init(code: 423, reasonPhrase: "Locked")
         case .tooLarge: status = .contentTooLarge
+        case .unsupportedMediaType: status = .unsupportedMediaType
         case .unavailable: status = .serviceUnavailable
         case .internalFailure: status = .internalServerError
         }
@@ -75,5 +77,17 @@ struct AuthMiddleware: RouterMiddleware {
     static func bearerToken(_ request: Request) -> String? {
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else { return nil }
         return String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+    }
+}
+
+/// HSTS on every answer of a TLS listener (RFC 6797): a browser that has seen the compliance pages over
+/// HTTPS will not be talked down to plain HTTP.
+struct StrictTransportSecurityMiddleware: RouterMiddleware {
+    typealias Context = BreakglassRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await next(request, context)
+        response.headers[.strictTransportSecurity] = "max-age=31536000"
+        return response
     }
 }

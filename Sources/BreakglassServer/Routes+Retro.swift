@@ -5,7 +5,7 @@ import HTTPTypes
 import Hummingbird
 import Prometheus
 
-struct LinkBody: Decodable { var url: String }
+struct LinkBody: Decodable { var url: String; var totp: String? }
 struct NoteBody: Decodable { var note: String?; var reason: String? }
 
 extension Routes {
@@ -19,7 +19,7 @@ extension Routes {
         api.post("/retro/:id/link") { request, context in
             let body = try await APICoding.decode(LinkBody.self, from: request)
             return try APICoding.response(try await broker.linkRetro(sessionId: try context.parameters.require("id"), url: body.url,
-                                                                     actor: try context.requireUser(), origin: origin(request, context)))
+                                                                     actor: try context.requireUser(), totp: body.totp, origin: origin(request, context)))
         }
         api.get("/compliance/queue") { request, context in
             let queue = try await broker.complianceQueue(actor: try context.requireUser())
@@ -39,6 +39,11 @@ extension Routes {
                     origin: origin(request, context)))
             }
         }
+        api.post("/compliance/sessions/:id/accept-candidate") { request, context in
+            let body = try await APICoding.decode(LinkBody.self, from: request)
+            return try APICoding.response(try await broker.acceptCandidate(sessionId: try context.parameters.require("id"), url: body.url,
+                                                                           actor: try context.requireUser(), origin: origin(request, context)))
+        }
         api.get("/compliance/sessions/:id/evidence") { request, context in
             let pack = try await broker.evidencePack(sessionId: try context.parameters.require("id"), actor: try context.requireUser(),
                                                      origin: origin(request, context))
@@ -54,17 +59,20 @@ extension Routes {
         }
     }
 
-    /// GitHub authenticates with the HMAC signature of the raw body, not a bearer token.
-    static func addGitHubHook(_ router: Router<BreakglassRequestContext>, broker: Broker) {
-        router.post("/v1/hooks/github") { request, context in
+    /// GitHub authenticates with the HMAC signature of the raw body, not a bearer token. The route is rate
+    /// limited per address and the body capped before the signature is checked.
+    static func addGitHubHook(_ group: RouterGroup<BreakglassRequestContext>, broker: Broker) {
+        group.post("/v1/hooks/github") { request, context in
             var request = request
-            let limit = 5 * 1024 * 1024
+            let limit = 1024 * 1024
             let buffer: ByteBuffer
             do {
                 buffer = try await request.collectBody(upTo: limit)
             } catch {
-                throw BreakglassError(.tooLarge, "body_too_large", "the GitHub payload is larger than 5 MiB")
+                throw BreakglassError(.tooLarge, "body_too_large", "the GitHub payload is larger than 1 MiB")
             }
+            // GitHub's "application/json" content type; the form-encoded variant is not accepted.
+            try APICoding.requireJSON(request, bodyEmpty: false)
             let outcome = try await broker.receiveGitHub(GitHubDelivery(
                 event: request.headers[HTTPField.Name("X-GitHub-Event")!], deliveryId: request.headers[HTTPField.Name("X-GitHub-Delivery")!],
                 signature: request.headers[HTTPField.Name("X-Hub-Signature-256")!], body: Array(buffer.readableBytesView)),
@@ -74,46 +82,75 @@ extension Routes {
     }
 
     /// Prometheus text format; aggregate figures only, no names or ids.
-    static func addMetrics(_ router: Router<BreakglassRequestContext>, broker: Broker) {
+    static func addMetrics(_ router: Router<BreakglassRequestContext>, broker: Broker, counters: ServerCounters) {
+        // Unauthenticated, so a scrape storm must not become a database storm: one rendering serves every
+        // request for a couple of seconds.
+        let cache = MetricsCache(maxAge: .seconds(2))
         router.get("/metrics") { _, _ in
-            let metrics = try await broker.retroMetrics()
-            let registry = PrometheusCollectorRegistry()
-            func gauge(_ name: String, unit: String = "", _ help: String, _ labels: [(String, String)] = []) -> Gauge {
-                registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "breakglass", subsystem: "retro", metricName: name,
-                                                                    unitName: unit, helpText: help), labels: labels)
-            }
-            gauge("overdue", "Retro PRs owed past their deadline now").set(Int64(metrics.overdue))
-            for status in RetroStatus.allCases {
-                gauge("obligations", "Retro obligations by status", [("status", status.rawValue)]).set(Int64(metrics.byStatus[status.rawValue] ?? 0))
-            }
-            if let median = metrics.medianTimeToLinkSeconds {
-                gauge("time_to_link_median", unit: "seconds", "Median time from the start of the SLA window to the first linked PR").set(median)
-            }
-            if let ratio = metrics.approvedWithinSLARatio {
-                gauge("approved_within_sla", unit: "ratio",
-                      "Share of decided or past-deadline retro PRs approved with the PR linked by the deadline").set(ratio)
-            }
-            for (rung, count) in metrics.escalationsFired.sorted(by: { $0.key < $1.key }) {
-                gauge("escalations_paged", "Escalation rungs paged so far", [("rung", rung)]).set(Int64(count))
-            }
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             headers[.cacheControl] = "no-store"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+            let body = try await cache.value { try await renderMetrics(broker: broker, counters: counters) }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
         }
+    }
+
+    static func renderMetrics(broker: Broker, counters: ServerCounters) async throws -> ByteBuffer {
+        let metrics = try await broker.retroMetrics()
+        let registry = PrometheusCollectorRegistry()
+        func gauge(_ name: String, unit: String = "", _ help: String, _ labels: [(String, String)] = []) -> Gauge {
+            registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "breakglass", subsystem: "retro", metricName: name,
+                                                                unitName: unit, helpText: help), labels: labels)
+        }
+        gauge("overdue", "Retro PRs owed past their deadline now").set(Int64(metrics.overdue))
+        for status in RetroStatus.allCases {
+            gauge("obligations", "Retro obligations by status", [("status", status.rawValue)]).set(Int64(metrics.byStatus[status.rawValue] ?? 0))
+        }
+        if let median = metrics.medianTimeToLinkSeconds {
+            gauge("time_to_link_median", unit: "seconds", "Median time from the start of the SLA window to the first linked PR").set(median)
+        }
+        if let ratio = metrics.approvedWithinSLARatio {
+            gauge("approved_within_sla", unit: "ratio",
+                  "Share of decided or past-deadline retro PRs approved with the PR linked by the deadline").set(ratio)
+        }
+        for (rung, count) in metrics.escalationsFired.sorted(by: { $0.key < $1.key }) {
+            gauge("escalations_paged", "Escalation rungs paged so far", [("rung", rung)]).set(Int64(count))
+        }
+        let rejected = registry.makeCounter(descriptor: MetricNameDescriptor(
+            namespace: "breakglass", subsystem: "github", metricName: "deliveries_rejected", unitName: "total",
+            helpText: "GitHub webhook deliveries refused for a missing or bad signature since this instance started"))
+        rejected.increment(by: Int64(await broker.hookRejections.total))
+        for (route, count) in await counters.rateLimited.sorted(by: { $0.key < $1.key }) {
+            registry.makeCounter(descriptor: MetricNameDescriptor(
+                namespace: "breakglass", subsystem: "http", metricName: "rate_limited", unitName: "total",
+                helpText: "Requests answered 429 by the per-address rate limit since this instance started"),
+                                 labels: [("route", route)]).increment(by: Int64(count))
+        }
+        return ByteBuffer(bytes: registry.emitToBuffer())
     }
 
     // MARK: read-only compliance pages
 
-    static func addCompliancePages(_ router: Router<BreakglassRequestContext>, broker: Broker, secureCookies: Bool) {
-        router.get("/compliance/login") { request, context in
+    static func addCompliancePages(_ router: Router<BreakglassRequestContext>, signIn: RouterGroup<BreakglassRequestContext>, broker: Broker,
+                                   secureCookies: Bool) {
+        signIn.get("/compliance/login") { request, _ in
             guard let ticket = request.uri.queryParameters.get("ticket") else {
+                return html(CompliancePages.problem(title: "Sign-in link incomplete",
+                                                    message: "Run `breakglass compliance web` and open the link it prints."), status: .badRequest)
+            }
+            return html(CompliancePages.confirmSignIn(ticket: String(ticket)))
+        }
+        signIn.post("/compliance/login") { request, context in
+            var request = request
+            let form = try await request.collectBody(upTo: 4096)
+            let fields = URLComponents(string: "?" + String(buffer: form))?.queryItems ?? []
+            guard let ticket = fields.first(where: { $0.name == "ticket" })?.value else {
                 return html(CompliancePages.problem(title: "Sign-in link incomplete",
                                                     message: "Run `breakglass compliance web` and open the link it prints."), status: .badRequest)
             }
             let cookie: String
             do {
-                cookie = try await broker.redeemWebTicket(String(ticket), origin: origin(request, context))
+                cookie = try await broker.redeemWebTicket(ticket, origin: origin(request, context))
             } catch let error as BreakglassError where error.kind == .unauthenticated {
                 return html(CompliancePages.problem(title: "Sign-in link not valid", message: error.message), status: .unauthorized)
             }
@@ -123,6 +160,15 @@ extension Routes {
             var response = Response(status: .seeOther, headers: headers)
             response.setCookie(Cookie(name: webCookie, value: cookie, maxAge: Int(broker.settings.webSessionLifetime), path: "/compliance",
                                       secure: secureCookies, httpOnly: true, sameSite: .strict))
+            return response
+        }
+        router.post("/compliance/logout") { request, context in
+            if let cookie = request.cookies[webCookie]?.value {
+                try await broker.endWebSession(cookie: cookie, origin: origin(request, context))
+            }
+            var response = html(CompliancePages.problem(title: "Signed out", message: "This browser is signed out of the compliance pages."))
+            response.setCookie(Cookie(name: webCookie, value: "", maxAge: 0, path: "/compliance", secure: secureCookies, httpOnly: true,
+                                      sameSite: .strict))
             return response
         }
         router.get("/compliance") { request, context in
@@ -178,7 +224,7 @@ extension Routes {
         var headers = HTTPFields()
         headers[.contentType] = "text/html; charset=utf-8"
         headers[.cacheControl] = "no-store"
-        headers[.contentSecurityPolicy] = "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+        headers[.contentSecurityPolicy] = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
         headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
         headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))

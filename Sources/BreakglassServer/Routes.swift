@@ -7,7 +7,15 @@ import Hummingbird
 enum Routes {
     static func build(broker: Broker, migrator: Migrator, secureCookies: Bool = false) -> Router<BreakglassRequestContext> {
         let router = Router(context: BreakglassRequestContext.self)
+        // Over TLS, browsers must never fall back to plain HTTP for the compliance pages (outermost, so error
+        // answers carry it too).
+        if secureCookies { router.add(middleware: StrictTransportSecurityMiddleware()) }
         router.add(middleware: ErrorMiddleware())
+        let limiter = RateLimiter(), counters = ServerCounters()
+        func limited(_ name: String, _ budget: RateLimits.Budget) -> RouterGroup<BreakglassRequestContext> {
+            router.group().add(middleware: RateLimitMiddleware(limiter: limiter, counters: counters, name: name, budget: budget))
+        }
+        let signIn = limited("sign_in", broker.settings.rateLimits.signIn)
 
         router.get("/healthz") { _, _ in try APICoding.response(["status": "ok"]) }
         router.get("/readyz") { _, _ in
@@ -31,20 +39,24 @@ enum Routes {
             return response
         }
 
-        // Enrolment authenticates with the one-time code itself.
-        router.post("/v1/enrollment/start") { request, context in
+        // Enrolment authenticates with the one-time code itself, login with the user's TOTP code.
+        signIn.post("/v1/enrollment/start") { request, context in
             let body = try await APICoding.decode(EnrollmentStartBody.self, from: request)
             return try APICoding.response(try await broker.startEnrollment(code: body.code, origin: origin(request, context)))
         }
-        router.post("/v1/enrollment/confirm") { request, context in
+        signIn.post("/v1/enrollment/confirm") { request, context in
             let body = try await APICoding.decode(EnrollmentConfirmBody.self, from: request)
             let result = try await broker.confirmEnrollment(code: body.code, totp: body.totp, origin: origin(request, context))
             return try APICoding.response(result, status: .created)
         }
+        signIn.post("/v1/login") { request, context in
+            let body = try await APICoding.decode(LoginBody.self, from: request)
+            return try APICoding.response(try await broker.login(user: body.user, totp: body.totp, origin: origin(request, context)), status: .created)
+        }
 
-        addGitHubHook(router, broker: broker)
-        addMetrics(router, broker: broker)
-        addCompliancePages(router, broker: broker, secureCookies: secureCookies)
+        addGitHubHook(limited("github_hook", broker.settings.rateLimits.hook), broker: broker)
+        addMetrics(router, broker: broker, counters: counters)
+        addCompliancePages(router, signIn: signIn, broker: broker, secureCookies: secureCookies)
 
         let api = router.group("/v1").add(middleware: AuthMiddleware(broker: broker))
         api.get("/me") { _, context in
@@ -52,6 +64,7 @@ enum Routes {
             return try APICoding.response(UserView(name: user.name, roles: user.roles, enrolled: true, lockedUntil: nil))
         }
         addUserRoutes(api, broker: broker)
+        addTokenRoutes(api, broker: broker)
         addSessionRoutes(api, broker: broker)
         addAuditRoutes(api, broker: broker)
         addNotifyRoutes(api, broker: broker)
@@ -63,7 +76,7 @@ enum Routes {
         api.post("/users") { request, context in
             let body = try await APICoding.decode(CreateUserBody.self, from: request)
             let grant = try await broker.createUser(name: body.name, roles: try Role.parseList(body.roles),
-                                                    actor: try context.requireUser(), origin: origin(request, context))
+                                                    actor: try context.requireUser(), totp: body.totp, origin: origin(request, context))
             return try APICoding.response(grant, status: .created)
         }
         api.get("/users") { _, context in
@@ -71,19 +84,22 @@ enum Routes {
             return try APICoding.response(users.map { UserView(name: $0.name, roles: $0.roles, enrolled: $0.confirmed, lockedUntil: $0.lockedUntil) })
         }
         api.post("/users/:name/enrollment") { request, context in
+            let body = try await APICoding.decode(StepUpBody.self, from: request)
             let grant = try await broker.reissueEnrollment(name: try context.parameters.require("name"), actor: try context.requireUser(),
-                                                           origin: origin(request, context))
+                                                           totp: body.totp, origin: origin(request, context))
             return try APICoding.response(grant, status: .created)
         }
         api.post("/users/:name/unlock") { request, context in
             let name = try context.parameters.require("name")
-            try await broker.unlock(name: name, actor: try context.requireUser(), origin: origin(request, context))
+            let body = try await APICoding.decode(StepUpBody.self, from: request)
+            try await broker.unlock(name: name, actor: try context.requireUser(), totp: body.totp, origin: origin(request, context))
             return try APICoding.response(["user": name, "status": "unlocked"])
         }
         api.put("/users/:name/github") { request, context in
             let body = try await APICoding.decode(GitHubLoginBody.self, from: request)
             let name = try context.parameters.require("name")
-            try await broker.setGitHubLogin(user: name, login: body.login, actor: try context.requireUser(), origin: origin(request, context))
+            try await broker.setGitHubLogin(user: name, login: body.login, actor: try context.requireUser(), totp: body.totp,
+                                            origin: origin(request, context))
             return try APICoding.response(["user": name, "github_login": body.login ?? ""])
         }
         api.put("/targets/:name") { request, context in
@@ -104,7 +120,7 @@ enum Routes {
                 maxTotal: try parseDuration(body.maxTotal, field: "max_total") ?? maxTTL * 4,
                 retroDeadline: try parseDuration(body.retroDeadline, field: "retro_deadline") ?? 24 * 3600,
                 retroFrom: retroFrom ?? .activation, requesters: body.requesters ?? ["role:engineer"])
-            let created = try await broker.saveTarget(target, actor: try context.requireUser(), origin: origin(request, context))
+            let created = try await broker.saveTarget(target, actor: try context.requireUser(), totp: body.totp, origin: origin(request, context))
             return try APICoding.response(target, status: created ? .created : .ok)
         }
         api.get("/targets") { _, _ in try APICoding.response(try await broker.targets()) }
@@ -148,12 +164,13 @@ enum Routes {
             let heads = try await broker.auditHeads()
             return try APICoding.response(AuditHeadView(digest: AuditChain.digest(heads), events: heads.reduce(0) { $0 + $1.seq }, heads: heads))
         }
-        api.get("/audit/verify") { _, context in
-            try APICoding.response(try await broker.verifyAudit(actor: try context.requireUser(), expectedHeads: []))
+        api.get("/audit/verify") { request, context in
+            try APICoding.response(try await broker.verifyAudit(actor: try context.requireUser(), expectedHeads: [], origin: origin(request, context)))
         }
         api.post("/audit/verify") { request, context in
             let body = try await APICoding.decode(VerifyBody.self, from: request)
-            return try APICoding.response(try await broker.verifyAudit(actor: try context.requireUser(), expectedHeads: body.expectedHeads ?? []))
+            return try APICoding.response(try await broker.verifyAudit(actor: try context.requireUser(), expectedHeads: body.expectedHeads ?? [],
+                                                                       origin: origin(request, context)))
         }
         // Raw chain rows as JSON lines, in id order, a page at a time (`after_id` continues).
         api.get("/audit/events") { request, context in
@@ -199,7 +216,7 @@ enum Routes {
                 ChannelRequest(name: try context.parameters.require("name"), kind: kind, url: body.url, routingKey: body.routingKey,
                                secrets: body.secrets ?? [], routing: ChannelRouting(events: body.events ?? ["*"], targets: body.targets ?? []),
                                minInterval: interval),
-                actor: try context.requireUser(), origin: origin(request, context))
+                actor: try context.requireUser(), totp: body.totp, origin: origin(request, context))
             return try APICoding.response(channel)
         }
         api.get("/notify/channels") { _, context in
@@ -212,7 +229,8 @@ enum Routes {
         }
         api.post("/notify/channels/:name/enable") { request, context in
             let name = try context.parameters.require("name")
-            try await broker.enableChannel(name: name, actor: try context.requireUser(), origin: origin(request, context))
+            let body = try await APICoding.decode(StepUpBody.self, from: request)
+            try await broker.enableChannel(name: name, actor: try context.requireUser(), totp: body.totp, origin: origin(request, context))
             return try APICoding.response(["channel": name, "status": "enabled"])
         }
         api.get("/notify/log") { request, context in
@@ -222,8 +240,22 @@ enum Routes {
         }
         api.post("/notify/deliveries/:id/retry") { request, context in
             let id = try context.parameters.require("id")
-            try await broker.redrive(deliveryId: id, actor: try context.requireUser(), origin: origin(request, context))
+            let body = try await APICoding.decode(StepUpBody.self, from: request)
+            try await broker.redrive(deliveryId: id, actor: try context.requireUser(), totp: body.totp, origin: origin(request, context))
             return try APICoding.response(["delivery_id": id, "status": "queued"], status: .accepted)
+        }
+    }
+
+    static func addTokenRoutes(_ api: RouterGroup<BreakglassRequestContext>, broker: Broker) {
+        api.get("/tokens") { request, context in
+            let user = request.uri.queryParameters.get("user").map { String($0) }
+            return try APICoding.response(try await broker.apiTokens(actor: try context.requireUser(), user: user))
+        }
+        api.post("/tokens/:id/revoke") { request, context in
+            let id = try context.parameters.require("id")
+            let body = try await APICoding.decode(StepUpBody.self, from: request)
+            try await broker.revokeAPIToken(id: id, actor: try context.requireUser(), totp: body.totp, origin: origin(request, context))
+            return try APICoding.response(["token_id": id, "status": "revoked"])
         }
     }
 

@@ -29,6 +29,14 @@ public struct SweepService: Service, CustomStringConvertible {
         }
     }
 
+    /// Audits refused GitHub deliveries as one event per interval.
+    public static func hookRejections(broker: Broker, pollInterval: Duration = .seconds(1), logger: Logger) -> SweepService {
+        SweepService(description: "HookRejectionAuditService", pollInterval: pollInterval, logger: logger,
+                     doneMessage: "refused GitHub deliveries audited") {
+            try await broker.flushHookRejections()
+        }
+    }
+
     public func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {

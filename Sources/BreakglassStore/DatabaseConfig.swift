@@ -33,8 +33,9 @@ public struct DatabaseConfig: Sendable, Equatable, CustomStringConvertible, Cust
         guard let port = Int(env["PGPORT"] ?? "5432"), (1...65535).contains(port) else {
             throw configError("PGPORT", "must be a port number")
         }
-        let mode = try sslMode(env["PGSSLMODE"] ?? "prefer", key: "PGSSLMODE")
-        return DatabaseConfig(host: env["PGHOST"] ?? "127.0.0.1", port: port, user: user, password: env["PGPASSWORD"],
+        let host = env["PGHOST"] ?? "127.0.0.1"
+        let mode = try env["PGSSLMODE"].map { try sslMode($0, key: "PGSSLMODE") } ?? defaultSSLMode(host: host)
+        return DatabaseConfig(host: host, port: port, user: user, password: env["PGPASSWORD"],
                               database: env["PGDATABASE"] ?? user, sslMode: mode)
     }
 
@@ -46,13 +47,19 @@ public struct DatabaseConfig: Sendable, Equatable, CustomStringConvertible, Cust
         guard let host = components.host, !host.isEmpty else { throw configError(key, "has no host") }
         let database = String(components.path.drop(while: { $0 == "/" }))
         let user = components.user?.removingPercentEncoding ?? "postgres"
-        var mode = SSLMode.prefer
+        var mode = defaultSSLMode(host: host)
         if let value = components.queryItems?.first(where: { $0.name == "sslmode" })?.value {
             mode = try sslMode(value, key: "\(key) sslmode")
         }
         return DatabaseConfig(host: host, port: components.port ?? 5432, user: user,
                               password: components.password?.removingPercentEncoding,
                               database: database.isEmpty ? user : database, sslMode: mode)
+    }
+
+    /// Unlike libpq's `prefer`, a database across a network is verified by default (certificate and host
+    /// name): the broker's connection carries every audit row and credential decision. Loopback needs no TLS.
+    static func defaultSSLMode(host: String) -> SSLMode {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.") || host.hasPrefix("/") ? .prefer : .verifyFull
     }
 
     private static func sslMode(_ value: String, key: String) throws -> SSLMode {

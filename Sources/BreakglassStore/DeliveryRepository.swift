@@ -143,11 +143,18 @@ extension Tx {
         guard !ids.isEmpty else { return [] }
         let channels = Dictionary(uniqueKeysWithValues: try await self.channels().map { ($0.id, $0) })
         var out: [ClaimedDelivery] = []
-        for try await (id, attempts, channelId, outboxId, type, sessionId, payload, created) in try await query("""
-            SELECT d.id, d.attempts, d.channel_id, o.id, o.event_type, o.session_id, o.payload::text, o.created_at
+        for try await (id, attempts, channelId, outboxId, type, sessionId, payload, created, snapshotKind, snapshotConfig) in try await query("""
+            SELECT d.id, d.attempts, d.channel_id, o.id, o.event_type, o.session_id, o.payload::text, o.created_at,
+                   d.snapshot_kind, d.snapshot_config_enc
             FROM deliveries d JOIN outbox o ON o.id = d.outbox_id WHERE d.id = ANY(\(ids)) ORDER BY d.next_attempt_at, o.seq
-            """).decode((UUID, Int, UUID, UUID, String, String?, String, Date).self) {
-            guard let channel = channels[channelId] else { continue }
+            """).decode((UUID, Int, UUID, UUID, String, String?, String, Date, String?, Data?).self) {
+            guard var channel = channels[channelId] else { continue }
+            // An admin page goes where the channel pointed when the change was made (see enqueueAdminNotification).
+            if let snapshotKind, let snapshotConfig {
+                guard let kind = ChannelKind(rawValue: snapshotKind) else { throw BreakglassError.corruptRow("deliveries", "snapshot kind '\(snapshotKind)'") }
+                channel.kind = kind
+                channel.configEnc = Array(snapshotConfig)
+            }
             let fields = (try? JSONDecoder().decode([String: String].self, from: Data(payload.utf8))) ?? [:]
             out.append(ClaimedDelivery(id: id, attempts: attempts, channel: channel,
                                        message: NotificationMessage(id: "msg_" + outboxId.uuidString.lowercased(), type: type,

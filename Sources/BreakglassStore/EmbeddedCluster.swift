@@ -1,4 +1,5 @@
 import BreakglassCore
+import BreakglassSystem
 import Foundation
 import Logging
 
@@ -99,8 +100,10 @@ public struct EmbeddedCluster: Sendable {
         try fm.createDirectory(at: clusterDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         // initdb reads the password from a file the cluster's account can read; removed straight after.
         let pwfile = clusterDirectory.appendingPathComponent(".initdb-pw")
-        guard fm.createFile(atPath: pwfile.path, contents: Data(password.utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw BreakglassError(.internalFailure, "embedded_postgres", "cannot write in \(clusterDirectory.path)")
+        do {
+            try SecretFile.create(atPath: pwfile.path, contents: Array(password.utf8))
+        } catch {
+            throw BreakglassError(.internalFailure, "embedded_postgres", "cannot write in \(clusterDirectory.path) (\(error))")
         }
         defer { try? fm.removeItem(at: pwfile) }
         if let account = runner.runAs {
@@ -149,8 +152,10 @@ public struct EmbeddedCluster: Sendable {
     private func readOrCreateSecret(_ file: URL) throws -> String {
         if let existing = try? readSecret(file) { return existing }
         let secret = Secrets.base64url(Secrets.randomBytes(32))
-        guard FileManager.default.createFile(atPath: file.path, contents: Data(secret.utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw BreakglassError(.internalFailure, "embedded_postgres", "cannot write \(file.path)")
+        do {
+            try SecretFile.create(atPath: file.path, contents: Array(secret.utf8))
+        } catch {
+            throw BreakglassError(.internalFailure, "embedded_postgres", "cannot write \(file.path) (\(error))")
         }
         return secret
     }

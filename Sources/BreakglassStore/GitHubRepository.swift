@@ -15,13 +15,63 @@ extension Tx {
         try await execute("UPDATE github_deliveries SET outcome = \(outcome) WHERE delivery_id = \(id)")
     }
 
-    /// Keeps each reviewer's latest state on a PR; an older event arriving late does not overwrite a newer one.
-    public func saveGitHubReview(prURL: String, reviewer: String, state: String, at: Date) async throws {
-        try await execute("""
-            INSERT INTO github_pr_reviews (pr_url, reviewer, state, submitted_at) VALUES (\(prURL), \(reviewer), \(state), \(at))
-            ON CONFLICT (pr_url, reviewer) DO UPDATE SET state = EXCLUDED.state, submitted_at = EXCLUDED.submitted_at
+    /// Keeps each reviewer's latest state on a PR; an older event arriving late does not overwrite a newer one,
+    /// and a dismissed review stays dismissed whatever copy of it arrives later. Returns false when the
+    /// event changed nothing for those reasons.
+    public func saveGitHubReview(prURL: String, reviewer: String, reviewId: Int64?, state: String, at: Date, now: Date) async throws -> Bool {
+        if let reviewId {
+            if state == "dismissed" {
+                try await execute("""
+                    INSERT INTO github_dismissed_reviews (review_id, pr_url, reviewer, dismissed_at) VALUES (\(reviewId), \(prURL), \(reviewer), \(now))
+                    ON CONFLICT DO NOTHING
+                    """)
+                try await execute("""
+                    UPDATE github_pr_reviews SET state = 'dismissed'
+                    WHERE pr_url = \(prURL) AND reviewer = \(reviewer) AND (review_id = \(reviewId) OR review_id IS NULL)
+                    """)
+                return true
+            }
+            let dismissed = try await query("SELECT 1 FROM github_dismissed_reviews WHERE review_id = \(reviewId)").collect()
+            guard dismissed.isEmpty else { return false }
+        }
+        let saved = try await query("""
+            INSERT INTO github_pr_reviews (pr_url, reviewer, state, submitted_at, review_id) VALUES (\(prURL), \(reviewer), \(state), \(at), \(reviewId))
+            ON CONFLICT (pr_url, reviewer) DO UPDATE SET state = EXCLUDED.state, submitted_at = EXCLUDED.submitted_at, review_id = EXCLUDED.review_id
             WHERE github_pr_reviews.submitted_at <= EXCLUDED.submitted_at
-            """)
+            RETURNING 1
+            """).collect()
+        return !saved.isEmpty
+    }
+
+    // MARK: candidate pull requests
+
+    /// False when this PR was already recorded as a candidate for the session.
+    public func recordRetroCandidate(_ candidate: RetroCandidate) async throws -> Bool {
+        !(try await query("""
+            INSERT INTO retro_candidates (session_id, pr_url, pr_author, sender, repository, reason, received_at)
+            VALUES (\(candidate.sessionId), \(candidate.prURL), \(candidate.prAuthor), \(candidate.sender), \(candidate.repository),
+                    \(candidate.reason), \(candidate.receivedAt))
+            ON CONFLICT (session_id, pr_url) DO NOTHING RETURNING 1
+            """).collect()).isEmpty
+    }
+
+    public func retroCandidates(sessionId: String) async throws -> [RetroCandidate] {
+        var out: [RetroCandidate] = []
+        for try await r in try await query("""
+            SELECT session_id, pr_url, pr_author, sender, repository, reason, received_at, accepted_at, accepted_by
+            FROM retro_candidates WHERE session_id = \(sessionId) ORDER BY received_at
+            """).decode((String, String, String, String?, String?, String, Date, Date?, String?).self) {
+            out.append(RetroCandidate(sessionId: r.0, prURL: r.1, prAuthor: r.2, sender: r.3, repository: r.4, reason: r.5, receivedAt: r.6,
+                                      acceptedAt: r.7, acceptedBy: r.8))
+        }
+        return out
+    }
+
+    public func acceptRetroCandidate(sessionId: String, prURL: String, by reviewer: String, now: Date) async throws -> Bool {
+        !(try await query("""
+            UPDATE retro_candidates SET accepted_at = \(now), accepted_by = \(reviewer)
+            WHERE session_id = \(sessionId) AND pr_url = \(prURL) AND accepted_at IS NULL RETURNING 1
+            """).collect()).isEmpty
     }
 
     public func gitHubApprovers(prURL: String) async throws -> [String] {
@@ -54,33 +104,49 @@ extension Tx {
 
     // MARK: browser sign-in
 
-    public func insertWebLogin(tokenHash: [UInt8], userId: UUID, kind: String, now: Date, expiresAt: Date) async throws {
+    /// `apiTokenHash`: the API token the ticket was issued with; the browser session ends with it.
+    public func insertWebLogin(tokenHash: [UInt8], userId: UUID, kind: String, now: Date, expiresAt: Date, apiTokenHash: [UInt8]?) async throws {
         try await execute("""
-            INSERT INTO web_logins (token_hash, user_id, kind, created_at, expires_at)
-            VALUES (\(Data(tokenHash)), \(userId), \(kind), \(now), \(expiresAt))
+            INSERT INTO web_logins (token_hash, user_id, kind, created_at, expires_at, api_token_hash)
+            VALUES (\(Data(tokenHash)), \(userId), \(kind), \(now), \(expiresAt), \(apiTokenHash.map { Data($0) }))
             """)
     }
 
     /// Spends a one-time ticket; nil if unknown, used or expired.
-    public func spendWebTicket(tokenHash: [UInt8], now: Date) async throws -> UUID? {
-        var user: UUID?
-        for try await id in try await query("""
+    public func spendWebTicket(tokenHash: [UInt8], now: Date) async throws -> (userId: UUID, apiTokenHash: [UInt8]?)? {
+        var found: (UUID, [UInt8]?)?
+        for try await (id, token) in try await query("""
             UPDATE web_logins SET used_at = \(now)
-            WHERE token_hash = \(Data(tokenHash)) AND kind = 'ticket' AND used_at IS NULL AND expires_at > \(now) RETURNING user_id
-            """).decode(UUID.self) {
-            user = id
+            WHERE token_hash = \(Data(tokenHash)) AND kind = 'ticket' AND used_at IS NULL AND expires_at > \(now) RETURNING user_id, api_token_hash
+            """).decode((UUID, Data?).self) {
+            found = (id, token.map(Array.init))
         }
-        return user
+        return found
     }
 
+    /// The user of a live browser session whose API token is still live too.
     public func webSessionUser(tokenHash: [UInt8], now: Date) async throws -> UserRecord? {
         var id: UUID?
         for try await value in try await query("""
-            SELECT user_id FROM web_logins WHERE token_hash = \(Data(tokenHash)) AND kind = 'session' AND expires_at > \(now)
+            SELECT w.user_id FROM web_logins w LEFT JOIN api_tokens t ON t.token_hash = w.api_token_hash
+            WHERE w.token_hash = \(Data(tokenHash)) AND w.kind = 'session' AND w.expires_at > \(now)
+              AND (w.api_token_hash IS NULL OR (t.revoked_at IS NULL AND t.expires_at > \(now)))
             """).decode(UUID.self) {
             id = value
         }
         guard let id else { return nil }
         return try await user(id: id)
+    }
+
+    /// Signs a browser out; returns the session's user if it was live.
+    public func endWebSession(tokenHash: [UInt8], now: Date) async throws -> UUID? {
+        var id: UUID?
+        for try await value in try await query("""
+            UPDATE web_logins SET expires_at = \(now) WHERE token_hash = \(Data(tokenHash)) AND kind = 'session' AND expires_at > \(now)
+            RETURNING user_id
+            """).decode(UUID.self) {
+            id = value
+        }
+        return id
     }
 }

@@ -14,4 +14,24 @@ extension Tx {
             VALUES (\(UUID()), \(type), \(sessionId), \(payload["target"]), \(json)::jsonb, \(now))
             """)
     }
+
+    /// Queues a page about an admin change and fans it out at once to `channels` as they were *before* the
+    /// change, each delivery carrying that configuration: a stolen admin token that repoints or narrows a
+    /// channel is announced on the old endpoint, and a channel it creates does not hear of itself first.
+    public func enqueueAdminNotification(type: String, payload: [String: String], now: Date, channelsBefore channels: [ChannelRecord]) async throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = String(decoding: try encoder.encode(payload), as: UTF8.self)
+        let id = UUID()
+        try await execute("""
+            INSERT INTO outbox (id, event_type, session_id, target, payload, created_at, fanned_out_at)
+            VALUES (\(id), \(type), NULL, \(payload["target"]), \(json)::jsonb, \(now), \(now))
+            """)
+        for channel in channels where channel.enabled && channel.routing.matches(eventType: type, target: payload["target"]) {
+            try await execute("""
+                INSERT INTO deliveries (id, outbox_id, channel_id, state, next_attempt_at, created_at, snapshot_kind, snapshot_config_enc)
+                VALUES (\(UUID()), \(id), \(channel.id), 'pending', \(now), \(now), \(channel.kind.rawValue), \(Data(channel.configEnc)))
+                """)
+        }
+    }
 }

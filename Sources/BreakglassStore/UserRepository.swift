@@ -11,6 +11,9 @@ public struct UserRecord: Sendable, Equatable {
     public var confirmed: Bool
     public var lastStep: Int64
     public var lockedUntil: Date?
+    /// Who created the account ("breakglassd-admin" for the host bootstrap): nobody reviews a session of
+    /// an account they created.
+    public var createdBy: String
 
     public func isLocked(at now: Date) -> Bool { lockedUntil.map { $0 > now } ?? false }
 
@@ -20,7 +23,7 @@ public struct UserRecord: Sendable, Equatable {
 
 extension Tx {
     static let userSelect = """
-        SELECT id, name, roles, totp_seed_enc, totp_pending_seed_enc, totp_confirmed, totp_last_step, locked_until FROM users
+        SELECT id, name, roles, totp_seed_enc, totp_pending_seed_enc, totp_confirmed, totp_last_step, locked_until, created_by FROM users
         """
 
     public func insertUser(name: String, roles: [Role], createdBy: String, now: Date) async throws -> UUID {
@@ -43,13 +46,18 @@ extension Tx {
         try await users(where: "id = $1", id, forUpdate: forUpdate).first
     }
 
-    public func user(apiTokenHash: [UInt8]) async throws -> UserRecord? {
-        let rows = try await query("""
-            SELECT u.id, u.name, u.roles, u.totp_seed_enc, u.totp_pending_seed_enc, u.totp_confirmed, u.totp_last_step, u.locked_until
-            FROM api_tokens t JOIN users u ON u.id = t.user_id
+    /// The holder of an API token that is not revoked, with the token's expiry (the caller refuses expired ones).
+    public func user(apiTokenHash: [UInt8]) async throws -> (UserRecord, expiresAt: Date)? {
+        var expiry: Date?
+        for try await at in try await query("""
+            SELECT t.expires_at FROM api_tokens t JOIN users u ON u.id = t.user_id
             WHERE t.token_hash = \(Data(apiTokenHash)) AND t.revoked_at IS NULL AND u.totp_confirmed
-            """)
-        return try await decodeUsers(rows).first
+            """).decode(Date.self) {
+            expiry = at
+        }
+        guard let expiry else { return nil }
+        let holder = try await users(where: "id = (SELECT user_id FROM api_tokens WHERE token_hash = $1)", Data(apiTokenHash), forUpdate: false)
+        return holder.first.map { ($0, expiry) }
     }
 
     public func allUsers() async throws -> [UserRecord] {
@@ -66,10 +74,14 @@ extension Tx {
 
     private func decodeUsers(_ rows: PostgresRowSequence) async throws -> [UserRecord] {
         var out: [UserRecord] = []
-        for try await (id, name, roles, seed, pending, confirmed, step, locked) in rows.decode(
-            (UUID, String, [String], Data?, Data?, Bool, Int64, Date?).self) {
-            out.append(UserRecord(id: id, name: name, roles: roles.compactMap(Role.init(rawValue:)), seedEnc: seed.map(Array.init),
-                                  pendingSeedEnc: pending.map(Array.init), confirmed: confirmed, lastStep: step, lockedUntil: locked))
+        for try await (id, name, roles, seed, pending, confirmed, step, locked, creator) in rows.decode(
+            (UUID, String, [String], Data?, Data?, Bool, Int64, Date?, String).self) {
+            let parsed = try roles.map { text in
+                guard let role = Role(rawValue: text) else { throw BreakglassError.corruptRow("users", "unknown role '\(text)'") }
+                return role
+            }
+            out.append(UserRecord(id: id, name: name, roles: parsed, seedEnc: seed.map(Array.init), pendingSeedEnc: pending.map(Array.init),
+                                  confirmed: confirmed, lastStep: step, lockedUntil: locked, createdBy: creator))
         }
         return out
     }
@@ -101,17 +113,20 @@ extension Tx {
     }
 
     /// Makes the pending seed the user's authenticator, spends the confirming step, consumes the code and
-    /// revokes earlier API tokens (a re-enrolment usually means a lost device).
-    public func confirmEnrollment(userId: UUID, codeHash: [UInt8], step: Int64, tokenHash: [UInt8], now: Date) async throws {
+    /// revokes earlier API tokens and browser sessions (a re-enrolment usually means a lost device).
+    public func confirmEnrollment(userId: UUID, codeHash: [UInt8], step: Int64, tokenHash: [UInt8], now: Date, tokenExpiresAt: Date) async throws {
         try await execute("""
             UPDATE users SET totp_seed_enc = totp_pending_seed_enc, totp_pending_seed_enc = NULL, totp_confirmed = true,
                 totp_last_step = \(step), locked_until = NULL
             WHERE id = \(userId)
             """)
         try await execute("UPDATE enrollment_codes SET used_at = \(now) WHERE code_hash = \(Data(codeHash))")
-        try await execute("UPDATE api_tokens SET revoked_at = \(now) WHERE user_id = \(userId) AND revoked_at IS NULL")
+        try await execute("""
+            UPDATE api_tokens SET revoked_at = \(now), revoked_by = 're-enrolment' WHERE user_id = \(userId) AND revoked_at IS NULL
+            """)
+        try await endWebSessions(userId: userId, now: now)
         try await execute("DELETE FROM totp_failures WHERE user_id = \(userId)")
-        try await execute("INSERT INTO api_tokens (token_hash, user_id, created_at) VALUES (\(Data(tokenHash)), \(userId), \(now))")
+        try await insertAPIToken(hash: tokenHash, userId: userId, now: now, expiresAt: tokenExpiresAt, via: "enrollment")
     }
 
     // MARK: TOTP spending and lockout

@@ -16,6 +16,12 @@ struct APIClient {
         guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
             throw CLIError(kind: .usage, code: "bad_url", message: "'\(url)' is not an http(s) URL for the broker")
         }
+        let host = parsed.host ?? ""
+        let loopback = host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+        if parsed.scheme == "http" && !loopback && !options.insecure {
+            throw CLIError(kind: .usage, code: "insecure_url",
+                           message: "refusing to send a token or TOTP code over plain http to \(host); use https, or pass --insecure if you really must")
+        }
         baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
         token = env["BREAKGLASS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? saved?.token
         if requireToken && token == nil {
@@ -99,9 +105,9 @@ func output(json: Bool, raw: Data, human: () -> String) {
 }
 
 /// The body of a command that POSTs to one path and reports it done.
-func runAction(_ options: GlobalOptions, _ path: String, done: String) async throws {
+func runAction(_ options: GlobalOptions, _ path: String, body: [String: Any]? = nil, done: String) async throws {
     try await runReportingErrors(json: options.json) {
-        let raw = try await APIClient(options: options).send(.POST, path)
+        let raw = try await APIClient(options: options).send(.POST, path, body: body)
         output(json: options.json, raw: raw) { done }
     }
 }

@@ -22,10 +22,13 @@ struct Admin: AsyncParsableCommand {
         @OptionGroup var options: GlobalOptions
         @Argument(help: "User name.") var name: String
         @Option(name: .customLong("role"), help: "engineer, compliance or admin; repeatable.") var roles: [String] = ["engineer"]
+        @OptionGroup var stepUp: StepUpOptions
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
-                let (grant, raw) = try await APIClient(options: options).call(.POST, "/v1/users", body: ["name": name, "roles": roles], as: GrantView.self)
+                let client = try APIClient(options: options)
+                let (grant, raw) = try await client.call(.POST, "/v1/users", body: ["name": name, "roles": roles, "totp": try stepUp.code()],
+                                                         as: GrantView.self)
                 output(json: options.json, raw: raw) { Admin.describe(grant) }
             }
         }
@@ -35,10 +38,13 @@ struct Admin: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "enroll-user", abstract: "Issue a new enrolment code (lost device).")
         @OptionGroup var options: GlobalOptions
         @Argument(help: "User name.") var name: String
+        @OptionGroup var stepUp: StepUpOptions
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
-                let (grant, raw) = try await APIClient(options: options).call(.POST, "/v1/users/\(APIClient.path(name))/enrollment", as: GrantView.self)
+                let client = try APIClient(options: options)
+                let (grant, raw) = try await client.call(.POST, "/v1/users/\(APIClient.path(name))/enrollment", body: ["totp": try stepUp.code()],
+                                                         as: GrantView.self)
                 output(json: options.json, raw: raw) { Admin.describe(grant) }
             }
         }
@@ -48,9 +54,10 @@ struct Admin: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Unlock an account locked by failed TOTP codes.")
         @OptionGroup var options: GlobalOptions
         @Argument(help: "User name.") var name: String
+        @OptionGroup var stepUp: StepUpOptions
 
         func run() async throws {
-            try await runAction(options, "/v1/users/\(APIClient.path(name))/unlock", done: "✔ unlocked \(name)")
+            try await runAction(options, "/v1/users/\(APIClient.path(name))/unlock", body: ["totp": try stepUp.code()], done: "✔ unlocked \(name)")
         }
     }
 
@@ -60,10 +67,12 @@ struct Admin: AsyncParsableCommand {
         @OptionGroup var options: GlobalOptions
         @Argument(help: "User name.") var name: String
         @Argument(help: "GitHub login (omit to clear).") var login: String?
+        @OptionGroup var stepUp: StepUpOptions
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
-                let body: [String: Any] = login.map { ["login": $0] } ?? [:]
+                var body: [String: Any] = login.map { ["login": $0] } ?? [:]
+                body["totp"] = try stepUp.code()
                 let raw = try await APIClient(options: options).send(.PUT, "/v1/users/\(APIClient.path(name))/github", body: body)
                 output(json: options.json, raw: raw) { "✔ \(name) is \(login.map { "GitHub user \($0)" } ?? "no longer linked to a GitHub login")" }
             }
@@ -99,10 +108,11 @@ struct Admin: AsyncParsableCommand {
         @Option(help: "Whether the retro deadline runs from 'activation' (default) or from the session's 'end'.") var retroFrom: String?
         @Option(name: .customLong("requester"), help: "Who may request: role:NAME or user:NAME; repeatable (default role:engineer).")
         var requesters: [String] = []
+        @OptionGroup var stepUp: StepUpOptions
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
-                var body: [String: Any] = ["kind": kind, "max_ttl": maxTtl]
+                var body: [String: Any] = ["kind": kind, "max_ttl": maxTtl, "totp": try stepUp.code()]
                 if let audience { body["audience"] = audience }
                 if let maxTotal { body["max_total"] = maxTotal }
                 if let retroDeadline { body["retro_deadline"] = retroDeadline }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BreakglassCore
+import BreakglassSystem
 import Foundation
 
 struct Audit: AsyncParsableCommand {
@@ -93,9 +94,11 @@ struct Audit: AsyncParsableCommand {
                 let lines = try await fetchLines(client: try APIClient(options: options), query: query)
                 let data = Data(lines.map { $0 + "\n" }.joined().utf8)
                 if let output {
-                    guard FileManager.default.createFile(atPath: output, contents: data, attributes: [.posixPermissions: 0o600]) else {
-                        throw CLIError(kind: .usage, code: "output", message: "cannot write \(output)")
-                    }
+                    do {
+                    try SecretFile.replace(atPath: output, contents: Array(data))
+                } catch {
+                    throw CLIError(kind: .usage, code: "output", message: "cannot write \(error)")
+                }
                     FileHandle.standardError.write(Data("wrote \(lines.count) events to \(output)\n".utf8))
                 } else {
                     FileHandle.standardOutput.write(data)

@@ -11,7 +11,7 @@ struct BreakglassCLI: AsyncParsableCommand {
             Exit codes: 0 ok, 64 bad input, 77 refused (wrong/used code, locked, not allowed, unknown), \
             69 broker or database unavailable, 70 unexpected failure.
             """,
-        subcommands: [Enroll.self, WhoAmI.self, RequestAccess.self, Status.self, List.self, Extend.self, End.self, Revoke.self,
+        subcommands: [Enroll.self, Login.self, WhoAmI.self, Tokens.self, RequestAccess.self, Status.self, List.self, Extend.self, End.self, Revoke.self,
                       Retro.self, Compliance.self, Audit.self, Notify.self, Admin.self])
 }
 
@@ -21,4 +21,15 @@ struct GlobalOptions: ParsableArguments {
 
     @Flag(name: .customLong("json"), help: "Print machine-readable JSON.")
     var json = false
+
+    @Flag(name: .customLong("insecure"), help: "Allow a plain-http broker URL on a non-loopback host (tokens and codes would cross the network in clear text).")
+    var insecure = false
+}
+
+/// The fresh TOTP code every admin change needs: `--totp CODE` for scripts, else asked for without echo.
+struct StepUpOptions: ParsableArguments {
+    @Option(help: "Your current TOTP code (admin changes need a fresh one; asked for without echo if omitted).")
+    var totp: String?
+
+    func code() throws -> String { try Prompt.totp(totp) }
 }

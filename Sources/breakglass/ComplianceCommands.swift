@@ -1,11 +1,12 @@
 import ArgumentParser
 import BreakglassCore
+import BreakglassSystem
 import Foundation
 
 struct Compliance: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Review retro PRs, sign them off (never your own) and export evidence (compliance role).",
-        subcommands: [Queue.self, Show.self, Decide<Approve>.self, Decide<Reject>.self, Decide<Waive>.self, Evidence.self, VerifyEvidence.self,
+        subcommands: [Queue.self, Show.self, Decide<Approve>.self, Decide<Reject>.self, Decide<Waive>.self, AcceptCandidate.self, Evidence.self, VerifyEvidence.self,
                       Web.self])
 
     struct Queue: AsyncParsableCommand {
@@ -44,6 +45,7 @@ struct Compliance: AsyncParsableCommand {
         struct Escalation: Decodable { var rung: String; var scheduledAt: Date; var firedAt: Date; var outcome: String }
         struct Review: Decodable { var decision: String; var reviewer: String; var note: String; var decidedAt: Date }
         struct Page: Decodable { var channel: String; var eventType: String; var state: String; var statusCode: Int? }
+        struct Candidate: Decodable { var prUrl: String; var prAuthor: String; var reason: String; var acceptedAt: Date? }
         struct Event: Decodable {
             struct Body: Decodable { var type: String; var at: Date; var actor: String?; var outcome: String }
             var seq: Int64; var event: Body
@@ -58,6 +60,7 @@ struct Compliance: AsyncParsableCommand {
         var reviews: [Review]
         var pages: [Page]
         var events: [Event]
+        var candidates: [Candidate]
     }
 
     struct Show: AsyncParsableCommand {
@@ -91,6 +94,10 @@ struct Compliance: AsyncParsableCommand {
                 lines.append("  approvals:  \(o.prApprovers.isEmpty ? "none" : o.prApprovers.joined(separator: ", "))"
                              + (o.independentApproval == false ? "  — NOT independent of the engineer who broke glass" : ""))
             }
+            for c in story.candidates {
+                lines.append("  candidate:  \(c.prUrl) by \(c.prAuthor): \(c.reason)"
+                             + (c.acceptedAt.map { " (accepted \(Timestamp.format($0)))" } ?? "; accept with: breakglass compliance accept-candidate \(s.id) \(c.prUrl)"))
+            }
             if let rejection = story.retro.lastRejection { lines.append("  last rejection: \(rejection)") }
             for e in story.escalations {
                 lines.append("  escalation: \(e.rung) scheduled \(Timestamp.format(e.scheduledAt)), \(e.outcome) \(Timestamp.format(e.firedAt))")
@@ -101,6 +108,23 @@ struct Compliance: AsyncParsableCommand {
                 lines.append("  audit #\(e.seq): \(Timestamp.format(e.event.at)) \(e.event.type) by \(e.event.actor ?? "server") (\(e.event.outcome))")
             }
             return lines.joined(separator: "\n")
+        }
+    }
+
+    struct AcceptCandidate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "accept-candidate",
+            abstract: "Accept a PR that named the session but could not link itself (another author, a fork, a repository not allowed).")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Session id.") var session: String
+        @Argument(help: "The candidate PR's URL, as `compliance show` lists it.") var url: String
+
+        func run() async throws {
+            try await runReportingErrors(json: options.json) {
+                let (entry, raw) = try await APIClient(options: options).call(
+                    .POST, "/v1/compliance/sessions/\(APIClient.path(session))/accept-candidate", body: ["url": url], as: RetroEntry.self)
+                output(json: options.json, raw: raw) { "✔ \(entry.sessionId): \(entry.prUrl ?? url) accepted as the retro PR; escalation stopped" }
+            }
         }
     }
 
@@ -148,8 +172,10 @@ struct Compliance: AsyncParsableCommand {
             try await runReportingErrors(json: options.json) {
                 let data = try await APIClient(options: options).send(.GET, "/v1/compliance/sessions/\(APIClient.path(session))/evidence")
                 let path = out ?? "evidence-\(session).json"
-                guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600]) else {
-                    throw CLIError(kind: .usage, code: "output", message: "cannot write \(path)")
+                do {
+                    try SecretFile.replace(atPath: path, contents: Array(data))
+                } catch {
+                    throw CLIError(kind: .usage, code: "output", message: "cannot write \(error)")
                 }
                 let check = EvidencePack.verify(data)
                 guard check.intact else {

@@ -1,3 +1,4 @@
+import BreakglassSystem
 import Foundation
 
 /// The per-user API token the CLI keeps after enrolment, in a file only its owner can read.
@@ -25,10 +26,8 @@ struct SavedCredentials: Codable {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             let data = try encoder.encode(self)
-            // Created 0600 before the token is written, so it is never readable by others even briefly.
-            _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
-            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
-            try data.write(to: URL(fileURLWithPath: path))
+            // 0600 from the moment it exists, replaced atomically (an old token file is never half-written).
+            try SecretFile.replace(atPath: path, contents: Array(data))
         } catch {
             throw CLIError(kind: .unexpected, code: "credentials_write", message: "cannot save credentials to \(path): \(error.localizedDescription)")
         }

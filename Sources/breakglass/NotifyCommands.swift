@@ -22,7 +22,8 @@ struct Notify: AsyncParsableCommand {
         @OptionGroup var options: GlobalOptions
         @Argument(help: "Channel name.") var name: String
         @Option(help: "slack, pagerduty or webhook.") var kind: String
-        @Option(help: "Slack webhook URL, PagerDuty Events API base URL, or the webhook endpoint.") var url: String
+        // Not `--url`: that is the broker's URL (GlobalOptions), and the two must never be confused.
+        @Option(help: "Slack webhook URL, PagerDuty Events API base URL, or the webhook endpoint.") var endpoint: String
         @Option(help: "PagerDuty integration (routing) key.") var routingKey: String?
         @Option(name: .customLong("secret"), help: "Webhook signing secret (whsec_…); repeat during rotation, current first. Generated if omitted.")
         var secrets: [String] = []
@@ -30,10 +31,11 @@ struct Notify: AsyncParsableCommand {
         var events: [String] = []
         @Option(name: .customLong("target"), help: "Only events about this target; repeatable. Default: all targets.") var targets: [String] = []
         @Option(help: "Least time between two sends to this channel (Slack default 1s).") var minInterval: String?
+        @OptionGroup var stepUp: StepUpOptions
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
-                var body: [String: Any] = ["kind": kind, "url": url, "secrets": secrets, "targets": targets]
+                var body: [String: Any] = ["kind": kind, "url": endpoint, "secrets": secrets, "targets": targets, "totp": try stepUp.code()]
                 if !events.isEmpty { body["events"] = events }
                 if let routingKey { body["routing_key"] = routingKey }
                 if let minInterval { body["min_interval"] = minInterval }
@@ -74,9 +76,11 @@ struct Notify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Re-enable a channel disabled by a 410 Gone.")
         @OptionGroup var options: GlobalOptions
         @Argument(help: "Channel name.") var channel: String
+        @OptionGroup var stepUp: StepUpOptions
 
         func run() async throws {
-            try await runAction(options, "/v1/notify/channels/\(APIClient.path(channel))/enable", done: "✔ \(channel) enabled")
+            try await runAction(options, "/v1/notify/channels/\(APIClient.path(channel))/enable", body: ["totp": try stepUp.code()],
+                                done: "✔ \(channel) enabled")
         }
     }
 
@@ -113,9 +117,11 @@ struct Notify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Re-drive a dead letter now (admin).")
         @OptionGroup var options: GlobalOptions
         @Argument(help: "Delivery id from `notify log --dead`.") var delivery: String
+        @OptionGroup var stepUp: StepUpOptions
 
         func run() async throws {
-            try await runAction(options, "/v1/notify/deliveries/\(APIClient.path(delivery))/retry", done: "✔ \(delivery) queued again")
+            try await runAction(options, "/v1/notify/deliveries/\(APIClient.path(delivery))/retry", body: ["totp": try stepUp.code()],
+                                done: "✔ \(delivery) queued again")
         }
     }
 }

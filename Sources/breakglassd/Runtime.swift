@@ -2,6 +2,7 @@ import ArgumentParser
 import BreakglassCore
 import BreakglassServer
 import BreakglassStore
+import BreakglassSystem
 import Foundation
 import Logging
 
@@ -50,8 +51,10 @@ struct Runtime {
             path = dataDirectory.appendingPathComponent("master.key").path
             if !FileManager.default.fileExists(atPath: path) {
                 let encoded = Data(SecretBox.generateKey()).base64EncodedString() + "\n"
-                guard FileManager.default.createFile(atPath: path, contents: Data(encoded.utf8), attributes: [.posixPermissions: 0o600]) else {
-                    throw ValidationError("cannot create the master key file \(path)")
+                do {
+                    try SecretFile.create(atPath: path, contents: Array(encoded.utf8))
+                } catch {
+                    throw ValidationError("cannot create the master key file \(path): \(error)")
                 }
                 logger.notice("created master key file; back it up: without it seeds and signing keys cannot be read", metadata: ["key.path": "\(path)"])
             }
@@ -85,7 +88,27 @@ struct Runtime {
             issuerName: environment["BREAKGLASS_ISSUER"].flatMap { $0.isEmpty ? nil : $0 } ?? "breakglass",
             deliveryMaxAge: try duration("BREAKGLASS_DELIVERY_MAX_AGE", default: 24 * 3600, range: 60...(30 * 86400)),
             deliveryClaim: try duration("BREAKGLASS_DELIVERY_CLAIM", default: 60, range: 1...3600),
-            retroLadder: try retroLadder(), githubWebhookSecret: try githubWebhookSecret())
+            retroLadder: try retroLadder(), githubWebhookSecret: try githubWebhookSecret(),
+            apiTokenLifetime: try duration("BREAKGLASS_TOKEN_LIFETIME", default: 30 * 86400, range: 300...(365 * 86400)),
+            allowAdminCompliance: try flag("BREAKGLASS_ALLOW_ADMIN_COMPLIANCE"),
+            githubLinkPolicy: try githubLinkPolicy())
+    }
+
+    /// "1"/"true" or "0"/"false"; anything else is a typo that must not silently weaken a control.
+    func flag(_ key: String) throws -> Bool {
+        switch environment[key]?.lowercased() {
+        case nil, "", "0", "false", "no": return false
+        case "1", "true", "yes": return true
+        case let other?: throw ValidationError("\(key) '\(other)' must be 1 or 0")
+        }
+    }
+
+    func githubLinkPolicy() throws -> GitHubLinkPolicy {
+        do {
+            return try GitHubLinkPolicy.parse(environment["BREAKGLASS_GITHUB_REPOSITORIES"] ?? "")
+        } catch let error as BreakglassError {
+            throw ValidationError("BREAKGLASS_GITHUB_REPOSITORIES: \(error.message)")
+        }
     }
 
     func retroLadder() throws -> EscalationLadder {

@@ -75,8 +75,8 @@ final class OneTimePasswordTests: XCTestCase {
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         let step = otp.step(at: now)
         let verifier = TOTPVerifier()
-        XCTAssertEqual(verifier.verify(code: otp.hotp(counter: UInt64(step)), otp: otp, at: now, lastUsedStep: step), .reused)
-        XCTAssertEqual(verifier.verify(code: otp.hotp(counter: UInt64(step - 1)), otp: otp, at: now, lastUsedStep: step), .reused)
+        XCTAssertEqual(verifier.verify(code: otp.hotp(counter: UInt64(step)), otp: otp, at: now, lastUsedStep: step), .reused(replayOfLast: true))
+        XCTAssertEqual(verifier.verify(code: otp.hotp(counter: UInt64(step - 1)), otp: otp, at: now, lastUsedStep: step), .reused(replayOfLast: false))
         XCTAssertEqual(verifier.verify(code: otp.hotp(counter: UInt64(step + 1)), otp: otp, at: now, lastUsedStep: step), .accepted(step: step + 1))
     }
 

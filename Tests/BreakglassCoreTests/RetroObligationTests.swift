@@ -47,7 +47,7 @@ final class RetroObligationTests: XCTestCase {
         o = try o.link(url: "https://github.com/acme/payments/pull/7", by: "alice", source: .cli, now: start + day * 0.6)
         XCTAssertNil(o.nextDueAt)
         XCTAssertTrue(o.firing(now: start + 5 * day).1.isEmpty, "a linked PR stops every rung")
-        o = try o.reject(by: "bob", note: "does not say what was killed", now: start + day + 3600)
+        o = try o.reject(by: "bob", note: "does not say what was killed", now: start + day + 3600, requesterCreatedBy: nil)
         XCTAssertEqual(o.status, .owed)
         XCTAssertEqual(o.nextLevel, 1, "rungs already paged are not paged again")
         let (_, resumed) = o.firing(now: start + day + 3600)
@@ -57,15 +57,15 @@ final class RetroObligationTests: XCTestCase {
 
     func testSeparationOfDutiesAndStatusRules() throws {
         let o = try obligation().link(url: "https://github.com/acme/payments/pull/7", by: "alice", source: .cli, now: start)
-        XCTAssertThrowsError(try o.approve(by: "alice", note: "looks fine to me", now: start)) { error in
+        XCTAssertThrowsError(try o.approve(by: "alice", note: "looks fine to me", now: start, requesterCreatedBy: nil)) { error in
             XCTAssertEqual((error as? BreakglassError)?.code, "self_review")
         }
-        XCTAssertThrowsError(try obligation().approve(by: "bob", note: "nothing linked yet", now: start)) { error in
+        XCTAssertThrowsError(try obligation().approve(by: "bob", note: "nothing linked yet", now: start, requesterCreatedBy: nil)) { error in
             XCTAssertEqual((error as? BreakglassError)?.code, "retro_not_linked")
         }
-        let approved = try o.approve(by: "bob", note: "diff matches the incident", now: start)
+        let approved = try o.approve(by: "bob", note: "diff matches the incident", now: start, requesterCreatedBy: nil)
         XCTAssertEqual(approved.status, .approved)
-        XCTAssertThrowsError(try approved.waive(by: "carol", reason: "no longer needed", now: start))
+        XCTAssertThrowsError(try approved.waive(by: "carol", reason: "no longer needed", now: start, requesterCreatedBy: nil))
         XCTAssertThrowsError(try approved.link(url: "https://github.com/acme/payments/pull/8", by: "alice", source: .cli, now: start))
     }
 

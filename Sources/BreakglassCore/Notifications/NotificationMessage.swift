@@ -34,7 +34,13 @@ public struct NotificationMessage: Sendable, Equatable {
         case "retro.approved": return "✅ Retro PR approved: \(who) on \(target)"
         case "retro.rejected": return "↩️ Retro PR rejected, owed again: \(who) on \(target)"
         case "retro.waived": return "☑️ Retro PR waived by compliance: \(who) on \(target)"
+        case "admin.step_up_denied": return "🔐 Admin change refused: \(who) failed the TOTP step-up to \(payload["action"] ?? "change settings")"
         default:
+            if type.hasPrefix("admin.") {
+                let what = type.dropFirst("admin.".count).replacingOccurrences(of: "_", with: " ")
+                let subject = payload["channel"] ?? payload["target"] ?? payload["user"] ?? ""
+                return "🛡 Admin change by \(payload["actor"] ?? "an admin"): \(what)\(subject.isEmpty ? "" : " — \(subject)")"
+            }
             if type.hasPrefix("retro."), let rung = payload["rung"] {
                 let late = payload["late_by"].map { " (paged late by \($0))" } ?? ""
                 if let since = payload["overdue_since"] {
@@ -52,7 +58,8 @@ public struct NotificationMessage: Sendable, Equatable {
                                           ("expires_at", "Expires"), ("retro_due_at", "Retro PR due"), ("session_id", "Session"),
                                           ("failure", "Failure"), ("locked_until", "Locked until"), ("channel", "Channel"),
                                           ("error", "Error"), ("rung", "Rung"), ("due_at", "Retro PR due"), ("overdue_since", "Overdue since"),
-                                          ("late_by", "Paged late by"), ("pr_url", "PR"), ("note", "Note")]
+                                          ("late_by", "Paged late by"), ("pr_url", "PR"), ("note", "Note"),
+                                          ("actor", "Admin"), ("host", "Host"), ("previous_host", "Previous host"), ("action", "Action")]
         let fields = labels.compactMap { key, label in
             payload[key].map { ["type": "mrkdwn", "text": "*\(label):*\n\(Self.slackEscape($0))"] }
         }
@@ -76,7 +83,8 @@ public struct NotificationMessage: Sendable, Equatable {
             let severity: String
             switch type {
             case "session.activated", "session.denied", "session.revoked": severity = "warning"
-            case "user.locked", "delivery.failed": severity = "error"
+            case "user.locked", "delivery.failed", "admin.step_up_denied": severity = "error"
+            case _ where type.hasPrefix("admin."): severity = "warning"
             // Each escalation rung carries its own severity, which PagerDuty maps to urgency.
             case _ where type.hasPrefix("retro."): severity = payload["severity"] ?? "warning"
             default: severity = "info"
@@ -92,6 +100,8 @@ public struct NotificationMessage: Sendable, Equatable {
         if let sessionId, type.hasPrefix("session.") && type != "session.denied" { return "breakglass/session/\(sessionId)" }
         // One incident per overdue retro PR and PagerDuty service; linking or approving resolves it.
         if let sessionId, type.hasPrefix("retro.") { return "breakglass/retro/\(sessionId)" }
+        // Every admin change is its own incident: two changes must not fold into one.
+        if type.hasPrefix("admin.") { return "breakglass/\(type)/\(id)" }
         return "breakglass/\(type)/\(sessionId ?? payload["user"] ?? id)"
     }
 

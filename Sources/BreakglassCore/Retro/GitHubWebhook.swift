@@ -33,8 +33,15 @@ public enum GitHubWebhook {
         public var login: String
     }
 
+    public struct Repository: Decodable, Sendable, Equatable {
+        public var fullName: String
+        public var fork: Bool?
+    }
+
     public struct Branch: Decodable, Sendable {
         public var ref: String
+        /// The repository the branch lives in; null when a fork was deleted.
+        public var repo: Repository?
     }
 
     public struct PullRequest: Decodable, Sendable {
@@ -43,6 +50,7 @@ public enum GitHubWebhook {
         public var title: String
         public var body: String?
         public var head: Branch
+        public var base: Branch?
         public var user: Account
         public var merged: Bool?
         public var mergedAt: String?
@@ -51,6 +59,8 @@ public enum GitHubWebhook {
     }
 
     public struct Review: Decodable, Sendable {
+        /// Stable across submit and dismiss, so a dismissal can be told apart from a late copy of the approval.
+        public var id: Int64?
         public var state: String
         public var user: Account
         public var submittedAt: String?
@@ -62,6 +72,7 @@ public enum GitHubWebhook {
         public var pullRequest: PullRequest
         public var review: Review?
         public var sender: Account?
+        public var repository: Repository?
     }
 
     public static func decode(_ body: [UInt8]) throws -> Event {

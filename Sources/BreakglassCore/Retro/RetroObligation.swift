@@ -153,8 +153,8 @@ public struct RetroObligation: Codable, Sendable, Equatable {
     }
 
     /// Compliance signs off the linked PR. The requester never reviews their own.
-    public func approve(by reviewer: String, note: String, now: Date) throws -> RetroObligation {
-        try checkReviewer(reviewer)
+    public func approve(by reviewer: String, note: String, now: Date, requesterCreatedBy creator: String?) throws -> RetroObligation {
+        try checkReviewer(reviewer, requesterCreatedBy: creator)
         guard status == .linked else { throw notReviewable("approve") }
         var next = self
         next.status = .approved
@@ -164,8 +164,8 @@ public struct RetroObligation: Codable, Sendable, Equatable {
 
     /// Sends the obligation back to owed with the reviewer's reason; the ladder resumes where the deadline
     /// puts it (rungs already paged are not paged again).
-    public func reject(by reviewer: String, note: String, now: Date) throws -> RetroObligation {
-        try checkReviewer(reviewer)
+    public func reject(by reviewer: String, note: String, now: Date, requesterCreatedBy creator: String?) throws -> RetroObligation {
+        try checkReviewer(reviewer, requesterCreatedBy: creator)
         guard status == .linked else { throw notReviewable("reject") }
         var next = self
         next.status = .owed
@@ -174,8 +174,8 @@ public struct RetroObligation: Codable, Sendable, Equatable {
         return next
     }
 
-    public func waive(by reviewer: String, reason: String, now: Date) throws -> RetroObligation {
-        try checkReviewer(reviewer)
+    public func waive(by reviewer: String, reason: String, now: Date, requesterCreatedBy creator: String?) throws -> RetroObligation {
+        try checkReviewer(reviewer, requesterCreatedBy: creator)
         guard !status.isSettled else {
             throw BreakglassError(.conflict, "retro_settled", "the retro PR of \(sessionId) is already \(status.rawValue)")
         }
@@ -185,10 +185,16 @@ public struct RetroObligation: Codable, Sendable, Equatable {
         return next
     }
 
-    public func checkReviewer(_ reviewer: String) throws {
+    /// Nobody reviews a session they opened, nor one opened by an account they created: an admin could
+    /// otherwise create a stooge, break glass as it and approve the result.
+    public func checkReviewer(_ reviewer: String, requesterCreatedBy creator: String?) throws {
         guard reviewer != requester else {
             throw BreakglassError(.forbidden, "self_review",
                                   "separation of duties: \(reviewer) broke glass in \(sessionId) and cannot review its retro PR")
+        }
+        guard reviewer != creator else {
+            throw BreakglassError(.forbidden, "creator_review",
+                                  "separation of duties: \(reviewer) created the account of \(requester), who broke glass in \(sessionId), and cannot review its retro PR")
         }
     }
 

@@ -1,0 +1,79 @@
+import BreakglassCore
+import BreakglassStore
+import Foundation
+
+public struct LoginResult: Codable, Sendable {
+    public var user: String
+    public var roles: [Role]
+    public var apiToken: String
+    public var apiTokenExpiresAt: Date
+}
+
+extension Broker {
+    static let loginFailed = BreakglassError(.forbidden, "login_failed", "unknown user or wrong TOTP code")
+
+    /// A new API token for a user who proves a fresh TOTP code (tokens expire; this is how to get the next
+    /// one). Unknown users and wrong codes get the same answer; failures count toward the lockout.
+    public func login(user name: String, totp: String, origin: RequestOrigin) async throws -> LoginResult {
+        let now = clock.now()
+        let token = Secrets.apiToken()
+        let expires = Timestamp.truncated(now + settings.apiTokenLifetime)
+        return try await database.transactionCommittingRefusal { tx in
+            guard let user = try await tx.user(named: name, forUpdate: true), user.confirmed else { return .refused(Self.loginFailed) }
+            func denial(_ failure: String) -> AuditEvent {
+                AuditEvent(type: .tokenIssued, outcome: .failure, at: now, actor: user.name, actorRoles: user.roles, origin: origin,
+                           details: ["via": "login", "failure": failure, "mfa": "totp"])
+            }
+            if case .refused(let error, let event) = try await prove(totp: totp, user: user, tx: tx, now: now, denial: denial) {
+                try await tx.appendAudit(event)
+                return .refused(error.code == BreakglassError.totpWrong.code ? Self.loginFailed : error)
+            }
+            try await tx.insertAPIToken(hash: Secrets.hash(token), userId: user.id, now: now, expiresAt: expires, via: "login")
+            try await tx.appendAudit(AuditEvent(type: .tokenIssued, at: now, actor: user.name, actorRoles: user.roles, origin: origin,
+                                                details: ["via": "login", "mfa": "totp", "token_id": Self.tokenId(token),
+                                                          "expires_at": Timestamp.format(expires)]))
+            return .done(LoginResult(user: user.name, roles: user.roles, apiToken: token, apiTokenExpiresAt: expires))
+        }
+    }
+
+    /// The caller's tokens, or (admins) another user's or everyone's ("*").
+    public func apiTokens(actor: AuthUser, user name: String?) async throws -> [APITokenRecord] {
+        if let name, name != actor.name { try actor.require(.admin, to: "list other users' API tokens") }
+        return try await database.read { tx in
+            if name == "*" { return try await tx.apiTokens(userId: nil) }
+            guard let name, name != actor.name else { return try await tx.apiTokens(userId: actor.id) }
+            guard let user = try await tx.user(named: name) else { throw BreakglassError.userUnknown(name) }
+            return try await tx.apiTokens(userId: user.id)
+        }
+    }
+
+    /// Revokes a live token (and the browser sessions it opened). Owners revoke their own with the token
+    /// alone, so a lost laptop is dealt with fast; revoking someone else's is an admin change (TOTP, paged).
+    public func revokeAPIToken(id: String, actor: AuthUser, totp: String?, origin: RequestOrigin) async throws {
+        let unknown = BreakglassError(.notFound, "token_unknown", "no live API token with id '\(id.prefix(40))'")
+        let owner = try await database.read { try await $0.apiTokenOwner(id: id) }
+        guard let owner else { throw unknown }
+        if owner == actor.id {
+            let now = clock.now()
+            try await database.transaction { tx in
+                guard try await tx.apiTokenOwner(id: id) == actor.id else { throw unknown }
+                try await tx.revokeAPIToken(id: id, by: actor.name, now: now)
+                try await tx.appendAudit(AuditEvent(type: .tokenRevoked, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
+                                                    details: ["token_id": id, "owner": actor.name]))
+            }
+            return
+        }
+        try await adminChange(actor: actor, totp: totp, action: "revoke other users' API tokens", origin: origin) { tx, now in
+            guard let owner = try await tx.apiTokenOwner(id: id), let user = try await tx.user(id: owner) else { throw unknown }
+            try await tx.revokeAPIToken(id: id, by: actor.name, now: now)
+            try await tx.appendAudit(AuditEvent(type: .tokenRevoked, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
+                                                details: ["token_id": id, "owner": user.name]))
+            return ((), AdminPage(type: "admin.token_revoked", payload: ["user": user.name, "token_id": id]))
+        }
+    }
+
+    /// The public name of a token: the first 8 bytes of its SHA-256 (as `APITokenRecord.id`).
+    static func tokenId(_ token: String) -> String {
+        Array(Secrets.hash(token).prefix(8)).hex
+    }
+}

@@ -1,0 +1,77 @@
+import ArgumentParser
+import BreakglassCore
+import Foundation
+
+/// API tokens expire; `login` proves a fresh TOTP code for the next one.
+struct Login: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Get a new API token with a TOTP code (tokens expire) and save it like `enroll` does.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "Your user name (default: the one in the saved credentials).") var user: String?
+    @Option(help: "Your current TOTP code (asked for without echo if omitted).") var totp: String?
+
+    func run() async throws {
+        try await runReportingErrors(json: options.json) {
+            guard let user = user ?? SavedCredentials.load()?.user else {
+                throw CLIError(kind: .usage, code: "user_missing", message: "give your user name: breakglass login NAME")
+            }
+            let client = try APIClient(options: options, requireToken: false)
+            struct Result: Decodable { var user: String; var roles: [String]; var apiToken: String; var apiTokenExpiresAt: Date }
+            let (result, _) = try await client.call(.POST, "/v1/login", body: ["user": user, "totp": try Prompt.totp(totp)], as: Result.self)
+            let path = try SavedCredentials(url: client.baseURL, user: result.user, token: result.apiToken).save()
+            if options.json {
+                let summary: [String: Any] = ["user": result.user, "roles": result.roles, "credentials_file": path,
+                                              "expires_at": Timestamp.format(result.apiTokenExpiresAt)]
+                print(String(decoding: try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
+            } else {
+                print("✔ logged in as \(result.user); API token saved to \(path) (mode 0600), valid until \(Timestamp.format(result.apiTokenExpiresAt))")
+            }
+        }
+    }
+}
+
+struct Tokens: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List and revoke API tokens (yours; admins: anyone's).", subcommands: [ListTokens.self, RevokeToken.self],
+        defaultSubcommand: ListTokens.self)
+
+    struct Entry: Decodable {
+        var id: String; var user: String; var createdAt: Date; var expiresAt: Date; var revokedAt: Date?; var revokedBy: String?; var issuedVia: String
+    }
+
+    struct ListTokens: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "Your API tokens, newest first (never the tokens themselves).")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Another user's tokens, or * for everyone's (admin).") var user: String?
+
+        func run() async throws {
+            try await runReportingErrors(json: options.json) {
+                let query = user.map { "?user=\(APIClient.path($0))" } ?? ""
+                let (entries, raw) = try await APIClient(options: options).call(.GET, "/v1/tokens\(query)", as: [Entry].self)
+                output(json: options.json, raw: raw) {
+                    guard !entries.isEmpty else { return "no tokens" }
+                    let now = Date()
+                    return entries.map { t in
+                        let state = t.revokedAt.map { "revoked \(Timestamp.format($0)) by \(t.revokedBy ?? "?")" }
+                            ?? (t.expiresAt <= now ? "expired \(Timestamp.format(t.expiresAt))" : "valid until \(Timestamp.format(t.expiresAt))")
+                        return "\(t.id)  \(t.user)  \(t.issuedVia) \(Timestamp.format(t.createdAt))  \(state)"
+                    }.joined(separator: "\n")
+                }
+            }
+        }
+    }
+
+    struct RevokeToken: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "revoke", abstract: "Revoke a token at once (a lost laptop); its browser sessions end too.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Token id from `breakglass tokens list`.") var id: String
+        @Option(help: "Admins revoking someone else's token: your current TOTP code (an admin change).") var totp: String?
+
+        func run() async throws {
+            var body: [String: Any] = [:]
+            if let totp { body["totp"] = totp }
+            try await runAction(options, "/v1/tokens/\(APIClient.path(id))/revoke", body: body, done: "✔ token \(id) revoked")
+        }
+    }
+}
