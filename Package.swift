@@ -113,8 +113,9 @@ let package = Package(
         .testTarget(
             name: "BreakglassEndToEndTests",
             dependencies: [
-                "BreakglassTestSupport", "BreakglassCore", "BreakglassStore", "BreakglassServer", "BreakglassCredentials",
+                "BreakglassTestSupport", "BreakglassCore", "BreakglassStore", "BreakglassServer", "BreakglassCredentials", "BreakglassSystem",
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

@@ -12,7 +12,7 @@ final class ActivationBenchmark: BrokerTestCase {
         let users = Int(env["BENCH_USERS"] ?? "400") ?? 400
         let concurrency = Int(env["BENCH_CONCURRENCY"] ?? "32") ?? 32
         let admin = try await enrolledUser("root", roles: [.admin])
-        try await makeTarget("payments-db", token: admin.token)
+        try await makeTarget("payments-db", admin: admin)
 
         // Enrol every engineer through the broker itself (codes computed from the shown secret).
         var engineers: [(token: String, code: String)] = []

@@ -7,7 +7,7 @@ import XCTest
 final class BadInputTests: BrokerTestCase {
     func testBadSessionRequestsAreRefusedWithAPreciseErrorAndNothingWritten() async throws {
         let alice = try await enrolledUser("alice", roles: [.admin, .engineer])
-        try await makeTarget("payments-db", token: alice.token, maxTTL: "1h")
+        try await makeTarget("payments-db", admin: alice, maxTTL: "1h")
         let valid: [String: Any] = ["target": "payments-db", "reason": "INC-4 clear the replication slot", "incident": "INC-4", "ttl": "30m",
                                     "totp": try code(alice.secret)]
         let cases: [(String, [String: Any], Int, String, String)] = [
@@ -42,7 +42,8 @@ final class BadInputTests: BrokerTestCase {
 
     func testMalformedAndOversizedBodiesAndUnknownRoutes() async throws {
         let alice = try await enrolledUser("alice", roles: [.engineer])
-        let notJSON = try await http.send(.POST, "/v1/sessions", token: alice.token, rawBody: Data("{not json".utf8))
+        let notJSON = try await http.send(.POST, "/v1/sessions", token: alice.token, rawBody: Data("{not json".utf8),
+                                          headers: ["Content-Type": "application/json"])
         XCTAssertEqual(notJSON.status, 400)
         XCTAssertEqual(notJSON.errorCode, "invalid_json")
         let huge = try await http.send(.POST, "/v1/sessions", token: alice.token, json: ["reason": String(repeating: "x", count: 100_000)])
@@ -65,7 +66,7 @@ final class BadInputTests: BrokerTestCase {
         let admin = try await enrolledUser("root", roles: [.admin])
         let bob = try await enrolledUser("bob", roles: [.engineer])
         let carol = try await enrolledUser("carol", roles: [.compliance])
-        try await makeTarget("payments-db", token: admin.token)
+        try await makeTarget("payments-db", admin: admin)
         let createUser = try await http.send(.POST, "/v1/users", token: bob.token, json: ["name": "mallory", "roles": ["admin"]])
         XCTAssertEqual(createUser.status, 403)
         XCTAssertEqual(createUser.errorMessage, "only the admin role may create users")

@@ -40,7 +40,9 @@ final class BreakGlassJourneyTests: BrokerTestCase {
         XCTAssertEqual(try cli(["whoami"], as: "alice").stdout, "alice (admin, engineer)\n")
 
         // 3. A token target.
-        let target = try cli(["admin", "set-target", "payments-db", "--max-ttl", "1h", "--max-total", "2h", "--audience", "payments-api"], as: "alice")
+        nextStep()
+        let target = try cli(["admin", "set-target", "payments-db", "--max-ttl", "1h", "--max-total", "2h", "--audience", "payments-api",
+                              "--totp", try code(secret)], as: "alice")
         XCTAssertEqual(target.status, 0, target.stderr)
 
         // 4. Break glass with a fresh code.

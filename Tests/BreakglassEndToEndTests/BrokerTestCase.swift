@@ -2,6 +2,7 @@ import BreakglassCore
 import BreakglassServer
 import BreakglassTestSupport
 import Foundation
+import NIOHTTP1
 import XCTest
 
 /// Each test gets its own database and a real server on loopback, with a manual clock that starts near
@@ -52,10 +53,20 @@ class BrokerTestCase: XCTestCase {
         return (secret, confirm.json["api_token"] as! String)
     }
 
-    func makeTarget(_ name: String, token: String, maxTTL: String = "1h", maxTotal: String = "2h") async throws {
-        let reply = try await http.send(.PUT, "/v1/targets/\(name)", token: token,
+    func makeTarget(_ name: String, admin: (secret: String, token: String), maxTTL: String = "1h", maxTotal: String = "2h") async throws {
+        let reply = try await adminSend(.PUT, "/v1/targets/\(name)", as: admin,
                                         json: ["max_ttl": maxTTL, "max_total": maxTotal, "retro_deadline": "24h", "audience": "\(name)-api"])
         XCTAssertEqual(reply.status, 201, reply.text)
+    }
+
+    /// An admin change over HTTP: the admin's token plus a fresh TOTP code (the step-up every admin change
+    /// needs); then moves to the next step so the next proof has a fresh code.
+    func adminSend(_ method: HTTPMethod, _ path: String, as admin: (secret: String, token: String),
+                   json: [String: Any] = [:]) async throws -> HTTPTestClient.Reply {
+        var body = json
+        body["totp"] = try code(admin.secret)
+        defer { nextStep() }
+        return try await http.send(method, path, token: admin.token, json: body)
     }
 
     func requestSession(target: String, token: String, secret: String, ttl: String = "30m") async throws -> HTTPTestClient.Reply {

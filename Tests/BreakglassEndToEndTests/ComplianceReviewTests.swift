@@ -23,10 +23,14 @@ final class ComplianceReviewTests: RetroTestCase {
         XCTAssertEqual(unsigned.errorCode, "bad_signature")
         let forged = try await gitHub("pull_request", delivery: "d-forged", payload: opened, secret: "not the configured secret")
         XCTAssertEqual(forged.status, 401)
-        let rejectedDeliveries = try await database.count("""
-            SELECT count(*)::bigint FROM audit_events WHERE body::jsonb -> 'event' ->> 'type' = 'github.delivery_rejected'
-            """)
-        XCTAssertEqual(rejectedDeliveries, 2)
+        // Audited as one aggregated event once the interval has passed.
+        clock.advance(by: 61)
+        try await waitUntil {
+            try await self.database.count("""
+                SELECT count(*)::bigint FROM audit_events WHERE event_type = 'github.deliveries_rejected'
+                  AND (body::jsonb -> 'event' -> 'details' ->> 'count') = '2' AND (body::jsonb -> 'event' -> 'details' ->> 'missing_signature') = '1'
+                """) == 1
+        }
         let checked1 = try await obligation(id).status
         XCTAssertEqual(checked1, .owed)
 
@@ -59,7 +63,8 @@ final class ComplianceReviewTests: RetroTestCase {
         XCTAssertEqual(mergeEvent?.details["separation_of_duties"], "not satisfied: approved only by the engineer who broke glass")
 
         // Alice's GitHub login differs from her breakglass name: once recorded, it is still recognised as hers.
-        let mapped = try cli(["admin", "set-github", "alice", "alice-gh"], as: "alice")
+        let mapped = try cli(["admin", "set-github", "alice", "alice-gh", "--totp", try code(alice.secret)], as: "alice")
+        nextStep()
         XCTAssertEqual(mapped.status, 0, mapped.stderr)
         let (second, _) = try await activate()
         let secondPR = pullRequest(action: "opened", number: 4600, title: "retro", branch: "fix/\(second)", author: "alice-gh")
@@ -266,15 +271,34 @@ final class ComplianceReviewTests: RetroTestCase {
             XCTAssertEqual(result.status, 0, result.stderr)
             return result.stdout
         }
-        // The one-time link signs the browser in (cookie) and redirects to the queue.
-        let dom = try dumpDOM(url)
+        // The one-time link shows a confirmation page in the browser; opening it (a link previewer does) spends
+        // nothing and sets no cookie.
+        let confirm = try dumpDOM(url)
+        XCTAssertTrue(confirm.contains("Sign in to breakglass compliance"), confirm)
+        XCTAssertTrue(confirm.contains("id=\"confirm-sign-in\""), confirm)
+        let stillConfirm = try dumpDOM(url)
+        XCTAssertTrue(stillConfirm.contains("confirm-sign-in"), "the GET did not spend the ticket")
+
+        // The button's POST spends it and signs in; the queue renders in the browser from the signed-in page.
+        let ticket = String(url.split(separator: "=").last!)
+        let posted = try await http.send(.POST, "/compliance/login", rawBody: Data("ticket=\(ticket)".utf8),
+                                         headers: ["Content-Type": "application/x-www-form-urlencoded"])
+        XCTAssertEqual(posted.status, 303, posted.text)
+        let cookie = try XCTUnwrap(posted.headers["set-cookie"]?.split(separator: ";").first.map(String.init))
+        let queue = try await http.send(.GET, "/compliance", headers: ["Cookie": cookie])
+        let saved = scratch.appendingPathComponent("queue.html")
+        try queue.body.write(to: saved)
+        let dom = try dumpDOM(saved.absoluteString)
         XCTAssertTrue(dom.contains("Retro PR review queue"), dom)
         XCTAssertTrue(dom.contains("signed in as bob"))
         XCTAssertTrue(dom.contains("data-session=\"\(id)\""), dom)
         XCTAssertTrue(dom.contains("<strong id=\"overdue-count\">1</strong>"), dom)
-        // A spent link does not sign in again.
-        let reused = try dumpDOM(url)
-        XCTAssertTrue(reused.contains("Sign-in link not valid"), reused)
-        XCTAssertFalse(reused.contains("data-session"))
+        XCTAssertTrue(dom.contains("id=\"sign-out\""), dom)
+        // A spent ticket does not sign in again.
+        let reused = try await http.send(.POST, "/compliance/login", rawBody: Data("ticket=\(ticket)".utf8),
+                                         headers: ["Content-Type": "application/x-www-form-urlencoded"])
+        XCTAssertEqual(reused.status, 401)
+        XCTAssertTrue(reused.text.contains("Sign-in link not valid"), reused.text)
+        XCTAssertFalse(reused.text.contains("data-session"))
     }
 }

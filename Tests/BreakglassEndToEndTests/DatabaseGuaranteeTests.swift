@@ -27,7 +27,7 @@ final class DatabaseGuaranteeTests: BrokerTestCase {
 
     func testSavedHeadRevealsDeletionOfTheNewestEvents() async throws {
         let alice = try await enrolledUser("alice", roles: [.admin, .engineer])
-        try await makeTarget("payments-db", token: alice.token)
+        try await makeTarget("payments-db", admin: alice)
         try JSONSerialization.data(withJSONObject: ["url": server.baseURL, "user": "alice", "token": alice.token])
             .write(to: URL(fileURLWithPath: credentialsPath("alice")))
         let head = try cli(["audit", "head", "--json"], as: "alice")
@@ -55,7 +55,7 @@ final class DatabaseGuaranteeTests: BrokerTestCase {
 
     func testExportedLogVerifiesOfflineAndAnEditedExportDoesNot() async throws {
         let alice = try await enrolledUser("alice", roles: [.admin, .engineer])
-        try await makeTarget("payments-db", token: alice.token)
+        try await makeTarget("payments-db", admin: alice)
         let env = ["BREAKGLASS_TOKEN": alice.token]
         let file = scratch.appendingPathComponent("audit.jsonl").path
         let export = try Tools.cli(["audit", "export", "--output", file], server: server, credentials: credentialsPath("x"), extra: env)
@@ -156,10 +156,32 @@ final class TLSListenerTests: XCTestCase {
         let server = TestServer(database: database, clock: ManualClock(Date()))
         try await server.start(tls: (cert, key))
         let https = try Tools.run("/usr/bin/curl", ["-s", "--cacert", cert, "\(server.baseURL)/healthz"])
+        let headers = try Tools.run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-D", "-", "--cacert", cert, "\(server.baseURL)/compliance"])
         let plain = try Tools.run("/usr/bin/curl", ["-s", "--max-time", "3", "http://127.0.0.1:\(server.port)/healthz"])
+        // An independent client (Python's ssl over OpenSSL) that offers only TLS 1.0/1.1, with the security
+        // level lowered so the client side is willing: the broker must refuse the handshake.
+        func handshake(maxVersion: String) throws -> CommandResult {
+            try Tools.run("/usr/bin/env", ["python3", "-c", """
+                import socket, ssl, sys
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+                ctx.set_ciphers('DEFAULT:@SECLEVEL=0')
+                ctx.minimum_version = ssl.TLSVersion.TLSv1
+                ctx.maximum_version = getattr(ssl.TLSVersion, sys.argv[2])
+                with socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5) as s:
+                    with ctx.wrap_socket(s) as t:
+                        print(t.version())
+                """, String(server.port), maxVersion])
+        }
+        let old = try handshake(maxVersion: "TLSv1_1")
+        let current = try handshake(maxVersion: "TLSv1_2")
         await server.stop()
         await database.drop()
         XCTAssertEqual(https.stdout, #"{"status":"ok"}"#, https.stderr)
         XCTAssertNotEqual(plain.stdout, #"{"status":"ok"}"#, "plain HTTP is not served on the TLS port")
+        XCTAssertTrue(headers.stdout.lowercased().contains("strict-transport-security: max-age=31536000"), headers.stdout)
+        XCTAssertNotEqual(old.status, 0, "TLS 1.1 must be refused: \(old.stdout)")
+        XCTAssertEqual(current.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "TLSv1.2", current.stderr)
     }
 }

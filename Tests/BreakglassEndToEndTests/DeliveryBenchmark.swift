@@ -16,9 +16,8 @@ final class DeliveryBenchmark: BrokerTestCase {
         try await receiver.start()
         defer { Task { await receiver.stop() } }
         let alice = try await enrolledUser("alice", roles: [.admin, .engineer])
-        try await makeTarget("payments-db", token: alice.token, maxTTL: "1h", maxTotal: "1h")
-        let hook = try await http.send(.PUT, "/v1/notify/channels/hook", token: alice.token,
-                                       json: ["kind": "webhook", "url": receiver.url("/hook"), "events": ["bench.*", "session.activated"]])
+        try await makeTarget("payments-db", admin: alice, maxTTL: "1h", maxTotal: "1h")
+        let hook = try await adminSend(.PUT, "/v1/notify/channels/hook", as: alice, json: ["kind": "webhook", "url": receiver.url("/hook"), "events": ["bench.*", "session.activated"]])
         XCTAssertEqual(hook.status, 200)
 
         // 1. Drain: a backlog committed while no instance delivered, then one instance drains it.

@@ -14,7 +14,7 @@ final class DeliveryTests: BrokerTestCase {
         receiver = LoopbackReceiver()
         try await receiver.start()
         admin = try await enrolledUser("alice", roles: [.admin, .engineer])
-        try await makeTarget("payments-db", token: admin.token)
+        try await makeTarget("payments-db", admin: admin)
     }
 
     override func tearDown() async throws {
@@ -24,7 +24,7 @@ final class DeliveryTests: BrokerTestCase {
 
     @discardableResult
     func channel(_ name: String, _ body: [String: Any]) async throws -> [String: Any] {
-        let reply = try await http.send(.PUT, "/v1/notify/channels/\(name)", token: admin.token, json: body)
+        let reply = try await adminSend(.PUT, "/v1/notify/channels/\(name)", as: admin, json: body)
         XCTAssertEqual(reply.status, 200, reply.text)
         return reply.json
     }
@@ -39,8 +39,9 @@ final class DeliveryTests: BrokerTestCase {
     func testEachChannelReceivesItsOwnWireFormat() async throws {
         await receiver.setDefault("/pd/v2/enqueue", .init(status: 202, body: #"{"status":"success"}"#))
         try await channel("slack", ["kind": "slack", "url": receiver.url("/slack"), "events": ["session.activated"]])
-        try await channel("pagerduty", ["kind": "pagerduty", "url": receiver.url("/pd"), "routing_key": "R0123456789abcdef0123456789abcdef"])
         let hook = try await channel("hook", ["kind": "webhook", "url": receiver.url("/hook"), "events": ["session.*"]])
+        // Last, so no admin.* page about the other channels reaches it.
+        try await channel("pagerduty", ["kind": "pagerduty", "url": receiver.url("/pd"), "routing_key": "R0123456789abcdef0123456789abcdef"])
         let secret = try XCTUnwrap(hook["generated_secret"] as? String)
         let id = try await activate()
 
@@ -104,11 +105,10 @@ final class DeliveryTests: BrokerTestCase {
         let unknown = try adminCLI(["notify", "test", "nope"])
         XCTAssertEqual(unknown.status, 77)
         XCTAssertEqual(unknown.stderr, "breakglass: no notification channel named 'nope'\n")
-        let bad = try await http.send(.PUT, "/v1/notify/channels/pd", token: admin.token, json: ["kind": "pagerduty", "url": receiver.url("/pd")])
+        let bad = try await adminSend(.PUT, "/v1/notify/channels/pd", as: admin, json: ["kind": "pagerduty", "url": receiver.url("/pd")])
         XCTAssertEqual(bad.status, 400)
         XCTAssertEqual(bad.errorCode, "invalid_routing_key")
-        let wrongSecret = try await http.send(.PUT, "/v1/notify/channels/h2", token: admin.token,
-                                              json: ["kind": "webhook", "url": receiver.url("/h2"), "secrets": ["whsec_short"]])
+        let wrongSecret = try await adminSend(.PUT, "/v1/notify/channels/h2", as: admin, json: ["kind": "webhook", "url": receiver.url("/h2"), "secrets": ["whsec_short"]])
         XCTAssertEqual(wrongSecret.errorCode, "invalid_secret")
         let stored = try await database.count("SELECT count(*)::bigint FROM channels WHERE position(convert_to('/slack', 'UTF8') in config_enc) > 0 OR position(convert_to('127.0.0.1:', 'UTF8') in config_enc) > 0")
         XCTAssertEqual(stored, 0, "channel URLs are stored encrypted")
@@ -169,7 +169,7 @@ final class DeliveryTests: BrokerTestCase {
         let entries = try JSONSerialization.jsonObject(with: Data(dead.stdout.utf8)) as? [[String: Any]] ?? []
         XCTAssertEqual(entries.count, 1, dead.stdout + dead.stderr)
         let deliveryId = try XCTUnwrap(entries.first?["delivery_id"] as? String)
-        let retry = try adminCLI(["notify", "retry", deliveryId])
+        let retry = try adminCLI(["notify", "retry", deliveryId, "--totp", try code(admin.secret)])
         XCTAssertEqual(retry.status, 0, retry.stderr)
         clock.advance(by: 2)  // past the Slack channel's one-per-second slot taken by the failed send
         _ = try await receiver.waitFor(2, at: "/slack")

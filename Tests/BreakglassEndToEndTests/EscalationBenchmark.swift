@@ -14,7 +14,7 @@ final class EscalationBenchmark: BrokerTestCase {
         let history = Int(env["BENCH_HISTORY"] ?? "100000") ?? 100_000
         let due = Int(env["BENCH_DUE"] ?? "2000") ?? 2000
         let alice = try await enrolledUser("alice", roles: [.admin, .engineer])
-        try await makeTarget("payments-db", token: alice.token)
+        try await makeTarget("payments-db", admin: alice)
         let ladder = String(decoding: try JSONEncoder().encode(EscalationLadder.standard), as: UTF8.self)
         let now = clock.now()
         func at(_ offset: TimeInterval) -> String { "'\(Timestamp.format(now + offset))'::timestamptz" }

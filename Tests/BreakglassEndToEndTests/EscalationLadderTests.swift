@@ -122,7 +122,7 @@ final class EscalationLadderTests: RetroTestCase {
     }
 
     func testDeadlineFromSessionEnd() async throws {
-        let target = try await http.send(.PUT, "/v1/targets/ledger", token: alice.token, json: [
+        let target = try await adminSend(.PUT, "/v1/targets/ledger", as: alice, json: [
             "max_ttl": "1h", "retro_deadline": "2h", "retro_from": "end", "audience": "ledger-api",
         ])
         XCTAssertEqual(target.status, 201, target.text)
@@ -145,7 +145,7 @@ final class EscalationLadderTests: RetroTestCase {
         let checked5 = try await auditTypes(id).contains("retro.deadline_moved")
         XCTAssertTrue(checked5)
 
-        let bad = try await http.send(.PUT, "/v1/targets/ledger", token: alice.token, json: ["max_ttl": "1h", "retro_from": "merge"])
+        let bad = try await adminSend(.PUT, "/v1/targets/ledger", as: alice, json: ["max_ttl": "1h", "retro_from": "merge"])
         XCTAssertEqual(bad.status, 400)
         XCTAssertEqual(bad.errorCode, "invalid_retro_from")
     }

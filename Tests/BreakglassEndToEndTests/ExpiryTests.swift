@@ -6,7 +6,7 @@ import XCTest
 final class ExpiryTests: BrokerTestCase {
     func testSessionExpiresOnItsOwnAndTheExpiryIsAudited() async throws {
         let alice = try await enrolledUser("alice", roles: [.engineer, .admin])
-        try await makeTarget("payments-db", token: alice.token)
+        try await makeTarget("payments-db", admin: alice)
         let reply = try await requestSession(target: "payments-db", token: alice.token, secret: alice.secret, ttl: "10m")
         let id = (reply.json["session"] as! [String: Any])["id"] as! String
         clock.advance(by: 10 * 60 + 1)
@@ -24,7 +24,7 @@ final class ExpiryTests: BrokerTestCase {
 
     func testExpiryMissedWhileTheBrokerWasDownIsShownAtOnceAndRecordedOnStart() async throws {
         let alice = try await enrolledUser("alice", roles: [.engineer, .admin])
-        try await makeTarget("payments-db", token: alice.token)
+        try await makeTarget("payments-db", admin: alice)
         let reply = try await requestSession(target: "payments-db", token: alice.token, secret: alice.secret, ttl: "10m")
         let id = (reply.json["session"] as! [String: Any])["id"] as! String
         await server.stop()

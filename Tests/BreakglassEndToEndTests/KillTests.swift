@@ -20,9 +20,8 @@ final class KillTests: BrokerTestCase {
         // The first delivery hangs, so an instance that got as far as sending dies mid-request.
         await receiver.script("/hook", [.init(status: 200, delay: .seconds(5))])
         let alice = try await enrolledUser("alice", roles: [.admin, .engineer])
-        try await makeTarget("payments-db", token: alice.token)
-        let hook = try await http.send(.PUT, "/v1/notify/channels/hook", token: alice.token,
-                                       json: ["kind": "webhook", "url": receiver.url("/hook"), "events": ["session.activated"]])
+        try await makeTarget("payments-db", admin: alice)
+        let hook = try await adminSend(.PUT, "/v1/notify/channels/hook", as: alice, json: ["kind": "webhook", "url": receiver.url("/hook"), "events": ["session.activated"]])
         XCTAssertEqual(hook.status, 200, hook.text)
 
         let keyFile = try server.writeMasterKeyFile(in: scratch)

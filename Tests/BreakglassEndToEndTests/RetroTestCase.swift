@@ -9,7 +9,10 @@ import XCTest
 /// deadline, and a signed-webhook channel on loopback that receives every `retro.*` page.
 class RetroTestCase: BrokerTestCase {
     static let githubSecret = "It's a Secret to Everybody"
-    override var serverSettings: Broker.Settings { .init(githubWebhookSecret: Self.githubSecret) }
+    override var serverSettings: Broker.Settings {
+        // Ladder tests jump weeks ahead; the tokens of the test's users should not expire meanwhile.
+        .init(githubWebhookSecret: Self.githubSecret, apiTokenLifetime: 400 * 86400, githubLinkPolicy: .init(repositories: ["acme/payments"]))
+    }
 
     var receiver: LoopbackReceiver!
     var alice: (secret: String, token: String)!
@@ -22,9 +25,8 @@ class RetroTestCase: BrokerTestCase {
         try await receiver.start()
         alice = try await enrolledUser("alice", roles: [.admin, .engineer])
         bob = try await enrolledUser("bob", roles: [.compliance])
-        try await makeTarget("payments-db", token: alice.token)
-        let hook = try await http.send(.PUT, "/v1/notify/channels/retro-pages", token: alice.token,
-                                       json: ["kind": "webhook", "url": receiver.url("/hook"), "events": ["retro.*"]])
+        try await makeTarget("payments-db", admin: alice)
+        let hook = try await adminSend(.PUT, "/v1/notify/channels/retro-pages", as: alice, json: ["kind": "webhook", "url": receiver.url("/hook"), "events": ["retro.*"]])
         XCTAssertEqual(hook.status, 200, hook.text)
     }
 
@@ -106,24 +108,28 @@ class RetroTestCase: BrokerTestCase {
 
     /// A `pull_request` payload shaped like GitHub's (only the fields breakglass reads, plus a few others).
     func pullRequest(action: String, number: Int, title: String, branch: String, author: String = "alice",
-                     merged: Bool = false, mergedBy: String? = nil) -> [String: Any] {
+                     merged: Bool = false, mergedBy: String? = nil, headRepository: String = "acme/payments",
+                     repository: String = "acme/payments") -> [String: Any] {
         var pr: [String: Any] = [
-            "html_url": "https://github.com/acme/payments/pull/\(number)", "number": number, "title": title,
-            "body": "Documents the emergency change.", "state": merged ? "closed" : "open", "head": ["ref": branch, "sha": "abc123"],
-            "base": ["ref": "main"], "user": ["login": author, "id": 1], "merged": merged,
+            "html_url": "https://github.com/\(repository)/pull/\(number)", "number": number, "title": title,
+            "body": "Documents the emergency change.", "state": merged ? "closed" : "open",
+            "head": ["ref": branch, "sha": "abc123", "repo": ["full_name": headRepository, "fork": headRepository != repository]],
+            "base": ["ref": "main", "repo": ["full_name": repository, "fork": false]], "user": ["login": author, "id": 1], "merged": merged,
         ]
         if merged {
             pr["merged_at"] = Timestamp.format(clock.now())
             pr["merge_commit_sha"] = "9f2c1e7d4b5a6c8e0f1a2b3c4d5e6f708192a3b4"
             pr["merged_by"] = ["login": mergedBy ?? "carol", "id": 3]
         }
-        return ["action": action, "number": number, "pull_request": pr, "repository": ["full_name": "acme/payments"],
+        return ["action": action, "number": number, "pull_request": pr, "repository": ["full_name": repository],
                 "sender": ["login": mergedBy ?? author, "id": 1]]
     }
 
-    func review(number: Int, reviewer: String, state: String = "approved") -> [String: Any] {
-        var payload = pullRequest(action: "submitted", number: number, title: "retro", branch: "retro")
-        payload["review"] = ["state": state, "user": ["login": reviewer, "id": 9], "submitted_at": Timestamp.format(clock.now())]
+    func review(number: Int, reviewer: String, state: String = "approved", id: Int64? = nil, action: String = "submitted") -> [String: Any] {
+        var payload = pullRequest(action: action, number: number, title: "retro", branch: "retro")
+        var review: [String: Any] = ["state": state, "user": ["login": reviewer, "id": 9], "submitted_at": Timestamp.format(clock.now())]
+        if let id { review["id"] = id }
+        payload["review"] = review
         payload["sender"] = ["login": reviewer, "id": 9]
         return payload
     }

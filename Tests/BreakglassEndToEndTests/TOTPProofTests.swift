@@ -6,7 +6,7 @@ import XCTest
 final class TOTPProofTests: BrokerTestCase {
     func testTwentyConcurrentRequestsWithOneCodeYieldExactlyOneCredential() async throws {
         let alice = try await enrolledUser("alice", roles: [.admin, .engineer])
-        try await makeTarget("payments-db", token: alice.token)
+        try await makeTarget("payments-db", admin: alice)
         let code = try code(alice.secret)
         let http = http
         let replies = try await withThrowingTaskGroup(of: HTTPTestClient.Reply.self) { group in
@@ -20,20 +20,44 @@ final class TOTPProofTests: BrokerTestCase {
             return try await group.reduce(into: []) { $0.append($1) }
         }
         XCTAssertEqual(replies.filter { $0.status == 201 }.count, 1, replies.map(\.text).joined(separator: "\n"))
-        // Replays count as failures, so after the fifth the account locks; every loser is refused either way.
-        let refused = replies.filter { $0.errorCode == "totp_reused" || $0.errorCode == "account_locked" }
-        XCTAssertEqual(refused.count, 19)
-        XCTAssertGreaterThanOrEqual(replies.filter { $0.errorCode == "totp_reused" }.count, 4)
+        // Replays of the step just accepted are refused and audited, but a double submit during an incident
+        // does not count toward the lockout: the engineer is not locked out by their own retries.
+        XCTAssertEqual(replies.filter { $0.errorCode == "totp_reused" }.count, 19, replies.map(\.text).joined(separator: "\n"))
         let sessions = try await database.count("SELECT count(*)::bigint FROM sessions")
         XCTAssertEqual(sessions, 1)
         let denied = try await database.count("SELECT count(*)::bigint FROM audit_events WHERE event_type = 'session.denied'")
         XCTAssertEqual(denied, 19, "every refusal is audited")
+        let failures = try await database.count("SELECT count(*)::bigint FROM totp_failures")
+        XCTAssertEqual(failures, 0, "replays are not counted as failed codes")
+        let locks = try await database.count("SELECT count(*)::bigint FROM audit_events WHERE event_type = 'user.locked'")
+        XCTAssertEqual(locks, 0)
+        nextStep()
+        let next = try await requestSession(target: "payments-db", token: alice.token, secret: alice.secret)
+        XCTAssertEqual(next.status, 201, "not locked out: \(next.text)")
+    }
+
+    func testOlderCodesAndWrongCodesStillCountTowardLockout() async throws {
+        let alice = try await enrolledUser("alice", roles: [.admin, .engineer])
+        try await makeTarget("payments-db", admin: alice)
+        let first = try await requestSession(target: "payments-db", token: alice.token, secret: alice.secret)
+        XCTAssertEqual(first.status, 201, first.text)
+        let spent = try code(alice.secret)
+        nextStep()
+        let second = try await requestSession(target: "payments-db", token: alice.token, secret: alice.secret)
+        XCTAssertEqual(second.status, 201, second.text)
+        // A code older than the one just accepted is not a double submit: it counts.
+        let old = try await http.send(.POST, "/v1/sessions", token: alice.token, json: [
+            "target": "payments-db", "reason": "INC-1 drain the stuck queue", "incident": "INC-1", "totp": spent,
+        ])
+        XCTAssertEqual(old.errorCode, "totp_reused")
+        let failures = try await database.count("SELECT count(*)::bigint FROM totp_failures")
+        XCTAssertEqual(failures, 1)
     }
 
     func testWrongCodesLockTheAccountUntilAnAdminUnlocksIt() async throws {
         let admin = try await enrolledUser("root", roles: [.admin])
         let bob = try await enrolledUser("bob", roles: [.engineer])
-        try await makeTarget("payments-db", token: admin.token)
+        try await makeTarget("payments-db", admin: admin)
         let good = try code(bob.secret)
         let wrong = String(format: "%06d", (Int(good)! + 1) % 1_000_000)
         var last: HTTPTestClient.Reply?
@@ -48,14 +72,20 @@ final class TOTPProofTests: BrokerTestCase {
         }
         XCTAssertEqual(last?.status, 423)
         XCTAssertTrue(last?.errorMessage?.contains("locked until") ?? false, last?.text ?? "")
-        // Even the right code is refused while locked, and says until when.
+        // Even the right code is refused while locked, and says until when: the token itself is refused on
+        // every route (a stolen token of a locked account is worth nothing).
         let locked = try await requestSession(target: "payments-db", token: bob.token, secret: bob.secret)
-        XCTAssertEqual(locked.status, 423)
+        XCTAssertEqual(locked.status, 403)
         XCTAssertEqual(locked.errorCode, "account_locked")
+        for path in ["/v1/me", "/v1/sessions", "/v1/retro", "/v1/tokens"] {
+            let refused = try await http.send(.GET, path, token: bob.token)
+            XCTAssertEqual(refused.status, 403, path)
+            XCTAssertEqual(refused.errorCode, "account_locked", path)
+        }
         let lockEvents = try await database.count("SELECT count(*)::bigint FROM audit_events WHERE event_type = 'user.locked'")
         XCTAssertEqual(lockEvents, 1)
 
-        let unlock = try await http.send(.POST, "/v1/users/bob/unlock", token: admin.token)
+        let unlock = try await adminSend(.POST, "/v1/users/bob/unlock", as: admin)
         XCTAssertEqual(unlock.status, 200, unlock.text)
         nextStep()
         let granted = try await requestSession(target: "payments-db", token: bob.token, secret: bob.secret)
@@ -64,7 +94,7 @@ final class TOTPProofTests: BrokerTestCase {
 
     func testLockoutWindowForgetsOldFailures() async throws {
         let admin = try await enrolledUser("root", roles: [.admin, .engineer])
-        try await makeTarget("payments-db", token: admin.token)
+        try await makeTarget("payments-db", admin: admin)
         for _ in 1...4 {
             let reply = try await http.send(.POST, "/v1/sessions", token: admin.token, json: [
                 "target": "payments-db", "reason": "INC-3 rotate the leaked key", "incident": "INC-3", "totp": "000000",
@@ -131,7 +161,7 @@ final class TOTPProofTests: BrokerTestCase {
 final class FailClosedTests: BrokerTestCase {
     func testDatabaseUnreachableMeansNothingIsIssuedAndAClearError() async throws {
         let alice = try await enrolledUser("alice", roles: [.admin, .engineer])
-        try await makeTarget("payments-db", token: alice.token)
+        try await makeTarget("payments-db", admin: alice)
         // The server's role can no longer connect, and its open connections are cut.
         try await database.asSuperuser("ALTER DATABASE \(database.name) CONNECTION LIMIT 0")
         try await database.asSuperuser("""

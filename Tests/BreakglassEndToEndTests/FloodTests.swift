@@ -1,0 +1,87 @@
+import BreakglassCore
+import BreakglassServer
+import BreakglassTestSupport
+import Foundation
+import XCTest
+
+/// Unauthenticated routes under attack: a flood of forged GitHub deliveries, oversized and mistyped bodies.
+final class FloodTests: RetroTestCase {
+    func testAFloodOfForgedDeliveriesDoesNotStopActivations() async throws {
+        let body = try JSONSerialization.data(withJSONObject: pullRequest(action: "opened", number: 1, title: "x", branch: "x"))
+        let http = http
+        let floodSize = 2000
+        let started = ContinuousClock.now
+        async let flood: [Int] = withThrowingTaskGroup(of: Int.self) { group in
+            var statuses: [Int] = []
+            var sent = 0
+            func launch() {
+                sent += 1
+                let n = sent
+                group.addTask {
+                    try await http.send(.POST, "/v1/hooks/github", rawBody: body, headers: [
+                        "X-GitHub-Event": "pull_request", "X-GitHub-Delivery": "forged-\(n)", "Content-Type": "application/json",
+                        "X-Hub-Signature-256": "sha256=" + String(repeating: "0", count: 64),
+                    ]).status
+                }
+            }
+            for _ in 0..<64 { launch() }
+            while let status = try await group.next() {
+                statuses.append(status)
+                if sent < floodSize { launch() }
+            }
+            return statuses
+        }
+        // Meanwhile an engineer breaks glass, again and again.
+        var latencies: [Duration] = []
+        for _ in 0..<5 {
+            let t0 = ContinuousClock.now
+            let reply = try await requestSession(target: "payments-db", token: alice.token, secret: alice.secret)
+            latencies.append(t0.duration(to: .now))
+            XCTAssertEqual(reply.status, 201, reply.text)
+            nextStep()
+        }
+        let statuses = try await flood
+        let elapsed = started.duration(to: .now)
+        XCTAssertEqual(statuses.count, floodSize)
+        XCTAssertTrue(statuses.allSatisfy { $0 == 401 || $0 == 429 }, "\(Set(statuses))")
+        let limited = statuses.filter { $0 == 429 }.count
+        XCTAssertGreaterThan(limited, 0, "the per-address rate limit answered")
+        XCTAssertLessThan(latencies.max()!, .seconds(2), "activations during the flood: \(latencies)")
+        print("FLOOD \(floodSize) forged deliveries in \(elapsed): \(statuses.count - limited) refused for signature, \(limited) rate limited; activation latencies \(latencies)")
+
+        // Not one audit row per forged delivery: one aggregated event per interval.
+        let rows = try await database.count("SELECT count(*)::bigint FROM audit_events WHERE event_type LIKE 'github.%'")
+        XCTAssertEqual(rows, 0, "nothing written before the interval ends")
+        clock.advance(by: 61)
+        try await waitUntil {
+            try await self.database.count("SELECT count(*)::bigint FROM audit_events WHERE event_type = 'github.deliveries_rejected'") == 1
+        }
+        let metrics = try await http.send(.GET, "/metrics")
+        XCTAssertTrue(metrics.text.contains("breakglass_github_deliveries_rejected_total \(statuses.count - limited)"), metrics.text)
+        XCTAssertTrue(metrics.text.contains(#"breakglass_http_rate_limited_total{route="github_hook"} \#(limited)"#), metrics.text)
+    }
+
+    func testOversizedAndMistypedBodiesAreRefusedBeforeAnythingIsRead() async throws {
+        let huge = Data(repeating: UInt8(ascii: " "), count: 1024 * 1024 + 10)
+        let big = try await http.send(.POST, "/v1/hooks/github", rawBody: huge, headers: ["Content-Type": "application/json"])
+        XCTAssertEqual(big.status, 413, big.text)
+        let plain = try await http.send(.POST, "/v1/sessions", token: alice.token, rawBody: Data(#"{"target":"payments-db"}"#.utf8),
+                                        headers: ["Content-Type": "text/plain"])
+        XCTAssertEqual(plain.status, 415, plain.text)
+        XCTAssertEqual(plain.errorCode, "unsupported_media_type")
+        let form = try await http.send(.POST, "/v1/hooks/github", rawBody: Data("payload=%7B%7D".utf8),
+                                       headers: ["Content-Type": "application/x-www-form-urlencoded", "X-GitHub-Event": "ping"])
+        XCTAssertEqual(form.status, 415, form.text)
+    }
+
+    func testSignInRoutesAreRateLimitedPerAddress() async throws {
+        var statuses: [Int] = []
+        for _ in 0..<40 {
+            statuses.append(try await http.send(.POST, "/v1/login", json: ["user": "nobody", "totp": "123456"]).status)
+        }
+        XCTAssertTrue(statuses.contains(429), "\(statuses)")
+        let limited = try await http.send(.POST, "/v1/enrollment/start", json: ["code": "ABCD"])
+        XCTAssertEqual(limited.status, 429)
+        XCTAssertNotNil(limited.headers["retry-after"])
+    }
+}

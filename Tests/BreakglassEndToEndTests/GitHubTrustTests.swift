@@ -1,0 +1,73 @@
+import BreakglassCore
+import BreakglassTestSupport
+import Foundation
+import XCTest
+
+/// Anyone can open a pull request and write a session id in its title. That must not stop an escalation.
+final class GitHubTrustTests: RetroTestCase {
+    func candidates(_ id: String) async throws -> [RetroCandidate] {
+        try await server.broker.database.read { try await $0.retroCandidates(sessionId: id) }
+    }
+
+    func status(_ id: String) async throws -> RetroStatus? {
+        try await server.broker.database.read { try await $0.obligation(sessionId: id)?.status }
+    }
+
+    func testAPullRequestByAnotherAuthorFromAForkOrAnotherRepositoryIsOnlyACandidate() async throws {
+        let (id, _) = try await activate()
+        let strangers: [[String: Any]] = [
+            pullRequest(action: "opened", number: 1, title: "Fix \(id)", branch: "x", author: "mallory"),
+            pullRequest(action: "opened", number: 2, title: "Fix \(id)", branch: "x", author: "alice", headRepository: "mallory/payments"),
+            pullRequest(action: "opened", number: 3, title: "Fix \(id)", branch: "x", author: "alice", repository: "evil/payments"),
+        ]
+        for (n, payload) in strangers.enumerated() {
+            let reply = try await gitHub("pull_request", delivery: "s-\(n)", payload: payload)
+            XCTAssertEqual(reply.status, 200, reply.text)
+        }
+        let stillOwed = try await status(id)
+        XCTAssertEqual(stillOwed, .owed, "no stranger's PR stops the ladder")
+        let recorded = try await candidates(id)
+        XCTAssertEqual(recorded.count, 3)
+        XCTAssertTrue(recorded[0].reason.contains("not by the engineer"), recorded[0].reason)
+        XCTAssertTrue(recorded[1].reason.contains("fork"), recorded[1].reason)
+        XCTAssertTrue(recorded[2].reason.contains("BREAKGLASS_GITHUB_REPOSITORIES"), recorded[2].reason)
+        let audited = try await database.count("SELECT count(*)::bigint FROM audit_events WHERE event_type = 'retro.candidate_recorded'")
+        XCTAssertEqual(audited, 3)
+
+        // Compliance sees them and may accept one.
+        let show = try cli(["compliance", "show", id], as: "bob")
+        XCTAssertTrue(show.stdout.contains("candidate:  https://github.com/acme/payments/pull/1 by mallory"), show.stdout)
+        let accept = try cli(["compliance", "accept-candidate", id, "https://github.com/acme/payments/pull/1"], as: "bob")
+        XCTAssertEqual(accept.status, 0, accept.stderr)
+        let linked = try await status(id)
+        XCTAssertEqual(linked, .linked)
+
+        // The engineer's own PR in an allowed repository still links itself.
+        let (second, _) = try await activate()
+        let own = try await gitHub("pull_request", delivery: "own", payload: pullRequest(action: "opened", number: 9, title: "Retro \(second)", branch: "x"))
+        XCTAssertEqual(own.json["status"] as? String, "processed", own.text)
+        let ownStatus = try await status(second)
+        XCTAssertEqual(ownStatus, .linked)
+    }
+
+    func testADismissedReviewIsNotRevivedByALateCopyOfTheApproval() async throws {
+        let (id, _) = try await activate()
+        let opened = try await gitHub("pull_request", delivery: "o", payload: pullRequest(action: "opened", number: 7, title: "Retro \(id)", branch: "x"))
+        XCTAssertEqual(opened.status, 200, opened.text)
+        func approvers() async throws -> [String] {
+            try await server.broker.database.read { try await $0.gitHubApprovers(prURL: "https://github.com/acme/payments/pull/7") }
+        }
+        let approval = review(number: 7, reviewer: "dave", id: 777)
+        _ = try await gitHub("pull_request_review", delivery: "r-1", payload: approval)
+        let approved = try await approvers()
+        XCTAssertEqual(approved, ["dave"])
+        _ = try await gitHub("pull_request_review", delivery: "r-2", payload: review(number: 7, reviewer: "dave", state: "approved", id: 777, action: "dismissed"))
+        let dismissed = try await approvers()
+        XCTAssertEqual(dismissed, [])
+        // The same approval delivered again later (a new delivery id, so not a duplicate).
+        clock.advance(by: 60)
+        _ = try await gitHub("pull_request_review", delivery: "r-3", payload: approval)
+        let revived = try await approvers()
+        XCTAssertEqual(revived, [], "a dismissal is final")
+    }
+}
