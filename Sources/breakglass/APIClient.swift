@@ -74,10 +74,27 @@ struct APIClient {
         return data
     }
 
+    /// For actions that are an admin change only sometimes (someone else's token or retro PR): sends without
+    /// a code and, if the broker asks for one, asks the user and sends again.
+    func sendSteppingUp(_ method: HTTPMethod, _ path: String, body: [String: Any], totp: String?) async throws -> Data {
+        var body = body
+        if let totp { body["totp"] = totp }
+        do {
+            return try await send(method, path, body: body)
+        } catch let error as CLIError where error.code == "totp_required" && totp == nil {
+            body["totp"] = try Prompt.totp(nil)
+            return try await send(method, path, body: body)
+        }
+    }
+
     func call<T: Decodable>(_ method: HTTPMethod, _ path: String, body: [String: Any]? = nil, as type: T.Type) async throws -> (T, Data) {
         let data = try await send(method, path, body: body)
+        return (try Self.decode(T.self, data, path: path), data)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ data: Data, path: String) throws -> T {
         do {
-            return (try Self.decoder.decode(T.self, from: data), data)
+            return try decoder.decode(T.self, from: data)
         } catch {
             throw CLIError(kind: .unexpected, code: "bad_response", message: "the broker's answer to \(path) was not understood")
         }

@@ -44,14 +44,13 @@ struct Retro: AsyncParsableCommand {
         @OptionGroup var options: GlobalOptions
         @Argument(help: "Session id.") var session: String
         @Argument(help: "PR URL, e.g. https://github.com/acme/payments/pull/123 or a GitLab merge request.") var url: String
-        @Option(help: "Admins linking someone else's session: your current TOTP code (an admin change).") var totp: String?
+        @Option(help: "Admins linking someone else's session: your current TOTP code (an admin change; asked for if needed).") var totp: String?
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
-                var body: [String: Any] = ["url": url]
-                if let totp { body["totp"] = totp }
-                let (entry, raw) = try await APIClient(options: options).call(
-                    .POST, "/v1/retro/\(APIClient.path(session))/link", body: body, as: RetroEntry.self)
+                let raw = try await APIClient(options: options).sendSteppingUp(.POST, "/v1/retro/\(APIClient.path(session))/link",
+                                                                               body: ["url": url], totp: totp)
+                let entry = try APIClient.decode(RetroEntry.self, raw, path: "/v1/retro")
                 output(json: options.json, raw: raw) {
                     "✔ retro PR for \(entry.sessionId) linked: \(entry.prUrl ?? url)\n  escalation stopped; compliance will review it"
                 }

@@ -66,12 +66,13 @@ struct Tokens: AsyncParsableCommand {
             commandName: "revoke", abstract: "Revoke a token at once (a lost laptop); its browser sessions end too.")
         @OptionGroup var options: GlobalOptions
         @Argument(help: "Token id from `breakglass tokens list`.") var id: String
-        @Option(help: "Admins revoking someone else's token: your current TOTP code (an admin change).") var totp: String?
+        @Option(help: "Admins revoking someone else's token: your current TOTP code (an admin change; asked for if needed).") var totp: String?
 
         func run() async throws {
-            var body: [String: Any] = [:]
-            if let totp { body["totp"] = totp }
-            try await runAction(options, "/v1/tokens/\(APIClient.path(id))/revoke", body: body, done: "✔ token \(id) revoked")
+            try await runReportingErrors(json: options.json) {
+                let raw = try await APIClient(options: options).sendSteppingUp(.POST, "/v1/tokens/\(APIClient.path(id))/revoke", body: [:], totp: totp)
+                output(json: options.json, raw: raw) { "✔ token \(id) revoked" }
+            }
         }
     }
 }

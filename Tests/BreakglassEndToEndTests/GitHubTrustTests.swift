@@ -70,4 +70,22 @@ final class GitHubTrustTests: RetroTestCase {
         let revived = try await approvers()
         XCTAssertEqual(revived, [], "a dismissal is final")
     }
+
+    func testAnAdminLinkingSomeoneElsesRetroPRIsAnAdminChange() async throws {
+        let carol = try await enrolledUser("carol", roles: [.engineer])
+        let (id, _) = try await activate(token: carol.token, secret: carol.secret)
+        let url = "https://github.com/acme/payments/pull/55"
+        let tokenOnly = try await http.send(.POST, "/v1/retro/\(id)/link", token: alice.token, json: ["url": url])
+        XCTAssertEqual(tokenOnly.errorCode, "totp_required", tokenOnly.text)
+        let unchanged = try await status(id)
+        XCTAssertEqual(unchanged, .owed)
+        let linked = try await adminSend(.POST, "/v1/retro/\(id)/link", as: alice, json: ["url": url])
+        XCTAssertEqual(linked.status, 200, linked.text)
+        let paged = try await database.count("SELECT count(*)::bigint FROM outbox WHERE event_type = 'admin.retro_linked'")
+        XCTAssertEqual(paged, 1)
+        // The engineer links their own with the token alone, as before.
+        let (own, _) = try await activate(token: carol.token, secret: carol.secret)
+        let mine = try await http.send(.POST, "/v1/retro/\(own)/link", token: carol.token, json: ["url": "https://github.com/acme/payments/pull/56"])
+        XCTAssertEqual(mine.status, 200, mine.text)
+    }
 }

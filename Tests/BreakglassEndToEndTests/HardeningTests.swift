@@ -149,3 +149,25 @@ final class ClientSafetyTests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: victim, encoding: .utf8), "keep")
     }
 }
+
+final class IdleConnectionTests: XCTestCase {
+    func testASilentConnectionIsClosed() async throws {
+        let database = try await TestDatabase.create()
+        let server = TestServer(database: database, clock: ManualClock(Date()))
+        try await server.start(idleTimeoutSeconds: 1)
+        // A client that connects and never sends a byte (slowloris): the broker hangs up.
+        let result = try Tools.run("/usr/bin/env", ["python3", "-c", """
+            import socket, sys, time
+            s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+            s.settimeout(10)
+            t0 = time.monotonic()
+            data = s.recv(1)
+            print('closed' if data == b'' else 'data', round(time.monotonic() - t0, 1))
+            """, String(server.port)])
+        await server.stop()
+        await database.drop()
+        let words = result.stdout.split(separator: " ")
+        XCTAssertEqual(words.first, "closed", result.stdout + result.stderr)
+        XCTAssertLessThan(Double(words.last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 99, 5)
+    }
+}

@@ -9,6 +9,10 @@ public struct HTTPTestClient: Sendable {
 
     public init(baseURL: String) { self.baseURL = baseURL }
 
+    /// Redirects are not followed: tests assert the 303 and its cookie themselves.
+    static let client = HTTPClient(eventLoopGroupProvider: .singleton,
+                                   configuration: .init(redirectConfiguration: .disallow))
+
     public struct Reply: Sendable {
         public let status: Int
         public let body: Data
@@ -32,7 +36,7 @@ public struct HTTPTestClient: Sendable {
         } else if let rawBody {
             request.body = .bytes(ByteBuffer(bytes: rawBody))
         }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let response = try await Self.client.execute(request, timeout: .seconds(30))
         let body = try await response.body.collect(upTo: 64 * 1024 * 1024)
         var fields: [String: String] = [:]
         for header in response.headers { fields[header.name.lowercased()] = header.value }

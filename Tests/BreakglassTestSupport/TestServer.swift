@@ -28,9 +28,11 @@ public final class TestServer: @unchecked Sendable {
     }
 
     /// Starts the server and returns once it accepts connections.
-    public func start(settings: Broker.Settings = .init(), tls: (certificate: String, key: String)? = nil, delivers: Bool = true) async throws {
+    public func start(settings: Broker.Settings = .init(), tls: (certificate: String, key: String)? = nil, delivers: Bool = true,
+                      idleTimeoutSeconds: Int = 30) async throws {
         self.tls = tls
-        let listen = ListenConfig(host: "127.0.0.1", port: 0, tlsCertificatePath: tls?.certificate, tlsKeyPath: tls?.key)
+        let listen = ListenConfig(host: "127.0.0.1", port: 0, tlsCertificatePath: tls?.certificate, tlsKeyPath: tls?.key,
+                                  idleTimeoutSeconds: idleTimeoutSeconds)
         let box = try SecretBox(keyBytes: masterKey)
         let migrator = try Migrator.load(directory: TestDatabase.sqlDirectory)
         let (stream, continuation) = AsyncStream.makeStream(of: (Int, Broker, ServiceGroup).self)
