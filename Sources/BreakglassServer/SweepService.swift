@@ -13,6 +13,8 @@ public struct SweepService: Service, CustomStringConvertible {
     let doneMessage: Logger.Message
     /// Handles a batch of due work; returns how many items it handled (0 when nothing is due).
     let pass: @Sendable () async throws -> Int
+    /// Run once on graceful shutdown, so counts kept in memory are not lost with the process.
+    var finalPass: (@Sendable () async throws -> Int)?
 
     /// Records expiry of sessions at their time, and on start of every session that expired while no broker ran.
     public static func expiry(broker: Broker, pollInterval: Duration = .seconds(1), logger: Logger) -> SweepService {
@@ -32,9 +34,8 @@ public struct SweepService: Service, CustomStringConvertible {
     /// Audits refused GitHub deliveries as one event per interval.
     public static func hookRejections(broker: Broker, pollInterval: Duration = .seconds(1), logger: Logger) -> SweepService {
         SweepService(description: "HookRejectionAuditService", pollInterval: pollInterval, logger: logger,
-                     doneMessage: "refused GitHub deliveries audited") {
-            try await broker.flushHookRejections()
-        }
+                     doneMessage: "refused GitHub deliveries audited", pass: { try await broker.flushHookRejections() },
+                     finalPass: { try await broker.flushHookRejections(force: true) })
     }
 
     public func run() async throws {
@@ -50,6 +51,13 @@ public struct SweepService: Service, CustomStringConvertible {
                 logger.warning("\(description) pass failed", metadata: ["error": "\(error)"])
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
+        }
+        if let finalPass {
+            do {
+                _ = try await finalPass()
+            } catch {
+                logger.warning("\(description) final pass failed", metadata: ["error": "\(error)"])
+            }
         }
     }
 }

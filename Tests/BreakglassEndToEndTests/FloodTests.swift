@@ -72,6 +72,19 @@ class FloodTests: RetroTestCase {
         }
     }
 
+    func testRefusedDeliveriesCountedInMemoryAreAuditedWhenTheBrokerStops() async throws {
+        for n in 0..<3 {
+            let reply = try await gitHub("pull_request", delivery: "late-\(n)", payload: ["action": "opened"], secret: "wrong secret entirely")
+            XCTAssertEqual(reply.status, 401)
+        }
+        await server.stop()
+        let counted = try await database.count("""
+            SELECT coalesce(sum((body::jsonb -> 'event' -> 'details' ->> 'count')::bigint), 0)::bigint FROM audit_events
+            WHERE event_type = 'github.deliveries_rejected'
+            """)
+        XCTAssertEqual(counted, 3, "a graceful stop does not lose the count")
+    }
+
     func testOversizedAndMistypedBodiesAreRefusedBeforeAnythingIsRead() async throws {
         let huge = Data(repeating: UInt8(ascii: " "), count: 1024 * 1024 + 10)
         let big = try await http.send(.POST, "/v1/hooks/github", rawBody: huge, headers: ["Content-Type": "application/json"])
