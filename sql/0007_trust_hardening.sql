@@ -9,6 +9,10 @@ ALTER TABLE api_tokens ALTER COLUMN expires_at SET NOT NULL;
 ALTER TABLE api_tokens ADD COLUMN revoked_by text;
 ALTER TABLE api_tokens ADD COLUMN issued_via text NOT NULL DEFAULT 'enrollment' CHECK (issued_via IN ('enrollment', 'login'));
 
+-- Failed codes at `login` (which anyone can call with a user name) throttle only `login`: they must not
+-- lock the account, or anyone could lock out any engineer during an incident.
+ALTER TABLE totp_failures ADD COLUMN source text NOT NULL DEFAULT 'proof' CHECK (source IN ('proof', 'login'));
+
 -- A browser session lives no longer than the API token its ticket was issued with: revoking the token
 -- (a lost laptop) ends the browser session too.
 ALTER TABLE web_logins ADD COLUMN api_token_hash bytea;
@@ -17,6 +21,7 @@ ALTER TABLE web_logins ADD COLUMN api_token_hash bytea;
 -- repointing a channel announces itself on the old endpoint. NULL: the channel's current configuration.
 ALTER TABLE deliveries ADD COLUMN snapshot_kind text CHECK (snapshot_kind IN ('slack', 'pagerduty', 'webhook'));
 ALTER TABLE deliveries ADD COLUMN snapshot_config_enc bytea;
+ALTER TABLE deliveries ADD COLUMN snapshot_host text;
 
 -- Pull requests that name a session but may not link themselves (another author, a fork, a repository not
 -- on the allow-list). Compliance sees them and may accept one.
@@ -44,3 +49,6 @@ CREATE TABLE github_dismissed_reviews (
 ALTER TABLE github_pr_reviews ADD COLUMN review_id bigint;
 
 GRANT SELECT, INSERT, UPDATE ON retro_candidates, github_dismissed_reviews TO breakglass_app;
+
+-- "Is a test page for this channel still waiting?" without scanning the whole outbox.
+CREATE INDEX outbox_test_pages ON outbox ((payload ->> 'channel_id')) WHERE event_type = 'notify.test';

@@ -19,6 +19,7 @@ public enum AuditEventType: String, Codable, Sendable, CaseIterable {
     case auditExported = "audit.exported"
     case channelSaved = "notify.channel_saved"
     case channelDisabled = "notify.channel_disabled"
+    case channelTested = "notify.channel_tested"
     case deliveryFailed = "notify.delivery_failed"
     case deliveryRedriven = "notify.delivery_redriven"
     case retroLinked = "retro.linked"
@@ -35,6 +36,7 @@ public enum AuditEventType: String, Codable, Sendable, CaseIterable {
     case evidenceExported = "evidence.exported"
     case webLogin = "compliance.web_login"
     case webLogout = "compliance.web_logout"
+    case sessionViewed = "compliance.session_viewed"
     case adminStepUpDenied = "admin.step_up_denied"
     case tokenIssued = "user.token_issued"
     case tokenRevoked = "user.token_revoked"
@@ -58,8 +60,8 @@ public enum AuditEventType: String, Codable, Sendable, CaseIterable {
         case .userCreated, .enrollmentIssued, .userEnrolled, .userUnlocked, .userUpdated, .tokenIssued, .tokenRevoked: return identity
         case .adminStepUpDenied: return failedAccess
         case .targetSaved: return ["SOC2:CC8.1", "PCI-DSS-4.0:10.2.1.2", "NIST-800-53:CM-3", "ISO-27001-2022:A.8.32"]
-        case .auditExported, .auditVerified: return ["SOC2:CC7.2", "PCI-DSS-4.0:10.2.1.3"]
-        case .channelSaved, .channelDisabled, .deliveryFailed, .deliveryRedriven: return ["SOC2:CC7.2", "PCI-DSS-4.0:10.2.1.2"]
+        case .auditExported, .auditVerified, .sessionViewed: return ["SOC2:CC7.2", "PCI-DSS-4.0:10.2.1.3"]
+        case .channelSaved, .channelDisabled, .channelTested, .deliveryFailed, .deliveryRedriven: return ["SOC2:CC7.2", "PCI-DSS-4.0:10.2.1.2"]
         case .retroLinked, .retroPRReviewed, .retroMerged, .retroCandidateRecorded, .retroCandidateAccepted: return changeDocumented
         case .retroApproved, .retroRejected, .retroWaived, .retroReviewRefused: return changeDocumented + ["NIST-800-53:AC-5"]
         case .retroEscalated, .retroRungSkipped, .retroDeadlineMoved: return ["SOC2:CC7.2", "SOC2:CC8.1", "NIST-800-53:CM-3"]

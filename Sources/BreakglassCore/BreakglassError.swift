@@ -13,6 +13,7 @@ public struct BreakglassError: Error, Equatable, Sendable, CustomStringConvertib
         case locked            // 423
         case tooLarge          // 413
         case unsupportedMediaType // 415
+        case rateLimited       // 429
         case unavailable       // 503
         case internalFailure   // 500
     }

@@ -26,4 +26,12 @@ public enum Role: String, Codable, Sendable, CaseIterable, Comparable {
         throw BreakglassError(.invalidInput, "roles_conflict",
                               "one account may not hold both admin and compliance (separation of duties); create two accounts, or set BREAKGLASS_ALLOW_ADMIN_COMPLIANCE=1")
     }
+
+    /// The same rule when an account acts: one created with both roles before the rule (or while the operator
+    /// had opted in) administers and reviews nothing until it is split or the operator opts in again.
+    public static func requireSeparated(_ roles: [Role], allowAdminCompliance: Bool) throws {
+        guard roles.contains(.admin), roles.contains(.compliance), !allowAdminCompliance else { return }
+        throw BreakglassError(.forbidden, "roles_conflict",
+                              "this account holds both admin and compliance (separation of duties): it may not change settings or review until the roles are split, or the operator sets BREAKGLASS_ALLOW_ADMIN_COMPLIANCE=1")
+    }
 }

@@ -19,7 +19,10 @@ extension Broker {
     /// access to the broker already; it is paged too.
     func adminChange<T: Sendable>(actor: AuthUser?, totp: String?, action: String, origin: RequestOrigin,
                                   _ change: @escaping @Sendable (Tx, Date) async throws -> (T, AdminPage)) async throws -> T {
-        if let actor { try actor.require(.admin, to: action) }
+        if let actor {
+            try actor.require(.admin, to: action)
+            try Role.requireSeparated(actor.roles, allowAdminCompliance: settings.allowAdminCompliance)
+        }
         if actor != nil && (totp ?? "").isEmpty {
             throw BreakglassError(.invalidInput, "totp_required",
                                   "admin changes need a fresh TOTP code (JSON field 'totp'; the CLI asks for it, or takes --totp)")

@@ -69,10 +69,16 @@ extension Broker {
         return try await database.read { try await $0.complianceQueue(now: now, limit: 1000).map { RetroView($0, now: now) } }
     }
 
-    public func sessionStory(sessionId: String, actor: AuthUser) async throws -> SessionStory {
+    /// The session's story includes its audit rows with their hashes: a read of the audit log, so audited.
+    public func sessionStory(sessionId: String, actor: AuthUser, origin: RequestOrigin) async throws -> SessionStory {
         try actor.require(.compliance, to: "review emergency sessions")
         let now = clock.now()
-        return try await database.read { tx in try await self.story(sessionId: sessionId, tx: tx, now: now) }
+        return try await database.transaction { tx in
+            let story = try await self.story(sessionId: sessionId, tx: tx, now: now)
+            try await tx.appendAudit(AuditEvent(type: .sessionViewed, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
+                                                target: story.session.target, sessionId: sessionId))
+            return story
+        }
     }
 
     func story(sessionId: String, tx: Tx, now: Date) async throws -> SessionStory {
@@ -101,6 +107,7 @@ extension Broker {
     public func reviewRetro(sessionId: String, decision: RetroDecision, note: String, actor: AuthUser,
                             origin: RequestOrigin) async throws -> RetroView {
         try actor.require(.compliance, to: "review retro PRs")
+        try Role.requireSeparated(actor.roles, allowAdminCompliance: settings.allowAdminCompliance)
         let note = try Validation.reason(note, field: decision == .waive ? "reason" : "note")
         let now = clock.now()
         let decided = try await database.transactionCommittingRefusal { tx -> Outcome<RetroObligation> in
@@ -147,11 +154,20 @@ extension Broker {
     /// session's retro PR. Separation of duties as for a review.
     public func acceptCandidate(sessionId: String, url: String, actor: AuthUser, origin: RequestOrigin) async throws -> RetroView {
         try actor.require(.compliance, to: "accept candidate retro PRs")
+        try Role.requireSeparated(actor.roles, allowAdminCompliance: settings.allowAdminCompliance)
         let url = try PullRequestLink.validate(url)
         let now = clock.now()
-        let linked = try await database.transaction { tx in
+        let linked = try await database.transactionCommittingRefusal { tx -> Outcome<RetroObligation> in
             guard let obligation = try await tx.obligation(sessionId: sessionId, forUpdate: true) else { throw BreakglassError.sessionUnknown(sessionId) }
-            try obligation.checkReviewer(actor.name, requesterCreatedBy: try await tx.user(named: obligation.requester)?.createdBy)
+            do {
+                try obligation.checkReviewer(actor.name, requesterCreatedBy: try await tx.user(named: obligation.requester)?.createdBy)
+            } catch let error as BreakglassError {
+                try await tx.appendAudit(AuditEvent(
+                    type: .retroReviewRefused, outcome: .failure, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
+                    target: obligation.target, sessionId: sessionId,
+                    details: ["decision": "accept_candidate", "failure": error.code, "requester": obligation.requester, "pr_url": url]))
+                return .refused(error)
+            }
             guard try await tx.acceptRetroCandidate(sessionId: sessionId, prURL: url, by: actor.name, now: now) else {
                 throw BreakglassError(.notFound, "candidate_unknown", "\(url) is not an unaccepted candidate PR of \(sessionId)")
             }
@@ -160,7 +176,7 @@ extension Broker {
                                                 target: obligation.target, sessionId: sessionId, details: ["pr_url": url]))
             try await self.recordLink(tx: tx, from: obligation, to: linked, actor: actor.name, roles: actor.roles, origin: origin, now: now,
                                       details: ["accepted_candidate": "true"])
-            return linked
+            return .done(linked)
         }
         return RetroView(linked, now: now)
     }
@@ -265,13 +281,18 @@ extension Broker {
         return AuthUser(id: user.id, name: user.name, roles: user.roles)
     }
 
-    /// Signs a browser out (the cookie stops working at once, on every instance).
-    public func endWebSession(cookie: String, origin: RequestOrigin) async throws {
-        guard cookie.hasPrefix("bgs_"), cookie.count < 100 else { return }
+    /// Signs a browser out (the cookie stops working at once, on every instance). Returns the user signed out;
+    /// an unknown or ended cookie is `unauthenticated`.
+    @discardableResult
+    public func endWebSession(cookie: String, origin: RequestOrigin) async throws -> AuthUser {
+        guard cookie.hasPrefix("bgs_"), cookie.count < 100 else { throw BreakglassError.unauthenticated }
         let now = clock.now()
-        try await database.transaction { tx in
-            guard let userId = try await tx.endWebSession(tokenHash: Secrets.hash(cookie), now: now), let user = try await tx.user(id: userId) else { return }
+        return try await database.transaction { tx in
+            guard let userId = try await tx.endWebSession(tokenHash: Secrets.hash(cookie), now: now), let user = try await tx.user(id: userId) else {
+                throw BreakglassError.unauthenticated
+            }
             try await tx.appendAudit(AuditEvent(type: .webLogout, at: now, actor: user.name, actorRoles: user.roles, origin: origin))
+            return AuthUser(id: user.id, name: user.name, roles: user.roles)
         }
     }
 }

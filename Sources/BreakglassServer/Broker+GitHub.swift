@@ -69,7 +69,7 @@ extension Broker {
 
         // Link every obligation the PR names that is still owed (or linked via the CLI to this same PR). A PR
         // closed without being merged links nothing.
-        let open = ["opened", "edited", "reopened", "synchronize", "ready_for_review"].contains(payload.action)
+        let open = ["opened", "edited", "reopened", "synchronize", "ready_for_review"].contains(payload.action) && pr.state != "closed"
         let linkable = event == "pull_request" && (open || (payload.action == "closed" && pr.merged == true))
         for id in linkable ? PullRequestLink.sessionIds(in: [pr.title, pr.body ?? "", pr.head.ref]) : [] {
             guard let obligation = try await tx.obligation(sessionId: id, forUpdate: true), !obligation.status.isSettled else { continue }
@@ -81,9 +81,10 @@ extension Broker {
                 touched.append(id)
                 continue
             }
-            let requesterLogin = try await tx.gitHubLogin(userName: obligation.requester)
-            let decision = settings.githubLinkPolicy.decide(pullRequest: pr, sender: payload.sender?.login,
-                                                            repository: payload.repository?.fullName, requesterLogin: requesterLogin)
+            let requesterLogin = try await tx.mappedGitHubLogin(userName: obligation.requester)
+            let decision = settings.githubLinkPolicy.decide(action: payload.action, pullRequest: pr, sender: payload.sender?.login,
+                                                            repository: payload.repository?.fullName, requesterLogin: requesterLogin,
+                                                            requester: obligation.requester)
             if case .candidate(let reason) = decision {
                 let candidate = RetroCandidate(sessionId: id, prURL: url, prAuthor: pr.user.login, sender: payload.sender?.login,
                                                repository: payload.repository?.fullName, reason: reason, receivedAt: now)

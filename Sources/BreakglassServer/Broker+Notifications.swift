@@ -66,10 +66,16 @@ extension Broker {
             var details = ["channel": request.name, "kind": request.kind.rawValue, "host": config.host,
                            "events": request.routing.events.joined(separator: ","), "targets": request.routing.targets.joined(separator: ","),
                            "signing_secrets": String(config.secrets.count)]
+            details["min_interval"] = TTL.format(interval)
             if let previous {
+                details["previous_kind"] = previous.kind.rawValue
                 details["previous_host"] = previous.host
                 details["previous_events"] = previous.routing.events.joined(separator: ",")
                 details["previous_targets"] = previous.routing.targets.joined(separator: ",")
+                details["previous_min_interval"] = TTL.format(previous.minInterval)
+                // Same host, new path or key says nothing by itself: say whether the secret parts changed.
+                let before = try? JSONDecoder().decode(ChannelConfig.self, from: Data(box.open(previous.configEnc, context: ChannelRecord.context(id))))
+                details["endpoint_or_keys_changed"] = String(before != config)
             }
             try await tx.appendAudit(AuditEvent(type: .channelSaved, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
                                                 details: details))
@@ -92,15 +98,22 @@ extension Broker {
         }
     }
 
-    /// Queues a test page for one channel only, so an admin can prove it before an incident.
-    public func testChannel(name: String, actor: AuthUser) async throws {
+    /// Queues a test page for one channel only, so an admin can prove it before an incident. At most one test
+    /// page per channel waits at a time: a loop of tests with a stolen token must not queue thousands of pages
+    /// in front of a real one on a rate-limited channel. Audited.
+    public func testChannel(name: String, actor: AuthUser, origin: RequestOrigin) async throws {
         try actor.require(.admin, to: "send test pages")
         let now = clock.now()
-        try await database.transaction { tx in
+        _ = try await database.transaction { tx in
             guard let channel = try await tx.channel(named: name) else { throw Self.channelUnknown(name) }
+            guard try await !tx.testPagePending(channelId: channel.id) else {
+                throw BreakglassError(.conflict, "test_pending", "a test page for \(name) is already waiting to be sent; see `breakglass notify log`")
+            }
             try await tx.enqueueNotification(type: "notify.test", sessionId: nil, payload: [
                 "channel": channel.name, "channel_id": channel.id.uuidString.lowercased(), "user": actor.name,
             ], now: now)
+            try await tx.appendAudit(AuditEvent(type: .channelTested, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
+                                                details: ["channel": channel.name, "host": channel.host]))
         }
     }
 
@@ -200,7 +213,7 @@ extension Broker {
             case .delivered, .retry:
                 break
             case .dead(let reason), .gone(let reason):
-                if case .gone = finalVerdict {
+                if case .gone = finalVerdict, !claimed.usesSnapshot {
                     try await tx.disableChannel(id: channel.id, reason: reason)
                     try await tx.appendAudit(AuditEvent(type: .channelDisabled, outcome: .failure, at: now, actor: nil,
                                                         details: ["channel": channel.name, "host": channel.host, "reason": reason]))

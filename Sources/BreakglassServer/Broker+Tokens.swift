@@ -13,18 +13,32 @@ extension Broker {
     static let loginFailed = BreakglassError(.forbidden, "login_failed", "unknown user or wrong TOTP code")
 
     /// A new API token for a user who proves a fresh TOTP code (tokens expire; this is how to get the next
-    /// one). Unknown users and wrong codes get the same answer; failures count toward the lockout.
+    /// one). Unknown users and wrong codes get the same answer. Anyone can call this with a user name, so
+    /// its failures never lock the account (that would let anyone lock any engineer out during an incident):
+    /// they throttle `login` alone, for that user, for the lockout window. Every attempt is audited.
     public func login(user name: String, totp: String, origin: RequestOrigin) async throws -> LoginResult {
         let now = clock.now()
         let token = Secrets.apiToken()
         let expires = Timestamp.truncated(now + settings.apiTokenLifetime)
+        let lockout = settings.lockout
         return try await database.transactionCommittingRefusal { tx in
-            guard let user = try await tx.user(named: name, forUpdate: true), user.confirmed else { return .refused(Self.loginFailed) }
+            guard let user = try await tx.user(named: name, forUpdate: true), user.confirmed else {
+                try await tx.appendAudit(AuditEvent(type: .tokenIssued, outcome: .failure, at: now, actor: nil, origin: origin,
+                                                    details: ["via": "login", "failure": "unknown_user", "user_given": String(name.prefix(64))]))
+                return .refused(Self.loginFailed)
+            }
             func denial(_ failure: String) -> AuditEvent {
                 AuditEvent(type: .tokenIssued, outcome: .failure, at: now, actor: user.name, actorRoles: user.roles, origin: origin,
                            details: ["via": "login", "failure": failure, "mfa": "totp"])
             }
-            if case .refused(let error, let event) = try await prove(totp: totp, user: user, tx: tx, now: now, denial: denial) {
+            let recent = try await tx.totpFailures(userId: user.id, since: now - lockout.window, source: FailureCount.loginThrottle.rawValue)
+            guard recent < lockout.maxFailures else {
+                try await tx.appendAudit(denial("login_throttled"))
+                return .refused(BreakglassError(.locked, "login_throttled",
+                                                "too many failed logins for \(user.name) in the last \(TTL.format(lockout.window)); try again later (the account itself is not locked)"))
+            }
+            if case .refused(let error, let event) = try await prove(totp: totp, user: user, tx: tx, now: now, counting: .loginThrottle,
+                                                                     denial: denial) {
                 try await tx.appendAudit(event)
                 return .refused(error.code == BreakglassError.totpWrong.code ? Self.loginFailed : error)
             }

@@ -42,6 +42,8 @@ public struct Broker: Sendable {
         public var rateLimits: RateLimits
         /// Rejected GitHub deliveries are audited as one aggregated event per interval.
         public var rejectionAuditInterval: TimeInterval
+        /// Reverse proxies whose `X-Forwarded-For` names the client (exact addresses).
+        public var trustedProxies: [String]
 
         public init(issuerName: String = "breakglass", enrollmentValidity: TimeInterval = 24 * 3600,
                     lockout: LockoutPolicy = LockoutPolicy(), verifier: TOTPVerifier = TOTPVerifier(),
@@ -49,7 +51,7 @@ public struct Broker: Sendable {
                     retroLadder: EscalationLadder = .standard, githubWebhookSecret: String? = nil,
                     webSessionLifetime: TimeInterval = 8 * 3600, apiTokenLifetime: TimeInterval = 30 * 86400,
                     allowAdminCompliance: Bool = false, githubLinkPolicy: GitHubLinkPolicy = .init(repositories: []),
-                    rateLimits: RateLimits = .standard, rejectionAuditInterval: TimeInterval = 60) {
+                    rateLimits: RateLimits = .standard, rejectionAuditInterval: TimeInterval = 60, trustedProxies: [String] = []) {
             self.issuerName = issuerName
             self.enrollmentValidity = enrollmentValidity
             self.lockout = lockout
@@ -64,6 +66,7 @@ public struct Broker: Sendable {
             self.githubLinkPolicy = githubLinkPolicy
             self.rateLimits = rateLimits
             self.rejectionAuditInterval = rejectionAuditInterval
+            self.trustedProxies = trustedProxies
         }
     }
 
@@ -111,10 +114,14 @@ public struct Broker: Sendable {
     /// Which authenticator a proof is checked against: the confirmed one, or the one being enrolled.
     enum Authenticator { case enrolled, pending }
 
+    /// What a failed proof counts toward. A proof made with the user's token or enrolment code counts toward
+    /// the account lockout; a `login`, which anyone can attempt with just a user name, only throttles logins.
+    enum FailureCount: String { case lockout = "proof", loginThrottle = "login" }
+
     /// Checks a code for a user whose row the caller holds locked. A refusal is returned with the audit
     /// event describing it; the failure is already counted (and the account locked if it was one too many).
     func prove(totp code: String, user: UserRecord, tx: Tx, now: Date, against authenticator: Authenticator = .enrolled,
-               denial: (String) -> AuditEvent) async throws -> Proof {
+               counting: FailureCount = .lockout, denial: (String) -> AuditEvent) async throws -> Proof {
         if let until = user.lockedUntil, until > now {
             return .refused(.accountLocked(until: until), denial("account_locked"))
         }
@@ -132,10 +139,10 @@ public struct Broker: Sendable {
             // incident must not lock the engineer out. Guessing still counts below.
             return .refused(.totpReused, denial(BreakglassError.totpReused.code))
         case .wrong, .reused(replayOfLast: false):
-            let failures = try await tx.recordTOTPFailure(userId: user.id, now: now,
-                                                           windowStart: now - settings.lockout.window)
+            let failures = try await tx.recordTOTPFailure(userId: user.id, now: now, windowStart: now - settings.lockout.window,
+                                                           source: counting.rawValue)
             let error: BreakglassError = outcome == .wrong ? .totpWrong : .totpReused
-            if let until = settings.lockout.lockedUntil(afterFailureNumber: failures - 1, now: now) {
+            if counting == .lockout, let until = settings.lockout.lockedUntil(afterFailureNumber: failures - 1, now: now) {
                 try await tx.lockUser(userId: user.id, until: until)
                 try await tx.appendAudit(AuditEvent(
                     type: .userLocked, outcome: .failure, at: now, actor: user.name, actorRoles: user.roles,

@@ -27,9 +27,7 @@ public struct ListenConfig: Sendable {
         self.idleTimeoutSeconds = idleTimeoutSeconds
     }
 
-    public var isLoopback: Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
-    }
+    public var isLoopback: Bool { LoopbackAddress.isLoopback(host) }
 
     /// Bearer tokens and TOTP codes must not cross a network in clear text.
     public func validate() throws {

@@ -1,5 +1,6 @@
 import BreakglassCore
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 
@@ -15,7 +16,9 @@ struct ErrorMiddleware: RouterMiddleware {
             if error.kind == .internalFailure || error.kind == .unavailable {
                 context.logger.error("request failed", metadata: ["error.code": "\(error.code)"])
             }
-            return Self.response(for: error)
+            var response = Self.response(for: error)
+            if error.kind == .rateLimited { response.headers[.retryAfter] = "1" }
+            return response
         } catch let error as HTTPError {
             let code: String
             switch error.status {
@@ -44,6 +47,7 @@ struct ErrorMiddleware: RouterMiddleware {
         case .locked: status = .init(code: 423, reasonPhrase: "Locked")
         case .tooLarge: status = .contentTooLarge
         case .unsupportedMediaType: status = .unsupportedMediaType
+        case .rateLimited: status = .tooManyRequests
         case .unavailable: status = .serviceUnavailable
         case .internalFailure: status = .internalServerError
         }
@@ -66,17 +70,37 @@ struct ErrorMiddleware: RouterMiddleware {
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = BreakglassRequestContext
     let broker: Broker
+    let guardian: AuthFailureGuard
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let bearer = Self.bearerToken(request) else { throw BreakglassError.unauthenticated }
         var context = context
-        context.user = try await broker.authenticate(bearer: bearer)
+        context.user = try await guardian.authenticate(address: context.clientAddress) { try await broker.authenticate(bearer: bearer) }
         return try await next(request, context)
     }
 
     static func bearerToken(_ request: Request) -> String? {
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else { return nil }
         return String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+    }
+}
+
+/// Behind a reverse proxy every client shares the proxy's address, which would make per-address limits
+/// per-proxy (one attacker spends everyone's budget) and audit rows useless. From a configured proxy only,
+/// the client is the right-most `X-Forwarded-For` entry that is not itself a trusted proxy.
+struct ClientAddressMiddleware: RouterMiddleware {
+    typealias Context = BreakglassRequestContext
+    let trustedProxies: Set<String>
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let peer = context.remoteAddress, trustedProxies.contains(peer),
+              let forwarded = request.headers[HTTPField.Name("X-Forwarded-For")!] else {
+            return try await next(request, context)
+        }
+        let hops = forwarded.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        var context = context
+        context.clientAddress = hops.last { !trustedProxies.contains($0) }.map { String($0.prefix(64)) } ?? peer
+        return try await next(request, context)
     }
 }
 

@@ -26,8 +26,9 @@ extension Routes {
             if request.uri.queryParameters.get("format") == "csv" { return csvResponse(queue, now: broker.clock.now()) }
             return try APICoding.response(queue)
         }
-        api.get("/compliance/sessions/:id") { _, context in
-            try APICoding.response(try await broker.sessionStory(sessionId: try context.parameters.require("id"), actor: try context.requireUser()))
+        api.get("/compliance/sessions/:id") { request, context in
+            try APICoding.response(try await broker.sessionStory(sessionId: try context.parameters.require("id"), actor: try context.requireUser(),
+                                                                 origin: origin(request, context)))
         }
         for decision in RetroDecision.allCases {
             api.post("/compliance/sessions/:id/\(decision.rawValue)") { request, context in
@@ -85,7 +86,7 @@ extension Routes {
     static func addMetrics(_ router: Router<BreakglassRequestContext>, broker: Broker, counters: ServerCounters) {
         // Unauthenticated, so a scrape storm must not become a database storm: one rendering serves every
         // request for a couple of seconds.
-        let cache = MetricsCache(maxAge: .seconds(2))
+        let cache = ResponseCache(maxAge: .seconds(2))
         router.get("/metrics") { _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
@@ -131,8 +132,8 @@ extension Routes {
 
     // MARK: read-only compliance pages
 
-    static func addCompliancePages(_ router: Router<BreakglassRequestContext>, signIn: RouterGroup<BreakglassRequestContext>, broker: Broker,
-                                   secureCookies: Bool) {
+    static func addCompliancePages(_ router: Router<BreakglassRequestContext>, signIn: RouterGroup<BreakglassRequestContext>,
+                                   guardian: AuthFailureGuard, broker: Broker, secureCookies: Bool) {
         signIn.get("/compliance/login") { request, _ in
             guard let ticket = request.uri.queryParameters.get("ticket") else {
                 return html(CompliancePages.problem(title: "Sign-in link incomplete",
@@ -164,7 +165,10 @@ extension Routes {
         }
         router.post("/compliance/logout") { request, context in
             if let cookie = request.cookies[webCookie]?.value {
-                try await broker.endWebSession(cookie: cookie, origin: origin(request, context))
+                // An unknown cookie counts as a failed credential, like on every other route.
+                _ = try? await guardian.authenticate(address: context.clientAddress) {
+                    try await broker.endWebSession(cookie: cookie, origin: origin(request, context))
+                }
             }
             var response = html(CompliancePages.problem(title: "Signed out", message: "This browser is signed out of the compliance pages."))
             response.setCookie(Cookie(name: webCookie, value: "", maxAge: 0, path: "/compliance", secure: secureCookies, httpOnly: true,
@@ -172,7 +176,7 @@ extension Routes {
             return response
         }
         router.get("/compliance") { request, context in
-            try await withReviewer(request, broker: broker) { user in
+            try await withReviewer(request, context, broker: broker, guardian: guardian) { user in
                 let now = broker.clock.now()
                 async let queue = broker.complianceQueue(actor: user)
                 async let metrics = broker.retroMetrics()
@@ -180,34 +184,34 @@ extension Routes {
             }
         }
         router.get("/compliance/queue.csv") { request, context in
-            try await withReviewer(request, broker: broker) { user in
+            try await withReviewer(request, context, broker: broker, guardian: guardian) { user in
                 csvResponse(try await broker.complianceQueue(actor: user), now: broker.clock.now())
             }
         }
         router.get("/compliance/sessions/:id") { request, context in
             let id = try context.parameters.require("id")
-            return try await withReviewer(request, broker: broker) { user in
-                html(CompliancePages.session(try await broker.sessionStory(sessionId: id, actor: user), user: user.name))
+            return try await withReviewer(request, context, broker: broker, guardian: guardian) { user in
+                html(CompliancePages.session(try await broker.sessionStory(sessionId: id, actor: user, origin: origin(request, context)),
+                                             user: user.name))
             }
         }
     }
 
     /// Resolves the reviewer from the browser cookie or a bearer token, answering problems as HTML pages.
-    private static func withReviewer(_ request: Request, broker: Broker,
+    private static func withReviewer(_ request: Request, _ context: BreakglassRequestContext, broker: Broker, guardian: AuthFailureGuard,
                                      _ body: (AuthUser) async throws -> Response) async throws -> Response {
         do {
-            let user: AuthUser
-            if let bearer = AuthMiddleware.bearerToken(request) {
-                user = try await broker.authenticate(bearer: bearer)
-            } else if let cookie = request.cookies[webCookie]?.value {
-                user = try await broker.authenticateWeb(cookie: cookie)
-            } else {
+            let user: AuthUser = try await guardian.authenticate(address: context.clientAddress) {
+                if let bearer = AuthMiddleware.bearerToken(request) { return try await broker.authenticate(bearer: bearer) }
+                if let cookie = request.cookies[webCookie]?.value { return try await broker.authenticateWeb(cookie: cookie) }
                 throw BreakglassError.unauthenticated
             }
             try user.require(.compliance, to: "use the compliance pages")
             return try await body(user)
-        } catch let error as BreakglassError where [.unauthenticated, .forbidden, .notFound].contains(error.kind) {
+        } catch let error as BreakglassError where [.unauthenticated, .forbidden, .notFound, .rateLimited].contains(error.kind) {
             switch error.kind {
+            case .rateLimited:
+                return html(CompliancePages.problem(title: "Too many requests", message: error.message), status: .tooManyRequests)
             case .unauthenticated:
                 return html(CompliancePages.problem(title: "Sign in required",
                                                     message: "Run `breakglass compliance web` and open the one-time link it prints."),

@@ -11,19 +11,27 @@ enum Routes {
         // answers carry it too).
         if secureCookies { router.add(middleware: StrictTransportSecurityMiddleware()) }
         router.add(middleware: ErrorMiddleware())
+        router.add(middleware: ClientAddressMiddleware(trustedProxies: Set(broker.settings.trustedProxies)))
         let limiter = RateLimiter(), counters = ServerCounters()
         func limited(_ name: String, _ budget: RateLimits.Budget) -> RouterGroup<BreakglassRequestContext> {
             router.group().add(middleware: RateLimitMiddleware(limiter: limiter, counters: counters, name: name, budget: budget))
         }
         let signIn = limited("sign_in", broker.settings.rateLimits.signIn)
+        let guardian = AuthFailureGuard(limiter: limiter, counters: counters, budget: broker.settings.rateLimits.authFailures)
+        // Public, unauthenticated and backed by the database: served from a short cache so a flood of them
+        // does not take pooled connections from activations.
+        let readiness = ResponseCache(maxAge: .seconds(1)), revocations = ResponseCache(maxAge: .seconds(2))
 
         router.get("/healthz") { _, _ in try APICoding.response(["status": "ok"]) }
         router.get("/readyz") { _, _ in
-            let pending = try await broker.database.read { try await migrator.pending($0) }
-            guard pending.isEmpty else {
-                throw BreakglassError(.unavailable, "migrations_pending", "migrations not applied yet: \(pending.joined(separator: ", "))")
+            let body = try await readiness.value {
+                let pending = try await broker.database.read { try await migrator.pending($0) }
+                guard pending.isEmpty else {
+                    throw BreakglassError(.unavailable, "migrations_pending", "migrations not applied yet: \(pending.joined(separator: ", "))")
+                }
+                return ByteBuffer(bytes: try APICoding.encoder.encode(["status": "ready"]))
             }
-            return try APICoding.response(["status": "ready"])
+            return APICoding.response(json: body)
         }
         router.get("/.well-known/jwks.json") { _, _ in
             var response = try APICoding.response(broker.jwks)
@@ -34,7 +42,8 @@ enum Routes {
         // Public like the JWKS: ended or revoked sessions whose tokens have not expired yet, so downstream
         // services can refuse them before `exp`. Holds session ids and times only.
         router.get("/.well-known/breakglass-revoked.json") { _, _ in
-            var response = try APICoding.response(["revoked": try await broker.revokedTokens()])
+            let body = try await revocations.value { ByteBuffer(bytes: try APICoding.encoder.encode(["revoked": try await broker.revokedTokens()])) }
+            var response = APICoding.response(json: body)
             response.headers[.cacheControl] = "public, max-age=15"
             return response
         }
@@ -56,9 +65,9 @@ enum Routes {
 
         addGitHubHook(limited("github_hook", broker.settings.rateLimits.hook), broker: broker)
         addMetrics(router, broker: broker, counters: counters)
-        addCompliancePages(router, signIn: signIn, broker: broker, secureCookies: secureCookies)
+        addCompliancePages(router, signIn: signIn, guardian: guardian, broker: broker, secureCookies: secureCookies)
 
-        let api = router.group("/v1").add(middleware: AuthMiddleware(broker: broker))
+        let api = router.group("/v1").add(middleware: AuthMiddleware(broker: broker, guardian: guardian))
         api.get("/me") { _, context in
             let user = try context.requireUser()
             return try APICoding.response(UserView(name: user.name, roles: user.roles, enrolled: true, lockedUntil: nil))
@@ -222,9 +231,9 @@ enum Routes {
         api.get("/notify/channels") { _, context in
             try APICoding.response(try await broker.channels(actor: try context.requireUser()))
         }
-        api.post("/notify/channels/:name/test") { _, context in
+        api.post("/notify/channels/:name/test") { request, context in
             let name = try context.parameters.require("name")
-            try await broker.testChannel(name: name, actor: try context.requireUser())
+            try await broker.testChannel(name: name, actor: try context.requireUser(), origin: origin(request, context))
             return try APICoding.response(["channel": name, "status": "queued"], status: .accepted)
         }
         api.post("/notify/channels/:name/enable") { request, context in
@@ -260,6 +269,6 @@ enum Routes {
     }
 
     static func origin(_ request: Request, _ context: BreakglassRequestContext) -> RequestOrigin {
-        RequestOrigin(address: context.remoteAddress, userAgent: request.headers[.userAgent])
+        RequestOrigin(address: context.clientAddress, userAgent: request.headers[.userAgent])
     }
 }

@@ -59,7 +59,7 @@ public struct DatabaseConfig: Sendable, Equatable, CustomStringConvertible, Cust
     /// Unlike libpq's `prefer`, a database across a network is verified by default (certificate and host
     /// name): the broker's connection carries every audit row and credential decision. Loopback needs no TLS.
     static func defaultSSLMode(host: String) -> SSLMode {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.") || host.hasPrefix("/") ? .prefer : .verifyFull
+        LoopbackAddress.isLoopback(host) || host.hasPrefix("/") ? .prefer : .verifyFull
     }
 
     private static func sslMode(_ value: String, key: String) throws -> SSLMode {

@@ -36,6 +36,9 @@ public struct ClaimedDelivery: Sendable {
     public var attempts: Int
     public var channel: ChannelRecord
     public var message: NotificationMessage
+    /// Sent with the channel's configuration from before an admin change: its failure says nothing about the
+    /// channel as it is now, so it never disables it.
+    public var usesSnapshot = false
 }
 
 public struct DeliveryLogEntry: Codable, Sendable {
@@ -143,22 +146,24 @@ extension Tx {
         guard !ids.isEmpty else { return [] }
         let channels = Dictionary(uniqueKeysWithValues: try await self.channels().map { ($0.id, $0) })
         var out: [ClaimedDelivery] = []
-        for try await (id, attempts, channelId, outboxId, type, sessionId, payload, created, snapshotKind, snapshotConfig) in try await query("""
+        for try await (id, attempts, channelId, outboxId, type, sessionId, payload, created, snapshotKind, snapshotConfig, snapshotHost) in try await query("""
             SELECT d.id, d.attempts, d.channel_id, o.id, o.event_type, o.session_id, o.payload::text, o.created_at,
-                   d.snapshot_kind, d.snapshot_config_enc
+                   d.snapshot_kind, d.snapshot_config_enc, d.snapshot_host
             FROM deliveries d JOIN outbox o ON o.id = d.outbox_id WHERE d.id = ANY(\(ids)) ORDER BY d.next_attempt_at, o.seq
-            """).decode((UUID, Int, UUID, UUID, String, String?, String, Date, String?, Data?).self) {
+            """).decode((UUID, Int, UUID, UUID, String, String?, String, Date, String?, Data?, String?).self) {
             guard var channel = channels[channelId] else { continue }
             // An admin page goes where the channel pointed when the change was made (see enqueueAdminNotification).
             if let snapshotKind, let snapshotConfig {
                 guard let kind = ChannelKind(rawValue: snapshotKind) else { throw BreakglassError.corruptRow("deliveries", "snapshot kind '\(snapshotKind)'") }
                 channel.kind = kind
                 channel.configEnc = Array(snapshotConfig)
+                channel.host = snapshotHost ?? channel.host
             }
             let fields = (try? JSONDecoder().decode([String: String].self, from: Data(payload.utf8))) ?? [:]
             out.append(ClaimedDelivery(id: id, attempts: attempts, channel: channel,
                                        message: NotificationMessage(id: "msg_" + outboxId.uuidString.lowercased(), type: type,
-                                                                    sessionId: sessionId, payload: fields, createdAt: created)))
+                                                                    sessionId: sessionId, payload: fields, createdAt: created),
+                                       usesSnapshot: snapshotConfig != nil))
         }
         return out
     }
@@ -197,7 +202,7 @@ extension Tx {
 
     public func deliveryLog(sessionId: String?, deadOnly: Bool, limit: Int) async throws -> [DeliveryLogEntry] {
         let rows = try await query("""
-            SELECT d.id, c.name, c.host, o.event_type, o.session_id, d.state, a.attempted_at, a.status_code, a.latency_ms, a.outcome,
+            SELECT d.id, c.name, coalesce(d.snapshot_host, c.host), o.event_type, o.session_id, d.state, a.attempted_at, a.status_code, a.latency_ms, a.outcome,
                    a.error_class, coalesce(a.detail, d.last_error)
             FROM deliveries d JOIN channels c ON c.id = d.channel_id JOIN outbox o ON o.id = d.outbox_id
             LEFT JOIN delivery_attempts a ON a.delivery_id = d.id

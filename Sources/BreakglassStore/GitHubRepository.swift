@@ -16,28 +16,36 @@ extension Tx {
     }
 
     /// Keeps each reviewer's latest state on a PR; an older event arriving late does not overwrite a newer one,
-    /// and a dismissed review stays dismissed whatever copy of it arrives later. Returns false when the
-    /// event changed nothing for those reasons.
+    /// and a dismissed review stays dismissed whatever copy of it arrives later, also when the dismissal and the
+    /// copy race on two instances (both are upserts on one row, and the row lock orders them). Returns false
+    /// when the event changed nothing for those reasons.
     public func saveGitHubReview(prURL: String, reviewer: String, reviewId: Int64?, state: String, at: Date, now: Date) async throws -> Bool {
-        if let reviewId {
-            if state == "dismissed" {
+        if state == "dismissed" {
+            if let reviewId {
                 try await execute("""
                     INSERT INTO github_dismissed_reviews (review_id, pr_url, reviewer, dismissed_at) VALUES (\(reviewId), \(prURL), \(reviewer), \(now))
                     ON CONFLICT DO NOTHING
                     """)
-                try await execute("""
-                    UPDATE github_pr_reviews SET state = 'dismissed'
-                    WHERE pr_url = \(prURL) AND reviewer = \(reviewer) AND (review_id = \(reviewId) OR review_id IS NULL)
-                    """)
-                return true
             }
+            // Dismisses the reviewer's recorded review when it is this one (or no newer one is recorded).
+            try await execute("""
+                INSERT INTO github_pr_reviews (pr_url, reviewer, state, submitted_at, review_id) VALUES (\(prURL), \(reviewer), 'dismissed', \(at), \(reviewId))
+                ON CONFLICT (pr_url, reviewer) DO UPDATE SET state = 'dismissed', review_id = coalesce(EXCLUDED.review_id, github_pr_reviews.review_id)
+                WHERE github_pr_reviews.review_id IS NOT DISTINCT FROM EXCLUDED.review_id OR github_pr_reviews.review_id IS NULL
+                   OR github_pr_reviews.submitted_at <= EXCLUDED.submitted_at
+                """)
+            return true
+        }
+        if let reviewId {
             let dismissed = try await query("SELECT 1 FROM github_dismissed_reviews WHERE review_id = \(reviewId)").collect()
             guard dismissed.isEmpty else { return false }
         }
         let saved = try await query("""
             INSERT INTO github_pr_reviews (pr_url, reviewer, state, submitted_at, review_id) VALUES (\(prURL), \(reviewer), \(state), \(at), \(reviewId))
             ON CONFLICT (pr_url, reviewer) DO UPDATE SET state = EXCLUDED.state, submitted_at = EXCLUDED.submitted_at, review_id = EXCLUDED.review_id
-            WHERE github_pr_reviews.submitted_at <= EXCLUDED.submitted_at
+            WHERE (github_pr_reviews.submitted_at < EXCLUDED.submitted_at
+                   OR (github_pr_reviews.submitted_at = EXCLUDED.submitted_at AND github_pr_reviews.state <> 'dismissed'))
+              AND NOT (github_pr_reviews.state = 'dismissed' AND github_pr_reviews.review_id IS NOT DISTINCT FROM EXCLUDED.review_id)
             RETURNING 1
             """).collect()
         return !saved.isEmpty
@@ -93,7 +101,17 @@ extension Tx {
             """).collect()).isEmpty
     }
 
-    /// The GitHub account a user is known by: the one an admin recorded, else their breakglass name.
+    /// The GitHub login an admin recorded for a user, if any.
+    public func mappedGitHubLogin(userName: String) async throws -> String? {
+        var login: String?
+        for try await value in try await query("SELECT github_login FROM users WHERE name = \(userName)").decode(String?.self) {
+            login = value
+        }
+        return login
+    }
+
+    /// The GitHub account a user is known by: the one an admin recorded, else their breakglass name (for
+    /// refusing a requester's own approvals, erring towards "not independent").
     public func gitHubLogin(userName: String) async throws -> String {
         var login = userName
         for try await value in try await query("SELECT coalesce(github_login, name) FROM users WHERE name = \(userName)").decode(String.self) {

@@ -29,9 +29,21 @@ extension Tx {
             """)
         for channel in channels where channel.enabled && channel.routing.matches(eventType: type, target: payload["target"]) {
             try await execute("""
-                INSERT INTO deliveries (id, outbox_id, channel_id, state, next_attempt_at, created_at, snapshot_kind, snapshot_config_enc)
-                VALUES (\(UUID()), \(id), \(channel.id), 'pending', \(now), \(now), \(channel.kind.rawValue), \(Data(channel.configEnc)))
+                INSERT INTO deliveries (id, outbox_id, channel_id, state, next_attempt_at, created_at, snapshot_kind, snapshot_config_enc,
+                                        snapshot_host)
+                VALUES (\(UUID()), \(id), \(channel.id), 'pending', \(now), \(now), \(channel.kind.rawValue), \(Data(channel.configEnc)),
+                        \(channel.host))
                 """)
         }
+    }
+
+    /// Whether a test page for this channel is still waiting (not yet routed, or routed and not yet finished).
+    public func testPagePending(channelId: UUID) async throws -> Bool {
+        let id = channelId.uuidString.lowercased()
+        return !(try await query("""
+            SELECT 1 FROM outbox o WHERE o.event_type = 'notify.test' AND o.payload ->> 'channel_id' = \(id)
+              AND (o.fanned_out_at IS NULL OR EXISTS (SELECT 1 FROM deliveries d WHERE d.outbox_id = o.id AND d.state = 'pending'))
+            LIMIT 1
+            """).collect()).isEmpty
     }
 }

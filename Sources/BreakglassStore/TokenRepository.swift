@@ -40,7 +40,7 @@ extension Tx {
 
     /// The owner of the live token with this id, locked for revocation; nil if none.
     public func apiTokenOwner(id: String) async throws -> UUID? {
-        guard id.count == 16, id.allSatisfy(\.isHexDigit) else { return nil }
+        guard id.count == 16, id.allSatisfy({ $0.isASCII && $0.isHexDigit }) else { return nil }
         var owner: UUID?
         for try await userId in try await query("""
             SELECT user_id FROM api_tokens WHERE substring(token_hash from 1 for 8) = decode(\(id.lowercased()), 'hex')

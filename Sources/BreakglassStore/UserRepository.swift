@@ -135,12 +135,18 @@ extension Tx {
         try await execute("UPDATE users SET totp_last_step = \(step) WHERE id = \(userId) AND totp_last_step < \(step)")
     }
 
-    /// Records a failure and returns how many failures (including this one) fall inside the window.
-    public func recordTOTPFailure(userId: UUID, now: Date, windowStart: Date) async throws -> Int {
-        try await execute("INSERT INTO totp_failures (user_id, failed_at) VALUES (\(userId), \(now))")
+    /// Records a failure and returns how many failures of the same source (including this one) fall inside
+    /// the window. `source` "proof" counts toward the account lockout; "login" only throttles `login`.
+    public func recordTOTPFailure(userId: UUID, now: Date, windowStart: Date, source: String = "proof") async throws -> Int {
+        try await execute("INSERT INTO totp_failures (user_id, failed_at, source) VALUES (\(userId), \(now), \(source))")
+        return try await totpFailures(userId: userId, since: windowStart, source: source)
+    }
+
+    public func totpFailures(userId: UUID, since windowStart: Date, source: String) async throws -> Int {
         var count = 0
-        for try await n in try await query(
-            "SELECT count(*)::bigint FROM totp_failures WHERE user_id = \(userId) AND failed_at > \(windowStart)").decode(Int.self) {
+        for try await n in try await query("""
+            SELECT count(*)::bigint FROM totp_failures WHERE user_id = \(userId) AND failed_at > \(windowStart) AND source = \(source)
+            """).decode(Int.self) {
             count = n
         }
         return count

@@ -17,8 +17,7 @@ struct APIClient {
             throw CLIError(kind: .usage, code: "bad_url", message: "'\(url)' is not an http(s) URL for the broker")
         }
         let host = parsed.host ?? ""
-        let loopback = host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
-        if parsed.scheme == "http" && !loopback && !options.insecure {
+        if parsed.scheme == "http" && !LoopbackAddress.isLoopback(host) && !options.insecure {
             throw CLIError(kind: .usage, code: "insecure_url",
                            message: "refusing to send a token or TOTP code over plain http to \(host); use https, or pass --insecure if you really must")
         }

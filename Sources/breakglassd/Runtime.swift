@@ -91,7 +91,16 @@ struct Runtime {
             retroLadder: try retroLadder(), githubWebhookSecret: try githubWebhookSecret(),
             apiTokenLifetime: try duration("BREAKGLASS_TOKEN_LIFETIME", default: 30 * 86400, range: 300...(365 * 86400)),
             allowAdminCompliance: try flag("BREAKGLASS_ALLOW_ADMIN_COMPLIANCE"),
-            githubLinkPolicy: try githubLinkPolicy())
+            githubLinkPolicy: try githubLinkPolicy(), trustedProxies: try trustedProxies())
+    }
+
+    /// BREAKGLASS_TRUSTED_PROXIES: exact addresses of reverse proxies whose X-Forwarded-For is believed.
+    func trustedProxies() throws -> [String] {
+        let entries = (environment["BREAKGLASS_TRUSTED_PROXIES"] ?? "").split(whereSeparator: { $0 == "," || $0.isWhitespace }).map(String.init)
+        for entry in entries where !LoopbackAddress.isIPAddress(entry) {
+            throw ValidationError("BREAKGLASS_TRUSTED_PROXIES: '\(entry)' is not an IP address (networks are not supported)")
+        }
+        return entries
     }
 
     /// "1"/"true" or "0"/"false"; anything else is a typo that must not silently weaken a control.

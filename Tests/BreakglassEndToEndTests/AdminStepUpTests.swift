@@ -97,6 +97,35 @@ final class AdminStepUpTests: BrokerTestCase {
         XCTAssertEqual(activated.first?.json["type"] as? String, "session.activated")
     }
 
+    func testAnOldEndpointThatIsGoneDoesNotDisableTheRepointedChannel() async throws {
+        let alice = try await enrolledUser("alice", roles: [.admin, .engineer])
+        try await makeTarget("payments-db", admin: alice)
+        await receiver.setDefault("/decommissioned", .init(status: 410))
+        let first = try await adminSend(.PUT, "/v1/notify/channels/siem", as: alice,
+                                        json: ["kind": "webhook", "url": receiver.url("/decommissioned")])
+        XCTAssertEqual(first.status, 200, first.text)
+        let repoint = try await adminSend(.PUT, "/v1/notify/channels/siem", as: alice, json: ["kind": "webhook", "url": receiver.url("/new")])
+        XCTAssertEqual(repoint.status, 200, repoint.text)
+        // The announcement went to the old endpoint, which is gone: a dead letter, not a disabled channel.
+        _ = try await receiver.waitFor(1, at: "/decommissioned")
+        try await waitUntil { try await self.database.count("SELECT count(*)::bigint FROM deliveries WHERE state = 'dead'") == 1 }
+        let enabled = try await server.broker.database.read { try await $0.channel(named: "siem")?.enabled }
+        XCTAssertEqual(enabled, true)
+        let session = try await requestSession(target: "payments-db", token: alice.token, secret: alice.secret)
+        XCTAssertEqual(session.status, 201, session.text)
+        let page = try await receiver.waitFor(1, at: "/new").first
+        XCTAssertEqual(page?.json["type"] as? String, "session.activated")
+    }
+
+    func testAnAccountThatAlreadyHoldsBothRolesMayNotActAsEither() async throws {
+        let alice = try await enrolledUser("alice", roles: [.admin, .engineer])
+        // Created before the rule existed.
+        try await database.asSuperuser("UPDATE users SET roles = '{admin,compliance,engineer}' WHERE name = 'alice'")
+        let change = try await adminSend(.PUT, "/v1/targets/payments-db", as: alice, json: ["max_ttl": "1h"])
+        XCTAssertEqual(change.status, 403, change.text)
+        XCTAssertEqual(change.errorCode, "roles_conflict")
+    }
+
     func testOneAccountMayNotBeAdminAndCompliance() async throws {
         let alice = try await enrolledUser("alice", roles: [.admin, .engineer])
         let both = try await adminSend(.POST, "/v1/users", as: alice, json: ["name": "carol", "roles": ["admin", "compliance"]])

@@ -92,6 +92,22 @@ final class DeliveryTests: BrokerTestCase {
         XCTAssertTrue(reply.text.contains("\"host\":\"127.0.0.1\""), reply.text)
     }
 
+    func testOnlyOneTestPagePerChannelWaitsSoTestsCannotCrowdOutRealPages() async throws {
+        // A slow Slack: the first test page is still in flight when the next tests are asked for.
+        await receiver.setDefault("/slack", .init(status: 200, body: "ok", delay: .seconds(2)))
+        try await channel("slack", ["kind": "slack", "url": receiver.url("/slack")])
+        let first = try await http.send(.POST, "/v1/notify/channels/slack/test", token: admin.token)
+        XCTAssertEqual(first.status, 202, first.text)
+        for _ in 0..<20 {
+            let more = try await http.send(.POST, "/v1/notify/channels/slack/test", token: admin.token)
+            XCTAssertEqual(more.errorCode, "test_pending", more.text)
+        }
+        let queued = try await database.count("SELECT count(*)::bigint FROM outbox WHERE event_type = 'notify.test'")
+        XCTAssertEqual(queued, 1)
+        let audited = try await database.count("SELECT count(*)::bigint FROM audit_events WHERE event_type = 'notify.channel_tested'")
+        XCTAssertEqual(audited, 1)
+    }
+
     func testTestPageReachesOnlyTheChannelUnderTest() async throws {
         try await channel("slack", ["kind": "slack", "url": receiver.url("/slack"), "events": ["session.activated"]])
         try await channel("hook", ["kind": "webhook", "url": receiver.url("/hook")])

@@ -85,6 +85,20 @@ class FloodTests: RetroTestCase {
         XCTAssertEqual(counted, 3, "a graceful stop does not lose the count")
     }
 
+    func testGuessedTokensAndCookiesAreRefusedWithoutTheDatabaseOnceAnAddressKeepsTrying() async throws {
+        var statuses: [Int] = []
+        for n in 0..<60 {
+            statuses.append(try await http.send(.GET, "/v1/me", token: "bgt_guess\(n)").status)
+        }
+        XCTAssertEqual(statuses.prefix(20).filter { $0 == 401 }.count, 20, "\(statuses)")
+        XCTAssertTrue(statuses.suffix(30).allSatisfy { $0 == 429 }, "\(statuses)")
+        let page = try await http.send(.GET, "/compliance", headers: ["Cookie": "bg_compliance=bgs_guess"])
+        XCTAssertEqual(page.status, 429)
+        // A valid token from the same address is answered 429 too while the address waits: the limit is per address.
+        let mine = try await http.send(.GET, "/v1/me", token: alice.token)
+        XCTAssertEqual(mine.status, 429)
+    }
+
     func testOversizedAndMistypedBodiesAreRefusedBeforeAnythingIsRead() async throws {
         let huge = Data(repeating: UInt8(ascii: " "), count: 1024 * 1024 + 10)
         let big = try await http.send(.POST, "/v1/hooks/github", rawBody: huge, headers: ["Content-Type": "application/json"])
@@ -100,6 +114,13 @@ class FloodTests: RetroTestCase {
 
     func testSignInRoutesAreRateLimitedPerAddress() async throws {
         guard expectsRateLimit else { return }
+        // X-Forwarded-For from a client that is not a trusted proxy changes nothing.
+        let spoofed = try await http.send(.POST, "/v1/login", json: ["user": "nobody", "totp": "123456"], headers: ["X-Forwarded-For": "203.0.113.77"])
+        XCTAssertEqual(spoofed.errorCode, "login_failed")
+        let recorded = try await database.count("""
+            SELECT count(*)::bigint FROM audit_events WHERE (body::jsonb -> 'event' ->> 'clientAddress') = '203.0.113.77'
+            """)
+        XCTAssertEqual(recorded, 0)
         var statuses: [Int] = []
         for _ in 0..<40 {
             statuses.append(try await http.send(.POST, "/v1/login", json: ["user": "nobody", "totp": "123456"]).status)

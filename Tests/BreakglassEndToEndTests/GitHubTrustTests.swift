@@ -88,4 +88,73 @@ final class GitHubTrustTests: RetroTestCase {
         let mine = try await http.send(.POST, "/v1/retro/\(own)/link", token: carol.token, json: ["url": "https://github.com/acme/payments/pull/56"])
         XCTAssertEqual(mine.status, 200, mine.text)
     }
+
+    func testWithoutARecordedGitHubLoginNothingLinksItself() async throws {
+        let carol = try await enrolledUser("carol", roles: [.engineer])
+        let (id, _) = try await activate(token: carol.token, secret: carol.secret)
+        // Whoever owns the GitHub account "carol" is not necessarily breakglass's carol.
+        let reply = try await gitHub("pull_request", delivery: "c-1", payload: pullRequest(action: "opened", number: 31, title: "Retro \(id)",
+                                                                                          branch: "x", author: "carol"))
+        XCTAssertEqual(reply.status, 200, reply.text)
+        let owed = try await status(id)
+        XCTAssertEqual(owed, .owed)
+        let reason = try await candidates(id).first?.reason ?? ""
+        XCTAssertTrue(reason.contains("no GitHub login is recorded for carol"), reason)
+    }
+
+    func testEditsLinkOnlyWhenTheEngineerMadeThemOnAnOpenPR() async throws {
+        let (id, _) = try await activate()
+        // Alice's old PR, closed without merging, edited to name the session: nothing links, nothing is a candidate.
+        var closed = pullRequest(action: "edited", number: 41, title: "Retro \(id)", branch: "x")
+        var pr = closed["pull_request"] as! [String: Any]
+        pr["state"] = "closed"
+        closed["pull_request"] = pr
+        _ = try await gitHub("pull_request", delivery: "e-1", payload: closed)
+        let afterClosed = try await status(id)
+        XCTAssertEqual(afterClosed, .owed)
+        // Alice's open PR, edited by someone else to name the session: a candidate only.
+        var edited = pullRequest(action: "edited", number: 42, title: "Retro \(id)", branch: "x")
+        edited["sender"] = ["login": "mallory", "id": 66]
+        _ = try await gitHub("pull_request", delivery: "e-2", payload: edited)
+        let afterEdit = try await status(id)
+        XCTAssertEqual(afterEdit, .owed)
+        let reasons = try await candidates(id).map(\.reason)
+        XCTAssertEqual(reasons.count, 1, "\(reasons)")
+        XCTAssertTrue(reasons.first?.contains("edited by mallory") ?? false, "\(reasons)")
+    }
+
+    func testADismissalRacingALateCopyOfTheApprovalStaysDismissed() async throws {
+        let url = "https://github.com/acme/payments/pull/77"
+        let database = server.broker.database
+        let at = clock.now()
+        _ = try await database.transaction { try await $0.saveGitHubReview(prURL: url, reviewer: "dave", reviewId: 5, state: "approved", at: at, now: at) }
+        // The dismissal holds the row (uncommitted) while another instance processes a late copy of the approval.
+        let gate = AsyncStream<Void>.makeStream()
+        let dismissal = Task {
+            try await database.transaction { tx in
+                _ = try await tx.saveGitHubReview(prURL: url, reviewer: "dave", reviewId: 5, state: "dismissed", at: at, now: at)
+                for await _ in gate.stream { break }
+            }
+        }
+        try await waitUntil {
+            try await self.database.count("""
+                SELECT count(*)::bigint FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'
+                """) >= 1
+        }
+        let copy = Task {
+            try await database.transaction { try await $0.saveGitHubReview(prURL: url, reviewer: "dave", reviewId: 5, state: "approved", at: at, now: at) }
+        }
+        // The copy has passed its "dismissed?" check (the dismissal is not committed) and waits on the row lock.
+        try await waitUntil {
+            try await self.database.count("""
+                SELECT count(*)::bigint FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+                """) >= 1
+        }
+        gate.continuation.yield()
+        gate.continuation.finish()
+        try await dismissal.value
+        _ = try await copy.value
+        let approvers = try await database.read { try await $0.gitHubApprovers(prURL: url) }
+        XCTAssertEqual(approvers, [], "the dismissal wins whatever the interleaving")
+    }
 }

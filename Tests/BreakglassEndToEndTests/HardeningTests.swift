@@ -91,8 +91,8 @@ final class WebSignInTests: BrokerTestCase {
         let alice = try await enrolledUser("alice", roles: [.admin])
         let bob = try await enrolledUser("bob", roles: [.compliance])
         let (_, cookie) = try await signIn(bob)
-        // Lockout: five wrong codes.
-        for _ in 0..<5 { _ = try await http.send(.POST, "/v1/login", json: ["user": "bob", "totp": "000000"]) }
+        // Locked (five wrong codes on a proof; how it got locked does not matter here).
+        try await database.asSuperuser("UPDATE users SET locked_until = now() + interval '1 day' WHERE name = 'bob'")
         let locked = try await page(cookie)
         XCTAssertEqual(locked, 401)
         let unlock = try await adminSend(.POST, "/v1/users/bob/unlock", as: alice)
@@ -169,5 +169,28 @@ final class IdleConnectionTests: XCTestCase {
         let words = result.stdout.split(separator: " ")
         XCTAssertEqual(words.first, "closed", result.stdout + result.stderr)
         XCTAssertLessThan(Double(words.last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 99, 5)
+    }
+}
+
+/// Behind a reverse proxy: the proxy's `X-Forwarded-For` names the client, and only the proxy's.
+final class TrustedProxyTests: BrokerTestCase {
+    override var serverSettings: Broker.Settings { .init(trustedProxies: ["127.0.0.1"]) }
+
+    func loginFrom(_ forwarded: String) async throws -> HTTPTestClient.Reply {
+        try await http.send(.POST, "/v1/login", json: ["user": "nobody", "totp": "000000"], headers: ["X-Forwarded-For": forwarded])
+    }
+
+    func testTheForwardedClientIsAuditedAndRateLimitedOnItsOwn() async throws {
+        let first = try await loginFrom("198.51.100.9, 203.0.113.5")
+        XCTAssertEqual(first.errorCode, "login_failed")
+        let audited = try await database.count("""
+            SELECT count(*)::bigint FROM audit_events WHERE (body::jsonb -> 'event' ->> 'clientAddress') = '203.0.113.5'
+            """)
+        XCTAssertEqual(audited, 1, "the right-most address the trusted proxy added")
+        var statuses: [Int] = []
+        for _ in 0..<40 { statuses.append(try await loginFrom("203.0.113.5").status) }
+        XCTAssertTrue(statuses.contains(429), "\(statuses)")
+        let other = try await loginFrom("203.0.113.6")
+        XCTAssertEqual(other.errorCode, "login_failed", "another client behind the same proxy keeps its own budget")
     }
 }

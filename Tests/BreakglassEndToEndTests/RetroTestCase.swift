@@ -26,6 +26,9 @@ class RetroTestCase: BrokerTestCase {
         alice = try await enrolledUser("alice", roles: [.admin, .engineer])
         bob = try await enrolledUser("bob", roles: [.compliance])
         try await makeTarget("payments-db", admin: alice)
+        // Alice's GitHub account, as an admin records it: only then do her PRs link themselves.
+        let mapped = try await adminSend(.PUT, "/v1/users/alice/github", as: alice, json: ["login": "alice"])
+        XCTAssertEqual(mapped.status, 200, mapped.text)
         let hook = try await adminSend(.PUT, "/v1/notify/channels/retro-pages", as: alice, json: ["kind": "webhook", "url": receiver.url("/hook"), "events": ["retro.*"]])
         XCTAssertEqual(hook.status, 200, hook.text)
     }

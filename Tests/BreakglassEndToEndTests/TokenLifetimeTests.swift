@@ -60,4 +60,33 @@ final class TokenLifetimeTests: BrokerTestCase {
         let paged = try await database.count("SELECT count(*)::bigint FROM outbox WHERE event_type = 'admin.token_revoked'")
         XCTAssertEqual(paged, 1)
     }
+
+    func testAnyoneGuessingAtLoginCannotLockTheEngineerOut() async throws {
+        let alice = try await enrolledUser("alice", roles: [.admin, .engineer])
+        try await makeTarget("payments-db", admin: alice)
+        // Someone on the network, with no token, guesses codes for alice.
+        for _ in 0..<5 {
+            let guess = try await http.send(.POST, "/v1/login", json: ["user": "alice", "totp": "000000"])
+            XCTAssertEqual(guess.errorCode, "login_failed", guess.text)
+        }
+        let throttled = try await http.send(.POST, "/v1/login", json: ["user": "alice", "totp": try code(alice.secret)])
+        XCTAssertEqual(throttled.status, 423, throttled.text)
+        XCTAssertEqual(throttled.errorCode, "login_throttled", "further logins wait, even with the right code")
+        // The account is not locked: alice breaks glass with her token and a fresh code.
+        nextStep()
+        let session = try await requestSession(target: "payments-db", token: alice.token, secret: alice.secret)
+        XCTAssertEqual(session.status, 201, session.text)
+        let locks = try await database.count("SELECT count(*)::bigint FROM audit_events WHERE event_type = 'user.locked'")
+        XCTAssertEqual(locks, 0)
+        let audited = try await database.count("""
+            SELECT count(*)::bigint FROM audit_events WHERE event_type = 'user.token_issued' AND (body::jsonb -> 'event' ->> 'outcome') = 'failure'
+            """)
+        XCTAssertEqual(audited, 6, "every refused login is audited")
+        let stranger = try await http.send(.POST, "/v1/login", json: ["user": "nobody", "totp": "000000"])
+        XCTAssertEqual(stranger.errorCode, "login_failed")
+        let unknownAudited = try await database.count("""
+            SELECT count(*)::bigint FROM audit_events WHERE event_type = 'user.token_issued' AND (body::jsonb -> 'event' -> 'details' ->> 'failure') = 'unknown_user'
+            """)
+        XCTAssertEqual(unknownAudited, 1)
+    }
 }

@@ -38,9 +38,13 @@ public struct GitHubLinkPolicy: Sendable, Equatable {
         }
     }
 
-    /// `requesterLogin` is the GitHub login of the engineer who broke glass (their recorded login, else their name).
-    public func decide(pullRequest pr: GitHubWebhook.PullRequest, sender: String?, repository: String?,
-                       requesterLogin: String) -> Decision {
+    /// `requesterLogin` is the GitHub login an admin recorded for the engineer who broke glass; without one
+    /// nothing links itself (a breakglass user name says nothing about who owns that name on GitHub).
+    public func decide(action: String, pullRequest pr: GitHubWebhook.PullRequest, sender: String?, repository: String?,
+                       requesterLogin: String?, requester: String) -> Decision {
+        guard let requesterLogin else {
+            return .candidate(reason: "no GitHub login is recorded for \(requester) (breakglass admin set-github \(requester) LOGIN)")
+        }
         guard let repository = repository ?? pr.base?.repo?.fullName else {
             return .candidate(reason: "the delivery does not name its repository")
         }
@@ -54,6 +58,10 @@ public struct GitHubLinkPolicy: Sendable, Equatable {
         let login = requesterLogin.lowercased()
         guard pr.user.login.lowercased() == login || sender?.lowercased() == login else {
             return .candidate(reason: "opened by \(pr.user.login), not by the engineer who broke glass (\(requesterLogin))")
+        }
+        // Whoever edits a PR's text chooses what it names: an edit links only when the engineer made it.
+        if action == "edited" && sender?.lowercased() != login {
+            return .candidate(reason: "edited by \(sender ?? "someone else"), not by the engineer who broke glass (\(requesterLogin))")
         }
         return .link
     }

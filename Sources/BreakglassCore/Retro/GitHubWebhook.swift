@@ -49,6 +49,8 @@ public enum GitHubWebhook {
         public var number: Int
         public var title: String
         public var body: String?
+        /// "open" or "closed".
+        public var state: String?
         public var head: Branch
         public var base: Branch?
         public var user: Account

@@ -1,8 +1,9 @@
 import Hummingbird
 
-/// One rendering of `/metrics` serves every request for `maxAge`, and concurrent requests share the
-/// rendering in flight. Age is real elapsed time (a monotonic clock), not the broker's business clock.
-actor MetricsCache {
+/// One rendering of a public, database-backed answer (`/metrics`, `/readyz`, the revocation list) serves
+/// every request for `maxAge`, and concurrent requests share the rendering in flight. Age is real elapsed
+/// time (a monotonic clock), not the broker's business clock.
+actor ResponseCache {
     private let maxAge: Duration
     private let clock = ContinuousClock()
     private var current: (at: ContinuousClock.Instant, rendering: Task<ByteBuffer, any Error>)?
