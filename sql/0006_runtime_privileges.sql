@@ -1,4 +1,4 @@
--- The runtime role keeps only what the server's code needs.
+-- The runtime role keeps only what the server's code needs; 0005's placeholder ladders are repaired.
 
 -- Only the schema owner creates objects in the broker's schema. Clusters created before PostgreSQL 15 (or
 -- upgraded from one) still let every role create tables in public.
@@ -9,3 +9,8 @@ REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 -- their attempts are evidence: the server records a later state, it never removes a row.
 REVOKE DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public FROM breakglass_app;
 GRANT DELETE ON enrollment_codes, totp_failures TO breakglass_app;
+
+-- 0005 gave sessions that existed before it the ladder '[]', which is not an escalation ladder (a ladder is
+-- {"rungs": [...]}), so every read of those obligations failed. They have no rungs: nothing is paged
+-- retroactively, so none is ever due.
+UPDATE retro_obligations SET ladder = '{"rungs": []}'::jsonb, next_due_at = NULL WHERE ladder = '[]'::jsonb;
