@@ -1,4 +1,5 @@
--- The runtime role keeps only what the server's code needs; 0005's placeholder ladders are repaired.
+-- The runtime role keeps only what the server's code needs; 0005's placeholder ladders are repaired; deliveries
+-- in flight are indexed for the lane check of the claim.
 
 -- Only the schema owner creates objects in the broker's schema. Clusters created before PostgreSQL 15 (or
 -- upgraded from one) still let every role create tables in public.
@@ -14,3 +15,7 @@ GRANT DELETE ON enrollment_codes, totp_failures TO breakglass_app;
 -- {"rungs": [...]}), so every read of those obligations failed. They have no rungs: nothing is paged
 -- retroactively, so none is ever due.
 UPDATE retro_obligations SET ladder = '{"rungs": []}'::jsonb, next_due_at = NULL WHERE ladder = '[]'::jsonb;
+
+-- Deliveries in flight, which the claim consults to keep each (channel, session) lane in order. Few rows:
+-- a claim is cleared when its send is recorded.
+CREATE INDEX deliveries_in_flight ON deliveries (channel_id) WHERE claimed_until IS NOT NULL AND state = 'pending';

@@ -236,6 +236,74 @@ final class DeliveryTests: BrokerTestCase {
         XCTAssertEqual(instances, 2, "both instances took part")
     }
 
+    func testRetryAfterCountsFromTheAnswerOfASlowReceiver() async throws {
+        try await channel("hook", ["kind": "webhook", "url": receiver.url("/hook"), "events": ["session.activated"]])
+        let clock = clock!
+        // The receiver takes 10 s of broker time to answer, then asks for 2 s more.
+        await receiver.script("/hook", [.init(status: 429, headers: ["Retry-After": "2"], whileHolding: { clock.advance(by: 10) })])
+        let reply = try await requestSession(target: "payments-db", token: admin.token, secret: admin.secret)
+        XCTAssertEqual(reply.status, 201, reply.text)
+        try await waitUntil { try await self.database.count("SELECT count(*)::bigint FROM delivery_attempts") == 1 }
+        try await Task.sleep(for: .milliseconds(300))
+        let early = await receiver.received("/hook").count
+        XCTAssertEqual(early, 1, "not retried until 2 s after the answer")
+        clock.advance(by: 1.5)
+        try await Task.sleep(for: .milliseconds(300))
+        let stillEarly = await receiver.received("/hook").count
+        XCTAssertEqual(stillEarly, 1, "not retried until 2 s after the answer")
+        clock.advance(by: 0.6)
+        let all = try await receiver.waitFor(2, at: "/hook")
+        XCTAssertEqual(all.count, 2)
+        try await waitForDeliveries(state: "delivered", count: 1)
+    }
+
+    func testASlowEndpointDoesNotHoldBackAnotherChannelsPages() async throws {
+        let slow = LoopbackReceiver()
+        try await slow.start()
+        await slow.setDefault("/slow", .init(status: 200, delay: .seconds(5)))
+        try await channel("slow", ["kind": "webhook", "url": slow.url("/slow"), "events": ["session.activated"]])
+        try await channel("fast", ["kind": "webhook", "url": receiver.url("/fast"), "events": ["session.ended"]])
+        let id = try await activate()
+        _ = try await slow.waitFor(1, at: "/slow")
+        let ended = ContinuousClock.now
+        let end = try await http.send(.POST, "/v1/sessions/\(id)/end", token: admin.token)
+        XCTAssertEqual(end.status, 200, end.text)
+        let fast = try await receiver.waitFor(1, at: "/fast", timeout: .seconds(4))
+        let latency = fast.first.map { $0.arrivedAt - ended }
+        XCTAssertNotNil(latency, "the other channel's page never arrived")
+        XCTAssertLessThan(latency ?? .seconds(99), .milliseconds(1500), "waited behind the slow endpoint")
+        await server.stop()  // finishes the slow send in flight before the receiver goes
+        await slow.stop()
+    }
+
+    func testAChannelGetsASessionsPagesInOrderWhileOneIsSlow() async throws {
+        try await channel("hook", ["kind": "webhook", "url": receiver.url("/hook"), "events": ["session.activated", "session.ended"]])
+        await receiver.script("/hook", [.init(status: 200, delay: .seconds(2))])
+        let id = try await activate()
+        _ = try await receiver.waitFor(1, at: "/hook")
+        let end = try await http.send(.POST, "/v1/sessions/\(id)/end", token: admin.token)
+        XCTAssertEqual(end.status, 200, end.text)
+        let pages = try await receiver.waitFor(2, at: "/hook")
+        XCTAssertEqual(pages.map { $0.json["type"] as? String }, ["session.activated", "session.ended"])
+        if pages.count == 2 {
+            XCTAssertGreaterThanOrEqual(pages[1].arrivedAt - pages[0].arrivedAt, .seconds(2), "the end was sent only after the activation's answer")
+        }
+    }
+
+    func testSlackReceivesUserTextEscaped() async throws {
+        try await channel("slack", ["kind": "slack", "url": receiver.url("/slack"), "events": ["session.activated"]])
+        let reply = try await http.send(.POST, "/v1/sessions", token: admin.token, json: [
+            "target": "payments-db", "reason": "INC-9 <!channel> & <@U123> look here", "incident": "INC-9", "totp": try code(admin.secret),
+        ])
+        XCTAssertEqual(reply.status, 201, reply.text)
+        let page = try await firstRequest(at: "/slack")
+        let raw = String(decoding: page.body, as: UTF8.self)
+        XCTAssertFalse(raw.contains("<!channel>") || raw.contains("<@U123>"), raw)
+        XCTAssertTrue((page.json["text"] as? String)?.contains("Reason: INC-9 &lt;!channel&gt; &amp; &lt;@U123&gt; look here") == true, raw)
+        let fields = ((page.json["blocks"] as? [[String: Any]])?.dropFirst().first?["fields"] as? [[String: Any]])?.compactMap { $0["text"] as? String }
+        XCTAssertTrue(fields?.contains("*Reason:*\nINC-9 &lt;!channel&gt; &amp; &lt;@U123&gt; look here") == true, "\(fields ?? [])")
+    }
+
     func adminCLI(_ args: [String]) throws -> CommandResult {
         try Tools.cli(args, server: server, credentials: credentialsPath("none"), extra: ["BREAKGLASS_TOKEN": admin.token])
     }
