@@ -119,14 +119,8 @@ final class DeliveryTests: BrokerTestCase {
         await receiver.script("/slack", [.init(status: 429, headers: ["Retry-After": "120"], body: "rate_limited")])
         _ = try await activate()
         _ = try await receiver.waitFor(1, at: "/slack")
-        clock.advance(by: 60)
-        try await Task.sleep(for: .milliseconds(300))
-        let early = await receiver.received("/slack").count
-        XCTAssertEqual(early, 1, "not retried before Retry-After")
-        clock.advance(by: 61)
-        let all = try await receiver.waitFor(2, at: "/slack")
-        XCTAssertEqual(all.count, 2)
-        try await waitForDeliveries(state: "delivered", count: 1)
+        try await assertNotRetried(at: "/slack", afterAdvancing: 60, "not retried before Retry-After")
+        try await assertRetriedAndDelivered(at: "/slack", afterAdvancing: 61)
     }
 
     func testSlackSendsAtMostOneMessagePerSecond() async throws {
@@ -244,17 +238,9 @@ final class DeliveryTests: BrokerTestCase {
         let reply = try await requestSession(target: "payments-db", token: admin.token, secret: admin.secret)
         XCTAssertEqual(reply.status, 201, reply.text)
         try await waitUntil { try await self.database.count("SELECT count(*)::bigint FROM delivery_attempts") == 1 }
-        try await Task.sleep(for: .milliseconds(300))
-        let early = await receiver.received("/hook").count
-        XCTAssertEqual(early, 1, "not retried until 2 s after the answer")
-        clock.advance(by: 1.5)
-        try await Task.sleep(for: .milliseconds(300))
-        let stillEarly = await receiver.received("/hook").count
-        XCTAssertEqual(stillEarly, 1, "not retried until 2 s after the answer")
-        clock.advance(by: 0.6)
-        let all = try await receiver.waitFor(2, at: "/hook")
-        XCTAssertEqual(all.count, 2)
-        try await waitForDeliveries(state: "delivered", count: 1)
+        try await assertNotRetried(at: "/hook", afterAdvancing: 0, "not retried at once")
+        try await assertNotRetried(at: "/hook", afterAdvancing: 1.5, "not retried until 2 s after the answer")
+        try await assertRetriedAndDelivered(at: "/hook", afterAdvancing: 0.6)
     }
 
     func testASlowEndpointDoesNotHoldBackAnotherChannelsPages() async throws {
@@ -302,6 +288,21 @@ final class DeliveryTests: BrokerTestCase {
         XCTAssertTrue((page.json["text"] as? String)?.contains("Reason: INC-9 &lt;!channel&gt; &amp; &lt;@U123&gt; look here") == true, raw)
         let fields = ((page.json["blocks"] as? [[String: Any]])?.dropFirst().first?["fields"] as? [[String: Any]])?.compactMap { $0["text"] as? String }
         XCTAssertTrue(fields?.contains("*Reason:*\nINC-9 &lt;!channel&gt; &amp; &lt;@U123&gt; look here") == true, "\(fields ?? [])")
+    }
+
+    /// Moves broker time on, then checks (after a moment of real time) that `path` still has only its first request.
+    func assertNotRetried(at path: String, afterAdvancing seconds: TimeInterval, _ message: String, line: UInt = #line) async throws {
+        clock.advance(by: seconds)
+        try await Task.sleep(for: .milliseconds(300))
+        let count = await receiver.received(path).count
+        XCTAssertEqual(count, 1, message, line: line)
+    }
+
+    func assertRetriedAndDelivered(at path: String, afterAdvancing seconds: TimeInterval, line: UInt = #line) async throws {
+        clock.advance(by: seconds)
+        let all = try await receiver.waitFor(2, at: path)
+        XCTAssertEqual(all.count, 2, line: line)
+        try await waitForDeliveries(state: "delivered", count: 1)
     }
 
     func adminCLI(_ args: [String]) throws -> CommandResult {
