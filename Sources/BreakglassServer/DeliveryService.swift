@@ -15,13 +15,15 @@ public struct DeliveryService: Service, CustomStringConvertible {
     let broker: Broker
     let pollInterval: Duration
     let batch: Int
+    /// As many sends as one claimed batch used to hold: each send takes pool connections for its short
+    /// transactions, and the HTTP API shares that pool.
     let maxInFlight: Int
     let logger: Logger
     let instance = "bg-" + UUID().uuidString.prefix(8).lowercased()
 
     public var description: String { "DeliveryService" }
 
-    public init(broker: Broker, pollInterval: Duration = .milliseconds(500), batch: Int = 32, maxInFlight: Int = 64, logger: Logger) {
+    public init(broker: Broker, pollInterval: Duration = .milliseconds(500), batch: Int = 32, maxInFlight: Int = 32, logger: Logger) {
         self.broker = broker
         self.pollInterval = pollInterval
         self.batch = batch
