@@ -119,6 +119,12 @@ final class UpgradeTests: XCTestCase {
         XCTAssertEqual(metrics.status, 200, metrics.text)
         XCTAssertTrue(metrics.text.contains("breakglass_retro_obligations"), metrics.text)
 
+        if level >= 4, let receiver {
+            // A page the old build committed but never routed reaches the channel the old build configured.
+            let pages = try await receiver.waitFor(1, at: "/hook")
+            XCTAssertTrue(pages.contains { ($0.json["data"] as? [String: Any])?["session_id"] as? String == legacy.activeSession }, "\(pages.map(\.json))")
+        }
+
         // The engineer enrolled under the old build breaks glass with a fresh code from their authenticator.
         let code = try Tools.oathtool(secret: legacy.engineer.secret, at: legacy.now)
         let session = try await http.send(.POST, "/v1/sessions", token: legacy.engineer.token, json: [
