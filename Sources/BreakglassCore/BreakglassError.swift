@@ -35,9 +35,10 @@ extension BreakglassError {
     public static func invalid(_ field: String, _ message: String) -> Self {
         .init(.invalidInput, "invalid_\(field)", message)
     }
-    /// A stored row the broker cannot read: a bug or a manual edit, never "the database is unreachable".
-    public static func corruptRow(_ table: String, _ problem: String) -> Self {
-        .init(.internalFailure, "corrupt_row", "a row of \(table) cannot be read (\(problem)); nothing was changed")
+    /// A stored row the broker cannot read: a manual edit or an incompatible version, never "the database is
+    /// unreachable". `what` names the table and row, never its content (which may be a secret's ciphertext).
+    public static func corruptRow(_ what: String) -> Self {
+        .init(.internalFailure, "corrupt_row", "\(what) could not be read: the row was altered or written by an incompatible version")
     }
     public static let totpWrong = Self(.forbidden, "totp_wrong", "the TOTP code is wrong")
     public static let totpReused = Self(

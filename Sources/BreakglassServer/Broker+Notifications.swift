@@ -171,6 +171,8 @@ extension Broker {
         }
         let config = try JSONDecoder().decode(ChannelConfig.self, from: Data(box.open(channel.configEnc, context: ChannelRecord.context(channel.id))))
         let result = await sender.send(claimed.message, kind: channel.kind, config: config, now: now)
+        // A receiver's Retry-After counts from its answer: one slower than its own Retry-After is not retried at once.
+        let answered = clock.now()
         var verdict = result.status.map {
             DeliveryPolicy.classify(kind: channel.kind, status: $0, body: result.body, retryAfter: result.retryAfter)
         } ?? .retry(after: nil, reason: "no answer (\(result.errorClass ?? "network error"))")
@@ -183,9 +185,9 @@ extension Broker {
         case .dead: outcome = "dead"
         case .gone: outcome = "gone"
         case .retry(let after, let reason):
-            let at = now + DeliveryPolicy.delay(afterAttempt: attempts, retryAfter: after, random: Double.random(in: 0.5...1))
+            let at = answered + DeliveryPolicy.delay(afterAttempt: attempts, retryAfter: after, random: Double.random(in: 0.5...1))
             if at.timeIntervalSince(claimed.message.createdAt) > settings.deliveryMaxAge {
-                verdict = .dead(reason: "\(reason); gave up after \(attempts) attempts over \(TTL.format(now.timeIntervalSince(claimed.message.createdAt)))")
+                verdict = .dead(reason: "\(reason); gave up after \(attempts) attempts over \(TTL.format(answered.timeIntervalSince(claimed.message.createdAt)))")
                 outcome = "dead"
             } else {
                 outcome = "retry"

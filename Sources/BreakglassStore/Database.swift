@@ -95,6 +95,15 @@ public struct Database: Sendable {
             }
             return BreakglassError(.internalFailure, "database_error", "the database refused the change; nothing was issued")
         }
+        // A row that does not decode is a fault in the data (or in this build), not an outage: retrying will not help.
+        if let decoding = error as? PostgresDecodingError {
+            logger.error("stored row does not decode", metadata: ["db.column": "\(decoding.columnName)", "db.type": "\(decoding.postgresType)"])
+            return BreakglassError.corruptRow("a stored value (column \(decoding.columnName))")
+        }
+        if error is DecodingError {
+            logger.error("stored JSON does not decode", metadata: ["error.type": "\(type(of: error))"])
+            return BreakglassError.corruptRow("a stored JSON value")
+        }
         logger.error("unexpected database failure", metadata: ["error.type": "\(type(of: error))"])
         return BreakglassError.storeUnavailable
     }

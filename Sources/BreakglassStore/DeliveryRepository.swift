@@ -132,12 +132,17 @@ extension Tx {
 
     // MARK: claims and results
 
+    /// A lane (one channel, one session) with a page in flight is skipped until that send finishes, so a
+    /// session's pages reach a channel in order even while the service keeps claiming during slow sends.
     public func claimDeliveries(now: Date, claimUntil: Date, instance: String, limit: Int) async throws -> [ClaimedDelivery] {
         var ids: [UUID] = []
         for try await id in try await query("""
             WITH due AS (
                 SELECT d.id FROM deliveries d JOIN channels c ON c.id = d.channel_id JOIN outbox o ON o.id = d.outbox_id
                 WHERE d.state = 'pending' AND d.next_attempt_at <= \(now) AND (d.claimed_until IS NULL OR d.claimed_until < \(now)) AND c.enabled
+                  AND NOT EXISTS (SELECT 1 FROM deliveries f JOIN outbox fo ON fo.id = f.outbox_id
+                                  WHERE f.channel_id = d.channel_id AND f.state = 'pending' AND f.claimed_until IS NOT NULL
+                                    AND f.claimed_until >= \(now) AND fo.session_id = o.session_id)
                 ORDER BY d.next_attempt_at, o.seq LIMIT \(limit) FOR UPDATE OF d SKIP LOCKED)
             UPDATE deliveries d SET claimed_until = \(claimUntil), claimed_by = \(instance) FROM due WHERE d.id = due.id RETURNING d.id
             """).decode(UUID.self) {
@@ -154,7 +159,7 @@ extension Tx {
             guard var channel = channels[channelId] else { continue }
             // An admin page goes where the channel pointed when the change was made (see enqueueAdminNotification).
             if let snapshotKind, let snapshotConfig {
-                guard let kind = ChannelKind(rawValue: snapshotKind) else { throw BreakglassError.corruptRow("deliveries", "snapshot kind '\(snapshotKind)'") }
+                guard let kind = ChannelKind(rawValue: snapshotKind) else { throw BreakglassError.corruptRow("the channel kind of delivery \(id) (deliveries.snapshot_kind)") }
                 channel.kind = kind
                 channel.configEnc = Array(snapshotConfig)
                 channel.host = snapshotHost ?? channel.host

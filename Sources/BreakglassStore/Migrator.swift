@@ -49,6 +49,9 @@ public struct Migrator: Sendable {
         return Migrator(migrations: migrations)
     }
 
+    /// The migrations up to `version` only: the schema an older build left behind, for rehearsing upgrades.
+    public func upTo(_ version: Int) -> Migrator { Migrator(migrations: migrations.filter { $0.version <= version }) }
+
     /// Applies what is missing; returns the names applied now.
     @discardableResult
     public func migrate(_ database: Database, logger: Logger) async throws -> [String] {

@@ -188,9 +188,15 @@ extension Tx {
         var out: [RetroObligation] = []
         for try await row in rows {
             let r = row.makeRandomAccess()
-            let ladder = try JSONDecoder().decode(EscalationLadder.self, from: Data(try r[6].decode(String.self).utf8))
+            let sessionId = try r[0].decode(String.self)
+            let ladder: EscalationLadder
+            do {
+                ladder = try JSONDecoder().decode(EscalationLadder.self, from: Data(try r[6].decode(String.self).utf8))
+            } catch {
+                throw BreakglassError.corruptRow("the escalation ladder of session \(sessionId) (retro_obligations.ladder)")
+            }
             var o = RetroObligation(
-                sessionId: try r[0].decode(String.self), requester: try r[1].decode(String.self), target: try r[2].decode(String.self),
+                sessionId: sessionId, requester: try r[1].decode(String.self), target: try r[2].decode(String.self),
                 status: RetroStatus(rawValue: try r[3].decode(String.self)) ?? .owed, windowStart: try r[4].decode(Date.self),
                 dueAt: try r[5].decode(Date.self), ladder: ladder, nextLevel: try r[7].decode(Int.self))
             o.prURL = try r[8].decode(String?.self)

@@ -77,7 +77,7 @@ extension Tx {
         for try await (id, name, roles, seed, pending, confirmed, step, locked, creator) in rows.decode(
             (UUID, String, [String], Data?, Data?, Bool, Int64, Date?, String).self) {
             let parsed = try roles.map { text in
-                guard let role = Role(rawValue: text) else { throw BreakglassError.corruptRow("users", "unknown role '\(text)'") }
+                guard let role = Role(rawValue: text) else { throw BreakglassError.corruptRow("the roles of user \(name) (users.roles)") }
                 return role
             }
             out.append(UserRecord(id: id, name: name, roles: parsed, seedEnc: seed.map(Array.init), pendingSeedEnc: pending.map(Array.init),

@@ -146,8 +146,8 @@ struct Runtime {
     }
 
     /// Prepares the database (embedded start, migrations), runs `body` with a started broker, and stops an
-    /// embedded cluster this process started.
-    func withBroker(_ body: @Sendable (Broker, Migrator) async throws -> Void) async throws {
+    /// embedded cluster this process started. `serve` gives `roleCheck`; the short-lived admin commands do not.
+    func withBroker(roleCheck: PrivilegedRolePolicy? = nil, _ body: @Sendable (Broker, Migrator) async throws -> Void) async throws {
         // A bad setting stops the broker before any database is touched.
         let settings = try settings()
         let databases = try await databases()
@@ -158,6 +158,7 @@ struct Runtime {
         let applied = try await Database.withDatabase(databases.owner, logger: logger) { try await migrator.migrate($0, logger: logger) }
         if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": "\(applied.joined(separator: ", "))"]) }
         try await Database.withDatabase(databases.runtime, logger: logger) { database in
+            if let roleCheck { try await checkRuntimeRole(database, policy: roleCheck) }
             let broker = try await Broker.start(database: database, clock: SystemClock(), box: box, settings: settings, logger: logger)
             try await body(broker, migrator)
         }

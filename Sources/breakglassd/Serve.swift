@@ -21,6 +21,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Allow plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).")
     var insecureListen = false
 
+    @Flag(help: "Serve even if the database role can alter the audit log (BREAKGLASS_ALLOW_PRIVILEGED_ROLE=1).")
+    var allowPrivilegedRole = false
+
     func run() async throws {
         let runtime = Runtime()
         let env = runtime.environment
@@ -38,7 +41,8 @@ struct Serve: AsyncParsableCommand {
                 runtime.logger.warning("listening without TLS on a non-loopback address (--insecure-listen)")
             }
             let logger = runtime.logger
-            try await runtime.withBroker { broker, migrator in
+            let roleCheck = try PrivilegedRolePolicy.from(flag: allowPrivilegedRole, environment: env)
+            try await runtime.withBroker(roleCheck: roleCheck) { broker, migrator in
                 let services = try BrokerServer.makeServiceGroup(broker: broker, migrator: migrator, listen: listen, logger: logger) { port in
                     let scheme = listen.tlsCertificatePath == nil ? "http" : "https"
                     logger.notice("breakglassd listening", metadata: ["http.url": "\(scheme)://\(listen.host):\(port)"])

@@ -70,11 +70,41 @@ final class NotificationTests: XCTestCase {
                                           payload: ["user": "alice", "target": "db", "reason": "a <b>", "incident": "INC-1",
                                                     "expires_at": "t", "retro_due_at": "r", "session_id": "bg_X"], createdAt: Date())
         let body = message.slackBody()
-        XCTAssertTrue((body["text"] as! String).contains("Reason: a <b>"))
+        XCTAssertTrue((body["text"] as! String).contains("Reason: a &lt;b&gt;"))
         let blocks = body["blocks"] as! [[String: Any]]
         XCTAssertEqual(blocks[0]["type"] as? String, "header")
         let fields = blocks[1]["fields"] as! [[String: String]]
         XCTAssertTrue(fields.contains { $0["text"] == "*Reason:*\na &lt;b&gt;" })
         XCTAssertEqual(fields.count, 7)
+    }
+
+    func testEveryStringOfASlackMessageIsEscaped() throws {
+        let hostile = "<!channel> & <@U123> <https://evil.example|click>"
+        let message = NotificationMessage(id: "m<1>", type: "session.activated", sessionId: "bg_X",
+                                          payload: ["user": "<!here>", "target": "db&co", "reason": hostile, "incident": "<!subteam^S1>"],
+                                          createdAt: Date())
+        let body = message.slackBody()
+        var strings: [String] = []
+        func collect(_ value: Any) {
+            if let text = value as? String { strings.append(text) }
+            if let dictionary = value as? [String: Any] { dictionary.values.forEach(collect) }
+            if let array = value as? [Any] { array.forEach(collect) }
+        }
+        collect(body)
+        for text in strings {
+            XCTAssertFalse(text.contains("<") || text.contains(">"), "unescaped in \(text)")
+            XCTAssertNil(text.range(of: "&(?!amp;|lt;|gt;)", options: .regularExpression), "bare & in \(text)")
+        }
+        XCTAssertTrue((body["text"] as! String).contains("Reason: &lt;!channel&gt; &amp; &lt;@U123&gt;"), "\(body)")
+        let header = try XCTUnwrap(((body["blocks"] as? [[String: Any]])?.first?["text"] as? [String: Any])?["text"] as? String)
+        XCTAssertTrue(header.contains("&lt;!here&gt; activated emergency access to db&amp;co"), header)
+    }
+
+    func testALongSlackHeaderIsCutOutsideAnEntity() {
+        let message = NotificationMessage(id: "m1", type: "session.activated", sessionId: "bg_X",
+                                          payload: ["user": String(repeating: "<", count: 200), "target": "db"], createdAt: Date())
+        let header = ((message.slackBody()["blocks"] as! [[String: Any]])[0]["text"] as! [String: Any])["text"] as! String
+        XCTAssertLessThanOrEqual(header.count, 150)
+        XCTAssertTrue(header.hasSuffix("&lt;…"), header)
     }
 }

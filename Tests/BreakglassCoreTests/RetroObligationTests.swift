@@ -28,6 +28,16 @@ final class RetroObligationTests: XCTestCase {
         XCTAssertNil(o.nextDueAt)
     }
 
+    /// What migration 0006 writes for sessions older than the ladder: a ladder with no rungs, never due.
+    func testAnEmptyLadderDecodesAndNeverPages() throws {
+        let ladder = try JSONDecoder().decode(EscalationLadder.self, from: Data(#"{"rungs": []}"#.utf8))
+        XCTAssertEqual(ladder, EscalationLadder(rungs: []))
+        let o = obligation(ladder: ladder)
+        XCTAssertNil(o.nextDueAt)
+        XCTAssertTrue(o.firing(now: start + 30 * day).1.isEmpty)
+        XCTAssertEqual(o.state(at: start + 2 * day), "overdue", "still owed, and overdue, without pages")
+    }
+
     func testCatchUpFiresMissedRungsInOrderSayingHowLate() {
         // Down from before the 90% reminder until after level 2.
         let (afterFirst, first) = obligation().firing(now: start + day * 0.6)

@@ -20,9 +20,7 @@ class BrokerTestCase: XCTestCase {
     override func setUp() async throws {
         try await super.setUp()
         database = try await TestDatabase.create()
-        let now = Date().timeIntervalSince1970
-        // A few steps behind real time, so tokens signed "now" are already valid for real-clock verifiers.
-        clock = ManualClock(Date(timeIntervalSince1970: (now / 30).rounded(.down) * 30 - 180 + 5))
+        clock = ManualClock.nearRealTime()
         server = TestServer(database: database, clock: clock)
         try await server.start(settings: serverSettings, delivers: serverDelivers)
         scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bg-test-\(UUID().uuidString)")

@@ -135,14 +135,8 @@ final class DeliveryTests: BrokerTestCase {
         await receiver.script("/slack", [.init(status: 429, headers: ["Retry-After": "120"], body: "rate_limited")])
         _ = try await activate()
         _ = try await receiver.waitFor(1, at: "/slack")
-        clock.advance(by: 60)
-        try await Task.sleep(for: .milliseconds(300))
-        let early = await receiver.received("/slack").count
-        XCTAssertEqual(early, 1, "not retried before Retry-After")
-        clock.advance(by: 61)
-        let all = try await receiver.waitFor(2, at: "/slack")
-        XCTAssertEqual(all.count, 2)
-        try await waitForDeliveries(state: "delivered", count: 1)
+        try await assertNotRetried(at: "/slack", afterAdvancing: 60, "not retried before Retry-After")
+        try await assertRetriedAndDelivered(at: "/slack", afterAdvancing: 61)
     }
 
     func testSlackSendsAtMostOneMessagePerSecond() async throws {
@@ -250,6 +244,81 @@ final class DeliveryTests: BrokerTestCase {
         XCTAssertEqual(Set(all.compactMap { $0.headers["webhook-id"] }).count, count)
         let instances = try await database.count("SELECT count(DISTINCT instance)::bigint FROM delivery_attempts")
         XCTAssertEqual(instances, 2, "both instances took part")
+    }
+
+    func testRetryAfterCountsFromTheAnswerOfASlowReceiver() async throws {
+        try await channel("hook", ["kind": "webhook", "url": receiver.url("/hook"), "events": ["session.activated"]])
+        let clock = clock!
+        // The receiver takes 10 s of broker time to answer, then asks for 2 s more.
+        await receiver.script("/hook", [.init(status: 429, headers: ["Retry-After": "2"], whileHolding: { clock.advance(by: 10) })])
+        let reply = try await requestSession(target: "payments-db", token: admin.token, secret: admin.secret)
+        XCTAssertEqual(reply.status, 201, reply.text)
+        try await waitUntil { try await self.database.count("SELECT count(*)::bigint FROM delivery_attempts") == 1 }
+        try await assertNotRetried(at: "/hook", afterAdvancing: 0, "not retried at once")
+        try await assertNotRetried(at: "/hook", afterAdvancing: 1.5, "not retried until 2 s after the answer")
+        try await assertRetriedAndDelivered(at: "/hook", afterAdvancing: 0.6)
+    }
+
+    func testASlowEndpointDoesNotHoldBackAnotherChannelsPages() async throws {
+        let slow = LoopbackReceiver()
+        try await slow.start()
+        await slow.setDefault("/slow", .init(status: 200, delay: .seconds(5)))
+        try await channel("slow", ["kind": "webhook", "url": slow.url("/slow"), "events": ["session.activated"]])
+        try await channel("fast", ["kind": "webhook", "url": receiver.url("/fast"), "events": ["session.ended"]])
+        let id = try await activate()
+        _ = try await slow.waitFor(1, at: "/slow")
+        let ended = ContinuousClock.now
+        let end = try await http.send(.POST, "/v1/sessions/\(id)/end", token: admin.token)
+        XCTAssertEqual(end.status, 200, end.text)
+        let fast = try await receiver.waitFor(1, at: "/fast", timeout: .seconds(4))
+        let latency = fast.first.map { $0.arrivedAt - ended }
+        XCTAssertNotNil(latency, "the other channel's page never arrived")
+        XCTAssertLessThan(latency ?? .seconds(99), .milliseconds(1500), "waited behind the slow endpoint")
+        await server.stop()  // finishes the slow send in flight before the receiver goes
+        await slow.stop()
+    }
+
+    func testAChannelGetsASessionsPagesInOrderWhileOneIsSlow() async throws {
+        try await channel("hook", ["kind": "webhook", "url": receiver.url("/hook"), "events": ["session.activated", "session.ended"]])
+        await receiver.script("/hook", [.init(status: 200, delay: .seconds(2))])
+        let id = try await activate()
+        _ = try await receiver.waitFor(1, at: "/hook")
+        let end = try await http.send(.POST, "/v1/sessions/\(id)/end", token: admin.token)
+        XCTAssertEqual(end.status, 200, end.text)
+        let pages = try await receiver.waitFor(2, at: "/hook")
+        XCTAssertEqual(pages.map { $0.json["type"] as? String }, ["session.activated", "session.ended"])
+        if pages.count == 2 {
+            XCTAssertGreaterThanOrEqual(pages[1].arrivedAt - pages[0].arrivedAt, .seconds(2), "the end was sent only after the activation's answer")
+        }
+    }
+
+    func testSlackReceivesUserTextEscaped() async throws {
+        try await channel("slack", ["kind": "slack", "url": receiver.url("/slack"), "events": ["session.activated"]])
+        let reply = try await http.send(.POST, "/v1/sessions", token: admin.token, json: [
+            "target": "payments-db", "reason": "INC-9 <!channel> & <@U123> look here", "incident": "INC-9", "totp": try code(admin.secret),
+        ])
+        XCTAssertEqual(reply.status, 201, reply.text)
+        let page = try await firstRequest(at: "/slack")
+        let raw = String(decoding: page.body, as: UTF8.self)
+        XCTAssertFalse(raw.contains("<!channel>") || raw.contains("<@U123>"), raw)
+        XCTAssertTrue((page.json["text"] as? String)?.contains("Reason: INC-9 &lt;!channel&gt; &amp; &lt;@U123&gt; look here") == true, raw)
+        let fields = ((page.json["blocks"] as? [[String: Any]])?.dropFirst().first?["fields"] as? [[String: Any]])?.compactMap { $0["text"] as? String }
+        XCTAssertTrue(fields?.contains("*Reason:*\nINC-9 &lt;!channel&gt; &amp; &lt;@U123&gt; look here") == true, "\(fields ?? [])")
+    }
+
+    /// Moves broker time on, then checks (after a moment of real time) that `path` still has only its first request.
+    func assertNotRetried(at path: String, afterAdvancing seconds: TimeInterval, _ message: String, line: UInt = #line) async throws {
+        clock.advance(by: seconds)
+        try await Task.sleep(for: .milliseconds(300))
+        let count = await receiver.received(path).count
+        XCTAssertEqual(count, 1, message, line: line)
+    }
+
+    func assertRetriedAndDelivered(at path: String, afterAdvancing seconds: TimeInterval, line: UInt = #line) async throws {
+        clock.advance(by: seconds)
+        let all = try await receiver.waitFor(2, at: path)
+        XCTAssertEqual(all.count, 2, line: line)
+        try await waitForDeliveries(state: "delivered", count: 1)
     }
 
     func adminCLI(_ args: [String]) throws -> CommandResult {

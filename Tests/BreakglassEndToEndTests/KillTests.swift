@@ -27,7 +27,7 @@ final class KillTests: BrokerTestCase {
         let keyFile = try server.writeMasterKeyFile(in: scratch)
         let env = ["DATABASE_URL": database.runtime.urlWithPassword, "BREAKGLASS_MIGRATION_DATABASE_URL": database.owner.urlWithPassword,
                    "BREAKGLASS_MASTER_KEY_FILE": keyFile, "BREAKGLASS_DELIVERY_CLAIM": "2s", "BREAKGLASS_LOG_LEVEL": "critical"]
-        let first = try await startBroker(env)
+        let first = try await BrokerProcess.start(env)
         // Break glass on the real process, with the code for the real time.
         let otp = OneTimePassword(secret: Base32.decode(alice.secret)!)
         let activation = try await HTTPTestClient(baseURL: first.url).send(.POST, "/v1/sessions", token: alice.token, json: [
@@ -40,7 +40,7 @@ final class KillTests: BrokerTestCase {
         let undelivered = try await database.count("SELECT count(*)::bigint FROM deliveries WHERE state = 'delivered'")
         XCTAssertEqual(undelivered, 0, "killed before any delivery completed")
 
-        let second = try await startBroker(env)
+        let second = try await BrokerProcess.start(env)
         defer {
             second.process.kill(SIGTERM)
             _ = second.process.finish()
@@ -55,19 +55,5 @@ final class KillTests: BrokerTestCase {
         XCTAssertGreaterThanOrEqual(pages.count, 1)
         XCTAssertEqual(Set(pages.compactMap { $0.headers["webhook-id"] }).count, 1, "retries reuse the message id, so receivers can deduplicate")
         XCTAssertTrue(pages.allSatisfy { ($0.json["data"] as? [String: Any])?["session_id"] as? String == sessionId })
-    }
-
-    func startBroker(_ env: [String: String]) async throws -> (process: Subprocess, url: String) {
-        let port = try await LoopbackReceiver.unusedPort()
-        let process = try Subprocess.start(Tools.binDirectory.appendingPathComponent("breakglassd").path, ["serve", "--port", String(port)],
-                                           environment: env)
-        let url = "http://127.0.0.1:\(port)"
-        for _ in 0..<200 {
-            if let ready = try? await HTTPTestClient(baseURL: url).send(.GET, "/readyz"), ready.status == 200 { return (process, url) }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        process.kill(SIGKILL)
-        let output = process.finish()
-        throw BreakglassError(.unavailable, "broker_start", "breakglassd did not start: \(output.stderr.suffix(500))")
     }
 }

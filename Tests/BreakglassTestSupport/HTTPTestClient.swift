@@ -25,7 +25,7 @@ public struct HTTPTestClient: Sendable {
     }
 
     public func send(_ method: HTTPMethod, _ path: String, token: String? = nil, json: [String: Any]? = nil,
-                     rawBody: Data? = nil, headers: [String: String] = [:]) async throws -> Reply {
+                     rawBody: Data? = nil, headers: [String: String] = [:], timeout: TimeAmount = .seconds(30)) async throws -> Reply {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
@@ -36,7 +36,7 @@ public struct HTTPTestClient: Sendable {
         } else if let rawBody {
             request.body = .bytes(ByteBuffer(bytes: rawBody))
         }
-        let response = try await Self.client.execute(request, timeout: .seconds(30))
+        let response = try await Self.client.execute(request, timeout: timeout)
         let body = try await response.body.collect(upTo: 64 * 1024 * 1024)
         var fields: [String: String] = [:]
         for header in response.headers { fields[header.name.lowercased()] = header.value }

@@ -22,12 +22,16 @@ public final class LoopbackReceiver: @unchecked Sendable {
         public var headers: [String: String]
         public var body: String
         public var delay: Duration?
+        /// Runs while the request is held, before the answer (e.g. moving a test's manual clock: a slow receiver).
+        public var whileHolding: (@Sendable () async -> Void)?
 
-        public init(status: Int, headers: [String: String] = [:], body: String = "", delay: Duration? = nil) {
+        public init(status: Int, headers: [String: String] = [:], body: String = "", delay: Duration? = nil,
+                    whileHolding: (@Sendable () async -> Void)? = nil) {
             self.status = status
             self.headers = headers
             self.body = body
             self.delay = delay
+            self.whileHolding = whileHolding
         }
     }
 
@@ -70,6 +74,7 @@ public final class LoopbackReceiver: @unchecked Sendable {
             let answer = await state.record(Received(path: request.uri.path, headers: headers, body: Data(body.readableBytesView),
                                                               arrivedAt: .now))
             if let delay = answer.delay { try await Task.sleep(for: delay) }
+            await answer.whileHolding?()
             var fields = HTTPFields()
             for (name, value) in answer.headers { if let key = HTTPField.Name(name) { fields[key] = value } }
             return Response(status: .init(code: answer.status), headers: fields, body: .init(byteBuffer: ByteBuffer(string: answer.body)))

@@ -138,6 +138,18 @@ public struct Subprocess: Sendable {
     public func finish(stderrPrefix: String = "") -> CommandResult {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        return result(status: status, stderrPrefix: stderrPrefix)
+    }
+
+    /// The result if the process has exited, without waiting; nil while it runs.
+    public func exited() -> CommandResult? {
+        var status: Int32 = 0
+        var reaped: pid_t
+        repeat { reaped = waitpid(pid, &status, WNOHANG) } while reaped == -1 && errno == EINTR
+        return reaped == pid ? result(status: status, stderrPrefix: "") : nil
+    }
+
+    private func result(status: Int32, stderrPrefix: String) -> CommandResult {
         let code: Int32 = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
         defer {
             unlink(stdoutPath)

@@ -52,7 +52,8 @@ public struct NotificationMessage: Sendable, Equatable {
         }
     }
 
-    /// Slack incoming webhook: Block Kit header and fields, with a plain-text fallback.
+    /// Slack incoming webhook: Block Kit header and fields, with a plain-text fallback. Every string is
+    /// escaped: Slack reads `<!channel>`, `<@U123>` and `<url|label>` in user text as pings and links.
     public func slackBody() -> [String: Any] {
         let labels: [(String, String)] = [("user", "Who"), ("target", "Target"), ("reason", "Reason"), ("incident", "Incident"),
                                           ("expires_at", "Expires"), ("retro_due_at", "Retro PR due"), ("session_id", "Session"),
@@ -63,13 +64,14 @@ public struct NotificationMessage: Sendable, Equatable {
         let fields = labels.compactMap { key, label in
             payload[key].map { ["type": "mrkdwn", "text": "*\(label):*\n\(Self.slackEscape($0))"] }
         }
-        var blocks: [[String: Any]] = [["type": "header", "text": ["type": "plain_text", "text": String(title.prefix(150)), "emoji": true]]]
+        var blocks: [[String: Any]] = [["type": "header", "text": ["type": "plain_text", "text": Self.slackEscape(title, limit: 150), "emoji": true]]]
         // Slack allows at most 10 fields per section.
         for chunk in stride(from: 0, to: fields.count, by: 10) {
             blocks.append(["type": "section", "fields": Array(fields[chunk..<min(chunk + 10, fields.count)])])
         }
-        blocks.append(["type": "context", "elements": [["type": "mrkdwn", "text": "event `\(type)` · id `\(id)`"]]])
-        let fallback = ([title] + labels.compactMap { key, label in payload[key].map { "\(label): \($0)" } }).joined(separator: "\n")
+        blocks.append(["type": "context", "elements": [["type": "mrkdwn", "text": "event `\(Self.slackEscape(type))` · id `\(Self.slackEscape(id))`"]]])
+        let fallback = ([title] + labels.compactMap { key, label in payload[key].map { "\(label): \($0)" } })
+            .map { Self.slackEscape($0) }.joined(separator: "\n")
         return ["text": fallback, "blocks": blocks]
     }
 
@@ -118,7 +120,21 @@ public struct NotificationMessage: Sendable, Equatable {
         return String(text.prefix(limit - 1)) + "…"
     }
 
+    /// Slack's three control characters, as its message formatting rules ask; nothing else is encoded.
     static func slackEscape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+    }
+
+    /// Escaped, then cut to `limit` characters on a boundary of the original text, so no entity is split.
+    static func slackEscape(_ text: String, limit: Int) -> String {
+        let escaped = slackEscape(text)
+        guard escaped.count > limit else { return escaped }
+        var out = ""
+        for character in text {
+            let piece = slackEscape(String(character))
+            if out.count + piece.count > limit - 1 { break }
+            out += piece
+        }
+        return out + "…"
     }
 }
