@@ -1,42 +1,80 @@
 import ArgumentParser
 import BreakglassCore
+import BreakglassSystem
 import Foundation
 
 struct Enroll: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Enrol a TOTP authenticator with a one-time enrolment code and save your API token.")
+        abstract: "Enrol a TOTP authenticator with a one-time enrolment code and save your API token.",
+        discussion: """
+            Interactive: shows the otpauth:// URI (as a QR code when qrencode is installed) and the secret, then asks \
+            for the first code. Scripted, in two steps: `breakglass enroll CODE --secret-out FILE` writes the secret \
+            (JSON, mode 0600) and exits; `breakglass enroll --confirm CODE --totp FIRST_CODE` proves it and saves the token.
+            """)
 
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The one-time enrolment code an admin gave you.") var code: String
     @Option(help: "First code from the authenticator (otherwise asked for after the secret is shown).") var totp: String?
+    @Option(help: "Step one of a scripted enrolment: write the secret to this new file (JSON, mode 0600) and stop.")
+    var secretOut: String?
+    @Flag(help: "Step two of a scripted enrolment: confirm with --totp the secret shown by an earlier step one.")
+    var confirm = false
+
+    struct Challenge: Decodable { var user: String; var secret: String; var otpauthUri: String; var algorithm: String; var digits: Int; var period: Int }
+    struct Result: Decodable { var user: String; var roles: [String]; var apiToken: String; var apiTokenExpiresAt: Date }
+
+    func validate() throws {
+        if confirm && secretOut != nil { throw ValidationError("--confirm and --secret-out are the two steps of a scripted enrolment; give one") }
+        if secretOut != nil && totp != nil { throw ValidationError("--secret-out stops before the first code: confirm with --confirm CODE --totp …") }
+    }
 
     func run() async throws {
         try await runReportingErrors(json: options.json) {
             let client = try APIClient(options: options, requireToken: false)
-            struct Challenge: Decodable { var user: String; var secret: String; var otpauthUri: String }
+            if confirm {
+                try await finish(client: client, first: try Prompt.totp(totp))
+                return
+            }
+            // Checked before asking for a secret: a new one replaces the one an earlier step one wrote.
+            if let secretOut, (try? FileManager.default.destinationOfSymbolicLink(atPath: secretOut)) != nil
+                || FileManager.default.fileExists(atPath: secretOut) {
+                throw CLIError(kind: .usage, code: "secret_out", message: "\(secretOut) exists already; give a new file (the secret it may hold is still valid)")
+            }
             let (challenge, raw) = try await client.call(.POST, "/v1/enrollment/start", body: ["code": code], as: Challenge.self)
+            if let secretOut {
+                do {
+                    try SecretFile.create(atPath: secretOut, contents: Array(raw))
+                } catch {
+                    throw CLIError(kind: .usage, code: "secret_out", message: "cannot create \(error) (it must not exist yet)")
+                }
+                print("secret for \(challenge.user) written to \(secretOut) (mode 0600); confirm with: breakglass enroll --confirm \(code) --totp FIRST_CODE")
+                return
+            }
             if options.json {
                 FileHandle.standardError.write(raw + Data("\n".utf8))
             } else {
                 FileHandle.standardError.write(Data("""
-                    Add this account to your authenticator app (scan the URI as a QR code, or type the secret):
-                      account: \(challenge.user)
+                    Add this account to your authenticator app (scan the QR code or the URI, or type the secret):
+                    \(QRCode.render(challenge.otpauthUri).map { $0 + "\n" } ?? "")  account: \(challenge.user)
                       URI:     \(challenge.otpauthUri)
                       secret:  \(challenge.secret)
-                    (SHA1, 6 digits, 30 s). Keep the secret private: it is shown only now.
+                    (\(challenge.algorithm), \(challenge.digits) digits, \(challenge.period) s). Keep the secret private: it is shown only now.
 
                     """.utf8))
             }
-            let first = try totp ?? Prompt.secretLine("Code from the authenticator: ")
-            struct Result: Decodable { var user: String; var roles: [String]; var apiToken: String }
-            let (result, _) = try await client.call(.POST, "/v1/enrollment/confirm", body: ["code": code, "totp": first], as: Result.self)
-            let path = try SavedCredentials(url: client.baseURL, user: result.user, token: result.apiToken).save()
-            if options.json {
-                let summary: [String: Any] = ["user": result.user, "roles": result.roles, "credentials_file": path]
-                print(String(decoding: try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
-            } else {
-                print("✔ enrolled \(result.user) (\(result.roles.joined(separator: ", "))); API token saved to \(path) (mode 0600)")
-            }
+            try await finish(client: client, first: try totp ?? Prompt.secretLine("Code from the authenticator: "))
+        }
+    }
+
+    private func finish(client: APIClient, first: String) async throws {
+        let (result, _) = try await client.call(.POST, "/v1/enrollment/confirm", body: ["code": code, "totp": first], as: Result.self)
+        let path = try SavedCredentials(url: client.baseURL, user: result.user, token: result.apiToken).save()
+        if options.json {
+            let summary: [String: Any] = ["user": result.user, "roles": result.roles, "credentials_file": path,
+                                          "token_expires_at": Timestamp.format(result.apiTokenExpiresAt)]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
+        } else {
+            print("✔ enrolled \(result.user) (\(result.roles.joined(separator: ", "))); API token saved to \(path) (mode 0600), valid until \(Timestamp.format(result.apiTokenExpiresAt))")
         }
     }
 }

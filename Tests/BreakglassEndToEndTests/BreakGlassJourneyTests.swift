@@ -29,6 +29,8 @@ final class BreakGlassJourneyTests: BrokerTestCase {
         ) { shown in
             XCTAssertTrue(shown.contains("otpauth://totp/breakglass:alice?secret="), shown)
             XCTAssertTrue(shown.contains("&issuer=breakglass&algorithm=SHA1&digits=6&period=30"), shown)
+            // qrencode (installed for the tests) draws the URI as a QR code in the terminal.
+            XCTAssertTrue(shown.contains("█") || shown.contains("▀") || shown.contains("▄"), "QR code in \(shown)")
             secret = String(shown.split(separator: "\n").first { $0.contains("secret:") }!.split(separator: " ").last!)
             return try code(secret)
         }
