@@ -1,11 +1,17 @@
 -- The server runs as a login role that is a member of breakglass_app. It owns nothing, so it cannot
 -- alter tables or disable triggers, and on the audit log it may only read and append.
 
+-- Amended: a schema owner without CREATEROLE (an external database set up by a DBA, who creates
+-- breakglass_app) could not run the original, which tried CREATE ROLE unconditionally. Same effect wherever
+-- the original ran.
+-- replaces checksum 30d58abb92dab4bc0a0ac1dade2ea63737034f70ebf281ce3eed030306c7a1e6
 DO $$
 BEGIN
-    CREATE ROLE breakglass_app NOLOGIN;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'breakglass_app') THEN
+        CREATE ROLE breakglass_app NOLOGIN;
+    END IF;
 EXCEPTION WHEN duplicate_object OR unique_violation THEN
-    NULL; -- shared by every database on the cluster; another database created it first
+    NULL; -- shared by every database on the cluster; another database created it at the same moment
 END;
 $$;
 

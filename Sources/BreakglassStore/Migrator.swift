@@ -9,6 +9,16 @@ public struct Migration: Sendable, Equatable {
     public let name: String
     public let sql: String
     public var checksum: String { SHA256.hash(data: Data(sql.utf8)).hex }
+
+    /// Checksums of earlier versions of this file that a database may have recorded, declared in the file
+    /// itself (`-- replaces checksum HEX`) when a file had to be amended without changing its effect on a
+    /// database that already applied it. Anything else that differs is refused.
+    public var acceptedEarlierChecksums: Set<String> {
+        Set(sql.split(separator: "\n").compactMap { line -> String? in
+            guard line.hasPrefix("-- replaces checksum ") else { return nil }
+            return String(line.dropFirst("-- replaces checksum ".count)).trimmingCharacters(in: .whitespaces)
+        })
+    }
 }
 
 /// Applies the numbered files in `sql/` in order, each exactly once, recording a checksum. Holds a
@@ -106,7 +116,8 @@ public struct Migrator: Sendable {
     /// Refuses a database whose applied migrations differ from these files.
     func check(recorded: [Int: (name: String, checksum: String)]) throws {
         for migration in migrations {
-            if let entry = recorded[migration.version], entry.checksum != migration.checksum {
+            if let entry = recorded[migration.version], entry.checksum != migration.checksum,
+               !migration.acceptedEarlierChecksums.contains(entry.checksum) {
                 throw BreakglassError(.internalFailure, "migration_changed",
                                       "migration \(migration.name) was changed after it was applied (checksum differs); restore the original file and add a new migration instead")
             }

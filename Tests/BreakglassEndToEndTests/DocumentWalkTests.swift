@@ -25,8 +25,8 @@ final class DocumentWalkTests: XCTestCase {
         let name = document.lastPathComponent
         let commands = DocumentCommands.extract(try String(contentsOf: document, encoding: .utf8), file: name)
         XCTAssertFalse(commands.isEmpty, "\(name) shows no command")
-        let world = try await DocumentWorld.start(document: try String(contentsOf: document, encoding: .utf8),
-                                                  bootstrapsItsOwnAdmin: name == "README.md")
+        let text = try String(contentsOf: document, encoding: .utf8)
+        let world = try await DocumentWorld.start(document: text, bootstrapsItsOwnAdmin: text.contains("breakglassd admin create alice"))
         do {
             for command in commands {
                 try await world.run(command)
@@ -413,26 +413,16 @@ final class DocumentWorld: @unchecked Sendable {
         }
     }
 
-    /// A long-running `breakglassd serve`: it must come up on a free port and stop cleanly on SIGTERM.
+    /// A long-running `breakglassd serve`: it must come up and stop cleanly on SIGTERM.
     func serveBriefly(_ text: String) async throws -> CommandResult {
-        let port = try freePort()
-        let arguments = text.split(separator: " ").dropFirst().map(String.init) + ["--port", String(port)]
-        let process = try Subprocess.start(Tools.binDirectory.appendingPathComponent("breakglassd").path, arguments, environment: environment("alice"))
-        let probe = HTTPTestClient(baseURL: "http://127.0.0.1:\(port)")
-        var up = false
-        for _ in 0..<200 where !up {
-            up = (try? await probe.send(.GET, "/readyz", timeout: .milliseconds(500)).status) == 200
-            if !up { try await Task.sleep(for: .milliseconds(100)) }
+        let arguments = text.split(separator: " ").dropFirst(2).map(String.init)
+        switch try await BrokerProcess.run(environment("alice"), arguments: arguments) {
+        case .exited(let result):
+            return CommandResult(status: result.status == 0 ? 1 : result.status, stdout: result.stdout, stderr: "exited at start: " + result.stderr)
+        case .serving(let process, _):
+            process.kill(SIGTERM)
+            return process.finish()
         }
-        process.kill(SIGTERM)
-        let result = process.finish()
-        guard up else { throw WalkFailure(description: "breakglassd serve did not become ready: \(result.stderr)") }
-        return result
-    }
-
-    func freePort() throws -> Int {
-        let result = try Tools.run("/usr/bin/env", ["python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"])
-        return Int(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
     }
 }
 
