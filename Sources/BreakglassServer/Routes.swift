@@ -78,6 +78,7 @@ enum Routes {
         addAuditRoutes(api, broker: broker)
         addNotifyRoutes(api, broker: broker)
         addRetroRoutes(api, broker: broker)
+        addDrillRoutes(api, broker: broker)
         return router
     }
 
@@ -128,7 +129,8 @@ enum Routes {
                 name: name, kind: kind, audience: body.audience ?? name, maxTTL: maxTTL,
                 maxTotal: try parseDuration(body.maxTotal, field: "max_total") ?? maxTTL * 4,
                 retroDeadline: try parseDuration(body.retroDeadline, field: "retro_deadline") ?? 24 * 3600,
-                retroFrom: retroFrom ?? .activation, requesters: body.requesters ?? ["role:engineer"])
+                retroFrom: retroFrom ?? .activation, requesters: body.requesters ?? ["role:engineer"],
+                drillDeadline: try parseDuration(body.drillDeadline, field: "drill_deadline"))
             let created = try await broker.saveTarget(target, actor: try context.requireUser(), totp: body.totp, origin: origin(request, context))
             return try APICoding.response(target, status: created ? .created : .ok)
         }

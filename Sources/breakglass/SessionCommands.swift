@@ -10,7 +10,7 @@ struct SessionGrantView: Decodable {
 }
 
 func describe(_ s: EmergencySession, now: Date = Date()) -> String {
-    var lines = ["\(s.id)  \(s.state.rawValue)  \(s.target)  by \(s.requester)"]
+    var lines = ["\(s.drill ? "[DRILL] " : "")\(s.id)  \(s.state.rawValue)  \(s.target)  by \(s.requester)"]
     lines.append("  reason:    \(s.reason)")
     lines.append("  incident:  \(s.incident)")
     lines.append("  activated: \(Timestamp.format(s.activatedAt))")
