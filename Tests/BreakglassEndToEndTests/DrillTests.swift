@@ -9,6 +9,7 @@ import XCTest
 final class DrillTests: RetroTestCase {
     /// Slack, PagerDuty and a webhook that receive every event (the RetroTestCase webhook gets `retro.*`).
     func addChannels() async throws {
+        await receiver.setDefault("/pd/v2/enqueue", .init(status: 202, body: #"{"status":"success"}"#))
         for (name, body) in [
             ("team-slack", ["kind": "slack", "url": receiver.url("/slack"), "min_interval": "0"]),
             ("compliance-pd", ["kind": "pagerduty", "url": receiver.url("/pd"), "routing_key": "R0123456789abcdef0123456789abcdef"]),
@@ -43,7 +44,7 @@ final class DrillTests: RetroTestCase {
                 let lines = text.split(separator: "\n").map(String.init)
                 guard text.contains(id), let rung = lines.first(where: { $0.hasPrefix("Rung: ") }) else { return nil }
                 return (String(rung.dropFirst(6)), nil, text.hasPrefix("[DRILL] "))
-            case "/pd":
+            case "/pd/v2/enqueue":
                 let payload = json["payload"] as? [String: Any] ?? [:]
                 let details = payload["custom_details"] as? [String: Any] ?? [:]
                 guard details["session_id"] as? String == id, let rung = details["rung"] as? String else { return nil }
@@ -63,8 +64,11 @@ final class DrillTests: RetroTestCase {
         let (id, at) = try await startDrill()
         // The standard ladder on a 24 h target, compressed to a 2-minute deadline: 50%, 90%, +0, +4h/720, +1d/720.
         let offsets: [TimeInterval] = [60, 108, 120, 140, 240]
-        let activation = try await receiver.waitFor(1, at: "/slack")
-        XCTAssertTrue((activation[0].json["text"] as? String ?? "").hasPrefix("[DRILL] 🚨 Break-glass: alice activated"), "\(activation[0].json)")
+        try await waitUntil {
+            await self.receiver.received("/slack").contains { ($0.json["text"] as? String ?? "").contains(id) }
+        }
+        let activation = await receiver.received("/slack").first { ($0.json["text"] as? String ?? "").contains(id) }
+        XCTAssertTrue((activation?.json["text"] as? String ?? "").hasPrefix("[DRILL] 🚨 Break-glass: alice activated"), "\(activation?.json ?? [:])")
 
         // Five minutes of the manual clock, five seconds at a time; at each step exactly the rungs now due have fired.
         for step in stride(from: 5.0, through: 300, by: 5) {
@@ -75,11 +79,11 @@ final class DrillTests: RetroTestCase {
             XCTAssertEqual(reached, due, "at +\(Int(step))s no rung fires early")
             try await waitUntil { await self.rungPagesAt("/hook", id).count >= due }
         }
-        for path in ["/slack", "/pd", "/siem", "/hook"] {
+        for path in ["/slack", "/pd/v2/enqueue", "/siem", "/hook"] {
             try await waitUntil { await self.rungPagesAt(path, id).count >= offsets.count }
         }
         try await Task.sleep(for: .milliseconds(300))   // a duplicate would have arrived by now
-        for path in ["/slack", "/pd", "/siem", "/hook"] {
+        for path in ["/slack", "/pd/v2/enqueue", "/siem", "/hook"] {
             let pages = await rungPagesAt(path, id)
             XCTAssertEqual(pages.map(\.rung), ["reminder", "reminder", "level1", "level2", "level3"], "\(path): each rung once, in order")
             XCTAssertTrue(pages.allSatisfy(\.drill), "\(path): every rung page is marked DRILL")
