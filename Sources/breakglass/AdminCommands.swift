@@ -140,6 +140,6 @@ struct Admin: AsyncParsableCommand {
     }
 
     static func describe(_ t: Target) -> String {
-        "\(t.name)  \(t.kind.rawValue)  aud=\(t.audience)  max-ttl=\(TTL.format(t.maxTTL))  max-total=\(TTL.format(t.maxTotal))  retro=\(TTL.format(t.retroDeadline)) from \(t.retroFrom.rawValue)  requesters=\(t.requesters.joined(separator: ","))"
+        "\(t.name)  \(t.kind.rawValue)  aud=\(t.audience)  max-ttl=\(TTL.format(t.maxTTL))  max-total=\(TTL.format(t.maxTotal))  retro=\(TTL.format(t.retroDeadline)) from \(t.retroFrom.rawValue)  drill-retro=\(TTL.format(t.drillDeadline ?? DrillPlan.defaultDeadline))  requesters=\(t.requesters.joined(separator: ","))"
     }
 }

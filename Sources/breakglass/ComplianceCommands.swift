@@ -80,7 +80,7 @@ struct Compliance: AsyncParsableCommand {
         static func describe(_ story: StoryView) -> String {
             let s = story.session, o = story.obligation
             var lines = [
-                "\(s.id)  \(s.state.rawValue)  \(s.target)  by \(s.requester) from \(story.clientAddress ?? "-")",
+                "\(s.drill ? "[DRILL] " : "")\(s.id)  \(s.state.rawValue)  \(s.target)  by \(s.requester) from \(story.clientAddress ?? "-")",
                 "  reason:     \(s.reason)", "  incident:   \(s.incident)",
                 "  MFA:        \(story.mfa.method) \(story.mfa.outcome); \(story.mfa.deniedAttempts) denied attempts; \(story.mfa.extensionsProven) extensions",
                 "  credential: \(story.credential.kind) key \(story.credential.keyId ?? "-") aud \(story.credential.audience ?? "-") jti \(story.credential.tokenId ?? "-")",

@@ -101,7 +101,7 @@ struct List: AsyncParsableCommand {
                 guard !sessions.isEmpty else { return "no sessions" }
                 return sessions.map { s in
                     let until = s.state == .active ? "until \(Timestamp.format(s.expiresAt))" : "closed \(s.closedAt.map(Timestamp.format) ?? "-")"
-                    return "\(s.id)  \(s.state.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0))  \(s.target)  \(s.requester)  \(s.incident)  \(until)"
+                    return "\(s.drill ? "[DRILL] " : "")\(s.id)  \(s.state.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0))  \(s.target)  \(s.requester)  \(s.incident)  \(until)"
                 }.joined(separator: "\n")
             }
         }

@@ -152,6 +152,10 @@ final class DrillTests: RetroTestCase {
         let owed = try cli(["retro", "list"], as: "alice")
         XCTAssertTrue(owed.stdout.contains("[DRILL] \(drill)"), owed.stdout)
         XCTAssertTrue(owed.stdout.contains("\n\(real)") || owed.stdout.hasPrefix(real), owed.stdout)
+        let sessions = try cli(["list"], as: "alice")
+        XCTAssertTrue(sessions.stdout.contains("[DRILL] \(drill)") && !sessions.stdout.contains("[DRILL] \(real)"), sessions.stdout)
+        let story = try cli(["compliance", "show", drill], as: "bob")
+        XCTAssertTrue(story.stdout.hasPrefix("[DRILL] \(drill)"), story.stdout)
 
         let metrics = try await http.send(.GET, "/metrics").text
         for line in ["breakglass_retro_overdue 0", "breakglass_retro_obligations{status=\"owed\"} 1", "breakglass_drill_sessions 1",
