@@ -3,14 +3,6 @@ import BreakglassStore
 import Foundation
 
 extension Broker {
-    /// A rehearsal of the whole path: the same TOTP proof, credential, audit and pages as `request`, on a
-    /// compressed retro deadline and ladder, with every page marked DRILL.
-    public func drill(_ request: SessionRequest, actor: AuthUser, origin: RequestOrigin) async throws -> SessionGrant {
-        var request = request
-        request.drill = true
-        return try await self.request(request, actor: actor, origin: origin)
-    }
-
     /// What a drill showed, as one sealed JSON document (`pack_sha256` as in an evidence pack): every rung with
     /// when it was due, reached and paged, every page per channel, the review and the findings. The engineer
     /// who ran the drill, admins and compliance may export it; the export is audited.

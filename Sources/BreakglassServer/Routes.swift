@@ -138,13 +138,17 @@ enum Routes {
     }
 
     static func addSessionRoutes(_ api: RouterGroup<BreakglassRequestContext>, broker: Broker) {
-        api.post("/sessions") { request, context in
-            let body = try await APICoding.decode(SessionRequestBody.self, from: request)
-            let grant = try await broker.request(
-                SessionRequest(target: body.target, reason: body.reason, incident: body.incident,
-                               ttl: try parseDuration(body.ttl, field: "ttl"), totp: body.totp),
-                actor: try context.requireUser(), origin: origin(request, context))
-            return try APICoding.response(grant, status: .created)
+        // A drill is requested exactly as glass is broken, on a path of its own: no field of a request body can
+        // turn a real activation into a drill (out of the queue and metrics) or back.
+        for (path, drill) in [("/sessions", false), ("/drills", true)] {
+            api.post(RouterPath(path)) { request, context in
+                let body = try await APICoding.decode(SessionRequestBody.self, from: request)
+                let grant = try await broker.request(
+                    SessionRequest(target: body.target, reason: body.reason, incident: body.incident,
+                                   ttl: try parseDuration(body.ttl, field: "ttl"), totp: body.totp, drill: drill),
+                    actor: try context.requireUser(), origin: origin(request, context))
+                return try APICoding.response(grant, status: .created)
+            }
         }
         api.get("/sessions") { request, context in
             let everyone = request.uri.queryParameters.get("all") == "true"

@@ -19,29 +19,11 @@ struct Drill: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start a drill on a target (a TOTP code, like breaking glass).")
 
         @OptionGroup var options: GlobalOptions
-        @Argument(help: "Target name.") var target: String
-        @Option(help: "What the drill rehearses (required), e.g. \"Q3 drill: DB lock pile-up\".") var reason: String
-        @Option(help: "Drill or exercise id, e.g. DRILL-2026-Q3 (required).") var incident: String
-        @Option(help: "How long the credential lives, e.g. 10m (default and maximum: the target's).") var ttl: String?
-        @Option(help: "TOTP code (for scripts; otherwise asked for without echo).") var totp: String?
-
-        func validate() throws {
-            if let ttl, TTL.parse(ttl) == nil { throw ValidationError("--ttl '\(ttl)' is not a duration; use forms like 10m, 1h") }
-            do {
-                _ = try Validation.targetName(target)
-                _ = try Validation.reason(reason)
-                _ = try Validation.incident(incident)
-            } catch let error as BreakglassError {
-                throw ValidationError(error.message)
-            }
-        }
+        @OptionGroup var request: SessionRequestOptions
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
-                let client = try APIClient(options: options)
-                var body: [String: Any] = ["target": target, "reason": reason, "incident": incident, "totp": try Prompt.totp(totp)]
-                if let ttl { body["ttl"] = ttl }
-                let (grant, raw) = try await client.call(.POST, "/v1/drills", body: body, as: SessionGrantView.self)
+                let (grant, raw) = try await request.send("/v1/drills", options: options)
                 output(json: options.json, raw: raw) {
                     """
                     DRILL — every page of this session says so; nothing here is a real activation.
