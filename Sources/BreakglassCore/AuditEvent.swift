@@ -44,6 +44,7 @@ public enum AuditEventType: String, Codable, Sendable, CaseIterable {
     case githubDeliveriesRejected = "github.deliveries_rejected"
     case retroCandidateRecorded = "retro.candidate_recorded"
     case retroCandidateAccepted = "retro.candidate_accepted"
+    case drillReportExported = "drill.report_exported"
 
     /// The compliance controls an event of this type evidences.
     public var controls: [String] {
@@ -68,6 +69,7 @@ public enum AuditEventType: String, Codable, Sendable, CaseIterable {
         case .githubDeliveryRejected, .githubDeliveriesRejected: return ["SOC2:CC7.2", "PCI-DSS-4.0:10.2.1.4"]
         case .evidenceExported: return ["SOC2:CC7.2", "PCI-DSS-4.0:10.2.1.3"]
         case .webLogin, .webLogout: return identity
+        case .drillReportExported: return DrillPlan.controls
         }
     }
 }

@@ -24,10 +24,12 @@ public struct EmergencySession: Codable, Equatable, Sendable {
     public var closedAt: Date?
     public var closedBy: String?
     public var closeReason: String?
+    /// A rehearsal (`breakglass drill`): the real path, every page marked DRILL, kept out of the real figures.
+    public var drill: Bool
 
     public init(id: String, requester: String, target: String, reason: String, incident: String, state: SessionState,
                 activatedAt: Date, expiresAt: Date, hardLimit: Date, retroDueAt: Date, extensions: Int,
-                closedAt: Date? = nil, closedBy: String? = nil, closeReason: String? = nil) {
+                closedAt: Date? = nil, closedBy: String? = nil, closeReason: String? = nil, drill: Bool = false) {
         self.id = id
         self.requester = requester
         self.target = target
@@ -42,11 +44,31 @@ public struct EmergencySession: Codable, Equatable, Sendable {
         self.closedAt = closedAt
         self.closedBy = closedBy
         self.closeReason = closeReason
+        self.drill = drill
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, requester, target, reason, incident, state, activatedAt, expiresAt, hardLimit, retroDueAt, extensions, closedAt, closedBy,
+             closeReason, drill
+    }
+
+    // A broker from before drills sends no `drill`: its sessions were all real.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(id: try c.decode(String.self, forKey: .id), requester: try c.decode(String.self, forKey: .requester),
+                  target: try c.decode(String.self, forKey: .target), reason: try c.decode(String.self, forKey: .reason),
+                  incident: try c.decode(String.self, forKey: .incident), state: try c.decode(SessionState.self, forKey: .state),
+                  activatedAt: try c.decode(Date.self, forKey: .activatedAt), expiresAt: try c.decode(Date.self, forKey: .expiresAt),
+                  hardLimit: try c.decode(Date.self, forKey: .hardLimit), retroDueAt: try c.decode(Date.self, forKey: .retroDueAt),
+                  extensions: try c.decode(Int.self, forKey: .extensions), closedAt: try c.decodeIfPresent(Date.self, forKey: .closedAt),
+                  closedBy: try c.decodeIfPresent(String.self, forKey: .closedBy),
+                  closeReason: try c.decodeIfPresent(String.self, forKey: .closeReason),
+                  drill: try c.decodeIfPresent(Bool.self, forKey: .drill) ?? false)
     }
 
     /// Validates a request against the target's policy and returns the session it activates.
     public static func activate(id: String, requester: String, target: Target, reason: String, incident: String,
-                                ttl: TimeInterval?, now: Date) throws -> EmergencySession {
+                                ttl: TimeInterval?, now: Date, drill: Bool = false) throws -> EmergencySession {
         let reason = try Validation.reason(reason)
         let incident = try Validation.incident(incident)
         let ttl = try checkTTL(ttl ?? target.maxTTL, target: target)
@@ -54,7 +76,7 @@ public struct EmergencySession: Codable, Equatable, Sendable {
         return EmergencySession(
             id: id, requester: requester, target: target.name, reason: reason, incident: incident, state: .active,
             activatedAt: at, expiresAt: at + ttl, hardLimit: at + target.maxTotal,
-            retroDueAt: at + target.retroDeadline, extensions: 0)
+            retroDueAt: at + target.retroDeadline, extensions: 0, drill: drill)
     }
 
     /// State as of `now`: an active session past its expiry is expired even before the reaper records it.

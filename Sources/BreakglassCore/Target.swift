@@ -19,14 +19,19 @@ public struct Target: Codable, Equatable, Sendable {
     public var retroFrom: RetroDeadlineBasis
     /// Who may request: `role:NAME` or `user:NAME` entries.
     public var requesters: [String]
+    /// The retro deadline of a drill on this target (nil: `DrillPlan.defaultDeadline`). The only deadline
+    /// below an hour an admin may give a target: a rehearsal must run its whole ladder in minutes, a real
+    /// session must leave the engineer time to write the PR.
+    public var drillDeadline: TimeInterval?
 
     // Spelled so snake_case JSON ("max_ttl") round-trips through the standard key strategies.
     enum CodingKeys: String, CodingKey {
-        case name, kind, audience, maxTTL = "maxTtl", maxTotal, retroDeadline, retroFrom, requesters
+        case name, kind, audience, maxTTL = "maxTtl", maxTotal, retroDeadline, retroFrom, requesters, drillDeadline
     }
 
     public init(name: String, kind: CredentialKind, audience: String, maxTTL: TimeInterval, maxTotal: TimeInterval,
-                retroDeadline: TimeInterval, retroFrom: RetroDeadlineBasis = .activation, requesters: [String]) {
+                retroDeadline: TimeInterval, retroFrom: RetroDeadlineBasis = .activation, requesters: [String],
+                drillDeadline: TimeInterval? = nil) {
         self.name = name
         self.kind = kind
         self.audience = audience
@@ -35,6 +40,7 @@ public struct Target: Codable, Equatable, Sendable {
         self.retroDeadline = retroDeadline
         self.retroFrom = retroFrom
         self.requesters = requesters
+        self.drillDeadline = drillDeadline
     }
 
     /// Checks an admin's target definition before it is stored.
@@ -51,6 +57,9 @@ public struct Target: Codable, Equatable, Sendable {
         }
         guard retroDeadline >= 3600, retroDeadline <= 30 * 24 * 3600 else {
             throw BreakglassError.invalid("retro_deadline", "retro PR deadline must be between 1h and 30d")
+        }
+        if let drillDeadline, !DrillPlan.deadlines.contains(drillDeadline) {
+            throw BreakglassError.invalid("drill_deadline", "a drill's retro PR deadline must be between 1m and 59m (real sessions keep at least 1h)")
         }
         guard !requesters.isEmpty else {
             throw BreakglassError.invalid("requesters", "name at least one requester (role:engineer or user:NAME)")

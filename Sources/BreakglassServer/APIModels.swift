@@ -90,6 +90,7 @@ struct TargetBody: Decodable {
     var retroDeadline: String?
     var retroFrom: String?
     var requesters: [String]?
+    var drillDeadline: String?
     var totp: String?
 }
 struct SessionRequestBody: Decodable { var target: String; var reason: String; var incident: String; var ttl: String?; var totp: String }

@@ -63,10 +63,11 @@ public struct SessionStory: Codable, Sendable {
 }
 
 extension Broker {
-    public func complianceQueue(actor: AuthUser) async throws -> [RetroView] {
+    /// What compliance must act on; drills (`drills: true`) are a queue of their own, never mixed with real sessions.
+    public func complianceQueue(actor: AuthUser, drills: Bool = false) async throws -> [RetroView] {
         try actor.require(.compliance, to: "see the compliance queue")
         let now = clock.now()
-        return try await database.read { try await $0.complianceQueue(now: now, limit: 1000).map { RetroView($0, now: now) } }
+        return try await database.read { try await $0.complianceQueue(now: now, limit: 1000, drills: drills).map { RetroView($0, now: now) } }
     }
 
     /// The session's story includes its audit rows with their hashes: a read of the audit log, so audited.
@@ -200,6 +201,9 @@ extension Broker {
         }
         struct Pack: Encodable {
             var format = "breakglass-evidence/1"
+            /// Said at the top, so nobody files a rehearsal as a real emergency change.
+            var drill: Bool
+            var notice: String?
             var generatedAt: Date
             var generatedBy: String
             var issuer: String
@@ -223,6 +227,8 @@ extension Broker {
         request["client_address"] = story.clientAddress
         request["user_agent"] = story.userAgent
         let pack = Pack(
+            drill: story.session.drill,
+            notice: story.session.drill ? "DRILL: a rehearsal of the break-glass path, not a real activation (PCI DSS 12.10.2 test)" : nil,
             generatedAt: now, generatedBy: actor.name, issuer: settings.issuerName, session: story.session, request: request, mfa: story.mfa,
             credential: story.credential, retro: story.obligation, escalations: story.escalations, reviews: story.reviews,
             pages: story.pages, audit: AuditSection(events: story.events, proof: proof),

@@ -20,6 +20,8 @@ public struct RetroView: Codable, Sendable {
     public var nextRung: String?
     public var nextRungAt: Date?
     public var rungsFired: Int
+    /// A drill's obligation: listed apart, never counted with real ones.
+    public var drill: Bool
 
     init(_ o: RetroObligation, now: Date) {
         sessionId = o.sessionId
@@ -37,6 +39,7 @@ public struct RetroView: Codable, Sendable {
         nextRung = o.nextDueAt.map { _ in o.ladder.rungs[o.nextLevel].name }
         nextRungAt = o.nextDueAt
         rungsFired = o.nextLevel
+        drill = o.drill
     }
 }
 

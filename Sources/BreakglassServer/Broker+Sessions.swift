@@ -23,13 +23,16 @@ public struct SessionRequest: Sendable {
     public var incident: String
     public var ttl: TimeInterval?
     public var totp: String
+    /// A rehearsal: the same path, with a compressed retro deadline and ladder and every page marked DRILL.
+    public var drill: Bool
 
-    public init(target: String, reason: String, incident: String, ttl: TimeInterval?, totp: String) {
+    public init(target: String, reason: String, incident: String, ttl: TimeInterval?, totp: String, drill: Bool = false) {
         self.target = target
         self.reason = reason
         self.incident = incident
         self.ttl = ttl
         self.totp = totp
+        self.drill = drill
     }
 }
 
@@ -45,13 +48,13 @@ extension Broker {
             guard let target = try await tx.target(named: targetName) else { throw BreakglassError.targetUnknown(targetName) }
             // Bad input is refused before the code is checked, so a typo does not spend or count a TOTP code.
             var session = try EmergencySession.activate(id: id, requester: user.name, target: target, reason: request.reason,
-                                                        incident: request.incident, ttl: request.ttl, now: now)
+                                                        incident: request.incident, ttl: request.ttl, now: now, drill: request.drill)
             let obligation = RetroObligation.opened(for: session, target: target, ladder: settings.retroLadder)
             session.retroDueAt = obligation.dueAt
             func denial(_ failure: String) -> AuditEvent {
                 AuditEvent(type: .sessionDenied, outcome: .failure, at: now, actor: user.name, actorRoles: user.roles, origin: origin,
                            target: target.name, sessionId: id, reason: session.reason, incident: session.incident,
-                           details: ["failure": failure, "mfa": "totp"])
+                           details: ["failure": failure, "mfa": "totp"].merging(Self.drillMark(session)) { $1 })
             }
             guard target.allows(user: user.name, roles: user.roles) else {
                 try await tx.appendAudit(denial("not_allowed"))
@@ -61,7 +64,7 @@ extension Broker {
             case .refused(let error, let event):
                 try await tx.enqueueNotification(type: AuditEventType.sessionDenied.rawValue, sessionId: id, payload: [
                     "user": user.name, "target": target.name, "failure": error.code, "incident": session.incident,
-                ], now: now)
+                ].merging(Self.drillMark(session)) { $1 }, now: now)
                 try await tx.appendAudit(event)
                 return .refused(error)
             case .proven:
@@ -72,15 +75,20 @@ extension Broker {
             try await tx.insertObligation(obligation)
             try await tx.enqueueNotification(type: AuditEventType.sessionActivated.rawValue, sessionId: id,
                                              payload: Self.pagePayload(session), now: now)
-            try await tx.appendAudit(AuditEvent(
+            var activated = AuditEvent(
                 type: .sessionActivated, at: now, actor: user.name, actorRoles: user.roles, origin: origin, target: target.name,
                 sessionId: id, reason: session.reason, incident: session.incident,
                 details: ["mfa": "totp", "mfa_outcome": "success", "credential_kind": target.kind.rawValue, "key_id": issuer.signingKid,
                           "audience": target.audience, "expires_at": Timestamp.format(session.expiresAt),
-                          "retro_due_at": Timestamp.format(session.retroDueAt), "ttl": TTL.format(session.expiresAt.timeIntervalSince(now))]))
+                          "retro_due_at": Timestamp.format(session.retroDueAt), "ttl": TTL.format(session.expiresAt.timeIntervalSince(now))]
+                    .merging(Self.drillMark(session)) { $1 })
+            // A drill is the evidence that the response plan was tested.
+            if session.drill { activated.controls = Array(Set(activated.controls + DrillPlan.controls)).sorted() }
+            try await tx.appendAudit(activated)
             return .done((session, target))
         }
-        logger.notice("session activated", metadata: ["session.id": "\(session.id)", "session.target": "\(target.name)", "user.name": "\(actor.name)"])
+        logger.notice(session.drill ? "drill session activated" : "session activated",
+                      metadata: ["session.id": "\(session.id)", "session.target": "\(target.name)", "user.name": "\(actor.name)"])
         return SessionGrant(session: session, credential: try await credential(for: session, target: target, now: now),
                             pagesQueued: [AuditEventType.sessionActivated.rawValue])
     }
@@ -217,7 +225,12 @@ extension Broker {
         ]
         if let closedAt = session.closedAt { payload["closed_at"] = Timestamp.format(closedAt) }
         if let by = session.closedBy { payload["closed_by"] = by }
-        return payload
+        return payload.merging(drillMark(session)) { $1 }
+    }
+
+    /// `drill: true` for a drill's pages and audit details (the outbox marks later pages by session too).
+    static func drillMark(_ session: EmergencySession) -> [String: String] {
+        session.drill ? [NotificationMessage.drillKey: "true"] : [:]
     }
 }
 

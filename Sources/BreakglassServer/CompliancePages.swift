@@ -88,7 +88,9 @@ enum CompliancePages {
         let s = story.session
         let o = story.obligation
         func row(_ label: String, _ value: String) -> String { "<dt>\(escape(label))</dt><dd>\(value)</dd>" }
-        var body = "<section id=\"request\"><h2>Request</h2><dl>"
+        // A drill reached by its URL must not read as a real emergency change.
+        var body = s.drill ? "<p id=\"drill\" class=\"overdue\">DRILL: a rehearsal of the break-glass path, not a real activation.</p>" : ""
+        body += "<section id=\"request\"><h2>Request</h2><dl>"
             + row("Engineer", escape(s.requester)) + row("Target", escape(s.target)) + row("Reason", escape(s.reason))
             + row("Incident", escape(s.incident)) + row("State", escape(s.state.rawValue)) + row("Activated", time(s.activatedAt))
             + row("Expires / closed", "\(time(s.expiresAt)) / \(time(s.closedAt)) \(escape(s.closedBy ?? ""))")

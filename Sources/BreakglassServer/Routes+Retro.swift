@@ -22,7 +22,7 @@ extension Routes {
                                                                      actor: try context.requireUser(), totp: body.totp, origin: origin(request, context)))
         }
         api.get("/compliance/queue") { request, context in
-            let queue = try await broker.complianceQueue(actor: try context.requireUser())
+            let queue = try await broker.complianceQueue(actor: try context.requireUser(), drills: request.uri.queryParameters.get("drills") == "true")
             if request.uri.queryParameters.get("format") == "csv" { return csvResponse(queue, now: broker.clock.now()) }
             return try APICoding.response(queue)
         }
@@ -116,6 +116,16 @@ extension Routes {
         }
         for (rung, count) in metrics.escalationsFired.sorted(by: { $0.key < $1.key }) {
             gauge("escalations_paged", "Escalation rungs paged so far", [("rung", rung)]).set(Int64(count))
+        }
+        // Rehearsals under their own names: an alert on breakglass_retro_* must never fire for a drill.
+        func drillGauge(_ name: String, _ help: String, _ labels: [(String, String)] = []) -> Gauge {
+            registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "breakglass", subsystem: "drill", metricName: name, unitName: "",
+                                                                helpText: help),
+                               labels: labels)
+        }
+        drillGauge("sessions", "Drill sessions run so far (never counted as activations)").set(Int64(metrics.drills))
+        for (rung, count) in metrics.drillEscalationsFired.sorted(by: { $0.key < $1.key }) {
+            drillGauge("escalations_paged", "Escalation rungs of drills paged so far", [("rung", rung)]).set(Int64(count))
         }
         let rejected = registry.makeCounter(descriptor: MetricNameDescriptor(
             namespace: "breakglass", subsystem: "github", metricName: "deliveries_rejected", unitName: "total",

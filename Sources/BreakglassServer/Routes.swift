@@ -78,6 +78,7 @@ enum Routes {
         addAuditRoutes(api, broker: broker)
         addNotifyRoutes(api, broker: broker)
         addRetroRoutes(api, broker: broker)
+        addDrillRoutes(api, broker: broker)
         return router
     }
 
@@ -128,7 +129,8 @@ enum Routes {
                 name: name, kind: kind, audience: body.audience ?? name, maxTTL: maxTTL,
                 maxTotal: try parseDuration(body.maxTotal, field: "max_total") ?? maxTTL * 4,
                 retroDeadline: try parseDuration(body.retroDeadline, field: "retro_deadline") ?? 24 * 3600,
-                retroFrom: retroFrom ?? .activation, requesters: body.requesters ?? ["role:engineer"])
+                retroFrom: retroFrom ?? .activation, requesters: body.requesters ?? ["role:engineer"],
+                drillDeadline: try parseDuration(body.drillDeadline, field: "drill_deadline"))
             let created = try await broker.saveTarget(target, actor: try context.requireUser(), totp: body.totp, origin: origin(request, context))
             return try APICoding.response(target, status: created ? .created : .ok)
         }
@@ -136,13 +138,17 @@ enum Routes {
     }
 
     static func addSessionRoutes(_ api: RouterGroup<BreakglassRequestContext>, broker: Broker) {
-        api.post("/sessions") { request, context in
-            let body = try await APICoding.decode(SessionRequestBody.self, from: request)
-            let grant = try await broker.request(
-                SessionRequest(target: body.target, reason: body.reason, incident: body.incident,
-                               ttl: try parseDuration(body.ttl, field: "ttl"), totp: body.totp),
-                actor: try context.requireUser(), origin: origin(request, context))
-            return try APICoding.response(grant, status: .created)
+        // A drill is requested exactly as glass is broken, on a path of its own: no field of a request body can
+        // turn a real activation into a drill (out of the queue and metrics) or back.
+        for (path, drill) in [("/sessions", false), ("/drills", true)] {
+            api.post(RouterPath(path)) { request, context in
+                let body = try await APICoding.decode(SessionRequestBody.self, from: request)
+                let grant = try await broker.request(
+                    SessionRequest(target: body.target, reason: body.reason, incident: body.incident,
+                                   ttl: try parseDuration(body.ttl, field: "ttl"), totp: body.totp, drill: drill),
+                    actor: try context.requireUser(), origin: origin(request, context))
+                return try APICoding.response(grant, status: .created)
+            }
         }
         api.get("/sessions") { request, context in
             let everyone = request.uri.queryParameters.get("all") == "true"

@@ -4,18 +4,24 @@ import PostgresNIO
 
 extension Tx {
     /// Queues a notification in the caller's transaction: it exists exactly when the event it announces does.
-    /// The payload's `target` is what per-target routing matches.
+    /// The payload's `target` is what per-target routing matches. Every page about a drill session is marked
+    /// `"drill": "true"` here, whichever use case queues it (rungs, reviews, GitHub, …): one place, so no
+    /// event type of a drill can page as if it were real.
     public func enqueueNotification(type: String, sessionId: String?, payload: [String: String], now: Date) async throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: try encoder.encode(payload), as: UTF8.self)
         try await execute("""
             INSERT INTO outbox (id, event_type, session_id, target, payload, created_at)
-            VALUES (\(UUID()), \(type), \(sessionId), \(payload["target"]), \(json)::jsonb, \(now))
+            VALUES (\(UUID()), \(type), \(sessionId), \(payload["target"]),
+                    CASE WHEN EXISTS (SELECT 1 FROM sessions WHERE id = \(sessionId ?? payload["session_id"]) AND drill)
+                         THEN \(json)::jsonb || jsonb_build_object('drill', 'true') ELSE \(json)::jsonb END,
+                    \(now))
             """)
     }
 
-    /// Queues a page about an admin change and fans it out at once to `channels` as they were *before* the
+    /// Queues a page about an admin change (marked like any page when it is about a drill session, e.g. an
+    /// admin linking someone's drill PR) and fans it out at once to `channels` as they were *before* the
     /// change, each delivery carrying that configuration: a stolen admin token that repoints or narrows a
     /// channel is announced on the old endpoint, and a channel it creates does not hear of itself first.
     public func enqueueAdminNotification(type: String, payload: [String: String], now: Date, channelsBefore channels: [ChannelRecord]) async throws {
@@ -25,7 +31,10 @@ extension Tx {
         let id = UUID()
         try await execute("""
             INSERT INTO outbox (id, event_type, session_id, target, payload, created_at, fanned_out_at)
-            VALUES (\(id), \(type), NULL, \(payload["target"]), \(json)::jsonb, \(now), \(now))
+            VALUES (\(id), \(type), NULL, \(payload["target"]),
+                    CASE WHEN EXISTS (SELECT 1 FROM sessions WHERE id = \(payload["session_id"]) AND drill)
+                         THEN \(json)::jsonb || jsonb_build_object('drill', 'true') ELSE \(json)::jsonb END,
+                    \(now), \(now))
             """)
         for channel in channels where channel.enabled && channel.routing.matches(eventType: type, target: payload["target"]) {
             try await execute("""

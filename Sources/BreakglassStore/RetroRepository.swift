@@ -27,13 +27,16 @@ public struct RetroMetrics: Codable, Sendable, Equatable {
     /// Of obligations decided or past their deadline: the share approved with their PR linked in time.
     public var approvedWithinSLARatio: Double?
     public var escalationsFired: [String: Int]
+    /// Drill sessions run so far, and their rungs paged: figures of rehearsals, never of real activations.
+    public var drills = 0
+    public var drillEscalationsFired: [String: Int] = [:]
 }
 
 extension Tx {
     static let obligationSelect = """
         SELECT r.session_id, u.name, s.target, r.status, r.window_start, r.due_at, r.ladder::text, r.next_level, r.pr_url, r.pr_source,
                r.linked_at, r.linked_by, r.first_linked_at, r.pr_author, r.merged_at, r.merge_commit, r.merged_by, r.pr_approvers,
-               r.independent_approval, r.reviewed_at, r.reviewed_by, r.review_note, r.last_rejection
+               r.independent_approval, r.reviewed_at, r.reviewed_by, r.review_note, r.last_rejection, s.drill
         FROM retro_obligations r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id
         """
 
@@ -140,13 +143,14 @@ extension Tx {
     }
 
     /// What compliance has to act on: overdue obligations (longest overdue first), then linked PRs awaiting
-    /// review (longest waiting first).
-    public func complianceQueue(now: Date, limit: Int) async throws -> [RetroObligation] {
+    /// review (longest waiting first). Drills and real sessions never share a queue.
+    public func complianceQueue(now: Date, limit: Int, drills: Bool = false) async throws -> [RetroObligation] {
         var binds = PostgresBindings()
         binds.append(now)
         binds.append(limit)
+        binds.append(drills)
         let sql = Self.obligationSelect + """
-             WHERE (r.status = 'owed' AND r.due_at <= $1) OR r.status = 'linked'
+             WHERE ((r.status = 'owed' AND r.due_at <= $1) OR r.status = 'linked') AND s.drill = $3
             ORDER BY (r.status = 'owed') DESC, CASE WHEN r.status = 'owed' THEN r.due_at ELSE r.linked_at END, r.session_id LIMIT $2
             """
         return try await decodeObligations(query(PostgresQuery(unsafeSQL: sql, binds: binds)))
@@ -159,10 +163,13 @@ extension Tx {
         return try await decodeObligations(query(PostgresQuery(unsafeSQL: sql, binds: binds)))
     }
 
+    /// Real obligations only: a drill's compressed deadline would skew every SLA figure. Drills are counted
+    /// apart (`drills`, `drillEscalationsFired`).
     public func retroMetrics(now: Date) async throws -> RetroMetrics {
         var metrics = RetroMetrics(overdue: 0, byStatus: [:], medianTimeToLinkSeconds: nil, approvedWithinSLARatio: nil, escalationsFired: [:])
-        for try await (status, count) in try await query("SELECT status, count(*)::int FROM retro_obligations GROUP BY status")
-            .decode((String, Int).self) {
+        for try await (status, count) in try await query("""
+            SELECT r.status, count(*)::int FROM retro_obligations r JOIN sessions s ON s.id = r.session_id WHERE NOT s.drill GROUP BY r.status
+            """).decode((String, Int).self) {
             metrics.byStatus[status] = count
         }
         for try await (overdue, median, ratio) in try await query("""
@@ -171,15 +178,20 @@ extension Tx {
                        FILTER (WHERE first_linked_at IS NOT NULL),
                    (count(*) FILTER (WHERE status = 'approved' AND first_linked_at <= due_at))::float8
                        / nullif(count(*) FILTER (WHERE status IN ('approved', 'waived') OR due_at <= \(now)), 0)
-            FROM retro_obligations
+            FROM retro_obligations r JOIN sessions s ON s.id = r.session_id WHERE NOT s.drill
             """).decode((Int, Double?, Double?).self) {
             metrics.overdue = overdue
             metrics.medianTimeToLinkSeconds = median
             metrics.approvedWithinSLARatio = ratio
         }
-        for try await (rung, count) in try await query(
-            "SELECT rung, count(*)::int FROM retro_escalations WHERE outcome = 'paged' GROUP BY rung").decode((String, Int).self) {
-            metrics.escalationsFired[rung] = count
+        for try await (rung, drill, count) in try await query("""
+            SELECT e.rung, s.drill, count(*)::int FROM retro_escalations e JOIN sessions s ON s.id = e.session_id
+            WHERE e.outcome = 'paged' GROUP BY e.rung, s.drill
+            """).decode((String, Bool, Int).self) {
+            if drill { metrics.drillEscalationsFired[rung] = count } else { metrics.escalationsFired[rung] = count }
+        }
+        for try await count in try await query("SELECT count(*)::int FROM sessions WHERE drill").decode(Int.self) {
+            metrics.drills = count
         }
         return metrics
     }
@@ -214,6 +226,7 @@ extension Tx {
             o.reviewedBy = try r[20].decode(String?.self)
             o.reviewNote = try r[21].decode(String?.self)
             o.lastRejection = try r[22].decode(String?.self)
+            o.drill = try r[23].decode(Bool.self)
             out.append(o)
         }
         return out

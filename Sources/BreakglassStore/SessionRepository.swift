@@ -37,10 +37,10 @@ extension Tx {
         let ref = String(decoding: try JSONEncoder().encode(credential), as: UTF8.self)
         try await execute("""
             INSERT INTO sessions (id, user_id, target, credential_kind, reason, incident, state, activated_at, expires_at, hard_limit,
-                                  retro_due_at, extensions, credential_ref, client_address, user_agent)
+                                  retro_due_at, extensions, credential_ref, client_address, user_agent, drill)
             VALUES (\(session.id), \(userId), \(session.target), \(credential.kind.rawValue), \(session.reason), \(session.incident),
                     \(session.state.rawValue), \(session.activatedAt), \(session.expiresAt), \(session.hardLimit), \(session.retroDueAt),
-                    \(session.extensions), \(ref)::jsonb, \(origin.address), \(origin.userAgent))
+                    \(session.extensions), \(ref)::jsonb, \(origin.address), \(origin.userAgent), \(session.drill))
             """)
     }
 
@@ -58,7 +58,8 @@ extension Tx {
 
     static let sessionSelect = """
         SELECT s.id, u.name, s.target, s.reason, s.incident, s.state, s.activated_at, s.expires_at, s.hard_limit, s.retro_due_at,
-               s.extensions, s.closed_at, s.closed_by, s.close_reason, s.user_id, s.credential_ref::text, s.client_address
+               s.extensions, s.closed_at, s.closed_by, s.close_reason, s.user_id, s.credential_ref::text, s.client_address,
+               s.drill
         FROM sessions s JOIN users u ON u.id = s.user_id
         """
 
@@ -112,11 +113,11 @@ extension Tx {
         var out: [SessionRecord] = []
         for try await row in rows {
             let r = try row.decode((String, String, String, String, String, String, Date, Date, Date, Date, Int, Date?, String?, String?,
-                                    UUID, String, String?).self)
+                                    UUID, String, String?, Bool).self)
             let session = EmergencySession(
                 id: r.0, requester: r.1, target: r.2, reason: r.3, incident: r.4, state: SessionState(rawValue: r.5) ?? .expired,
                 activatedAt: r.6, expiresAt: r.7, hardLimit: r.8, retroDueAt: r.9, extensions: r.10, closedAt: r.11,
-                closedBy: r.12, closeReason: r.13)
+                closedBy: r.12, closeReason: r.13, drill: r.17)
             let credential = (try? JSONDecoder().decode(CredentialRef.self, from: Data(r.15.utf8))) ?? CredentialRef(kind: .token)
             out.append(SessionRecord(session: session, userId: r.14, credential: credential, clientAddress: r.16))
         }

@@ -108,11 +108,14 @@ struct Admin: AsyncParsableCommand {
         @Option(help: "Whether the retro deadline runs from 'activation' (default) or from the session's 'end'.") var retroFrom: String?
         @Option(name: .customLong("requester"), help: "Who may request: role:NAME or user:NAME; repeatable (default role:engineer).")
         var requesters: [String] = []
+        @Option(help: "Retro PR deadline of drills on this target, 1m to 59m (default 2m); real sessions keep at least 1h.")
+        var drillDeadline: String?
         @OptionGroup var stepUp: StepUpOptions
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
                 var body: [String: Any] = ["kind": kind, "max_ttl": maxTtl, "totp": try stepUp.code()]
+                if let drillDeadline { body["drill_deadline"] = drillDeadline }
                 if let audience { body["audience"] = audience }
                 if let maxTotal { body["max_total"] = maxTotal }
                 if let retroDeadline { body["retro_deadline"] = retroDeadline }
@@ -137,6 +140,6 @@ struct Admin: AsyncParsableCommand {
     }
 
     static func describe(_ t: Target) -> String {
-        "\(t.name)  \(t.kind.rawValue)  aud=\(t.audience)  max-ttl=\(TTL.format(t.maxTTL))  max-total=\(TTL.format(t.maxTotal))  retro=\(TTL.format(t.retroDeadline)) from \(t.retroFrom.rawValue)  requesters=\(t.requesters.joined(separator: ","))"
+        "\(t.name)  \(t.kind.rawValue)  aud=\(t.audience)  max-ttl=\(TTL.format(t.maxTTL))  max-total=\(TTL.format(t.maxTotal))  retro=\(TTL.format(t.retroDeadline)) from \(t.retroFrom.rawValue)  drill-retro=\(TTL.format(t.drillDeadline ?? DrillPlan.defaultDeadline))  requesters=\(t.requesters.joined(separator: ","))"
     }
 }

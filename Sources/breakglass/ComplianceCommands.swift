@@ -13,17 +13,18 @@ struct Compliance: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Overdue retro PRs first, then linked PRs awaiting review.")
         @OptionGroup var options: GlobalOptions
         @Flag(help: "Print the queue as CSV.") var csv = false
+        @Flag(help: "The drills' queue instead (drills are never in the real one).") var drills = false
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
                 let client = try APIClient(options: options)
                 if csv {
-                    FileHandle.standardOutput.write(try await client.send(.GET, "/v1/compliance/queue?format=csv"))
+                    FileHandle.standardOutput.write(try await client.send(.GET, "/v1/compliance/queue?format=csv\(drills ? "&drills=true" : "")"))
                     return
                 }
-                let (entries, raw) = try await client.call(.GET, "/v1/compliance/queue", as: [RetroEntry].self)
+                let (entries, raw) = try await client.call(.GET, "/v1/compliance/queue\(drills ? "?drills=true" : "")", as: [RetroEntry].self)
                 output(json: options.json, raw: raw) {
-                    guard !entries.isEmpty else { return "nothing overdue and nothing awaiting review" }
+                    guard !entries.isEmpty else { return drills ? "no drill overdue or awaiting review" : "nothing overdue and nothing awaiting review" }
                     return entries.map { entry in
                         entry.status == "linked"
                             ? "\(entry.line)  awaiting review since \(entry.linkedAt.map(Timestamp.format) ?? "-")"
@@ -79,7 +80,7 @@ struct Compliance: AsyncParsableCommand {
         static func describe(_ story: StoryView) -> String {
             let s = story.session, o = story.obligation
             var lines = [
-                "\(s.id)  \(s.state.rawValue)  \(s.target)  by \(s.requester) from \(story.clientAddress ?? "-")",
+                "\(s.drill ? "[DRILL] " : "")\(s.id)  \(s.state.rawValue)  \(s.target)  by \(s.requester) from \(story.clientAddress ?? "-")",
                 "  reason:     \(s.reason)", "  incident:   \(s.incident)",
                 "  MFA:        \(story.mfa.method) \(story.mfa.outcome); \(story.mfa.deniedAttempts) denied attempts; \(story.mfa.extensionsProven) extensions",
                 "  credential: \(story.credential.kind) key \(story.credential.keyId ?? "-") aud \(story.credential.audience ?? "-") jti \(story.credential.tokenId ?? "-")",

@@ -19,6 +19,8 @@ struct RetroEntry: Decodable {
     var nextRung: String?
     var nextRungAt: Date?
     var rungsFired: Int
+    /// Absent from brokers that predate drills.
+    var drill: Bool?
 
     var timing: String {
         switch state {
@@ -29,7 +31,7 @@ struct RetroEntry: Decodable {
     }
 
     var line: String {
-        "\(sessionId)  \(state.padding(toLength: 8, withPad: " ", startingAt: 0))  \(target)  \(requester)  \(timing)"
+        (drill == true ? "[DRILL] " : "") + "\(sessionId)  \(state.padding(toLength: 8, withPad: " ", startingAt: 0))  \(target)  \(requester)  \(timing)"
             + (prUrl.map { "  \($0)" } ?? "") + (lastRejection.map { "  (rejected: \($0))" } ?? "")
     }
 }

@@ -10,7 +10,7 @@ struct SessionGrantView: Decodable {
 }
 
 func describe(_ s: EmergencySession, now: Date = Date()) -> String {
-    var lines = ["\(s.id)  \(s.state.rawValue)  \(s.target)  by \(s.requester)"]
+    var lines = ["\(s.drill ? "[DRILL] " : "")\(s.id)  \(s.state.rawValue)  \(s.target)  by \(s.requester)"]
     lines.append("  reason:    \(s.reason)")
     lines.append("  incident:  \(s.incident)")
     lines.append("  activated: \(Timestamp.format(s.activatedAt))")
@@ -35,13 +35,11 @@ func describeGrant(_ grant: SessionGrantView, verb: String) -> String {
         """
 }
 
-struct RequestAccess: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "request", abstract: "Break glass: request emergency access to a target.")
-
-    @OptionGroup var options: GlobalOptions
+/// What breaking glass and starting a drill both ask for: one request, two paths.
+struct SessionRequestOptions: ParsableArguments {
     @Argument(help: "Target name.") var target: String
-    @Option(help: "What you will do and why (required).") var reason: String
-    @Option(help: "Incident id, e.g. INC-4521 (required).") var incident: String
+    @Option(help: "What you will do and why (required); for a drill, what it rehearses.") var reason: String
+    @Option(help: "Incident id, e.g. INC-4521, or a drill id such as DRILL-2026-Q3 (required).") var incident: String
     @Option(help: "How long, e.g. 30m (default and maximum: the target's).") var ttl: String?
     @Option(help: "TOTP code (for scripts; otherwise asked for without echo).") var totp: String?
 
@@ -56,12 +54,25 @@ struct RequestAccess: AsyncParsableCommand {
         }
     }
 
+    /// Posts the request to `path` and returns the grant. The code is asked for only once the client is set
+    /// up, so a missing token is said before anyone types a code.
+    func send(_ path: String, options: GlobalOptions) async throws -> (SessionGrantView, Data) {
+        let client = try APIClient(options: options)
+        var body: [String: Any] = ["target": target, "reason": reason, "incident": incident, "totp": try Prompt.totp(totp)]
+        if let ttl { body["ttl"] = ttl }
+        return try await client.call(.POST, path, body: body, as: SessionGrantView.self)
+    }
+}
+
+struct RequestAccess: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "request", abstract: "Break glass: request emergency access to a target.")
+
+    @OptionGroup var options: GlobalOptions
+    @OptionGroup var request: SessionRequestOptions
+
     func run() async throws {
         try await runReportingErrors(json: options.json) {
-            let client = try APIClient(options: options)
-            var body: [String: Any] = ["target": target, "reason": reason, "incident": incident, "totp": try Prompt.totp(totp)]
-            if let ttl { body["ttl"] = ttl }
-            let (grant, raw) = try await client.call(.POST, "/v1/sessions", body: body, as: SessionGrantView.self)
+            let (grant, raw) = try await request.send("/v1/sessions", options: options)
             output(json: options.json, raw: raw) { describeGrant(grant, verb: "active") }
         }
     }
@@ -101,7 +112,7 @@ struct List: AsyncParsableCommand {
                 guard !sessions.isEmpty else { return "no sessions" }
                 return sessions.map { s in
                     let until = s.state == .active ? "until \(Timestamp.format(s.expiresAt))" : "closed \(s.closedAt.map(Timestamp.format) ?? "-")"
-                    return "\(s.id)  \(s.state.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0))  \(s.target)  \(s.requester)  \(s.incident)  \(until)"
+                    return "\(s.drill ? "[DRILL] " : "")\(s.id)  \(s.state.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0))  \(s.target)  \(s.requester)  \(s.incident)  \(until)"
                 }.joined(separator: "\n")
             }
         }

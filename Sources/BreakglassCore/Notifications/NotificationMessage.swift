@@ -17,7 +17,15 @@ public struct NotificationMessage: Sendable, Equatable {
         self.createdAt = createdAt
     }
 
-    public var title: String {
+    /// The payload member that marks every page of a drill session (set when the page is queued).
+    public static let drillKey = "drill"
+
+    /// A page of a drill: every rendering says so, so nobody mistakes a rehearsal for an incident.
+    public var isDrill: Bool { payload[Self.drillKey] == "true" }
+
+    public var title: String { isDrill ? "[DRILL] " + eventTitle : eventTitle }
+
+    private var eventTitle: String {
         let who = payload["user"] ?? "someone"
         let target = payload["target"] ?? "-"
         switch type {
@@ -69,8 +77,11 @@ public struct NotificationMessage: Sendable, Equatable {
         for chunk in stride(from: 0, to: fields.count, by: 10) {
             blocks.append(["type": "section", "fields": Array(fields[chunk..<min(chunk + 10, fields.count)])])
         }
+        if isDrill {
+            blocks.insert(["type": "context", "elements": [["type": "mrkdwn", "text": Self.slackEscape(Self.drillNotice)]]], at: 1)
+        }
         blocks.append(["type": "context", "elements": [["type": "mrkdwn", "text": "event `\(Self.slackEscape(type))` · id `\(Self.slackEscape(id))`"]]])
-        let fallback = ([title] + labels.compactMap { key, label in payload[key].map { "\(label): \($0)" } })
+        let fallback = ([title] + (isDrill ? [Self.drillNotice] : []) + labels.compactMap { key, label in payload[key].map { "\(label): \($0)" } })
             .map { Self.slackEscape($0) }.joined(separator: "\n")
         return ["text": fallback, "blocks": blocks]
     }
@@ -91,9 +102,11 @@ public struct NotificationMessage: Sendable, Equatable {
             case _ where type.hasPrefix("retro."): severity = payload["severity"] ?? "warning"
             default: severity = "info"
             }
+            var details: [String: Any] = payload
+            if isDrill { details[Self.drillKey] = true }
             body["payload"] = ["summary": Self.truncate(title + (payload["reason"].map { " — \($0)" } ?? ""), to: 1024),
                                "source": source, "severity": severity, "component": payload["target"] ?? "breakglass",
-                               "class": type, "custom_details": payload] as [String: Any]
+                               "class": type, "custom_details": details] as [String: Any]
         }
         return body
     }
@@ -111,8 +124,13 @@ public struct NotificationMessage: Sendable, Equatable {
     public func webhookBody() -> [String: Any] {
         var data: [String: Any] = payload
         if let sessionId { data["session_id"] = sessionId }
+        // A boolean, so consumers filter rehearsals with `data.drill == true`.
+        if isDrill { data[Self.drillKey] = true }
         return ["type": type, "timestamp": Timestamp.format(createdAt), "data": data]
     }
+
+    /// Said once more below a drill's Slack title: the title alone is easy to skim past.
+    static let drillNotice = "*DRILL*: a rehearsal of the break-glass path, not an incident. Follow the runbook as if it were real."
 
     /// Cuts on a character boundary and marks the cut, never splitting a UTF-8 sequence.
     public static func truncate(_ text: String, to limit: Int) -> String {

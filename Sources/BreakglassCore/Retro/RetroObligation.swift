@@ -59,15 +59,18 @@ public struct RetroObligation: Codable, Sendable, Equatable {
     public var reviewedBy: String?
     public var reviewNote: String?
     public var lastRejection: String?
+    /// The obligation of a drill: compressed deadline and ladder, pages marked DRILL, kept out of the real
+    /// queue and figures.
+    public var drill: Bool
 
     enum CodingKeys: String, CodingKey {
         case sessionId, requester, target, status, windowStart, dueAt, ladder, nextLevel, prURL = "prUrl", prSource, linkedAt, linkedBy,
              firstLinkedAt, prAuthor, mergedAt, mergeCommit, mergedBy, prApprovers, independentApproval, reviewedAt, reviewedBy,
-             reviewNote, lastRejection
+             reviewNote, lastRejection, drill
     }
 
     public init(sessionId: String, requester: String, target: String, status: RetroStatus, windowStart: Date, dueAt: Date,
-                ladder: EscalationLadder, nextLevel: Int = 0) {
+                ladder: EscalationLadder, nextLevel: Int = 0, drill: Bool = false) {
         self.sessionId = sessionId
         self.requester = requester
         self.target = target
@@ -77,10 +80,18 @@ public struct RetroObligation: Codable, Sendable, Equatable {
         self.ladder = ladder
         self.nextLevel = nextLevel
         self.prApprovers = []
+        self.drill = drill
     }
 
-    /// The obligation a freshly activated session carries.
+    /// The obligation a freshly activated session carries. A drill's runs from activation whatever the
+    /// target says, on the drill plan: it must page its whole ladder while the team is watching.
     public static func opened(for session: EmergencySession, target: Target, ladder: EscalationLadder) -> RetroObligation {
+        if session.drill {
+            let plan = DrillPlan.make(target: target, ladder: ladder)
+            return RetroObligation(sessionId: session.id, requester: session.requester, target: session.target, status: .owed,
+                                   windowStart: session.activatedAt, dueAt: session.activatedAt + plan.deadline, ladder: plan.ladder,
+                                   drill: true)
+        }
         let start = target.retroFrom == .activation ? session.activatedAt : session.expiresAt
         return RetroObligation(sessionId: session.id, requester: session.requester, target: session.target, status: .owed,
                                windowStart: start, dueAt: start + target.retroDeadline, ladder: ladder)
@@ -89,7 +100,7 @@ public struct RetroObligation: Codable, Sendable, Equatable {
     /// For targets whose deadline runs from the session's end, the window moves with extensions and the
     /// actual close. Returns nil when nothing changes.
     public func rescheduled(for session: EmergencySession, target: Target) -> RetroObligation? {
-        guard target.retroFrom == .end, !status.isSettled else { return nil }
+        guard target.retroFrom == .end, !status.isSettled, !drill else { return nil }
         let start = session.closedAt ?? session.expiresAt
         guard start != windowStart else { return nil }
         var next = self
