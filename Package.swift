@@ -78,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "breakglassd",
             dependencies: [
-                "BreakglassCore", "BreakglassStore", "BreakglassServer", "BreakglassSystem",
+                "BreakglassCore", "BreakglassStore", "BreakglassServer", "BreakglassSystem", "BreakglassNotify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

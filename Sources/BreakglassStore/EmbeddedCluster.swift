@@ -23,6 +23,8 @@ public struct EmbeddedCluster: Sendable {
     /// PostgreSQL's own data directory, inside `clusterDirectory` so initdb gets the empty folder it wants.
     var pgData: URL { clusterDirectory.appendingPathComponent("data") }
     var initialisedMarker: URL { clusterDirectory.appendingPathComponent(".initialised") }
+    /// Whether a first start created the cluster already.
+    public var isInitialised: Bool { FileManager.default.fileExists(atPath: initialisedMarker.path) }
     var ownerPasswordFile: URL { dataDirectory.appendingPathComponent("pg-owner.password") }
     var runtimePasswordFile: URL { dataDirectory.appendingPathComponent("pg-server.password") }
     var portFile: URL { dataDirectory.appendingPathComponent("pg.port") }

@@ -27,8 +27,16 @@ struct Runtime {
         let startedEmbedded: Bool
     }
 
+    /// Which database the broker uses and why, for the log and `breakglassd check`: a stray PG* variable in
+    /// a service's environment silently switches to an external database, so the reason is always said.
+    var databaseChoice: String {
+        if let key = DatabaseConfig.selectingVariable(environment) { return "external database because \(key) is set" }
+        return "embedded cluster in \(dataDirectory.path) because no DATABASE_URL or PG* variable is set"
+    }
+
     /// External database from DATABASE_URL / PG*, or the embedded cluster (started if needed).
     func databases() async throws -> Databases {
+        logger.notice("using \(databaseChoice)")
         if let runtime = try DatabaseConfig.fromEnvironment(environment) {
             let owner = try DatabaseConfig.fromEnvironment(environment, urlKey: "BREAKGLASS_MIGRATION_DATABASE_URL") ?? runtime
             if owner == runtime {
@@ -43,12 +51,19 @@ struct Runtime {
 
     /// AES-256 master key for seeds and signing keys: BREAKGLASS_MASTER_KEY_FILE, or for the embedded
     /// default a 0600 file created in the data directory.
-    func masterKey(embedded: Bool) throws -> SecretBox {
+    /// `create` false (`check`) reports a missing embedded key instead of creating one.
+    func masterKey(embedded: Bool, create: Bool = true) throws -> SecretBox {
         let path: String
         if let configured = environment["BREAKGLASS_MASTER_KEY_FILE"], !configured.isEmpty {
             path = configured
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw ValidationError("BREAKGLASS_MASTER_KEY_FILE \(path) does not exist (restore it from your backup; a new key cannot read the stored seeds and signing keys)")
+            }
         } else if embedded {
             path = dataDirectory.appendingPathComponent("master.key").path
+            if !FileManager.default.fileExists(atPath: path) && !create {
+                throw ValidationError("the embedded default's master key \(path) does not exist: `breakglassd serve` creates it on a new data directory; restore it from your backup if seeds were stored")
+            }
             if !FileManager.default.fileExists(atPath: path) {
                 let encoded = Data(SecretBox.generateKey()).base64EncodedString() + "\n"
                 do {
@@ -59,7 +74,12 @@ struct Runtime {
                 logger.notice("created master key file; back it up: without it seeds and signing keys cannot be read", metadata: ["key.path": "\(path)"])
             }
         } else {
-            throw ValidationError("BREAKGLASS_MASTER_KEY_FILE is required with an external database (a file holding 32 random bytes, base64; create one with: head -c32 /dev/urandom | base64 > master.key; chmod 600 master.key)")
+            let selector = DatabaseConfig.selectingVariable(environment) ?? "DATABASE_URL"
+            throw ValidationError("""
+                BREAKGLASS_MASTER_KEY_FILE is required with an external database, which is used because \(selector) is set \
+                (unset it to use the embedded cluster); the file holds 32 random bytes, base64: \
+                head -c32 /dev/urandom | base64 > master.key; chmod 600 master.key
+                """)
         }
         let attributes = try? FileManager.default.attributesOfItem(atPath: path)
         if let mode = attributes?[.posixPermissions] as? Int, mode & 0o077 != 0 {
@@ -70,6 +90,20 @@ struct Runtime {
             throw ValidationError("BREAKGLASS_MASTER_KEY_FILE \(path) must hold exactly 32 bytes, base64-encoded")
         }
         return try SecretBox(keyBytes: Array(bytes))
+    }
+
+    /// The listen address from the command line or BREAKGLASS_HOST/PORT/TLS_*, validated.
+    func listen(host: String? = nil, port: Int? = nil, tlsCert: String? = nil, tlsKey: String? = nil, insecure: Bool = false) throws -> ListenConfig {
+        let portText = port.map(String.init) ?? environment["BREAKGLASS_PORT"] ?? "8420"
+        guard let port = Int(portText), (0...65535).contains(port) else {
+            throw ValidationError("BREAKGLASS_PORT '\(portText)' is not a port number")
+        }
+        let listen = ListenConfig(
+            host: host ?? environment["BREAKGLASS_HOST"] ?? "127.0.0.1", port: port,
+            tlsCertificatePath: tlsCert ?? environment["BREAKGLASS_TLS_CERT"], tlsKeyPath: tlsKey ?? environment["BREAKGLASS_TLS_KEY"],
+            allowInsecure: insecure || environment["BREAKGLASS_INSECURE_LISTEN"] == "1")
+        try listen.validate()
+        return listen
     }
 
     func migrator() throws -> Migrator {

@@ -27,16 +27,8 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let runtime = Runtime()
         let env = runtime.environment
-        let portText = port.map(String.init) ?? env["BREAKGLASS_PORT"] ?? "8420"
-        guard let port = Int(portText), (0...65535).contains(port) else {
-            throw ValidationError("BREAKGLASS_PORT '\(portText)' is not a port number")
-        }
-        let listen = ListenConfig(
-            host: host ?? env["BREAKGLASS_HOST"] ?? "127.0.0.1", port: port,
-            tlsCertificatePath: tlsCert ?? env["BREAKGLASS_TLS_CERT"], tlsKeyPath: tlsKey ?? env["BREAKGLASS_TLS_KEY"],
-            allowInsecure: insecureListen || env["BREAKGLASS_INSECURE_LISTEN"] == "1")
         try await reportingErrors {
-            try listen.validate()
+            let listen = try runtime.listen(host: host, port: port, tlsCert: tlsCert, tlsKey: tlsKey, insecure: insecureListen)
             if listen.tlsCertificatePath == nil && !listen.isLoopback {
                 runtime.logger.warning("listening without TLS on a non-loopback address (--insecure-listen)")
             }
