@@ -59,7 +59,7 @@ struct Check: AsyncParsableCommand {
             report.fail("database", "\(runtime.databaseChoice): \(CheckReport.message(error))")
             return report
         }
-        defer { if databases.startedEmbedded { databases.embedded?.stop() } }
+        defer { databases.stopEmbeddedIfOwned() }
         let settings = sendTest ? try? runtime.settings() : nil
         do {
             report.append(try await Database.withDatabase(databases.runtime, logger: runtime.logger) { database in

@@ -24,7 +24,13 @@ struct Runtime {
         let owner: DatabaseConfig
         let runtime: DatabaseConfig
         let embedded: EmbeddedCluster?
-        let startedEmbedded: Bool
+        /// Whether this process stops the embedded cluster when it ends: `serve` owns it (also one that a
+        /// killed predecessor left running); a short-lived command stops only one it started while no
+        /// `serve` runs.
+        let stopsEmbedded: Bool
+        let ownership: ClusterOwnership?
+
+        func stopEmbeddedIfOwned() { if stopsEmbedded { embedded?.stop() } }
     }
 
     /// Which database the broker uses and why, for the log and `breakglassd check`: a stray PG* variable in
@@ -35,18 +41,20 @@ struct Runtime {
     }
 
     /// External database from DATABASE_URL / PG*, or the embedded cluster (started if needed).
-    func databases() async throws -> Databases {
+    func databases(owning: Bool = false) async throws -> Databases {
         logger.notice("using \(databaseChoice)")
         if let runtime = try DatabaseConfig.fromEnvironment(environment) {
             let owner = try DatabaseConfig.fromEnvironment(environment, urlKey: "BREAKGLASS_MIGRATION_DATABASE_URL") ?? runtime
             if owner == runtime {
                 logger.warning("migrations run as the server's own role; give BREAKGLASS_MIGRATION_DATABASE_URL (the schema owner) so the server cannot alter the audit table's definition")
             }
-            return Databases(owner: owner, runtime: runtime, embedded: nil, startedEmbedded: false)
+            return Databases(owner: owner, runtime: runtime, embedded: nil, stopsEmbedded: false, ownership: nil)
         }
         let cluster = try EmbeddedCluster(dataDirectory: dataDirectory, logger: logger)
+        let ownership = owning ? try cluster.claimOwnership() : nil
         let connections = try await cluster.start()
-        return Databases(owner: connections.owner, runtime: connections.runtime, embedded: cluster, startedEmbedded: connections.started)
+        return Databases(owner: connections.owner, runtime: connections.runtime, embedded: cluster,
+                         stopsEmbedded: owning || (connections.started && !cluster.isOwned), ownership: ownership)
     }
 
     /// AES-256 master key for seeds and signing keys: BREAKGLASS_MASTER_KEY_FILE, or for the embedded
@@ -181,11 +189,11 @@ struct Runtime {
 
     /// Prepares the database (embedded start, migrations), runs `body` with a started broker, and stops an
     /// embedded cluster this process started. `serve` gives `roleCheck`; the short-lived admin commands do not.
-    func withBroker(roleCheck: PrivilegedRolePolicy? = nil, _ body: @Sendable (Broker, Migrator) async throws -> Void) async throws {
+    func withBroker(roleCheck: PrivilegedRolePolicy? = nil, owningCluster: Bool = false, _ body: @Sendable (Broker, Migrator) async throws -> Void) async throws {
         // A bad setting stops the broker before any database is touched.
         let settings = try settings()
-        let databases = try await databases()
-        defer { if databases.startedEmbedded { databases.embedded?.stop() } }
+        let databases = try await databases(owning: owningCluster)
+        defer { databases.stopEmbeddedIfOwned() }
         let box = try masterKey(embedded: databases.embedded != nil)
         let migrator = try migrator()
         let logger = logger

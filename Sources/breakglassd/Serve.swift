@@ -34,7 +34,7 @@ struct Serve: AsyncParsableCommand {
             }
             let logger = runtime.logger
             let roleCheck = try PrivilegedRolePolicy.from(flag: allowPrivilegedRole, environment: env)
-            try await runtime.withBroker(roleCheck: roleCheck) { broker, migrator in
+            try await runtime.withBroker(roleCheck: roleCheck, owningCluster: true) { broker, migrator in
                 let services = try BrokerServer.makeServiceGroup(broker: broker, migrator: migrator, listen: listen, logger: logger) { port in
                     let scheme = listen.tlsCertificatePath == nil ? "http" : "https"
                     logger.notice("breakglassd listening", metadata: ["http.url": "\(scheme)://\(listen.host):\(port)"])
@@ -52,7 +52,7 @@ struct Migrate: AsyncParsableCommand {
         let runtime = Runtime()
         try await reportingErrors {
             let databases = try await runtime.databases()
-            defer { if databases.startedEmbedded { databases.embedded?.stop() } }
+            defer { databases.stopEmbeddedIfOwned() }
             let migrator = try runtime.migrator()
             let logger = runtime.logger
             let applied = try await Database.withDatabase(databases.owner, logger: logger) { try await migrator.migrate($0, logger: logger) }
