@@ -6,6 +6,7 @@ import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import NIOSSL
+import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
@@ -65,10 +66,10 @@ public enum BrokerServer {
     public static func makeServiceGroup(broker: Broker, migrator: Migrator, listen: ListenConfig, logger: Logger,
                                         expiryPoll: Duration = .seconds(1), deliveryPoll: Duration? = .milliseconds(500),
                                         retroPoll: Duration? = .seconds(5),
-                                        signals: [UnixSignal] = [.sigterm, .sigint],
+                                        signals: [UnixSignal] = [.sigterm, .sigint], processMetrics: PrometheusCollectorRegistry? = nil,
                                         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> ServiceGroup {
         try listen.validate()
-        let router = Routes.build(broker: broker, migrator: migrator, secureCookies: listen.tlsCertificatePath != nil)
+        let router = Routes.build(broker: broker, migrator: migrator, secureCookies: listen.tlsCertificatePath != nil, processMetrics: processMetrics)
         // Idle connections are closed, so a client that opens many and sends nothing cannot hold them all.
         let http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(Int64(listen.idleTimeoutSeconds)))
         let server: HTTPServerBuilder

@@ -34,8 +34,10 @@ struct Serve: AsyncParsableCommand {
             }
             let logger = runtime.logger
             let roleCheck = try PrivilegedRolePolicy.from(flag: allowPrivilegedRole, environment: env)
+            let processMetrics = MetricsBackend.bootstrap()
             try await runtime.withBroker(roleCheck: roleCheck, owningCluster: true) { broker, migrator in
-                let services = try BrokerServer.makeServiceGroup(broker: broker, migrator: migrator, listen: listen, logger: logger) { port in
+                let services = try BrokerServer.makeServiceGroup(broker: broker, migrator: migrator, listen: listen, logger: logger,
+                                                                 processMetrics: processMetrics) { port in
                     let scheme = listen.tlsCertificatePath == nil ? "http" : "https"
                     logger.notice("breakglassd listening", metadata: ["http.url": "\(scheme)://\(listen.host):\(port)"])
                 }
