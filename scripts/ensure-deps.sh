@@ -2,7 +2,7 @@
 # Installs the system packages breakglass needs when they are missing: PostgreSQL server binaries
 # (the embedded default and the test clusters) and oathtool (the independent TOTP implementation the
 # tests check against); with --for-tests also chromium, the headless browser the compliance page is
-# tested in. Safe to run repeatedly.
+# tested in, and promtool, which checks the example Prometheus alert rules. Safe to run repeatedly.
 set -euo pipefail
 
 need=()
@@ -11,6 +11,8 @@ command -v oathtool >/dev/null 2>&1 || need+=(oathtool)
 command -v runuser >/dev/null 2>&1 || need+=(util-linux)
 if [ "${1:-}" = "--for-tests" ]; then
     command -v chromium >/dev/null 2>&1 || need+=(chromium)
+    # promtool checks the example alert rules (Debian ships it with the prometheus package; no daemon starts).
+    command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 fi
 
 if [ ${#need[@]} -gt 0 ]; then
