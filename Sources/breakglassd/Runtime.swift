@@ -13,6 +13,7 @@ struct Runtime {
     let logger: Logger
 
     init(logLevel: Logger.Level = .info) {
+        _ = LogOutput.bootstrapped
         environment = ProcessInfo.processInfo.environment
         dataDirectory = EmbeddedCluster.defaultDataDirectory(environment: environment)
         var logger = Logger(label: "breakglassd")
@@ -119,6 +120,7 @@ struct Runtime {
     }
 
     func settings() throws -> Broker.Settings {
+        if case .failure(let problem) = LogOutput.format { throw ValidationError(problem.message) }
         func duration(_ key: String, default value: TimeInterval, range: ClosedRange<TimeInterval>) throws -> TimeInterval {
             guard let text = environment[key], !text.isEmpty else { return value }
             guard let parsed = TTL.parse(text), range.contains(parsed) else {
