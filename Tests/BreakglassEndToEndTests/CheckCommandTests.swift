@@ -7,10 +7,11 @@ import XCTest
 /// `breakglassd check`, the real binary, against a broker's database: a healthy one passes every check;
 /// each kind of problem fails with a line saying what is wrong and what to do, and a non-zero exit.
 final class CheckCommandTests: BrokerTestCase {
-    func environment(database: TestDatabase? = nil, keyFile: String? = nil) throws -> [String: String] {
-        let database = database ?? self.database!
-        return ["DATABASE_URL": database.runtime.urlWithPassword, "BREAKGLASS_MIGRATION_DATABASE_URL": database.owner.urlWithPassword,
-                "BREAKGLASS_MASTER_KEY_FILE": try keyFile ?? server.writeMasterKeyFile(in: scratch)]
+    func environment(database other: TestDatabase? = nil, keyFile: String? = nil) throws -> [String: String] {
+        var env = try processEnvironment()
+        if let other { env.merge(["DATABASE_URL": other.runtime.urlWithPassword, "BREAKGLASS_MIGRATION_DATABASE_URL": other.owner.urlWithPassword]) { $1 } }
+        if let keyFile { env["BREAKGLASS_MASTER_KEY_FILE"] = keyFile }
+        return env
     }
 
     func check(_ env: [String: String], _ arguments: [String] = []) throws -> CommandResult {

@@ -69,42 +69,44 @@ final class EmbeddedClusterLifecycleTests: XCTestCase {
         XCTAssertNil(postmasterPID(), "postmaster.pid removed by a clean shutdown")
     }
 
-    func testAfterSIGKILLTheNextBrokerReusesTheClusterAndStopsIt() async throws {
+    /// A broker that wrote a user and was then killed with SIGKILL: the user's enrolment code and the
+    /// postmaster it left running.
+    func brokerKilledAfterWriting() async throws -> (code: String, postmaster: pid_t) {
         let first = try await BrokerProcess.start(env)
         let code = try createUser("alice")
         let postmaster = try XCTUnwrap(postmasterPID())
         first.process.kill(SIGKILL)
         _ = first.process.finish()
-        XCTAssertTrue(isRunning(postmaster), "a SIGKILLed broker cannot stop its PostgreSQL")
+        return (code, postmaster)
+    }
 
-        let second = try await BrokerProcess.start(env)
-        XCTAssertEqual(postmasterPID(), postmaster, "the running cluster is reused, not started twice")
-        let intact = try await enrolmentCodeWorks(code, at: second.url)
+    /// Starts the next broker, checks the user is still there, stops it with SIGTERM; returns the
+    /// postmaster it ran on, which must be gone by then.
+    func nextBrokerFindsAndStops(_ code: String) async throws -> pid_t {
+        let next = try await BrokerProcess.start(env)
+        let postmaster = try XCTUnwrap(postmasterPID())
+        let intact = try await enrolmentCodeWorks(code, at: next.url)
         XCTAssertTrue(intact, "data written before the SIGKILL is there")
-        second.process.kill(SIGTERM)
-        let result = second.process.finish()
-        XCTAssertEqual(result.status, 0)
-        XCTAssertFalse(isRunning(postmaster), "the broker that adopted the cluster stops it too")
+        next.process.kill(SIGTERM)
+        XCTAssertEqual(next.process.finish().status, 0)
+        XCTAssertFalse(isRunning(postmaster), "the next broker stops the cluster it ran on")
+        return postmaster
+    }
+
+    func testAfterSIGKILLTheNextBrokerReusesTheClusterAndStopsIt() async throws {
+        let (code, postmaster) = try await brokerKilledAfterWriting()
+        XCTAssertTrue(isRunning(postmaster), "a SIGKILLed broker cannot stop its PostgreSQL")
+        let used = try await nextBrokerFindsAndStops(code)
+        XCTAssertEqual(used, postmaster, "the running cluster is reused, not started twice")
     }
 
     func testAStalePostmasterPidFromAKilledPostgreSQLIsHandled() async throws {
-        let first = try await BrokerProcess.start(env)
-        let code = try createUser("alice")
-        let postmaster = try XCTUnwrap(postmasterPID())
-        first.process.kill(SIGKILL)
-        _ = first.process.finish()
+        let (code, postmaster) = try await brokerKilledAfterWriting()
         kill(postmaster, SIGKILL)
         for _ in 0..<200 where isRunning(postmaster) { try await Task.sleep(for: .milliseconds(50)) }
         XCTAssertFalse(isRunning(postmaster))
         XCTAssertNotNil(postmasterPID(), "a SIGKILLed postmaster leaves its postmaster.pid behind")
-
-        let second = try await BrokerProcess.start(env)
-        let restarted = try XCTUnwrap(postmasterPID())
-        XCTAssertNotEqual(restarted, postmaster)
-        let intact = try await enrolmentCodeWorks(code, at: second.url)
-        XCTAssertTrue(intact, "crash recovery kept the committed user")
-        second.process.kill(SIGTERM)
-        XCTAssertEqual(second.process.finish().status, 0)
-        XCTAssertFalse(isRunning(restarted))
+        let used = try await nextBrokerFindsAndStops(code)
+        XCTAssertNotEqual(used, postmaster, "a new postmaster after crash recovery")
     }
 }

@@ -6,10 +6,7 @@ import XCTest
 /// level, label, message and dotted metadata keys; a bad value names the key.
 final class JSONLogTests: BrokerTestCase {
     func testEveryLogLineIsOneJSONObject() async throws {
-        let keyFile = try server.writeMasterKeyFile(in: scratch)
-        let broker = try await BrokerProcess.start([
-            "DATABASE_URL": database.runtime.urlWithPassword, "BREAKGLASS_MIGRATION_DATABASE_URL": database.owner.urlWithPassword,
-            "BREAKGLASS_MASTER_KEY_FILE": keyFile, "BREAKGLASS_LOG_FORMAT": "json"])
+        let broker = try await BrokerProcess.start(try processEnvironment(["BREAKGLASS_LOG_FORMAT": "json"]))
         broker.process.kill(SIGTERM)
         let result = broker.process.finish()
         XCTAssertEqual(result.status, 0, result.stderr)

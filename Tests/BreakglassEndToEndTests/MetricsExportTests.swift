@@ -46,10 +46,7 @@ final class MetricsExportTests: BrokerTestCase {
             return dead >= 1 && delivered >= 1
         }
 
-        let keyFile = try server.writeMasterKeyFile(in: scratch)
-        let broker = try await BrokerProcess.start([
-            "DATABASE_URL": database.runtime.urlWithPassword, "BREAKGLASS_MIGRATION_DATABASE_URL": database.owner.urlWithPassword,
-            "BREAKGLASS_MASTER_KEY_FILE": keyFile, "BREAKGLASS_LOG_LEVEL": "critical"])
+        let broker = try await BrokerProcess.start(try processEnvironment(["BREAKGLASS_LOG_LEVEL": "critical"]))
         defer {
             broker.process.kill(SIGTERM)
             _ = broker.process.finish()
