@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", exact: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
     ],
     targets: [
         .target(
@@ -78,8 +79,11 @@ let package = Package(
         .executableTarget(
             name: "breakglassd",
             dependencies: [
-                "BreakglassCore", "BreakglassStore", "BreakglassServer", "BreakglassSystem",
+                "BreakglassCore", "BreakglassStore", "BreakglassServer", "BreakglassSystem", "BreakglassNotify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

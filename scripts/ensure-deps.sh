@@ -2,7 +2,8 @@
 # Installs the system packages breakglass needs when they are missing: PostgreSQL server binaries
 # (the embedded default and the test clusters) and oathtool (the independent TOTP implementation the
 # tests check against); with --for-tests also chromium, the headless browser the compliance page is
-# tested in, and qrencode, which draws the enrolment QR code. Safe to run repeatedly.
+# tested in, qrencode, which draws the enrolment QR code, and promtool, which checks the example Prometheus
+# alert rules. Safe to run repeatedly.
 set -euo pipefail
 
 need=()
@@ -12,6 +13,8 @@ command -v runuser >/dev/null 2>&1 || need+=(util-linux)
 if [ "${1:-}" = "--for-tests" ]; then
     command -v chromium >/dev/null 2>&1 || need+=(chromium)
     command -v qrencode >/dev/null 2>&1 || need+=(qrencode)
+    # promtool checks the example alert rules (Debian ships it with the prometheus package; no daemon starts).
+    command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 fi
 
 if [ ${#need[@]} -gt 0 ]; then

@@ -101,8 +101,10 @@ extension Broker {
     /// Queues a test page for one channel only, so an admin can prove it before an incident. At most one test
     /// page per channel waits at a time: a loop of tests with a stolen token must not queue thousands of pages
     /// in front of a real one on a rate-limited channel. Audited.
-    public func testChannel(name: String, actor: AuthUser, origin: RequestOrigin) async throws {
-        try actor.require(.admin, to: "send test pages")
+    /// Queues a `notify.test` page. `actor` nil is the host's operator (`breakglassd check --send-test`),
+    /// who has shell access to the broker's host.
+    public func testChannel(name: String, actor: AuthUser?, origin: RequestOrigin) async throws {
+        try actor?.require(.admin, to: "send test pages")
         let now = clock.now()
         _ = try await database.transaction { tx in
             guard let channel = try await tx.channel(named: name) else { throw Self.channelUnknown(name) }
@@ -110,9 +112,9 @@ extension Broker {
                 throw BreakglassError(.conflict, "test_pending", "a test page for \(name) is already waiting to be sent; see `breakglass notify log`")
             }
             try await tx.enqueueNotification(type: "notify.test", sessionId: nil, payload: [
-                "channel": channel.name, "channel_id": channel.id.uuidString.lowercased(), "user": actor.name,
+                "channel": channel.name, "channel_id": channel.id.uuidString.lowercased(), "user": actor?.name ?? Self.hostOperator,
             ], now: now)
-            try await tx.appendAudit(AuditEvent(type: .channelTested, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
+            try await tx.appendAudit(AuditEvent(type: .channelTested, at: now, actor: actor?.name ?? Self.hostOperator, actorRoles: actor?.roles ?? [], origin: origin,
                                                 details: ["channel": channel.name, "host": channel.host]))
         }
     }

@@ -6,6 +6,7 @@ import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import NIOSSL
+import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
@@ -29,6 +30,24 @@ public struct ListenConfig: Sendable {
 
     public var isLoopback: Bool { LoopbackAddress.isLoopback(host) }
 
+    /// The listener's TLS settings from the PEM files, nil without them; a file that does not load is an
+    /// error naming both paths (`breakglassd check` reports it before `serve` would fail on it).
+    public func tlsConfiguration() throws -> TLSConfiguration? {
+        guard let cert = tlsCertificatePath, let key = tlsKeyPath else { return nil }
+        let chain: [NIOSSLCertificate]
+        let privateKey: NIOSSLPrivateKey
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(cert)
+            privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
+        } catch {
+            throw BreakglassError.invalid("tls", "cannot load the TLS certificate or key (\(cert), \(key)): \(error)")
+        }
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
+        // TLS 1.0 and 1.1 are broken and refused by PCI DSS; nothing older than 1.2 is offered.
+        tls.minimumTLSVersion = .tlsv12
+        return tls
+    }
+
     /// Bearer tokens and TOTP codes must not cross a network in clear text.
     public func validate() throws {
         if (tlsCertificatePath == nil) != (tlsKeyPath == nil) {
@@ -47,25 +66,14 @@ public enum BrokerServer {
     public static func makeServiceGroup(broker: Broker, migrator: Migrator, listen: ListenConfig, logger: Logger,
                                         expiryPoll: Duration = .seconds(1), deliveryPoll: Duration? = .milliseconds(500),
                                         retroPoll: Duration? = .seconds(5),
-                                        signals: [UnixSignal] = [.sigterm, .sigint],
+                                        signals: [UnixSignal] = [.sigterm, .sigint], processMetrics: PrometheusCollectorRegistry? = nil,
                                         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> ServiceGroup {
         try listen.validate()
-        let router = Routes.build(broker: broker, migrator: migrator, secureCookies: listen.tlsCertificatePath != nil)
+        let router = Routes.build(broker: broker, migrator: migrator, secureCookies: listen.tlsCertificatePath != nil, processMetrics: processMetrics)
         // Idle connections are closed, so a client that opens many and sends nothing cannot hold them all.
         let http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(Int64(listen.idleTimeoutSeconds)))
         let server: HTTPServerBuilder
-        if let cert = listen.tlsCertificatePath, let key = listen.tlsKeyPath {
-            let chain: [NIOSSLCertificate]
-            let privateKey: NIOSSLPrivateKey
-            do {
-                chain = try NIOSSLCertificate.fromPEMFile(cert)
-                privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
-            } catch {
-                throw BreakglassError.invalid("tls", "cannot load the TLS certificate or key (\(cert), \(key)): \(error)")
-            }
-            var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
-            // TLS 1.0 and 1.1 are broken and refused by PCI DSS; nothing older than 1.2 is offered.
-            tls.minimumTLSVersion = .tlsv12
+        if let tls = try listen.tlsConfiguration() {
             server = try .tls(.http1(configuration: http1), tlsConfiguration: tls)
         } else {
             server = .http1(configuration: http1)

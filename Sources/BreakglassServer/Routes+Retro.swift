@@ -83,7 +83,8 @@ extension Routes {
     }
 
     /// Prometheus text format; aggregate figures only, no names or ids.
-    static func addMetrics(_ router: Router<BreakglassRequestContext>, broker: Broker, counters: ServerCounters) {
+    static func addMetrics(_ router: Router<BreakglassRequestContext>, broker: Broker, counters: ServerCounters,
+                           processMetrics: PrometheusCollectorRegistry?) {
         // Unauthenticated, so a scrape storm must not become a database storm: one rendering serves every
         // request for a couple of seconds.
         let cache = ResponseCache(maxAge: .seconds(2))
@@ -91,14 +92,15 @@ extension Routes {
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             headers[.cacheControl] = "no-store"
-            let body = try await cache.value { try await renderMetrics(broker: broker, counters: counters) }
+            let body = try await cache.value { try await renderMetrics(broker: broker, counters: counters, processMetrics: processMetrics) }
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
         }
     }
 
-    static func renderMetrics(broker: Broker, counters: ServerCounters) async throws -> ByteBuffer {
+    static func renderMetrics(broker: Broker, counters: ServerCounters, processMetrics: PrometheusCollectorRegistry?) async throws -> ByteBuffer {
         let metrics = try await broker.retroMetrics()
         let registry = PrometheusCollectorRegistry()
+        register(try await broker.brokerFigures(), in: registry)
         func gauge(_ name: String, unit: String = "", _ help: String, _ labels: [(String, String)] = []) -> Gauge {
             registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "breakglass", subsystem: "retro", metricName: name,
                                                                 unitName: unit, helpText: help), labels: labels)
@@ -137,7 +139,8 @@ extension Routes {
                 helpText: "Requests answered 429 by the per-address rate limit since this instance started"),
                                  labels: [("route", route)]).increment(by: Int64(count))
         }
-        return ByteBuffer(bytes: registry.emitToBuffer())
+        // Per-process figures (request durations) come from the registry the executable's metrics backend fills.
+        return ByteBuffer(bytes: registry.emitToBuffer() + (processMetrics?.emitToBuffer() ?? []))
     }
 
     // MARK: read-only compliance pages

@@ -2,11 +2,16 @@ import BreakglassCore
 import BreakglassStore
 import Foundation
 import Hummingbird
+import Prometheus
 
 /// The HTTP JSON API. Handlers only translate between HTTP and the broker's use cases.
 enum Routes {
-    static func build(broker: Broker, migrator: Migrator, secureCookies: Bool = false) -> Router<BreakglassRequestContext> {
+    static func build(broker: Broker, migrator: Migrator, secureCookies: Bool = false,
+                      processMetrics: PrometheusCollectorRegistry? = nil) -> Router<BreakglassRequestContext> {
         let router = Router(context: BreakglassRequestContext.self)
+        // Request count and duration by route template (never the raw path), through swift-metrics: the
+        // executable chooses the backend (Prometheus into `processMetrics`); outermost, so errors count too.
+        router.add(middleware: MetricsMiddleware())
         // Over TLS, browsers must never fall back to plain HTTP for the compliance pages (outermost, so error
         // answers carry it too).
         if secureCookies { router.add(middleware: StrictTransportSecurityMiddleware()) }
@@ -64,7 +69,7 @@ enum Routes {
         }
 
         addGitHubHook(limited("github_hook", broker.settings.rateLimits.hook), broker: broker)
-        addMetrics(router, broker: broker, counters: counters)
+        addMetrics(router, broker: broker, counters: counters, processMetrics: processMetrics)
         addCompliancePages(router, signIn: signIn, guardian: guardian, broker: broker, secureCookies: secureCookies)
 
         let api = router.group("/v1").add(middleware: AuthMiddleware(broker: broker, guardian: guardian))

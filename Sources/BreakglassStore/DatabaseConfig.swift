@@ -24,11 +24,20 @@ public struct DatabaseConfig: Sendable, Equatable, CustomStringConvertible, Cust
         self.sslMode = sslMode
     }
 
+    /// The libpq variables that select an external database when `DATABASE_URL` is not given.
+    public static let libpqKeys = ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"]
+
+    /// The variable that makes the broker use an external database (`DATABASE_URL`, else the first `PG*`
+    /// one set), or nil for the embedded default. Operators are told which, so a stray `PGPASSWORD` in a
+    /// service's environment does not silently switch databases.
+    public static func selectingVariable(_ env: [String: String]) -> String? {
+        (["DATABASE_URL"] + libpqKeys).first { env[$0].map { !$0.isEmpty } ?? false }
+    }
+
     /// `nil` when nothing is configured (the embedded default applies).
     public static func fromEnvironment(_ env: [String: String], urlKey: String = "DATABASE_URL") throws -> DatabaseConfig? {
         if let url = env[urlKey], !url.isEmpty { return try parse(url: url, key: urlKey) }
-        let keys = ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"]
-        guard urlKey == "DATABASE_URL", keys.contains(where: { env[$0].map { !$0.isEmpty } ?? false }) else { return nil }
+        guard urlKey == "DATABASE_URL", selectingVariable(env) != nil else { return nil }
         let user = env["PGUSER"] ?? env["USER"] ?? "postgres"
         guard let port = Int(env["PGPORT"] ?? "5432"), (1...65535).contains(port) else {
             throw configError("PGPORT", "must be a port number")

@@ -23,6 +23,8 @@ public struct EmbeddedCluster: Sendable {
     /// PostgreSQL's own data directory, inside `clusterDirectory` so initdb gets the empty folder it wants.
     var pgData: URL { clusterDirectory.appendingPathComponent("data") }
     var initialisedMarker: URL { clusterDirectory.appendingPathComponent(".initialised") }
+    /// Whether a first start created the cluster already.
+    public var isInitialised: Bool { FileManager.default.fileExists(atPath: initialisedMarker.path) }
     var ownerPasswordFile: URL { dataDirectory.appendingPathComponent("pg-owner.password") }
     var runtimePasswordFile: URL { dataDirectory.appendingPathComponent("pg-server.password") }
     var portFile: URL { dataDirectory.appendingPathComponent("pg.port") }
@@ -65,19 +67,20 @@ public struct EmbeddedCluster: Sendable {
 
     /// Creates the cluster if needed, starts it if it is not running, and provisions the database.
     public func start() async throws -> Connections {
-        try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: runner.runAs == nil ? 0o700 : 0o711])
+        try prepareDataDirectory()
         if !FileManager.default.fileExists(atPath: initialisedMarker.path) {
             try initialise()
         }
         let port = try readPort()
+        removeStalePidFile()
         let status = try runner.run(bin("pg_ctl"), ["-D", pgData.path, "status"], allowFailure: true)
         var started = false
         if status.status != 0 {
             logger.info("starting embedded PostgreSQL", metadata: ["pg.data": "\(clusterDirectory.path)", "pg.port": "\(port)"])
-            try runner.run(bin("pg_ctl"), ["-D", pgData.path, "-l", clusterDirectory.appendingPathComponent("server.log").path,
-                                           "-w", "-t", "60", "start"])
+            try await startServer()
             started = true
+        } else {
+            logger.info("reusing the running embedded PostgreSQL", metadata: ["pg.data": "\(clusterDirectory.path)", "pg.port": "\(port)"])
         }
         let owner = DatabaseConfig(host: "127.0.0.1", port: port, user: Self.superuser, password: try readSecret(ownerPasswordFile),
                                    database: Self.databaseName, sslMode: .disable)
@@ -86,6 +89,22 @@ public struct EmbeddedCluster: Sendable {
                                        database: Self.databaseName, runtimeUser: Self.runtimeUser, runtimePassword: runtimePassword,
                                        logger: logger)
         return Connections(owner: owner, runtime: owner.with(user: Self.runtimeUser, password: runtimePassword), started: started)
+    }
+
+    func prepareDataDirectory() throws {
+        try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: runner.runAs == nil ? 0o700 : 0o711])
+    }
+
+    /// After a PostgreSQL that was killed, its last backends may hold the old shared memory for a moment and
+    /// the new postmaster refuses to start until they are gone: a few tries, a second apart.
+    private func startServer() async throws {
+        let arguments = ["-D", pgData.path, "-l", clusterDirectory.appendingPathComponent("server.log").path, "-w", "-t", "60", "start"]
+        for _ in 0..<4 {
+            if try runner.run(bin("pg_ctl"), arguments, allowFailure: true).status == 0 { return }
+            try await Task.sleep(for: .seconds(1))
+        }
+        try runner.run(bin("pg_ctl"), arguments)
     }
 
     public func stop() {

@@ -136,7 +136,7 @@ public struct Migrator: Sendable {
         return migrations.filter { recorded[$0.version] == nil }.map(\.name)
     }
 
-    private static func recorded(on connection: PostgresConnection, logger: Logger) async throws -> [Int: (name: String, checksum: String)] {
+    static func recorded(on connection: PostgresConnection, logger: Logger) async throws -> [Int: (name: String, checksum: String)] {
         var out: [Int: (name: String, checksum: String)] = [:]
         let exists = try await connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL", logger: logger)
         for try await present in exists.decode(Bool.self) where !present { return out }

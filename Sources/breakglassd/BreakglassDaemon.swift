@@ -10,6 +10,6 @@ struct BreakglassDaemon: AsyncParsableCommand {
             directory (BREAKGLASS_DATA_DIR; /var/lib/breakglass as root). DATABASE_URL or the libpq PG* variables \
             select an external server instead.
             """,
-        subcommands: [Serve.self, Migrate.self, Admin.self],
+        subcommands: [Serve.self, Migrate.self, Check.self, Admin.self],
         defaultSubcommand: Serve.self)
 }

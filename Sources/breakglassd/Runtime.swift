@@ -13,6 +13,7 @@ struct Runtime {
     let logger: Logger
 
     init(logLevel: Logger.Level = .info) {
+        _ = LogOutput.bootstrapped
         environment = ProcessInfo.processInfo.environment
         dataDirectory = EmbeddedCluster.defaultDataDirectory(environment: environment)
         var logger = Logger(label: "breakglassd")
@@ -24,31 +25,54 @@ struct Runtime {
         let owner: DatabaseConfig
         let runtime: DatabaseConfig
         let embedded: EmbeddedCluster?
-        let startedEmbedded: Bool
+        /// Whether this process stops the embedded cluster when it ends: `serve` owns it (also one that a
+        /// killed predecessor left running); a short-lived command stops only one it started while no
+        /// `serve` runs.
+        let stopsEmbedded: Bool
+        let ownership: ClusterOwnership?
+
+        func stopEmbeddedIfOwned() { if stopsEmbedded { embedded?.stop() } }
+    }
+
+    /// Which database the broker uses and why, for the log and `breakglassd check`: a stray PG* variable in
+    /// a service's environment silently switches to an external database, so the reason is always said.
+    var databaseChoice: String {
+        if let key = DatabaseConfig.selectingVariable(environment) { return "external database because \(key) is set" }
+        return "embedded cluster in \(dataDirectory.path) because no DATABASE_URL or PG* variable is set"
     }
 
     /// External database from DATABASE_URL / PG*, or the embedded cluster (started if needed).
-    func databases() async throws -> Databases {
+    func databases(owning: Bool = false) async throws -> Databases {
+        logger.notice("using \(databaseChoice)")
         if let runtime = try DatabaseConfig.fromEnvironment(environment) {
             let owner = try DatabaseConfig.fromEnvironment(environment, urlKey: "BREAKGLASS_MIGRATION_DATABASE_URL") ?? runtime
             if owner == runtime {
                 logger.warning("migrations run as the server's own role; give BREAKGLASS_MIGRATION_DATABASE_URL (the schema owner) so the server cannot alter the audit table's definition")
             }
-            return Databases(owner: owner, runtime: runtime, embedded: nil, startedEmbedded: false)
+            return Databases(owner: owner, runtime: runtime, embedded: nil, stopsEmbedded: false, ownership: nil)
         }
         let cluster = try EmbeddedCluster(dataDirectory: dataDirectory, logger: logger)
+        let ownership = owning ? try cluster.claimOwnership() : nil
         let connections = try await cluster.start()
-        return Databases(owner: connections.owner, runtime: connections.runtime, embedded: cluster, startedEmbedded: connections.started)
+        return Databases(owner: connections.owner, runtime: connections.runtime, embedded: cluster,
+                         stopsEmbedded: owning || (connections.started && !cluster.isOwned), ownership: ownership)
     }
 
     /// AES-256 master key for seeds and signing keys: BREAKGLASS_MASTER_KEY_FILE, or for the embedded
     /// default a 0600 file created in the data directory.
-    func masterKey(embedded: Bool) throws -> SecretBox {
+    /// `create` false (`check`) reports a missing embedded key instead of creating one.
+    func masterKey(embedded: Bool, create: Bool = true) throws -> SecretBox {
         let path: String
         if let configured = environment["BREAKGLASS_MASTER_KEY_FILE"], !configured.isEmpty {
             path = configured
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw ValidationError("BREAKGLASS_MASTER_KEY_FILE \(path) does not exist (restore it from your backup; a new key cannot read the stored seeds and signing keys)")
+            }
         } else if embedded {
             path = dataDirectory.appendingPathComponent("master.key").path
+            if !FileManager.default.fileExists(atPath: path) && !create {
+                throw ValidationError("the embedded default's master key \(path) does not exist: `breakglassd serve` creates it on a new data directory; restore it from your backup if seeds were stored")
+            }
             if !FileManager.default.fileExists(atPath: path) {
                 let encoded = Data(SecretBox.generateKey()).base64EncodedString() + "\n"
                 do {
@@ -59,7 +83,12 @@ struct Runtime {
                 logger.notice("created master key file; back it up: without it seeds and signing keys cannot be read", metadata: ["key.path": "\(path)"])
             }
         } else {
-            throw ValidationError("BREAKGLASS_MASTER_KEY_FILE is required with an external database (a file holding 32 random bytes, base64; create one with: head -c32 /dev/urandom | base64 > master.key; chmod 600 master.key)")
+            let selector = DatabaseConfig.selectingVariable(environment) ?? "DATABASE_URL"
+            throw ValidationError("""
+                BREAKGLASS_MASTER_KEY_FILE is required with an external database, which is used because \(selector) is set \
+                (unset it to use the embedded cluster); the file holds 32 random bytes, base64: \
+                head -c32 /dev/urandom | base64 > master.key; chmod 600 master.key
+                """)
         }
         let attributes = try? FileManager.default.attributesOfItem(atPath: path)
         if let mode = attributes?[.posixPermissions] as? Int, mode & 0o077 != 0 {
@@ -72,11 +101,26 @@ struct Runtime {
         return try SecretBox(keyBytes: Array(bytes))
     }
 
+    /// The listen address from the command line or BREAKGLASS_HOST/PORT/TLS_*, validated.
+    func listen(host: String? = nil, port: Int? = nil, tlsCert: String? = nil, tlsKey: String? = nil, insecure: Bool = false) throws -> ListenConfig {
+        let portText = port.map(String.init) ?? environment["BREAKGLASS_PORT"] ?? "8420"
+        guard let port = Int(portText), (0...65535).contains(port) else {
+            throw ValidationError("BREAKGLASS_PORT '\(portText)' is not a port number")
+        }
+        let listen = ListenConfig(
+            host: host ?? environment["BREAKGLASS_HOST"] ?? "127.0.0.1", port: port,
+            tlsCertificatePath: tlsCert ?? environment["BREAKGLASS_TLS_CERT"], tlsKeyPath: tlsKey ?? environment["BREAKGLASS_TLS_KEY"],
+            allowInsecure: insecure || environment["BREAKGLASS_INSECURE_LISTEN"] == "1")
+        try listen.validate()
+        return listen
+    }
+
     func migrator() throws -> Migrator {
         try Migrator.load(directory: Migrator.defaultDirectory(environment: environment))
     }
 
     func settings() throws -> Broker.Settings {
+        if case .failure(let problem) = LogOutput.format { throw ValidationError(problem.message) }
         func duration(_ key: String, default value: TimeInterval, range: ClosedRange<TimeInterval>) throws -> TimeInterval {
             guard let text = environment[key], !text.isEmpty else { return value }
             guard let parsed = TTL.parse(text), range.contains(parsed) else {
@@ -147,11 +191,11 @@ struct Runtime {
 
     /// Prepares the database (embedded start, migrations), runs `body` with a started broker, and stops an
     /// embedded cluster this process started. `serve` gives `roleCheck`; the short-lived admin commands do not.
-    func withBroker(roleCheck: PrivilegedRolePolicy? = nil, _ body: @Sendable (Broker, Migrator) async throws -> Void) async throws {
+    func withBroker(roleCheck: PrivilegedRolePolicy? = nil, owningCluster: Bool = false, _ body: @Sendable (Broker, Migrator) async throws -> Void) async throws {
         // A bad setting stops the broker before any database is touched.
         let settings = try settings()
-        let databases = try await databases()
-        defer { if databases.startedEmbedded { databases.embedded?.stop() } }
+        let databases = try await databases(owning: owningCluster)
+        defer { databases.stopEmbeddedIfOwned() }
         let box = try masterKey(embedded: databases.embedded != nil)
         let migrator = try migrator()
         let logger = logger

@@ -27,23 +27,17 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let runtime = Runtime()
         let env = runtime.environment
-        let portText = port.map(String.init) ?? env["BREAKGLASS_PORT"] ?? "8420"
-        guard let port = Int(portText), (0...65535).contains(port) else {
-            throw ValidationError("BREAKGLASS_PORT '\(portText)' is not a port number")
-        }
-        let listen = ListenConfig(
-            host: host ?? env["BREAKGLASS_HOST"] ?? "127.0.0.1", port: port,
-            tlsCertificatePath: tlsCert ?? env["BREAKGLASS_TLS_CERT"], tlsKeyPath: tlsKey ?? env["BREAKGLASS_TLS_KEY"],
-            allowInsecure: insecureListen || env["BREAKGLASS_INSECURE_LISTEN"] == "1")
         try await reportingErrors {
-            try listen.validate()
+            let listen = try runtime.listen(host: host, port: port, tlsCert: tlsCert, tlsKey: tlsKey, insecure: insecureListen)
             if listen.tlsCertificatePath == nil && !listen.isLoopback {
                 runtime.logger.warning("listening without TLS on a non-loopback address (--insecure-listen)")
             }
             let logger = runtime.logger
             let roleCheck = try PrivilegedRolePolicy.from(flag: allowPrivilegedRole, environment: env)
-            try await runtime.withBroker(roleCheck: roleCheck) { broker, migrator in
-                let services = try BrokerServer.makeServiceGroup(broker: broker, migrator: migrator, listen: listen, logger: logger) { port in
+            let processMetrics = MetricsBackend.bootstrap()
+            try await runtime.withBroker(roleCheck: roleCheck, owningCluster: true) { broker, migrator in
+                let services = try BrokerServer.makeServiceGroup(broker: broker, migrator: migrator, listen: listen, logger: logger,
+                                                                 processMetrics: processMetrics) { port in
                     let scheme = listen.tlsCertificatePath == nil ? "http" : "https"
                     logger.notice("breakglassd listening", metadata: ["http.url": "\(scheme)://\(listen.host):\(port)"])
                 }
@@ -60,7 +54,7 @@ struct Migrate: AsyncParsableCommand {
         let runtime = Runtime()
         try await reportingErrors {
             let databases = try await runtime.databases()
-            defer { if databases.startedEmbedded { databases.embedded?.stop() } }
+            defer { databases.stopEmbeddedIfOwned() }
             let migrator = try runtime.migrator()
             let logger = runtime.logger
             let applied = try await Database.withDatabase(databases.owner, logger: logger) { try await migrator.migrate($0, logger: logger) }
