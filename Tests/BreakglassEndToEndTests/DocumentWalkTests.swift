@@ -59,6 +59,8 @@ final class DocumentWorld: @unchecked Sendable {
     var pendingCodes: [String: String] = [:]
     var activeSessions: [String: String] = [:]
     var currentSession: String?
+    /// In a drill runbook every SESSION is the drill the document started.
+    var drillSession: String?
     var lastEvidence: String?
 
     static let githubSecret = "a GitHub secret for the document walk"
@@ -270,6 +272,7 @@ final class DocumentWorld: @unchecked Sendable {
         if let id = result.stdout.firstMatch(of: /session (bg_[A-Z0-9]{20}) active/)?.1 {
             activeSessions[persona] = String(id)
             currentSession = String(id)
+            if text.hasPrefix("breakglass drill ") { drillSession = String(id) }
         }
         if text.hasPrefix("breakglassd admin create "), let code = result.stdout.firstMatch(of: /enrolment code:\s+(\S+)/)?.1,
            let user = text.split(separator: " ").dropFirst(3).first {
@@ -331,7 +334,9 @@ final class DocumentWorld: @unchecked Sendable {
         }
         if text.contains("SESSION") || text.contains("bg_...") || text.contains("bg_7Q2K…") {
             let session: String
-            switch words.prefix(3).joined(separator: " ") {
+            switch drillSession != nil ? "drill" : words.prefix(3).joined(separator: " ") {
+            case "drill":
+                session = drillSession!
             case "breakglass status bg_...", "breakglass extend bg_...", "breakglass end bg_...", "breakglass extend SESSION", "breakglass end SESSION":
                 session = try await activeSessions[persona].asyncOr { try await self.newSession(of: persona) }
             case "breakglass compliance approve", "breakglass compliance reject":
