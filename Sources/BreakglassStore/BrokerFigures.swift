@@ -41,10 +41,11 @@ extension Tx {
     public func brokerFigures(now: Date) async throws -> BrokerFigures {
         var figures = BrokerFigures()
         for try await (target, outcome, count) in try await query("""
-            SELECT target, 'granted', count(*)::bigint FROM sessions GROUP BY target
+            SELECT target, 'granted', count(*)::bigint FROM sessions WHERE NOT drill GROUP BY target
             UNION ALL
             SELECT coalesce((body::jsonb) -> 'event' ->> 'target', ''), 'denied', count(*)::bigint
-              FROM audit_events WHERE event_type = 'session.denied' GROUP BY 1
+              FROM audit_events WHERE event_type = 'session.denied'
+               AND coalesce((body::jsonb) -> 'event' -> 'details' ->> 'drill', 'false') <> 'true' GROUP BY 1
             ORDER BY 1, 2
             """).decode((String, String, Int).self) {
             figures.activations.append(.init(target: target, outcome: outcome, count: count))

@@ -159,6 +159,7 @@ final class DrillTests: RetroTestCase {
 
         let metrics = try await http.send(.GET, "/metrics").text
         for line in ["breakglass_retro_overdue 0", "breakglass_retro_obligations{status=\"owed\"} 1", "breakglass_drill_sessions 1",
+                     "breakglass_activations_total{target=\"payments-db\",outcome=\"granted\"} 1",
                      "breakglass_drill_escalations_paged{rung=\"level1\"} 1"] {
             XCTAssertTrue(metrics.contains(line), "\(line) in\n\(metrics)")
         }
