@@ -46,9 +46,7 @@ struct Runtime {
         logger.notice("using \(databaseChoice)")
         if let runtime = try DatabaseConfig.fromEnvironment(environment) {
             let owner = try DatabaseConfig.fromEnvironment(environment, urlKey: "BREAKGLASS_MIGRATION_DATABASE_URL") ?? runtime
-            if owner == runtime {
-                logger.warning("migrations run as the server's own role; give BREAKGLASS_MIGRATION_DATABASE_URL (the schema owner) so the server cannot alter the audit table's definition")
-            }
+
             return Databases(owner: owner, runtime: runtime, embedded: nil, stopsEmbedded: false, ownership: nil)
         }
         let cluster = try EmbeddedCluster(dataDirectory: dataDirectory, logger: logger)
@@ -199,9 +197,20 @@ struct Runtime {
         let box = try masterKey(embedded: databases.embedded != nil)
         let migrator = try migrator()
         let logger = logger
-        let applied = try await Database.withDatabase(databases.owner, logger: logger) { try await migrator.migrate($0, logger: logger) }
-        if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": "\(applied.joined(separator: ", "))"]) }
+        // The server role must not hold the owner's password, and cannot create tables: with an external database
+        // and no owner URL, it only checks that `breakglassd migrate` was run. One URL for both (an operator who
+        // accepted a privileged role) still migrates.
+        let ownerGiven = environment["BREAKGLASS_MIGRATION_DATABASE_URL"].map { !$0.isEmpty } ?? false
+        if databases.embedded != nil || ownerGiven || roleCheck == .allow {
+            let applied = try await Database.withDatabase(databases.owner, logger: logger) { try await migrator.migrate($0, logger: logger) }
+            if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": "\(applied.joined(separator: ", "))"]) }
+        }
         try await Database.withDatabase(databases.runtime, logger: logger) { database in
+            let pending = try await database.read { try await migrator.pending($0) }
+            guard pending.isEmpty else {
+                throw BreakglassError(.unavailable, "migrations_pending",
+                                      "migrations pending: \(pending.joined(separator: ", ")); apply them with `breakglassd migrate` with BREAKGLASS_MIGRATION_DATABASE_URL set to the schema owner (the server role cannot, and should not hold the owner's password)")
+            }
             if let roleCheck { try await checkRuntimeRole(database, policy: roleCheck) }
             let broker = try await Broker.start(database: database, clock: SystemClock(), box: box, settings: settings, logger: logger)
             try await body(broker, migrator)

@@ -48,36 +48,49 @@ final class ExternalDatabaseTests: XCTestCase {
             _ = try? Tools.run("/usr/bin/psql", [superuser.urlWithPassword, "-c", "DROP ROLE IF EXISTS bgx_server_\(suffix), bgx_owner_\(suffix)"])
         }
 
-        // 2. The master key and the settings, by the runbook's own shell lines.
-        let shell = adapt(try block("sh", containing: "master.key"))
+        // 2 and 3, line by line as a shell would: the master key, the settings, `migrate` with the owner's URL,
+        // `serve` without it.
         var environment: [String: String] = ["BREAKGLASS_LOG_LEVEL": "notice"]
-        var commands: [String] = []
-        for line in shell.split(separator: "\n").map(String.init) {
+        let breakglassd = Tools.binDirectory.appendingPathComponent("breakglassd").path
+        var served = false
+        let settingsBlock = try block("sh", containing: "master.key"), migrateBlock = try block("sh", containing: "breakglassd migrate")
+        for line in adapt(settingsBlock + migrateBlock).split(separator: "\n").map(String.init) {
             if line.hasPrefix("export "), let equals = line.firstIndex(of: "=") {
                 let key = String(line[line.index(line.startIndex, offsetBy: 7)..<equals])
                 environment[key] = String(line[line.index(after: equals)...]).trimmingCharacters(in: CharacterSet(charactersIn: "'\""))
-            } else {
-                commands.append(line)
+            } else if line.hasPrefix("unset ") {
+                environment.removeValue(forKey: String(line.dropFirst(6)))
+            } else if line == "breakglassd migrate" {
+                // Before it: a broker with only the server role neither migrates nor serves an old schema.
+                var serverOnly = environment
+                serverOnly.removeValue(forKey: "BREAKGLASS_MIGRATION_DATABASE_URL")
+                if case .exited(let early) = try await BrokerProcess.run(serverOnly) {
+                    XCTAssertTrue(early.stderr.contains("migrations pending"), early.stderr)
+                } else {
+                    XCTFail("serve must refuse an unmigrated database when it may not migrate it")
+                }
+                let migrate = try Tools.run(breakglassd, ["migrate"], environment: environment)
+                XCTAssertEqual(migrate.status, 0, migrate.stderr)
+                XCTAssertTrue(migrate.stdout.contains("applied:"), migrate.stdout)
+            } else if line == "breakglassd serve" {
+                XCTAssertNil(environment["BREAKGLASS_MIGRATION_DATABASE_URL"], "the serving broker never holds the owner's password")
+                let (process, url) = try await BrokerProcess.start(environment)
+                let ready = try await HTTPTestClient(baseURL: url).send(.GET, "/readyz")
+                process.kill(SIGTERM)
+                let result = process.finish()
+                XCTAssertEqual(ready.status, 200)
+                XCTAssertEqual(result.status, 0, result.stderr)
+                XCTAssertFalse(result.stderr.contains("privileged"), "the server role passes the privilege check: \(result.stderr)")
+                served = true
+            } else if !line.isEmpty {
+                let shell = try Tools.run("/bin/sh", ["-c", line])
+                XCTAssertEqual(shell.status, 0, "\(line): \(shell.stderr)")
             }
         }
-        let setup = try Tools.run("/bin/sh", ["-c", commands.joined(separator: " && ")])
-        XCTAssertEqual(setup.status, 0, setup.stderr)
+        XCTAssertTrue(served, "the runbook serves")
         let keyFile = try XCTUnwrap(environment["BREAKGLASS_MASTER_KEY_FILE"])
         let mode = try FileManager.default.attributesOfItem(atPath: keyFile)[.posixPermissions] as! Int
         XCTAssertEqual(mode & 0o777, 0o600, "the umask makes the key 0600 from the start")
-
-        // 3. Migrate as the owner, serve as the server role.
-        let breakglassd = Tools.binDirectory.appendingPathComponent("breakglassd").path
-        let migrate = try Tools.run(breakglassd, ["migrate"], environment: environment)
-        XCTAssertEqual(migrate.status, 0, migrate.stderr)
-        XCTAssertTrue(migrate.stdout.contains("applied:"), migrate.stdout)
-        let (process, url) = try await BrokerProcess.start(environment)
-        let ready = try await HTTPTestClient(baseURL: url).send(.GET, "/readyz")
-        process.kill(SIGTERM)
-        let served = process.finish()
-        XCTAssertEqual(ready.status, 200)
-        XCTAssertEqual(served.status, 0, served.stderr)
-        XCTAssertFalse(served.stderr.contains("privileged"), "the server role passes the privilege check: \(served.stderr)")
 
         // 4. The first administrator.
         let admin = try Tools.run(breakglassd, ["admin", "create", "alice", "--role", "admin", "--role", "engineer"], environment: environment)
