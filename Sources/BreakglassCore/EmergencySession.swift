@@ -71,8 +71,24 @@ public struct EmergencySession: Codable, Equatable, Sendable {
                                 ttl: TimeInterval?, now: Date, drill: Bool = false) throws -> EmergencySession {
         let reason = try Validation.reason(reason)
         let incident = try Validation.incident(incident)
-        let ttl = try checkTTL(ttl ?? target.maxTTL, target: target)
         let at = Timestamp.truncated(now)
+        if drill {
+            // A drill hands out a real credential while every page says "rehearsal": only where an admin enabled
+            // drills, short, and never extended, so it cannot stand in for quiet real access.
+            guard target.drillDeadline != nil else {
+                throw BreakglassError(.forbidden, "drills_not_enabled",
+                                      "drills are not enabled on \(target.name); an admin enables them with: breakglass admin set-target \(target.name) --drill-deadline 2m")
+            }
+            let cap = min(target.maxTTL, DrillPlan.maxCredentialTTL)
+            let ttl = ttl ?? cap
+            guard ttl > 0, ttl <= cap else {
+                throw BreakglassError.invalid("ttl", "a drill's credential lasts at most \(TTL.format(cap)), not \(TTL.format(ttl))")
+            }
+            return EmergencySession(
+                id: id, requester: requester, target: target.name, reason: reason, incident: incident, state: .active,
+                activatedAt: at, expiresAt: at + ttl, hardLimit: at + ttl, retroDueAt: at + target.retroDeadline, extensions: 0, drill: true)
+        }
+        let ttl = try checkTTL(ttl ?? target.maxTTL, target: target)
         return EmergencySession(
             id: id, requester: requester, target: target.name, reason: reason, incident: incident, state: .active,
             activatedAt: at, expiresAt: at + ttl, hardLimit: at + target.maxTotal,
@@ -87,6 +103,9 @@ public struct EmergencySession: Codable, Equatable, Sendable {
     /// Adds `ttl` to the current expiry, refusing (not trimming) anything past the target's caps.
     public func extend(by ttl: TimeInterval, target: Target, now: Date) throws -> EmergencySession {
         try requireActive(now: now)
+        guard !drill else {
+            throw BreakglassError(.conflict, "drill_not_extendable", "\(id) is a drill: it is not extended; start another drill if the rehearsal needs more time")
+        }
         let ttl = try Self.checkTTL(ttl, target: target)
         let newExpiry = expiresAt + ttl
         guard newExpiry <= hardLimit else {

@@ -137,7 +137,8 @@ public struct Broker: Sendable {
         case .reused(replayOfLast: true):
             // The step just accepted, submitted again: refused and audited, but a double submit during an
             // incident must not lock the engineer out. Guessing still counts below.
-            return .refused(.totpReused, denial(BreakglassError.totpReused.code))
+            // Audited as "totp_replayed", apart from failures, so metrics and lockout counts agree.
+            return .refused(.totpReused, denial("totp_replayed"))
         case .wrong, .reused(replayOfLast: false):
             let failures = try await tx.recordTOTPFailure(userId: user.id, now: now, windowStart: now - settings.lockout.window,
                                                            source: counting.rawValue)

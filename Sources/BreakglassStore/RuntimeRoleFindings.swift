@@ -13,12 +13,16 @@ public struct RuntimeRoleFindings: Sendable, Equatable {
     public var ownedTables: [String]
     /// Those of UPDATE, DELETE and TRUNCATE the role holds on `audit_events`.
     public var auditPrivileges: [String]
+    /// CREATEROLE (PostgreSQL 15 and earlier let such a role grant itself membership in any non-superuser
+    /// role, the owner included) or ADMIN option on a role that owns tables: one `GRANT … TO self` away.
+    public var canBecomeOwner: Bool
 
-    public init(role: String, superuser: Bool, ownedTables: [String], auditPrivileges: [String]) {
+    public init(role: String, superuser: Bool, ownedTables: [String], auditPrivileges: [String], canBecomeOwner: Bool = false) {
         self.role = role
         self.superuser = superuser
         self.ownedTables = ownedTables
         self.auditPrivileges = auditPrivileges
+        self.canBecomeOwner = canBecomeOwner
     }
 
     public var isUnprivileged: Bool { problems.isEmpty }
@@ -33,6 +37,7 @@ public struct RuntimeRoleFindings: Sendable, Equatable {
             out.append("owns (or is a member of the owner of) tables \(shown)\(more)")
         }
         if !auditPrivileges.isEmpty { out.append("may \(auditPrivileges.joined(separator: ", ")) audit_events") }
+        if canBecomeOwner { out.append("has CREATEROLE or ADMIN on the owner's role, so it can make itself the owner") }
         return out
     }
 }
@@ -65,6 +70,15 @@ extension Tx {
             """).decode(String.self) {
             audit.append(privilege)
         }
-        return RuntimeRoleFindings(role: role, superuser: superuser, ownedTables: owned, auditPrivileges: audit)
+        var escalates = false
+        for try await value in try await query("""
+            SELECT rolcreaterole OR EXISTS (
+                SELECT 1 FROM pg_class c
+                WHERE c.oid = to_regclass('audit_events') AND pg_has_role(current_user, c.relowner, 'USAGE WITH ADMIN OPTION'))
+            FROM pg_roles WHERE rolname = current_user
+            """).decode(Bool.self) {
+            escalates = value
+        }
+        return RuntimeRoleFindings(role: role, superuser: superuser, ownedTables: owned, auditPrivileges: audit, canBecomeOwner: escalates)
     }
 }

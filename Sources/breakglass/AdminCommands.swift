@@ -97,31 +97,40 @@ struct Admin: AsyncParsableCommand {
     }
 
     struct SetTarget: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "set-target", abstract: "Create or change a target.")
+        static let configuration = CommandConfiguration(
+            commandName: "set-target", abstract: "Create a target, or change the settings given of an existing one (the others stay as they are).")
         @OptionGroup var options: GlobalOptions
         @Argument(help: "Target name.") var name: String
-        @Option(help: "Credential kind (token).") var kind = "token"
+        @Option(help: "Credential kind (token).") var kind: String?
         @Option(help: "JWT audience downstream services check (default: the target name).") var audience: String?
-        @Option(help: "Longest TTL one request or extension may ask for, e.g. 1h.") var maxTtl: String
+        @Option(help: "Longest TTL one request or extension may ask for, e.g. 1h (required for a new target).") var maxTtl: String?
         @Option(help: "Cap on the whole session with extensions (default 4 x max TTL).") var maxTotal: String?
         @Option(help: "Retro PR deadline (default 24h).") var retroDeadline: String?
         @Option(help: "Whether the retro deadline runs from 'activation' (default) or from the session's 'end'.") var retroFrom: String?
         @Option(name: .customLong("requester"), help: "Who may request: role:NAME or user:NAME; repeatable (default role:engineer).")
         var requesters: [String] = []
-        @Option(help: "Retro PR deadline of drills on this target, 1m to 59m (default 2m); real sessions keep at least 1h.")
+        @Option(help: "Enables drills on this target, with this retro PR deadline: 1m to 59m (e.g. 2m); real sessions keep at least 1h.")
         var drillDeadline: String?
         @OptionGroup var stepUp: StepUpOptions
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
-                var body: [String: Any] = ["kind": kind, "max_ttl": maxTtl, "totp": try stepUp.code()]
-                if let drillDeadline { body["drill_deadline"] = drillDeadline }
-                if let audience { body["audience"] = audience }
-                if let maxTotal { body["max_total"] = maxTotal }
-                if let retroDeadline { body["retro_deadline"] = retroDeadline }
-                if let retroFrom { body["retro_from"] = retroFrom }
-                if !requesters.isEmpty { body["requesters"] = requesters }
-                let (target, raw) = try await APIClient(options: options).call(.PUT, "/v1/targets/\(APIClient.path(name))", body: body, as: Target.self)
+                let client = try APIClient(options: options)
+                // The API replaces a target whole: changing one setting must not reset the others (an audience
+                // reset would make downstream services refuse every later credential).
+                let (targets, _) = try await client.call(.GET, "/v1/targets", as: [Target].self)
+                let current = targets.first { $0.name == name }
+                guard let maxTtl = maxTtl ?? current.map({ TTL.format($0.maxTTL) }) else {
+                    throw CLIError(kind: .usage, code: "max_ttl_missing", message: "--max-ttl is required for a new target")
+                }
+                var body: [String: Any] = ["kind": kind ?? current?.kind.rawValue ?? "token", "max_ttl": maxTtl, "totp": try stepUp.code()]
+                if let value = audience ?? current?.audience { body["audience"] = value }
+                if let value = maxTotal ?? current.map({ TTL.format($0.maxTotal) }) { body["max_total"] = value }
+                if let value = retroDeadline ?? current.map({ TTL.format($0.retroDeadline) }) { body["retro_deadline"] = value }
+                if let value = retroFrom ?? current?.retroFrom.rawValue { body["retro_from"] = value }
+                if let value = requesters.isEmpty ? current?.requesters : requesters { body["requesters"] = value }
+                if let value = drillDeadline ?? current?.drillDeadline.map({ TTL.format($0) }) { body["drill_deadline"] = value }
+                let (target, raw) = try await client.call(.PUT, "/v1/targets/\(APIClient.path(name))", body: body, as: Target.self)
                 output(json: options.json, raw: raw) { Admin.describe(target) }
             }
         }
@@ -140,6 +149,6 @@ struct Admin: AsyncParsableCommand {
     }
 
     static func describe(_ t: Target) -> String {
-        "\(t.name)  \(t.kind.rawValue)  aud=\(t.audience)  max-ttl=\(TTL.format(t.maxTTL))  max-total=\(TTL.format(t.maxTotal))  retro=\(TTL.format(t.retroDeadline)) from \(t.retroFrom.rawValue)  drill-retro=\(TTL.format(t.drillDeadline ?? DrillPlan.defaultDeadline))  requesters=\(t.requesters.joined(separator: ","))"
+        "\(t.name)  \(t.kind.rawValue)  aud=\(t.audience)  max-ttl=\(TTL.format(t.maxTTL))  max-total=\(TTL.format(t.maxTotal))  retro=\(TTL.format(t.retroDeadline)) from \(t.retroFrom.rawValue)  drill=\(t.drillDeadline.map { "on, retro \(TTL.format($0))" } ?? "off")  requesters=\(t.requesters.joined(separator: ","))"
     }
 }

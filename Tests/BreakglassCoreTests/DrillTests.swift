@@ -110,6 +110,22 @@ final class DrillTests: XCTestCase {
 
     // MARK: report
 
+    func testADrillLinkedOnTimeStopsItsLadderWithoutFindings() throws {
+        let o = RetroObligation.opened(for: drillSession(), target: target(), ladder: .standard)
+        let due = (0..<5).map { o.fireTime(level: $0) }
+        let reached = (0..<2).map { DrillRungReached(level: $0, scheduledAt: due[$0], reachedAt: due[$0], outcome: "paged") }
+        let pages = (0..<2).map { level in
+            DrillPageRecord(messageId: "m\(level)", eventType: o.ladder.rungs[level].eventType, level: level, queuedAt: due[level], channel: "slack",
+                            state: "delivered", attempts: 1, firstAttemptAt: due[level], deliveredAt: due[level] + 1, lastError: nil)
+        }
+        // The PR is linked before the deadline: the escalations after it never fire, as planned.
+        var linked = try o.link(url: "https://github.com/acme/payments/pull/9", by: "alice", source: .cli, now: due[1] + 5)
+        linked = try linked.approve(by: "bob", note: "drill PR reviewed", now: due[1] + 10, requesterCreatedBy: nil)
+        let report = DrillReport.make(session: drillSession(), obligation: linked, reached: reached, pages: pages, now: start + 3600, by: "bob")
+        XCTAssertEqual(report.rungs.suffix(3).map(\.outcome), ["stopped_by_link", "stopped_by_link", "stopped_by_link"])
+        XCTAssertEqual(report.findings.filter { $0.contains("never reached") }, [])
+    }
+
     func testReportListsEveryRungAndNamesWhatWentWrong() {
         var o = RetroObligation.opened(for: drillSession(), target: target(), ladder: .standard)
         let due = (0..<5).map { o.fireTime(level: $0) }

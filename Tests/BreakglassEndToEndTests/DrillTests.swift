@@ -7,6 +7,33 @@ import XCTest
 /// Drills end to end: a 2-minute drill pages its whole ladder at real Slack, PagerDuty and webhook
 /// receivers, marked DRILL, then is linked from GitHub, approved and reported; it never counts as real.
 final class DrillTests: RetroTestCase {
+    override func setUp() async throws {
+        try await super.setUp()
+        // Drills run only where an admin enabled them.
+        let enabled = try await adminSend(.PUT, "/v1/targets/payments-db", as: alice, json: [
+            "max_ttl": "1h", "max_total": "2h", "retro_deadline": "24h", "audience": "payments-db-api", "drill_deadline": "2m",
+        ])
+        XCTAssertEqual(enabled.status, 200, enabled.text)
+    }
+
+    func testADrillIsOnlyWhereEnabledShortAndNeverExtended() async throws {
+        try await makeTarget("ledger", admin: alice)
+        let elsewhere = try await http.send(.POST, "/v1/drills", token: alice.token, json: [
+            "target": "ledger", "reason": "Q3 drill: lock pile-up rehearsal", "incident": "DRILL-2026-Q3", "totp": try code(alice.secret),
+        ])
+        XCTAssertEqual(elsewhere.status, 403, elsewhere.text)
+        XCTAssertEqual(elsewhere.errorCode, "drills_not_enabled")
+        let long = try await http.send(.POST, "/v1/drills", token: alice.token, json: [
+            "target": "payments-db", "reason": "Q3 drill: lock pile-up rehearsal", "incident": "DRILL-2026-Q3", "ttl": "1h",
+            "totp": try code(alice.secret),
+        ])
+        XCTAssertEqual(long.status, 400, "a drill's credential is short: \(long.text)")
+        let (id, _) = try await startDrill()
+        let extend = try await http.send(.POST, "/v1/sessions/\(id)/extend", token: alice.token, json: ["ttl": "5m", "totp": try code(alice.secret)])
+        XCTAssertEqual(extend.status, 409, extend.text)
+        XCTAssertEqual(extend.errorCode, "drill_not_extendable")
+    }
+
     /// Slack, PagerDuty and a webhook that receive every event (the RetroTestCase webhook gets `retro.*`).
     func addChannels() async throws {
         await receiver.setDefault("/pd/v2/enqueue", .init(status: 202, body: #"{"status":"success"}"#))
@@ -20,7 +47,7 @@ final class DrillTests: RetroTestCase {
         }
     }
 
-    func startDrill(ttl: String = "30m") async throws -> (id: String, at: Date) {
+    func startDrill(ttl: String = "10m") async throws -> (id: String, at: Date) {
         let at = clock.now()
         let reply = try await http.send(.POST, "/v1/drills", token: alice.token, json: [
             "target": "payments-db", "reason": "Q3 drill: lock pile-up rehearsal", "incident": "DRILL-2026-Q3", "ttl": ttl,

@@ -87,5 +87,12 @@ final class RuntimeRoleTests: BrokerTestCase {
         XCTAssertFalse(member.superuser)
         XCTAssertEqual(member.ownedTables, ["web_logins"])
         XCTAssertEqual(member.problems, ["owns (or is a member of the owner of) tables web_logins"])
+
+        // Owns nothing and holds no audit privilege, but CREATEROLE: it could grant itself the owner's role.
+        try await database.asSuperuser("ALTER ROLE \(TestDatabase.runtimeUser) CREATEROLE")
+        let creator = try await Database.withDatabase(database.runtime, logger: logger) { try await $0.read { try await $0.runtimeRoleFindings() } }
+        try await database.asSuperuser("ALTER ROLE \(TestDatabase.runtimeUser) NOCREATEROLE")
+        XCTAssertFalse(creator.isUnprivileged)
+        XCTAssertTrue(creator.canBecomeOwner)
     }
 }

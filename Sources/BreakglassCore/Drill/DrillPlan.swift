@@ -16,6 +16,8 @@ public struct DrillPlan: Sendable, Equatable {
     public static let controls = ["NIST-800-53:IR-3", "PCI-DSS-4.0:12.10.2", "SOC2:CC7.4"]
 
     public static let defaultDeadline: TimeInterval = 120
+    /// The longest credential a drill hands out (a rehearsal needs minutes, not the target's full TTL).
+    public static let maxCredentialTTL: TimeInterval = 15 * 60
     /// Below an hour, which real sessions may never have; a drill of an hour or more rehearses nothing faster.
     public static let deadlines: ClosedRange<TimeInterval> = 60...(59 * 60)
 

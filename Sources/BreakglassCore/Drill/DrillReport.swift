@@ -146,7 +146,11 @@ public struct DrillReport: Codable, Sendable, Equatable {
             let list = deliveries(records)
             let pagedAt = list.compactMap(\.deliveredAt).min()
             let what = "rung \(index + 1) (\(rung.eventType), due \(Timestamp.format(due)))"
+            let stoppedByLink = hit == nil && (obligation.firstLinkedAt.map { $0 <= due } ?? false)
             switch hit?.outcome {
+            case nil where stoppedByLink:
+                // Linking stops the ladder: a rung after the link is the plan working, not a miss.
+                break
             case nil:
                 findings.append(now < due ? "\(what) is not due yet: the drill is still running" : "\(what) was never reached")
             case "paged":
@@ -158,7 +162,7 @@ public struct DrillReport: Codable, Sendable, Equatable {
                 findings.append("\(what) was skipped: it was reached after the deadline")
             }
             return Rung(level: index + 1, name: rung.name, severity: rung.severity, eventType: rung.eventType, dueAt: due,
-                        outcome: hit?.outcome ?? "not_reached", reachedAt: hit?.reachedAt, pagedAt: pagedAt,
+                        outcome: hit?.outcome ?? (stoppedByLink ? "stopped_by_link" : "not_reached"), reachedAt: hit?.reachedAt, pagedAt: pagedAt,
                         pagedLateBySeconds: pagedAt.map { max(0, $0.timeIntervalSince(due)) }, deliveries: list)
         }
         var others: [Page] = []
