@@ -32,8 +32,16 @@ public struct EmbeddedCluster: Sendable {
     public init(dataDirectory: URL, logger: Logger) throws {
         self.dataDirectory = dataDirectory
         self.logger = logger
-        runner = ProcessRunner(runAs: getuid() == 0 ? "postgres" : nil)
+        runner = ProcessRunner(runAs: getuid() == 0 ? Self.clusterAccount(dataDirectory) : nil)
         binDirectory = try Self.findBinaries()
+    }
+
+    /// PostgreSQL refuses to run as root. Root runs it as the account that owns an existing data directory (a
+    /// service's own user, so `breakglassd admin` as root works on the service's cluster), else as `postgres`.
+    static func clusterAccount(_ dataDirectory: URL) -> String {
+        var info = stat()
+        guard stat(dataDirectory.path, &info) == 0, info.st_uid != 0, let entry = getpwuid(info.st_uid) else { return "postgres" }
+        return String(cString: entry.pointee.pw_name)
     }
 
     /// The per-user default: root keeps it in /var/lib (the postgres account must be able to reach it).

@@ -31,7 +31,13 @@ struct Runtime {
         let stopsEmbedded: Bool
         let ownership: ClusterOwnership?
 
-        func stopEmbeddedIfOwned() { if stopsEmbedded { embedded?.stop() } }
+        /// Decided again at the end, not only at the start: a `serve` that started meanwhile adopted the cluster
+        /// this short-lived command started, and must not lose it when the command exits.
+        func stopEmbeddedIfOwned() {
+            guard stopsEmbedded else { return }
+            if ownership == nil, embedded?.isOwned == true { return }
+            embedded?.stop()
+        }
     }
 
     /// Which database the broker uses and why, for the log and `breakglassd check`: a stray PG* variable in

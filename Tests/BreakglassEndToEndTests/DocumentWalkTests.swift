@@ -71,6 +71,8 @@ final class DocumentWorld: @unchecked Sendable {
     /// In a drill runbook every SESSION is the drill the document started.
     var drillSession: String?
     var lastEvidence: String?
+    var newcomers = 0
+    var scriptedEnrolment: (code: String, file: String)?
     /// After `breakglass login X` in a block, the following commands of that block run as X (the CLI saved
     /// X's token), as on the owner's own machine.
     var loggedIn: (block: String, user: String)?
@@ -321,7 +323,7 @@ final class DocumentWorld: @unchecked Sendable {
         } else if let loggedIn, loggedIn.block == command.block {
             persona = loggedIn.user
         } else if text.hasPrefix("breakglass enroll") {
-            persona = text.contains("ABCD1234") ? "alice" : "dave"
+            persona = text.contains("ABCD1234") ? "alice" : "dave\(newcomers + (text.contains("--confirm") ? 0 : 1))"
         } else {
             persona = "alice"
         }
@@ -332,8 +334,21 @@ final class DocumentWorld: @unchecked Sendable {
             replace(#"ABCD1234-\.\.\."#, code)
         }
         if text.hasPrefix("breakglass enroll CODE") {
-            let grant = try await server.broker.createUser(name: "dave", roles: [.engineer], actor: nil, origin: .server)
+            newcomers += 1
+            let grant = try await server.broker.createUser(name: "dave\(newcomers)", roles: [.engineer], actor: nil, origin: .server)
             replace(#"\bCODE\b"#, grant.enrollmentCode)
+            if text.contains("--secret-out FILE") {
+                let file = "enrolment-\(newcomers).json"
+                replace(#"--secret-out FILE"#, "--secret-out \(file)")
+                scriptedEnrolment = (grant.enrollmentCode, file)
+            }
+        }
+        if text.hasPrefix("breakglass enroll --confirm CODE") {
+            guard let (code, file) = scriptedEnrolment else { throw WalkFailure(description: "\(command): no step one (--secret-out) before") }
+            let shown = try JSONSerialization.jsonObject(with: Data(contentsOf: scratch.appendingPathComponent(file))) as? [String: Any]
+            let secret = try XCTUnwrap(shown?["secret"] as? String)
+            replace(#"\bCODE\b"#, code)
+            replace(#"\bFIRST_CODE\b"#, try Tools.oathtool(secret: secret, at: clock.now()))
         }
         if text.contains("NAME") {
             try await ensureChannel("compliance-slack")

@@ -37,13 +37,13 @@ final class SystemdUnitTests: XCTestCase {
 
     func testTheUnitIsHardenedAndAgreesWithTheEmbeddedCluster() throws {
         let unit = try settings()
-        let required = ["DynamicUser": "yes", "ProtectSystem": "strict", "NoNewPrivileges": "yes", "PrivateTmp": "yes", "ProtectHome": "yes",
+        let required = ["User": "breakglass", "ProtectSystem": "strict", "NoNewPrivileges": "yes", "PrivateTmp": "yes", "ProtectHome": "yes",
                         "CapabilityBoundingSet": "", "SystemCallFilter": "@system-service", "LockPersonality": "yes", "KillMode": "mixed",
                         "RestrictAddressFamilies": "AF_INET AF_INET6 AF_UNIX", "StateDirectoryMode": "0700"]
         for (key, value) in required {
             XCTAssertEqual(unit[key], [value], key)
         }
-        XCTAssertNil(unit["User"], "DynamicUser: never root, so PostgreSQL runs as the broker's own user, not as postgres")
+        XCTAssertNil(unit["DynamicUser"], "a static user: the operator runs `breakglassd admin` as that same account")
         // The embedded cluster lives in the state directory systemd creates for the dynamic user.
         let state = try XCTUnwrap(unit["StateDirectory"]?.first)
         XCTAssertTrue(unit["Environment"]?.contains("BREAKGLASS_DATA_DIR=/var/lib/\(state)") == true, "\(unit["Environment"] ?? [])")
