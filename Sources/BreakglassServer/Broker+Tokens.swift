@@ -74,6 +74,11 @@ extension Broker {
                 try await tx.revokeAPIToken(id: id, by: actor.name, now: now)
                 try await tx.appendAudit(AuditEvent(type: .tokenRevoked, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
                                                     details: ["token_id": id, "owner": actor.name]))
+                // Paged too: during a lost-laptop recovery, a thief holding the old token could revoke the owner's
+                // new one; the owner and security then see it happen.
+                try await tx.enqueueNotification(type: "user.token_revoked", sessionId: nil, payload: [
+                    "user": actor.name, "token_id": id, "client_address": origin.address ?? "-",
+                ], now: now)
             }
             return
         }

@@ -41,6 +41,8 @@ final class TokenLifetimeTests: BrokerTestCase {
         XCTAssertEqual(after.status, 77, after.stdout)
         let revokedEvents = try await database.count("SELECT count(*)::bigint FROM audit_events WHERE event_type = 'user.token_revoked'")
         XCTAssertEqual(revokedEvents, 1)
+        let paged = try await database.count("SELECT count(*)::bigint FROM outbox WHERE event_type = 'user.token_revoked'")
+        XCTAssertEqual(paged, 1, "an owner's revocation is paged: a thief with the old token could revoke the new one")
     }
 
     func testAnAdminRevokesSomeoneElsesTokenOnlyWithAFreshCode() async throws {

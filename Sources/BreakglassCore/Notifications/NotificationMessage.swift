@@ -42,6 +42,7 @@ public struct NotificationMessage: Sendable, Equatable {
         case "retro.approved": return "✅ Retro PR approved: \(who) on \(target)"
         case "retro.rejected": return "↩️ Retro PR rejected, owed again: \(who) on \(target)"
         case "retro.waived": return "☑️ Retro PR waived by compliance: \(who) on \(target)"
+        case "user.token_revoked": return "🔑 API token \(payload["token_id"] ?? "") of \(who) revoked by its owner"
         case "admin.step_up_denied": return "🔐 Admin change refused: \(who) failed the TOTP step-up to \(payload["action"] ?? "change settings")"
         default:
             if type.hasPrefix("admin.") {
