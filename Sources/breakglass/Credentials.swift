@@ -1,3 +1,4 @@
+import BreakglassCore
 import BreakglassSystem
 import Foundation
 
@@ -32,5 +33,16 @@ struct SavedCredentials: Codable {
             throw CLIError(kind: .unexpected, code: "credentials_write", message: "cannot save credentials to \(path): \(error.localizedDescription)")
         }
         return path
+    }
+}
+
+/// What `enroll` and `login` do with a new API token: save it (0600) and say so, as text or JSON.
+func saveIssuedToken(baseURL: String, user: String, roles: [String], token: String, expiresAt: Date, json: Bool, done: String) throws {
+    let path = try SavedCredentials(url: baseURL, user: user, token: token).save()
+    if json {
+        let summary: [String: Any] = ["user": user, "roles": roles, "credentials_file": path, "token_expires_at": Timestamp.format(expiresAt)]
+        print(String(decoding: try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
+    } else {
+        print("✔ \(done); API token saved to \(path) (mode 0600), valid until \(Timestamp.format(expiresAt))")
     }
 }

@@ -68,14 +68,9 @@ struct Enroll: AsyncParsableCommand {
 
     private func finish(client: APIClient, first: String) async throws {
         let (result, _) = try await client.call(.POST, "/v1/enrollment/confirm", body: ["code": code, "totp": first], as: Result.self)
-        let path = try SavedCredentials(url: client.baseURL, user: result.user, token: result.apiToken).save()
-        if options.json {
-            let summary: [String: Any] = ["user": result.user, "roles": result.roles, "credentials_file": path,
-                                          "token_expires_at": Timestamp.format(result.apiTokenExpiresAt)]
-            print(String(decoding: try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
-        } else {
-            print("✔ enrolled \(result.user) (\(result.roles.joined(separator: ", "))); API token saved to \(path) (mode 0600), valid until \(Timestamp.format(result.apiTokenExpiresAt))")
-        }
+        try saveIssuedToken(baseURL: client.baseURL, user: result.user, roles: result.roles, token: result.apiToken,
+                            expiresAt: result.apiTokenExpiresAt, json: options.json,
+                            done: "enrolled \(result.user) (\(result.roles.joined(separator: ", ")))")
     }
 }
 

@@ -18,14 +18,8 @@ struct Login: AsyncParsableCommand {
             let client = try APIClient(options: options, requireToken: false)
             struct Result: Decodable { var user: String; var roles: [String]; var apiToken: String; var apiTokenExpiresAt: Date }
             let (result, _) = try await client.call(.POST, "/v1/login", body: ["user": user, "totp": try Prompt.totp(totp)], as: Result.self)
-            let path = try SavedCredentials(url: client.baseURL, user: result.user, token: result.apiToken).save()
-            if options.json {
-                let summary: [String: Any] = ["user": result.user, "roles": result.roles, "credentials_file": path,
-                                              "expires_at": Timestamp.format(result.apiTokenExpiresAt)]
-                print(String(decoding: try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
-            } else {
-                print("✔ logged in as \(result.user); API token saved to \(path) (mode 0600), valid until \(Timestamp.format(result.apiTokenExpiresAt))")
-            }
+            try saveIssuedToken(baseURL: client.baseURL, user: result.user, roles: result.roles, token: result.apiToken,
+                                expiresAt: result.apiTokenExpiresAt, json: options.json, done: "logged in as \(result.user)")
         }
     }
 }
