@@ -38,7 +38,8 @@ struct Check: AsyncParsableCommand {
         await report.run("listen") {
             let listen = try runtime.listen()
             let tls = try listen.tlsConfiguration() != nil
-            return "\(listen.host):\(listen.port) " + (tls ? "with TLS (certificate and key load)" : "plain HTTP on loopback")
+            let plain = listen.isLoopback ? "plain HTTP on loopback" : "plain HTTP on a non-loopback address (--insecure-listen: only behind a TLS proxy)"
+            return "\(listen.host):\(listen.port) " + (tls ? "with TLS (certificate and key load)" : plain)
         }
         let migrator: Migrator
         do {
