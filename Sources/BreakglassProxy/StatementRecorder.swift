@@ -7,6 +7,8 @@
 public struct StatementRecorder: Sendable {
     /// A message owed an answer, in the order sent.
     enum Pending: Sendable, Hashable {
+        /// The login: its ReadyForQuery must not be taken for the answer to a later Sync.
+        case startup
         case simpleQuery(sequence: Int, text: String)
         case parse
         case bind
@@ -23,7 +25,7 @@ public struct StatementRecorder: Sendable {
             case .bind: UInt8(ascii: "2")  // BindComplete
             case .close: UInt8(ascii: "3")  // CloseComplete
             case .describe: UInt8(ascii: "n")  // NoData
-            case .simpleQuery, .execute, .sync: nil
+            case .startup, .simpleQuery, .execute, .sync: nil
             }
         }
     }
@@ -78,7 +80,9 @@ public struct StatementRecorder: Sendable {
             pending.append(.close)
         case .sync:
             pending.append(.sync)
-        case .startup, .sslRequest, .gssEncRequest, .cancelRequest, .flush, .terminate, .password, .other:
+        case .startup:
+            pending.append(.startup)
+        case .sslRequest, .gssEncRequest, .cancelRequest, .flush, .terminate, .password, .other:
             break
         }
         return []
@@ -111,6 +115,7 @@ public struct StatementRecorder: Sendable {
                 }
                 if case .sync = first { break }
                 if case .simpleQuery = first { break }
+                if case .startup = first { break }
             }
             return finished
         case (.rowDescription, .describe):
@@ -180,9 +185,9 @@ public struct StatementRecorder: Sendable {
             }
             pending = kept
             return finished
-        case .sync, .none:
-            // An error answering Sync (a deferred constraint at commit) or with nothing owed (a FATAL
-            // at shutdown) belongs to no single statement; the proxy records it as a session event.
+        case .startup, .sync, .none:
+            // An error at login, answering Sync (a deferred constraint at commit) or with nothing owed
+            // (a FATAL at shutdown) belongs to no single statement; the proxy records it as a session event.
             return []
         }
     }

@@ -127,6 +127,24 @@ final class StatementRecorderTests: XCTestCase {
         XCTAssertEqual(outcomes.map(\.sequence), [0, 1])
     }
 
+    func testTheLoginsReadyForQueryIsNotTakenForASync() {
+        // Found by replaying pgbench's conversation: the ReadyForQuery ending the login skipped the
+        // first pipeline when the client's messages were already queued.
+        var recorder = StatementRecorder()
+        let (_, outcomes) = run(&recorder, client: [
+            .startup(.init(parameters: [("user", "alice")])), .password("bg_token"),
+            .parse(.init(statement: "", query: "SELECT 1")),
+            .bind(.init(portal: "", statement: "", parameterFormats: [], parameters: [], resultFormats: [])), .execute(.init(portal: "")), .sync,
+        ], server: [
+            .authentication(.cleartextPassword), .authentication(.ok), .parameterStatus(name: "server_version", value: "15.0"),
+            .backendKeyData(.init(processID: 1, secretKey: 2)), .readyForQuery(.idle),
+            .other(type: UInt8(ascii: "1"), body: ByteBuffer()), .other(type: UInt8(ascii: "2"), body: ByteBuffer()), row,
+            .commandComplete(tag: "SELECT 1"), .readyForQuery(.idle),
+        ])
+        XCTAssertEqual(outcomes.map(\.outcome), [.completed(tag: "SELECT 1", rows: 1)])
+        XCTAssertEqual(recorder.outstanding, 0)
+    }
+
     func testRedactionKeepsTheSizeButNotTheValue() {
         var recorder = StatementRecorder(redaction: .redactValues)
         _ = recorder.frontend(.parse(.init(statement: "", query: "UPDATE cards SET pan = $1")))
