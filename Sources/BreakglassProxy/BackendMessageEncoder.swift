@@ -44,14 +44,7 @@ extension BackendMessage {
         case .dataRow(let row):
             buffer.writeMessage(type: UInt8(ascii: "D")) { body in
                 body.writeInteger(UInt16(row.columns.count))
-                for column in row.columns {
-                    if var value = column {
-                        body.writeInteger(Int32(value.readableBytes))
-                        body.writeBuffer(&value)
-                    } else {
-                        body.writeInteger(Int32(-1))
-                    }
-                }
+                for column in row.columns { body.writeValue(column) }
             }
         case .rowDescription(let columns):
             buffer.writeMessage(type: UInt8(ascii: "T")) { body in

@@ -23,6 +23,16 @@ extension ByteBuffer {
         readInteger(as: UInt16.self).map(Int.init)
     }
 
+    /// Writes a length-prefixed value, -1 for NULL.
+    mutating func writeValue(_ value: ByteBuffer?) {
+        if var value {
+            writeInteger(Int32(value.readableBytes))
+            writeBuffer(&value)
+        } else {
+            writeInteger(Int32(-1))
+        }
+    }
+
     /// Writes a message: type byte, then a length covering itself and the body, then the body.
     mutating func writeMessage(type: UInt8, body: (inout ByteBuffer) -> Void) {
         writeInteger(type)

@@ -25,6 +25,9 @@ public enum FrontendMessage: Sendable, Hashable {
     /// 'p' answering `AuthenticationCleartextPassword`; SASL and GSS responses share the type byte
     /// and arrive as `.other` (see `FrontendMessageDecoder`).
     case password(WireText)
+    /// 'F': calls a function by OID outside SQL (libpq's PQfn, used by psql's \lo_import). It runs
+    /// code on the server, so it is recorded like a statement.
+    case functionCall(FunctionCall)
     case other(type: UInt8, body: ByteBuffer)
 
     public static let sslRequestCode: Int32 = 80_877_103
@@ -96,11 +99,22 @@ public enum FrontendMessage: Sendable, Hashable {
 
         /// The format of parameter `index` by the protocol's rule for 0, 1 or n format codes.
         public func format(ofParameter index: Int) -> Int16 {
-            switch parameterFormats.count {
-            case 0: 0
-            case 1: parameterFormats[0]
-            default: parameterFormats[index]
-            }
+            formatCode(parameterFormats, index)
+        }
+    }
+
+    public struct FunctionCall: Sendable, Hashable {
+        public var functionOID: UInt32
+        /// Same rule as Bind: none, one for all, or one per argument.
+        public var argumentFormats: [Int16]
+        /// nil is SQL NULL.
+        public var arguments: [ByteBuffer?]
+        public var resultFormat: Int16
+        public init(functionOID: UInt32, argumentFormats: [Int16], arguments: [ByteBuffer?], resultFormat: Int16) {
+            self.functionOID = functionOID
+            self.argumentFormats = argumentFormats
+            self.arguments = arguments
+            self.resultFormat = resultFormat
         }
     }
 
@@ -126,5 +140,16 @@ public enum FrontendMessage: Sendable, Hashable {
             self.kind = kind
             self.name = name
         }
+    }
+}
+
+/// The protocol's rule for format codes: none means text, one applies to all, else one each. A
+/// message built with another count (the decoder refuses those) reads as binary, so it is recorded in
+/// hex rather than crashing the proxy.
+func formatCode(_ formats: [Int16], _ index: Int) -> Int16 {
+    switch formats.count {
+    case 0: 0
+    case 1: formats[0]
+    default: formats.indices.contains(index) ? formats[index] : 1
     }
 }

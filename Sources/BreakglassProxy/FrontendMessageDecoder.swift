@@ -176,6 +176,19 @@ extension FrontendMessage {
             guard let kind = PreparedObject.Kind(rawValue: try body.byte("kind")) else { throw body.malformed("kind is neither 'S' nor 'P'") }
             let object = PreparedObject(kind: kind, name: try body.text("name"))
             message = type == UInt8(ascii: "D") ? .describe(object) : .close(object)
+        case UInt8(ascii: "F"):
+            let oid = try body.uint32("function OID")
+            let formatCount = try body.count("argument format count", minimumElementSize: 2)
+            var formats: [Int16] = []
+            for _ in 0..<formatCount { formats.append(try body.int16("argument format")) }
+            let argumentCount = try body.count("argument count", minimumElementSize: 4)
+            guard formatCount <= 1 || formatCount == argumentCount else {
+                throw body.malformed("\(formatCount) format codes for \(argumentCount) arguments")
+            }
+            var arguments: [ByteBuffer?] = []
+            for _ in 0..<argumentCount { arguments.append(try body.value("argument")) }
+            message = .functionCall(FunctionCall(functionOID: oid, argumentFormats: formats, arguments: arguments,
+                                                 resultFormat: try body.int16("result format")))
         case UInt8(ascii: "S"):
             message = .sync
         case UInt8(ascii: "H"):

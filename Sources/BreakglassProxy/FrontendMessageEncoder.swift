@@ -39,14 +39,7 @@ extension FrontendMessage {
                 body.writeInteger(UInt16(bind.parameterFormats.count))
                 for format in bind.parameterFormats { body.writeInteger(format) }
                 body.writeInteger(UInt16(bind.parameters.count))
-                for parameter in bind.parameters {
-                    if var value = parameter {
-                        body.writeInteger(Int32(value.readableBytes))
-                        body.writeBuffer(&value)
-                    } else {
-                        body.writeInteger(Int32(-1))
-                    }
-                }
+                for parameter in bind.parameters { body.writeValue(parameter) }
                 body.writeInteger(UInt16(bind.resultFormats.count))
                 for format in bind.resultFormats { body.writeInteger(format) }
             }
@@ -73,6 +66,15 @@ extension FrontendMessage {
             buffer.writeMessage(type: UInt8(ascii: "X")) { _ in }
         case .password(let password):
             buffer.writeMessage(type: UInt8(ascii: "p")) { $0.writeWireText(password) }
+        case .functionCall(let call):
+            buffer.writeMessage(type: UInt8(ascii: "F")) { body in
+                body.writeInteger(call.functionOID)
+                body.writeInteger(UInt16(call.argumentFormats.count))
+                for format in call.argumentFormats { body.writeInteger(format) }
+                body.writeInteger(UInt16(call.arguments.count))
+                for argument in call.arguments { body.writeValue(argument) }
+                body.writeInteger(call.resultFormat)
+            }
         case .other(let type, var body):
             buffer.writeMessage(type: type) { $0.writeBuffer(&body) }
         }

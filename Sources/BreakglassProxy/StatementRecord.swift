@@ -8,6 +8,8 @@ public struct StatementRecord: Sendable, Hashable {
         case simpleQuery
         /// An Execute of a portal bound from a prepared statement.
         case extended(statement: String, portal: String)
+        /// A FunctionCall message: no SQL text, the function named by OID, its arguments as parameters.
+        case functionCall(oid: UInt32)
     }
 
     public var sequence: Int
@@ -38,6 +40,8 @@ public enum StatementOutcome: Sendable, Hashable {
     case empty
     /// PortalSuspended: the row limit of Execute was reached after `rows` rows.
     case suspended(rows: Int)
+    /// FunctionCallResponse: the function's result (subject to the same redaction as parameters).
+    case returned(RecordedParameter)
     /// ErrorResponse: SQLSTATE and message, and the rows already sent before the error.
     case failed(sqlState: String, message: String, rows: Int)
     /// Never run: an earlier message of the same pipeline failed, so the server skipped to Sync.

@@ -10,6 +10,8 @@ public struct StatementRecorder: Sendable {
         /// The login: its ReadyForQuery must not be taken for the answer to a later Sync.
         case startup
         case simpleQuery(sequence: Int, text: String)
+        /// Answered by FunctionCallResponse or ErrorResponse, then ReadyForQuery.
+        case functionCall(StatementRecord, resultFormat: Int16)
         case parse
         case bind
         case execute(StatementRecord)
@@ -25,7 +27,7 @@ public struct StatementRecorder: Sendable {
             case .bind: UInt8(ascii: "2")  // BindComplete
             case .close: UInt8(ascii: "3")  // CloseComplete
             case .describe: UInt8(ascii: "n")  // NoData
-            case .startup, .simpleQuery, .execute, .sync: nil
+            case .startup, .simpleQuery, .functionCall, .execute, .sync: nil
             }
         }
     }
@@ -70,6 +72,11 @@ public struct StatementRecorder: Sendable {
                                          text: portal.flatMap { statements[$0.statement] }, parameters: portal?.parameters ?? [])
             pending.append(.execute(record))
             return [record]
+        case .functionCall(let call):
+            let arguments = call.arguments.indices.map { redaction.record(call.arguments[$0], format: formatCode(call.argumentFormats, $0)) }
+            let record = StatementRecord(sequence: take(), origin: .functionCall(oid: call.functionOID), text: nil, parameters: arguments)
+            pending.append(.functionCall(record, resultFormat: call.resultFormat))
+            return [record]
         case .describe:
             pending.append(.describe)
         case .close(let object):
@@ -102,6 +109,12 @@ public struct StatementRecorder: Sendable {
             record.outcome = .suspended(rows: rows)
             popHead()
             return [record]
+        case (.other(let type, let body), .functionCall(var record, let format)) where type == UInt8(ascii: "V"):
+            // FunctionCallResponse: the result value; ReadyForQuery follows and pops the call.
+            var result = MessageBody(buffer: body, type: type)
+            let value = (try? result.value("result")) ?? nil
+            record.outcome = .returned(redaction.record(value, format: format))
+            return [record]
         case (.errorResponse(let error), _):
             return fail(with: error)
         case (.readyForQuery, _):
@@ -115,6 +128,7 @@ public struct StatementRecorder: Sendable {
                 }
                 if case .sync = first { break }
                 if case .simpleQuery = first { break }
+                if case .functionCall = first { break }
                 if case .startup = first { break }
             }
             return finished
@@ -162,6 +176,9 @@ public struct StatementRecorder: Sendable {
             // The server stops at the first failing statement of a query string and then sends
             // ReadyForQuery, which pops the query.
             return finishResult(outcome)
+        case .functionCall(var record, _):
+            record.outcome = outcome
+            return [record]
         case .parse, .bind, .execute, .describe, .close:
             // Extended protocol: the server skips everything up to the next Sync. The failing Execute
             // (if an Execute failed) gets the error; every later Execute before the Sync is skipped and
@@ -173,7 +190,7 @@ public struct StatementRecorder: Sendable {
             for item in pending {
                 if reachedSync { kept.append(item); continue }
                 switch item {
-                case .sync, .simpleQuery:
+                case .sync, .simpleQuery, .functionCall, .startup:
                     reachedSync = true
                     kept.append(item)
                 case .execute(var record):

@@ -101,7 +101,7 @@ private final class ScriptedServer: ChannelInboundHandler {
         case .terminate:
             context.close(promise: nil)
             return
-        case .cancelRequest, .flush, .other:
+        case .cancelRequest, .flush, .functionCall, .other:
             break
         }
         sent += replies

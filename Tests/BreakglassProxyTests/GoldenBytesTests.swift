@@ -46,6 +46,13 @@ final class GoldenBytesTests: XCTestCase {
         try assertFrontend(.terminate, ascii("X") + [0, 0, 0, 4])
     }
 
+    func testFunctionCall() throws {
+        // lo_open(16385, 0x20000): OID 952, both arguments binary int4, binary result; body 28 bytes.
+        try assertFrontend(.functionCall(.init(functionOID: 952, argumentFormats: [1], arguments: [ByteBuffer(bytes: int32(16385)),
+                                                                                                    ByteBuffer(bytes: int32(0x20000))], resultFormat: 1)),
+                           ascii("F") + [0, 0, 0, 32] + int32(952) + [0, 1, 0, 1] + [0, 2] + int32(4) + int32(16385) + int32(4) + int32(0x20000) + [0, 1])
+    }
+
     func testPasswordMessageAndSASLResponseShareTheirType() throws {
         try assertFrontend(.password("bg_token"), ascii("p") + [0, 0, 0, 13] + cstring("bg_token"))
         // SASLInitialResponse: mechanism, then a length-prefixed payload; not a password, passed through.

@@ -145,6 +145,20 @@ final class StatementRecorderTests: XCTestCase {
         XCTAssertEqual(recorder.outstanding, 0)
     }
 
+    func testAFunctionCallIsRecordedWithItsArgumentsAndResult() {
+        var recorder = StatementRecorder()
+        let (intents, outcomes) = run(&recorder, client: [
+            .functionCall(.init(functionOID: 952, argumentFormats: [1], arguments: [ByteBuffer(bytes: int32(16385)), nil], resultFormat: 1)),
+            .query("SELECT 1"),
+        ], server: [
+            .other(type: UInt8(ascii: "V"), body: ByteBuffer(bytes: int32(4) + int32(7))), .readyForQuery(.idle),
+            .commandComplete(tag: "SELECT 0"), .readyForQuery(.idle),
+        ])
+        XCTAssertEqual(intents.first, StatementRecord(sequence: 0, origin: .functionCall(oid: 952), text: nil, parameters: [.binary(hex: "00004001"), .null]))
+        XCTAssertEqual(outcomes.map(\.outcome), [.returned(.binary(hex: "00000007")), .completed(tag: "SELECT 0", rows: 0)])
+        XCTAssertEqual(recorder.outstanding, 0)
+    }
+
     func testRedactionKeepsTheSizeButNotTheValue() {
         var recorder = StatementRecorder(redaction: .redactValues)
         _ = recorder.frontend(.parse(.init(statement: "", query: "UPDATE cards SET pan = $1")))
