@@ -2,6 +2,8 @@ import NIOCore
 
 extension FrontendMessage {
     /// Writes the message as PostgreSQL expects it; for a decoded message, the exact bytes received.
+    /// Counts are 16-bit on the wire: a message built by hand with more than 65 535 parameters traps,
+    /// which the protocol could not carry anyway; decoded messages never have more.
     public func encode(into buffer: inout ByteBuffer) {
         switch self {
         case .startup(let startup):

@@ -20,6 +20,14 @@ public struct StatementRecorder: Sendable {
         /// Sync's answer is ReadyForQuery; an error before it skips everything up to it.
         case sync
 
+        /// Whether ReadyForQuery is the last answer this message gets: the server's synchronisation point.
+        var endsAtReadyForQuery: Bool {
+            switch self {
+            case .startup, .simpleQuery, .functionCall, .sync: true
+            case .parse, .bind, .execute, .describe, .close: false
+            }
+        }
+
         /// The message that alone answers this one in full, where there is one.
         var completionType: UInt8? {
             switch self {
@@ -126,10 +134,7 @@ public struct StatementRecorder: Sendable {
                     record.outcome = .skipped
                     finished.append(record)
                 }
-                if case .sync = first { break }
-                if case .simpleQuery = first { break }
-                if case .functionCall = first { break }
-                if case .startup = first { break }
+                if first.endsAtReadyForQuery { break }
             }
             return finished
         case (.rowDescription, .describe):
@@ -188,16 +193,12 @@ public struct StatementRecorder: Sendable {
             var kept: [Pending] = []
             var reachedSync = false
             for item in pending {
-                if reachedSync { kept.append(item); continue }
-                switch item {
-                case .sync, .simpleQuery, .functionCall, .startup:
-                    reachedSync = true
+                reachedSync = reachedSync || item.endsAtReadyForQuery
+                if reachedSync {
                     kept.append(item)
-                case .execute(var record):
+                } else if case .execute(var record) = item {
                     record.outcome = .skipped
                     finished.append(record)
-                default:
-                    break
                 }
             }
             pending = kept
