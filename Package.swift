@@ -62,6 +62,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "BreakglassProxy",
+            dependencies: ["BreakglassCore", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        .target(
             name: "BreakglassServer",
             dependencies: [
                 "BreakglassCore", "BreakglassStore", "BreakglassCredentials", "BreakglassNotify",
@@ -114,6 +119,16 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "BreakglassCoreTests", dependencies: ["BreakglassCore"], swiftSettings: strict),
+        .testTarget(
+            name: "BreakglassProxyTests",
+            dependencies: [
+                "BreakglassProxy",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "BreakglassEndToEndTests",
             dependencies: [
