@@ -8,12 +8,15 @@ public struct CredentialRef: Codable, Sendable, Equatable {
     public var keyId: String?
     public var tokenId: String?
     public var audience: String?
+    /// `postgres`: the session's login role on the target (what revocation drops).
+    public var role: String?
 
-    public init(kind: CredentialKind, keyId: String? = nil, tokenId: String? = nil, audience: String? = nil) {
+    public init(kind: CredentialKind, keyId: String? = nil, tokenId: String? = nil, audience: String? = nil, role: String? = nil) {
         self.kind = kind
         self.keyId = keyId
         self.tokenId = tokenId
         self.audience = audience
+        self.role = role
     }
 }
 
