@@ -208,13 +208,10 @@ public struct PostgresRoleBackend: CredentialBackend {
         return formatter.string(from: date)
     }
 
+    /// Whether pgaudit is loaded: its settings are then defined (a mere placeholder never shows in
+    /// `pg_settings`, and `shared_preload_libraries` is not readable by a non-superuser).
     static func pgauditLoaded(_ connection: PostgresConnection, logger: Logger) async throws -> Bool {
-        var loaded = false
-        for try await libraries in try await connection.query("SELECT current_setting('shared_preload_libraries')", logger: logger)
-            .decode(String.self) {
-            loaded = libraries.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == "pgaudit" }
-        }
-        return loaded
+        try await !connection.query("SELECT 1 FROM pg_settings WHERE name = 'pgaudit.log'", logger: logger).collect().isEmpty
     }
 
     static func run(_ connection: PostgresConnection, _ sql: String, logger: Logger) async throws {
@@ -270,9 +267,12 @@ public struct PostgresRoleBackend: CredentialBackend {
             let result = try await body(connection)
             try? await connection.close()
             return result
+        } catch let failure as CredentialStepFailure {
+            try? await connection.close()
+            throw failure
         } catch {
             try? await connection.close()
-            throw error
+            throw CredentialStepFailure(done: [step], failedStep: "query", message: Self.describe(error))
         }
     }
 
