@@ -150,13 +150,17 @@ extension Broker {
                 continue
             }
             for id in leftovers {
-                guard let record = try await database.read({ try await $0.session(id: id) }), record.session.target == target.name,
-                      record.session.state != .active,
-                      now.timeIntervalSince(record.session.closedAt ?? record.session.expiresAt) >= Self.reconcileGrace else { continue }
                 do {
-                    let steps = try await backend(for: target.kind).revoke(sessionId: id, on: access)
-                    try await recordRevoked(session: record.session, target: target, steps: steps, reconciled: true, now: now)
-                    removed += 1
+                    // The session row stays locked while its role is removed, so two instances never do it twice.
+                    let done = try await database.transaction { tx -> Bool in
+                        guard let record = try await tx.claimSession(id: id), record.session.target == target.name,
+                              record.session.state != .active,
+                              now.timeIntervalSince(record.session.closedAt ?? record.session.expiresAt) >= Self.reconcileGrace else { return false }
+                        let steps = try await backend(for: target.kind).revoke(sessionId: id, on: access)
+                        try await tx.appendAudit(Self.revokedEvent(session: record.session, target: target, steps: steps, reconciled: true, now: now))
+                        return true
+                    }
+                    if done { removed += 1 }
                 } catch {
                     logger.warning("reconcile could not revoke a leftover credential",
                                    metadata: ["session.id": "\(id)", "session.target": "\(target.name)", "error": "\(Self.stepFailure(error))"])
@@ -168,11 +172,14 @@ extension Broker {
 
     private func recordRevoked(session: EmergencySession, target: Target, steps: [String], reconciled: Bool, now: Date) async throws {
         _ = try await database.transaction { tx in
-            try await tx.appendAudit(AuditEvent(
-                type: .credentialRevoked, at: now, actor: Self.serverActor, target: target.name, sessionId: session.id, incident: session.incident,
-                details: ["steps": steps.joined(separator: ","), "role": PostgresTarget.roleName(sessionId: session.id),
-                          "by": reconciled ? "reconcile" : session.state.rawValue]))
+            try await tx.appendAudit(Self.revokedEvent(session: session, target: target, steps: steps, reconciled: reconciled, now: now))
         }
+    }
+
+    static func revokedEvent(session: EmergencySession, target: Target, steps: [String], reconciled: Bool, now: Date) -> AuditEvent {
+        AuditEvent(type: .credentialRevoked, at: now, actor: serverActor, target: target.name, sessionId: session.id, incident: session.incident,
+                   details: ["steps": steps.joined(separator: ","), "role": PostgresTarget.roleName(sessionId: session.id),
+                             "by": reconciled ? "reconcile" : session.state.rawValue])
     }
 
     private func resolve(_ known: Target?, name: String) async throws -> Target? {

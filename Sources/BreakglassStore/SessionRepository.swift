@@ -73,6 +73,15 @@ extension Tx {
         return try await decodeSessions(query(PostgresQuery(unsafeSQL: sql, binds: binds))).first
     }
 
+    /// The session, locked for this transaction, or nil when another instance holds it (or it does not exist):
+    /// one instance at a time reconciles what a session left behind.
+    public func claimSession(id: String) async throws -> SessionRecord? {
+        var binds = PostgresBindings()
+        binds.append(id)
+        let sql = Self.sessionSelect + " WHERE s.id = $1 FOR UPDATE OF s SKIP LOCKED"
+        return try await decodeSessions(query(PostgresQuery(unsafeSQL: sql, binds: binds))).first
+    }
+
     /// Newest first; `userId` nil lists everyone's.
     public func sessions(userId: UUID?, limit: Int) async throws -> [SessionRecord] {
         var binds = PostgresBindings()

@@ -249,6 +249,41 @@ final class PostgresCredentialTests: BrokerTestCase {
         XCTAssertTrue(activeExists)
     }
 
+    func testAFailedRevocationIsPagedAndRetriedByReconcile() async throws {
+        try await makePostgresTarget()
+        let (id, _) = try await breakGlass()
+        // The managing role cannot log in at the moment the session ends.
+        try await onTarget(database: "postgres", "ALTER ROLE \(manager) NOLOGIN")
+        let ended = try await http.send(.POST, "/v1/sessions/\(id)/end", token: engineer.token, json: [:])
+        XCTAssertEqual(ended.status, 200, ended.text)
+        let audit = try await auditTypes(session: id)
+        XCTAssertTrue(audit.contains("credential.revoke_failed"), "\(audit)")
+        let pages = try await outboxTypes(session: id)
+        XCTAssertTrue(pages.contains("credential.revoke_failed"), "\(pages)")
+        let stillThere = try await roleExists(id.lowercased())
+        XCTAssertTrue(stillThere)
+
+        try await onTarget(database: "postgres", "ALTER ROLE \(manager) LOGIN")
+        clock.advance(by: 60)
+        let removed = try await server.broker.reconcileCredentials()
+        XCTAssertEqual(removed, 1)
+        let exists = try await roleExists(id.lowercased())
+        XCTAssertFalse(exists)
+        let after = try await auditTypes(session: id)
+        XCTAssertEqual(after.last, "credential.revoked")
+    }
+
+    func testTheCLIShowsTheLoginOnceAsExports() async throws {
+        try await makePostgresTarget()
+        let result = try Tools.cli(["request", "payments-db", "--reason", "INC-4521 lock pile-up, kill blockers", "--incident", "INC-4521",
+                                    "--ttl", "30m", "--totp", try code(engineer.secret)],
+                                   server: server, credentials: credentialsPath("bob"), extra: ["BREAKGLASS_TOKEN": engineer.token])
+        XCTAssertEqual(result.status, 0, result.stderr + result.stdout)
+        let exports = try XCTUnwrap(result.stdout.split(separator: "\n").first { $0.hasPrefix("export PGUSER=bg_") }, result.stdout)
+        let shell = try Tools.run("/bin/sh", ["-c", "\(exports); /usr/bin/psql -X -At -c 'SELECT count(*) FROM payments'"])
+        XCTAssertEqual(shell.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "1", shell.stderr)
+    }
+
     func testTheManagingRoleIsCheckedBeforeTheTargetIsSaved() async throws {
         try await onTarget(database: "postgres", "ALTER ROLE \(manager) NOCREATEROLE")
         let refused = try await adminSend(.PUT, "/v1/targets/payments-db", as: admin, json: targetBody)
@@ -273,6 +308,17 @@ final class PostgresCredentialTests: BrokerTestCase {
         try await makePostgresTarget()
         let raw = try await server.broker.database.read { try await $0.targetManagingPasswordEnc(named: "payments-db") }
         XCTAssertFalse(String(decoding: raw ?? [], as: UTF8.self).contains(managerPassword))
+    }
+
+    func outboxTypes(session id: String) async throws -> [String] {
+        try await server.broker.database.read { tx in
+            var out: [String] = []
+            for try await type in try await tx.connection.query("SELECT event_type FROM outbox WHERE session_id = \(id) ORDER BY created_at",
+                                                                logger: TestDatabase.logger).decode(String.self) {
+                out.append(type)
+            }
+            return out
+        }
     }
 
     func auditTypes(session id: String) async throws -> [String] {
