@@ -106,7 +106,7 @@ extension Tx {
         var out: [RevokedToken] = []
         for try await (id, state, expires, closed) in try await query("""
             SELECT id, state, expires_at, closed_at FROM sessions
-            WHERE state IN ('ended', 'revoked') AND expires_at > \(now) ORDER BY closed_at
+            WHERE state IN ('ended', 'revoked') AND expires_at > \(now) AND credential_kind = 'token' ORDER BY closed_at
             """).decode((String, String, Date, Date?).self) {
             out.append(RevokedToken(jti: id, exp: expires, state: state, revokedAt: closed ?? now))
         }

@@ -14,14 +14,16 @@ extension Tx {
                                  requesters, created_at, updated_at, updated_by, drill_deadline_seconds, postgres, managing_password_enc)
             VALUES (\(target.name), \(target.kind.rawValue), \(target.audience), \(Int(target.maxTTL)), \(Int(target.maxTotal)),
                     \(Int(target.retroDeadline)), \(target.retroFrom.rawValue), \(target.requesters), \(now), \(now), \(admin),
-                    \(target.drillDeadline.map { Int($0) }), \(postgres)::jsonb, \(managingPasswordEnc.map { Data($0) }))
+                    \(target.drillDeadline.map { Int($0) }), \(postgres)::jsonb,
+                    -- The stored secret is carried into the proposed row: its CHECK holds before ON CONFLICT decides.
+                    CASE WHEN \(target.kind.rawValue) = 'postgres' THEN coalesce(\(managingPasswordEnc.map { Data($0) }),
+                        (SELECT managing_password_enc FROM targets WHERE name = \(target.name))) END)
             ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, audience = EXCLUDED.audience,
                 max_ttl_seconds = EXCLUDED.max_ttl_seconds, max_total_seconds = EXCLUDED.max_total_seconds,
                 retro_deadline_seconds = EXCLUDED.retro_deadline_seconds,
                 retro_deadline_from = EXCLUDED.retro_deadline_from, requesters = EXCLUDED.requesters,
                 drill_deadline_seconds = EXCLUDED.drill_deadline_seconds, postgres = EXCLUDED.postgres,
-                managing_password_enc = CASE WHEN EXCLUDED.kind = 'postgres'
-                    THEN coalesce(EXCLUDED.managing_password_enc, targets.managing_password_enc) END,
+                managing_password_enc = EXCLUDED.managing_password_enc,
                 updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by
             RETURNING (xmax = 0)
             """).decode(Bool.self) {

@@ -117,14 +117,17 @@ struct Admin: AsyncParsableCommand {
         var pgDatabase: String?
         @Option(help: "postgres: TLS towards the target: verify-full (default off loopback), require, or disable (default on loopback).")
         var pgTls: String?
-        @Option(help: "postgres: the broker's role on the target; needs CREATEROLE and the right to grant --grant-role.")
+        @Option(help: ArgumentHelp("postgres: the broker's role on the target; checked before anything is saved.", discussion: """
+            It needs LOGIN, CREATEROLE, the right to grant --grant-role (PostgreSQL 16+: WITH ADMIN OPTION), and the right to \
+            set per-role logging: GRANT SET ON PARAMETER log_statement (pgaudit.log and pgaudit.log_parameter when pgaudit is loaded).
+            """))
         var managingRole: String?
         @Option(help: "postgres: a file holding the managing role's password (stored encrypted; required for a new target, kept otherwise).")
         var managingPasswordFile: String?
         @Option(help: "postgres: the role each session's login role is made a member of, e.g. payments_oncall_rw.") var grantRole: String?
         @Option(help: "postgres: most connections one session's role may open (default 5).") var connectionLimit: Int?
         @Option(help: "postgres: statement_timeout set on the session's role, e.g. 5m (default: the server's).") var statementTimeout: String?
-        @Option(help: "postgres: 'direct' shows the role's credentials once; 'recorded' (through the broker's proxy) is not yet available.")
+        @Option(help: "postgres: 'direct' shows the role's credentials once; 'recorded' (the default: through the broker's proxy) is not yet available, so give --access direct.")
         var access: String?
         @OptionGroup var stepUp: StepUpOptions
 

@@ -284,6 +284,27 @@ final class PostgresCredentialTests: BrokerTestCase {
         XCTAssertEqual(shell.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "1", shell.stderr)
     }
 
+    func testSetTargetTakesThePasswordFromAFileAndKeepsItWhenNotGiven() throws {
+        let config = try TestDatabase.superuser()
+        let passwordFile = scratch.appendingPathComponent("managing-password").path
+        try (managerPassword + "\n").write(toFile: passwordFile, atomically: true, encoding: .utf8)
+        func setTarget(_ extra: [String]) throws -> CommandResult {
+            defer { nextStep() }
+            return try Tools.cli(["admin", "set-target", "payments-db", "--totp", try code(admin.secret)] + extra, server: server,
+                                 credentials: credentialsPath("alice"), extra: ["BREAKGLASS_TOKEN": admin.token])
+        }
+        let created = try setTarget(["--kind", "postgres", "--max-ttl", "1h", "--pg-host", config.host, "--pg-port", String(config.port),
+                                     "--pg-database", targetDatabase, "--managing-role", manager, "--managing-password-file", passwordFile,
+                                     "--grant-role", oncall, "--access", "direct"])
+        XCTAssertEqual(created.status, 0, created.stderr + created.stdout)
+        XCTAssertTrue(created.stdout.contains("postgres=\(manager)@\(config.host):\(config.port)/\(targetDatabase)"), created.stdout)
+        XCTAssertFalse(created.stdout.contains(managerPassword))
+        // One setting changed: the others and the stored password stay, and the check passes again with it.
+        let changed = try setTarget(["--connection-limit", "4"])
+        XCTAssertEqual(changed.status, 0, changed.stderr + changed.stdout)
+        XCTAssertTrue(changed.stdout.contains("grant=\(oncall) limit=4"), changed.stdout)
+    }
+
     func testTheManagingRoleIsCheckedBeforeTheTargetIsSaved() async throws {
         try await onTarget(database: "postgres", "ALTER ROLE \(manager) NOCREATEROLE")
         let refused = try await adminSend(.PUT, "/v1/targets/payments-db", as: admin, json: targetBody)
@@ -297,6 +318,12 @@ final class PostgresCredentialTests: BrokerTestCase {
         XCTAssertEqual(badLogin.status, 400, badLogin.text)
         XCTAssertTrue(badLogin.text.contains("cannot connect"), badLogin.text)
         XCTAssertFalse(badLogin.text.contains("not-the-password"))
+        // Per-role statement logging needs the right to set it (PostgreSQL 15: GRANT SET ON PARAMETER).
+        try await onTarget(database: "postgres", "REVOKE SET ON PARAMETER log_statement FROM \(manager)")
+        let noLogging = try await adminSend(.PUT, "/v1/targets/payments-db", as: admin, json: targetBody)
+        XCTAssertEqual(noLogging.status, 400, noLogging.text)
+        XCTAssertTrue(noLogging.text.contains("set_log_statement failed"), noLogging.text)
+        try await onTarget(database: "postgres", "GRANT SET ON PARAMETER log_statement TO \(manager)")
         var recorded = targetBody
         recorded["access"] = "recorded"
         let unavailable = try await adminSend(.PUT, "/v1/targets/payments-db", as: admin, json: recorded)
