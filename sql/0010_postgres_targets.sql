@@ -7,3 +7,7 @@ ALTER TABLE targets ADD COLUMN postgres jsonb;
 ALTER TABLE targets ADD COLUMN managing_password_enc bytea;
 ALTER TABLE targets ADD CONSTRAINT targets_postgres_settings
     CHECK ((kind = 'postgres') = (postgres IS NOT NULL AND managing_password_enc IS NOT NULL));
+
+-- A session whose credential could not be issued is closed as failed (nothing usable was handed out).
+ALTER TABLE sessions DROP CONSTRAINT sessions_state_check;
+ALTER TABLE sessions ADD CONSTRAINT sessions_state_check CHECK (state IN ('active', 'expired', 'ended', 'revoked', 'failed'));

@@ -84,21 +84,18 @@ extension Broker {
                                 postgres: secret.postgres, expiresAt: session.expiresAt)
     }
 
-    /// Closes a session whose credential could not be issued, as the broker, with the failure as its reason.
+    /// Closes a session whose credential could not be issued as `failed`, with the step that failed as its reason.
     private func failActivation(_ session: EmergencySession, failure: CredentialStepFailure, now: Date) async throws {
         _ = try await database.transaction { tx in
             guard let record = try await tx.session(id: session.id, forUpdate: true), record.session.state == .active else { return }
-            let reason = "credential could not be issued: \(failure.failedStep) failed"
-            let closed = try record.session.revoke(by: Self.serverActor, reason: reason, now: now)
+            let closed = try record.session.fail(step: failure.failedStep, now: now)
             try await tx.updateSession(closed, from: .active)
             try await moveRetroDeadline(tx: tx, session: closed, target: nil, now: now)
-            let details = ["failed_step": failure.failedStep, "steps": failure.done.joined(separator: ","), "error": String(failure.message.prefix(500))]
+            let details = ["failed_step": failure.failedStep, "steps": failure.done.joined(separator: ","), "error": String(failure.message.prefix(500)),
+                           "state": closed.state.rawValue, "requester": closed.requester]
             try await tx.appendAudit(AuditEvent(
                 type: .credentialIssueFailed, outcome: .failure, at: now, actor: Self.serverActor, target: closed.target, sessionId: closed.id,
-                incident: closed.incident, details: details))
-            try await tx.appendAudit(AuditEvent(
-                type: .sessionRevoked, at: now, actor: Self.serverActor, target: closed.target, sessionId: closed.id, reason: reason,
-                incident: closed.incident, details: ["requester": closed.requester, "scheduled_expiry": Timestamp.format(session.expiresAt)]))
+                reason: closed.closeReason, incident: closed.incident, details: details))
             try await tx.enqueueNotification(type: AuditEventType.credentialIssueFailed.rawValue, sessionId: closed.id,
                                              payload: Self.pagePayload(closed).merging(details) { $1 }, now: now)
         }

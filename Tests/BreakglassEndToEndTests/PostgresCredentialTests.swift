@@ -219,7 +219,8 @@ final class PostgresCredentialTests: BrokerTestCase {
         XCTAssertTrue((error["message"] as? String ?? "").contains("cannot connect"), reply.text)
         let sessions = try await server.broker.database.read { try await $0.sessions(userId: nil, limit: 10) }
         XCTAssertEqual(sessions.count, 1)
-        XCTAssertEqual(sessions.first?.session.state, .revoked)
+        XCTAssertEqual(sessions.first?.session.state, .failed)
+        XCTAssertEqual(sessions.first?.session.closeReason, "credential could not be issued: connect failed")
         let leftovers = try await rows(database: "postgres", "SELECT rolname::text FROM pg_roles WHERE pg_has_role(rolname, '\(oncall)', 'MEMBER') AND rolname LIKE 'bg\\_%'")
         XCTAssertEqual(leftovers, [])
         let audit = try await auditTypes(session: try XCTUnwrap(sessions.first).session.id)
