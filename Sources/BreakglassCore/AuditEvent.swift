@@ -45,6 +45,12 @@ public enum AuditEventType: String, Codable, Sendable, CaseIterable {
     case retroCandidateRecorded = "retro.candidate_recorded"
     case retroCandidateAccepted = "retro.candidate_accepted"
     case drillReportExported = "drill.report_exported"
+    case credentialIssued = "credential.issued"
+    case credentialIssueFailed = "credential.issue_failed"
+    case credentialExtended = "credential.extended"
+    case credentialExtendFailed = "credential.extend_failed"
+    case credentialRevoked = "credential.revoked"
+    case credentialRevokeFailed = "credential.revoke_failed"
 
     /// The compliance controls an event of this type evidences.
     public var controls: [String] {
@@ -70,6 +76,9 @@ public enum AuditEventType: String, Codable, Sendable, CaseIterable {
         case .evidenceExported: return ["SOC2:CC7.2", "PCI-DSS-4.0:10.2.1.3"]
         case .webLogin, .webLogout: return identity
         case .drillReportExported: return DrillPlan.controls
+        case .credentialIssued, .credentialExtended: return accessGranted
+        case .credentialRevoked: return accessRemoved
+        case .credentialIssueFailed, .credentialExtendFailed, .credentialRevokeFailed: return accessRemoved + ["SOC2:CC7.2"]
         }
     }
 }

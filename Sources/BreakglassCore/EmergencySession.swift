@@ -2,6 +2,8 @@ import Foundation
 
 public enum SessionState: String, Codable, Sendable {
     case active, expired, ended, revoked
+    /// Closed by the broker at activation because its credential could not be issued: nothing usable was handed out.
+    case failed
 
     public var isTerminal: Bool { self != .active }
 }
@@ -125,6 +127,11 @@ public struct EmergencySession: Codable, Equatable, Sendable {
 
     public func revoke(by user: String, reason: String, now: Date) throws -> EmergencySession {
         try close(.revoked, by: user, reason: Validation.reason(reason), now: now)
+    }
+
+    /// The broker closes a session whose credential it could not issue, naming the step that failed.
+    public func fail(step: String, now: Date) throws -> EmergencySession {
+        try close(.failed, by: "breakglassd", reason: "credential could not be issued: \(step) failed", now: now)
     }
 
     /// Records expiry, stamped at the moment it happened (not when the reaper noticed).

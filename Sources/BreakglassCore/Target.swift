@@ -2,6 +2,8 @@ import Foundation
 
 public enum CredentialKind: String, Codable, Sendable, CaseIterable {
     case token
+    /// A temporary login role on a target PostgreSQL.
+    case postgres
 }
 
 /// A resource engineers may break glass into, with the limits an admin set for it.
@@ -23,15 +25,17 @@ public struct Target: Codable, Equatable, Sendable {
     /// below an hour an admin may give a target: a rehearsal must run its whole ladder in minutes, a real
     /// session must leave the engineer time to write the PR.
     public var drillDeadline: TimeInterval?
+    /// `postgres` targets: where and how the session's role is made (nil for other kinds).
+    public var postgres: PostgresTarget?
 
     // Spelled so snake_case JSON ("max_ttl") round-trips through the standard key strategies.
     enum CodingKeys: String, CodingKey {
-        case name, kind, audience, maxTTL = "maxTtl", maxTotal, retroDeadline, retroFrom, requesters, drillDeadline
+        case name, kind, audience, maxTTL = "maxTtl", maxTotal, retroDeadline, retroFrom, requesters, drillDeadline, postgres
     }
 
     public init(name: String, kind: CredentialKind, audience: String, maxTTL: TimeInterval, maxTotal: TimeInterval,
                 retroDeadline: TimeInterval, retroFrom: RetroDeadlineBasis = .activation, requesters: [String],
-                drillDeadline: TimeInterval? = nil) {
+                drillDeadline: TimeInterval? = nil, postgres: PostgresTarget? = nil) {
         self.name = name
         self.kind = kind
         self.audience = audience
@@ -41,6 +45,7 @@ public struct Target: Codable, Equatable, Sendable {
         self.retroFrom = retroFrom
         self.requesters = requesters
         self.drillDeadline = drillDeadline
+        self.postgres = postgres
     }
 
     /// Checks an admin's target definition before it is stored.
@@ -60,6 +65,15 @@ public struct Target: Codable, Equatable, Sendable {
         }
         if let drillDeadline, !DrillPlan.deadlines.contains(drillDeadline) {
             throw BreakglassError.invalid("drill_deadline", "a drill's retro PR deadline must be between 1m and 59m (real sessions keep at least 1h)")
+        }
+        switch kind {
+        case .token:
+            guard postgres == nil else { throw BreakglassError.invalid("kind", "PostgreSQL settings only apply to --kind postgres") }
+        case .postgres:
+            guard let postgres else {
+                throw BreakglassError.invalid("pg_host", "a postgres target needs --pg-host, --pg-database, --managing-role and --grant-role")
+            }
+            _ = try postgres.validated()
         }
         guard !requesters.isEmpty else {
             throw BreakglassError.invalid("requesters", "name at least one requester (role:engineer or user:NAME)")

@@ -91,6 +91,17 @@ struct TargetBody: Decodable {
     var retroFrom: String?
     var requesters: [String]?
     var drillDeadline: String?
+    /// `postgres` targets.
+    var pgHost: String?
+    var pgPort: Int?
+    var pgDatabase: String?
+    var pgTls: String?
+    var managingRole: String?
+    var managingPassword: String?
+    var grantRole: String?
+    var connectionLimit: Int?
+    var statementTimeout: String?
+    var access: String?
     var totp: String?
 }
 struct SessionRequestBody: Decodable { var target: String; var reason: String; var incident: String; var ttl: String?; var totp: String }

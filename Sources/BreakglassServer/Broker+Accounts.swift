@@ -1,4 +1,5 @@
 import BreakglassCore
+import BreakglassCredentials
 import BreakglassStore
 import Foundation
 
@@ -127,13 +128,38 @@ extension Broker {
         return try await database.read { try await $0.allUsers() }
     }
 
-    public func saveTarget(_ target: Target, actor: AuthUser, totp: String?, origin: RequestOrigin) async throws -> Bool {
+    /// `managingPassword`: a `postgres` target's managing role password (nil keeps the stored one). The
+    /// managing role is checked against the target before anything is saved.
+    public func saveTarget(_ target: Target, managingPassword: String? = nil, actor: AuthUser, totp: String?, origin: RequestOrigin) async throws -> Bool {
         let target = try target.validated()
+        if managingPassword != nil && target.kind != .postgres {
+            throw BreakglassError.invalid("managing_password", "a managing password only applies to --kind postgres")
+        }
         return try await adminChange(actor: actor, totp: totp, action: "configure targets", origin: origin) { tx, now in
-            let created = try await tx.saveTarget(target, by: actor.name, now: now)
-            let details = ["created": String(created), "kind": target.kind.rawValue, "audience": target.audience,
+            var sealed: [UInt8]?
+            if target.kind == .postgres {
+                let password: String
+                if let managingPassword, !managingPassword.isEmpty {
+                    password = managingPassword
+                    sealed = try box.seal(Array(managingPassword.utf8), context: PostgresTarget.passwordContext(target.name))
+                } else if let stored = try await tx.targetManagingPasswordEnc(named: target.name) {
+                    password = String(decoding: try box.open(stored, context: PostgresTarget.passwordContext(target.name)), as: UTF8.self)
+                } else {
+                    throw BreakglassError.invalid("managing_password",
+                                                  "a new postgres target needs the managing role's password (--managing-password-file)")
+                }
+                try await checkCredentialTarget(CredentialTarget(target: target, managingPassword: password))
+            }
+            let created = try await tx.saveTarget(target, managingPasswordEnc: sealed, by: actor.name, now: now)
+            var details = ["created": String(created), "kind": target.kind.rawValue, "audience": target.audience,
                            "max_ttl": TTL.format(target.maxTTL), "max_total": TTL.format(target.maxTotal),
                            "retro_deadline": TTL.format(target.retroDeadline), "requesters": target.requesters.joined(separator: ",")]
+            if let pg = target.postgres {
+                details.merge(["pg_host": pg.host, "pg_port": String(pg.port), "pg_database": pg.database, "pg_tls": pg.tls.rawValue,
+                               "managing_role": pg.managingRole, "grant_role": pg.grantRole, "connection_limit": String(pg.connectionLimit),
+                               "statement_timeout": pg.statementTimeout.map(TTL.format) ?? "-", "access": pg.access.rawValue,
+                               "managing_password": sealed == nil ? "kept" : "replaced"]) { $1 }
+            }
             try await tx.appendAudit(AuditEvent(type: .targetSaved, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
                                                 target: target.name, details: details))
             return (created, AdminPage(type: "admin.target_saved", payload: details.merging(["target": target.name]) { $1 }))

@@ -1,13 +1,17 @@
 import BreakglassCore
+import BreakglassCredentials
 import BreakglassStore
 import Foundation
 
 /// A credential handed out once, with the session it belongs to.
 public struct IssuedCredential: Codable, Sendable {
     public var kind: CredentialKind
-    public var token: String
-    public var audience: String
-    public var keyId: String
+    /// `token`: the signed bearer token, its audience and signing key.
+    public var token: String?
+    public var audience: String?
+    public var keyId: String?
+    /// `postgres` in direct mode: the login role; its password only at activation.
+    public var postgres: PostgresLogin?
     public var expiresAt: Date
 }
 
@@ -70,7 +74,8 @@ extension Broker {
             case .proven:
                 break
             }
-            let credential = CredentialRef(kind: target.kind, keyId: issuer.signingKid, tokenId: id, audience: target.audience)
+            let credential = CredentialRef(kind: target.kind, keyId: issuer.signingKid, tokenId: id, audience: target.audience,
+                                           role: target.kind == .postgres ? PostgresTarget.roleName(sessionId: id) : nil)
             try await tx.insertSession(session, userId: user.id, credential: credential, origin: origin)
             try await tx.insertObligation(obligation)
             try await tx.enqueueNotification(type: AuditEventType.sessionActivated.rawValue, sessionId: id,
@@ -89,7 +94,7 @@ extension Broker {
         }
         logger.notice(session.drill ? "drill session activated" : "session activated",
                       metadata: ["session.id": "\(session.id)", "session.target": "\(target.name)", "user.name": "\(actor.name)"])
-        return SessionGrant(session: session, credential: try await credential(for: session, target: target, now: now),
+        return SessionGrant(session: session, credential: try await issueCredential(for: session, target: target, actor: actor, now: now),
                             pagesQueued: [AuditEventType.sessionActivated.rawValue])
     }
 
@@ -124,7 +129,7 @@ extension Broker {
                                                 "expires_at": Timestamp.format(extended.expiresAt), "key_id": issuer.signingKid]))
             return .done((extended, target))
         }
-        return SessionGrant(session: session, credential: try await credential(for: session, target: target, now: now),
+        return SessionGrant(session: session, credential: try await extendCredential(for: session, target: target, actor: actor, now: now),
                             pagesQueued: [AuditEventType.sessionExtended.rawValue])
     }
 
@@ -148,7 +153,7 @@ extension Broker {
     private func close(sessionId: String, actor: AuthUser, origin: RequestOrigin, type: AuditEventType,
                        decide: @escaping @Sendable (SessionRecord, Date) throws -> EmergencySession) async throws -> EmergencySession {
         let now = clock.now()
-        return try await database.transaction { tx in
+        let closed = try await database.transaction { tx in
             guard let record = try await tx.session(id: sessionId, forUpdate: true) else { throw BreakglassError.sessionUnknown(sessionId) }
             let closed = try decide(record, now)
             try await tx.updateSession(closed, from: .active)
@@ -161,14 +166,17 @@ extension Broker {
                           "scheduled_expiry": Timestamp.format(record.session.expiresAt)]))
             return closed
         }
+        // The close is committed: from here the credential is taken away, and a failure is paged and retried.
+        await revokeCredential(of: closed)
+        return closed
     }
 
     /// Records expiry of every session past its end, as of the broker's clock. Several instances may run it
     /// at once: claimed rows are skipped by the others. Returns how many sessions it closed.
     public func expireDueSessions(limit: Int = 100) async throws -> Int {
         let now = clock.now()
-        return try await database.transaction { tx in
-            var count = 0
+        let expired = try await database.transaction { tx in
+            var closed: [EmergencySession] = []
             for record in try await tx.claimExpiredSessions(now: now, limit: limit) {
                 guard let expired = record.session.expire(now: now) else { continue }
                 try await tx.updateSession(expired, from: .active)
@@ -180,10 +188,12 @@ extension Broker {
                     incident: expired.incident,
                     details: ["requester": expired.requester, "expired_at": Timestamp.format(expired.expiresAt),
                               "recorded_late_by": TTL.format(max(0, now.timeIntervalSince(expired.expiresAt)))]))
-                count += 1
+                closed.append(expired)
             }
-            return count
+            return closed
         }
+        for session in expired { await revokeCredential(of: session) }
+        return expired.count
     }
 
     public func revokedTokens() async throws -> [RevokedToken] {
@@ -209,11 +219,6 @@ extension Broker {
         return try await database.read { tx in
             try await tx.sessions(userId: everyone ? nil : actor.id, limit: limit).map { $0.session.asSeen(at: now) }
         }
-    }
-
-    private func credential(for session: EmergencySession, target: Target, now: Date) async throws -> IssuedCredential {
-        let token = try await issuer.issue(session: session, audience: target.audience, now: now)
-        return IssuedCredential(kind: .token, token: token, audience: target.audience, keyId: issuer.signingKid, expiresAt: session.expiresAt)
     }
 
     /// What a page says; never a credential.

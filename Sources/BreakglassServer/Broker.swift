@@ -11,6 +11,8 @@ public struct Broker: Sendable {
     public let clock: any BrokerClock
     let box: SecretBox
     let issuer: TokenIssuer
+    /// One backend per credential kind; `token` wraps `issuer`.
+    let backends: [CredentialKind: any CredentialBackend]
     let settings: Settings
     let logger: Logger
     let hookRejections = HookRejections()
@@ -85,7 +87,10 @@ public struct Broker: Sendable {
             return keys
         }
         let issuer = try await TokenIssuer(stored: keys, box: box, issuer: settings.issuerName)
-        return Broker(database: database, clock: clock, box: box, issuer: issuer, settings: settings, logger: logger)
+        let backends: [CredentialKind: any CredentialBackend] = [
+            .token: TokenBackend(issuer: issuer), .postgres: PostgresRoleBackend(logger: logger),
+        ]
+        return Broker(database: database, clock: clock, box: box, issuer: issuer, backends: backends, settings: settings, logger: logger)
     }
 
     public var jwks: JWKSDocument { issuer.jwks }

@@ -87,6 +87,7 @@ public enum BrokerServer {
             .init(service: app), .init(service: SweepService.expiry(broker: broker, pollInterval: expiryPoll, logger: logger)),
         ]
         services.append(.init(service: SweepService.hookRejections(broker: broker, pollInterval: expiryPoll, logger: logger)))
+        services.append(.init(service: SweepService.credentialReconcile(broker: broker, logger: logger)))
         if let retroPoll {
             services.append(.init(service: SweepService.retroEscalation(broker: broker, pollInterval: retroPoll, logger: logger)))
         }

@@ -120,7 +120,7 @@ enum Routes {
         api.put("/targets/:name") { request, context in
             let body = try await APICoding.decode(TargetBody.self, from: request)
             guard let kind = CredentialKind(rawValue: body.kind ?? "token") else {
-                throw BreakglassError.invalid("kind", "credential kind '\(body.kind ?? "")' is not supported; supported: token")
+                throw BreakglassError.invalid("kind", "credential kind '\(body.kind ?? "")' is not supported; supported: token, postgres")
             }
             let name = try context.parameters.require("name")
             let maxTTL = try parseDuration(body.maxTtl, field: "max_ttl")!
@@ -135,11 +135,40 @@ enum Routes {
                 maxTotal: try parseDuration(body.maxTotal, field: "max_total") ?? maxTTL * 4,
                 retroDeadline: try parseDuration(body.retroDeadline, field: "retro_deadline") ?? 24 * 3600,
                 retroFrom: retroFrom ?? .activation, requesters: body.requesters ?? ["role:engineer"],
-                drillDeadline: try parseDuration(body.drillDeadline, field: "drill_deadline"))
-            let created = try await broker.saveTarget(target, actor: try context.requireUser(), totp: body.totp, origin: origin(request, context))
+                drillDeadline: try parseDuration(body.drillDeadline, field: "drill_deadline"),
+                postgres: kind == .postgres ? try postgresSettings(body) : nil)
+            let created = try await broker.saveTarget(target, managingPassword: body.managingPassword, actor: try context.requireUser(),
+                                                      totp: body.totp, origin: origin(request, context))
             return try APICoding.response(target, status: created ? .created : .ok)
         }
         api.get("/targets") { _, _ in try APICoding.response(try await broker.targets()) }
+    }
+
+    /// A `postgres` target's settings from the request, with the fields it cannot do without named.
+    static func postgresSettings(_ body: TargetBody) throws -> PostgresTarget {
+        guard let host = body.pgHost else { throw BreakglassError.invalid("pg_host", "a postgres target needs pg_host (--pg-host)") }
+        guard let database = body.pgDatabase else { throw BreakglassError.invalid("pg_database", "a postgres target needs pg_database (--pg-database)") }
+        guard let managingRole = body.managingRole else {
+            throw BreakglassError.invalid("managing_role", "a postgres target needs managing_role (--managing-role)")
+        }
+        guard let grantRole = body.grantRole else { throw BreakglassError.invalid("grant_role", "a postgres target needs grant_role (--grant-role)") }
+        let tls = try body.pgTls.map { text in
+            guard let mode = PostgresTLSMode(rawValue: text) else {
+                throw BreakglassError.invalid("pg_tls", "pg_tls must be one of \(PostgresTLSMode.allCases.map(\.rawValue).joined(separator: ", ")), not '\(text)'")
+            }
+            return mode
+        }
+        let access = try body.access.map { text in
+            guard let mode = PostgresAccessMode(rawValue: text) else {
+                throw BreakglassError.invalid("access", "access must be 'direct' or 'recorded', not '\(text)'")
+            }
+            return mode
+        }
+        return PostgresTarget(host: host, port: body.pgPort ?? 5432, database: database, tls: tls, managingRole: managingRole, grantRole: grantRole,
+                              connectionLimit: body.connectionLimit ?? 5,
+                              statementTimeout: try parseDuration(body.statementTimeout, field: "statement_timeout"),
+                              // Recorded is the product's default; until the proxy exists, validation refuses it with what to use.
+                              access: access ?? .recorded)
     }
 
     static func addSessionRoutes(_ api: RouterGroup<BreakglassRequestContext>, broker: Broker) {

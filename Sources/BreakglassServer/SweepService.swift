@@ -31,6 +31,15 @@ public struct SweepService: Service, CustomStringConvertible {
         }
     }
 
+    /// Removes what closed sessions left on their targets (a revocation that failed, a broker that died
+    /// before revoking); on start too, so a broker that was down cleans up at once.
+    public static func credentialReconcile(broker: Broker, pollInterval: Duration = .seconds(30), logger: Logger) -> SweepService {
+        SweepService(description: "CredentialReconcileService", pollInterval: pollInterval, logger: logger,
+                     doneMessage: "leftover credentials removed") {
+            try await broker.reconcileCredentials()
+        }
+    }
+
     /// Audits refused GitHub deliveries as one event per interval.
     public static func hookRejections(broker: Broker, pollInterval: Duration = .seconds(1), logger: Logger) -> SweepService {
         SweepService(description: "HookRejectionAuditService", pollInterval: pollInterval, logger: logger,

@@ -8,12 +8,15 @@ public struct CredentialRef: Codable, Sendable, Equatable {
     public var keyId: String?
     public var tokenId: String?
     public var audience: String?
+    /// `postgres`: the session's login role on the target (what revocation drops).
+    public var role: String?
 
-    public init(kind: CredentialKind, keyId: String? = nil, tokenId: String? = nil, audience: String? = nil) {
+    public init(kind: CredentialKind, keyId: String? = nil, tokenId: String? = nil, audience: String? = nil, role: String? = nil) {
         self.kind = kind
         self.keyId = keyId
         self.tokenId = tokenId
         self.audience = audience
+        self.role = role
     }
 }
 
@@ -70,6 +73,15 @@ extension Tx {
         return try await decodeSessions(query(PostgresQuery(unsafeSQL: sql, binds: binds))).first
     }
 
+    /// The session, locked for this transaction, or nil when another instance holds it (or it does not exist):
+    /// one instance at a time reconciles what a session left behind.
+    public func claimSession(id: String) async throws -> SessionRecord? {
+        var binds = PostgresBindings()
+        binds.append(id)
+        let sql = Self.sessionSelect + " WHERE s.id = $1 FOR UPDATE OF s SKIP LOCKED"
+        return try await decodeSessions(query(PostgresQuery(unsafeSQL: sql, binds: binds))).first
+    }
+
     /// Newest first; `userId` nil lists everyone's.
     public func sessions(userId: UUID?, limit: Int) async throws -> [SessionRecord] {
         var binds = PostgresBindings()
@@ -94,7 +106,7 @@ extension Tx {
         var out: [RevokedToken] = []
         for try await (id, state, expires, closed) in try await query("""
             SELECT id, state, expires_at, closed_at FROM sessions
-            WHERE state IN ('ended', 'revoked') AND expires_at > \(now) ORDER BY closed_at
+            WHERE state IN ('ended', 'revoked') AND expires_at > \(now) AND credential_kind = 'token' ORDER BY closed_at
             """).decode((String, String, Date, Date?).self) {
             out.append(RevokedToken(jti: id, exp: expires, state: state, revokedAt: closed ?? now))
         }

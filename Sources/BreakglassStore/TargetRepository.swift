@@ -3,21 +3,28 @@ import Foundation
 import PostgresNIO
 
 extension Tx {
-    /// Creates or replaces a target; returns true when it was new.
+    /// Creates or replaces a target; returns true when it was new. `managingPasswordEnc` nil keeps the
+    /// stored one (a `postgres` target changed without repeating its secret).
     @discardableResult
-    public func saveTarget(_ target: Target, by admin: String, now: Date) async throws -> Bool {
+    public func saveTarget(_ target: Target, managingPasswordEnc: [UInt8]? = nil, by admin: String, now: Date) async throws -> Bool {
         var created = false
+        let postgres = try target.postgres.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         for try await inserted in try await query("""
             INSERT INTO targets (name, kind, audience, max_ttl_seconds, max_total_seconds, retro_deadline_seconds, retro_deadline_from,
-                                 requesters, created_at, updated_at, updated_by, drill_deadline_seconds)
+                                 requesters, created_at, updated_at, updated_by, drill_deadline_seconds, postgres, managing_password_enc)
             VALUES (\(target.name), \(target.kind.rawValue), \(target.audience), \(Int(target.maxTTL)), \(Int(target.maxTotal)),
                     \(Int(target.retroDeadline)), \(target.retroFrom.rawValue), \(target.requesters), \(now), \(now), \(admin),
-                    \(target.drillDeadline.map { Int($0) }))
+                    \(target.drillDeadline.map { Int($0) }), \(postgres)::jsonb,
+                    -- The stored secret is carried into the proposed row: its CHECK holds before ON CONFLICT decides.
+                    CASE WHEN \(target.kind.rawValue) = 'postgres' THEN coalesce(\(managingPasswordEnc.map { Data($0) }),
+                        (SELECT managing_password_enc FROM targets WHERE name = \(target.name))) END)
             ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, audience = EXCLUDED.audience,
                 max_ttl_seconds = EXCLUDED.max_ttl_seconds, max_total_seconds = EXCLUDED.max_total_seconds,
                 retro_deadline_seconds = EXCLUDED.retro_deadline_seconds,
                 retro_deadline_from = EXCLUDED.retro_deadline_from, requesters = EXCLUDED.requesters,
-                drill_deadline_seconds = EXCLUDED.drill_deadline_seconds, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by
+                drill_deadline_seconds = EXCLUDED.drill_deadline_seconds, postgres = EXCLUDED.postgres,
+                managing_password_enc = EXCLUDED.managing_password_enc,
+                updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by
             RETURNING (xmax = 0)
             """).decode(Bool.self) {
             created = inserted
@@ -32,17 +39,36 @@ extension Tx {
     public func targets(name: String? = nil) async throws -> [Target] {
         let rows = try await query("""
             SELECT name, kind, audience, max_ttl_seconds, max_total_seconds, retro_deadline_seconds, retro_deadline_from, requesters,
-                   drill_deadline_seconds FROM targets
+                   drill_deadline_seconds, postgres::text FROM targets
             WHERE \(name)::text IS NULL OR name = \(name) ORDER BY name
             """)
         var out: [Target] = []
-        for try await (name, kind, audience, ttl, total, retro, from, requesters, drill) in rows.decode(
-            (String, String, String, Int, Int, Int, String, [String], Int?).self) {
-            out.append(Target(name: name, kind: CredentialKind(rawValue: kind) ?? .token, audience: audience,
+        for try await (name, kind, audience, ttl, total, retro, from, requesters, drill, postgres) in rows.decode(
+            (String, String, String, Int, Int, Int, String, [String], Int?, String?).self) {
+            guard let kind = CredentialKind(rawValue: kind) else { throw BreakglassError.corruptRow("target \(name)") }
+            let settings = try postgres.map { text in
+                do { return try JSONDecoder().decode(PostgresTarget.self, from: Data(text.utf8)) } catch {
+                    throw BreakglassError.corruptRow("the PostgreSQL settings of target \(name)")
+                }
+            }
+            out.append(Target(name: name, kind: kind, audience: audience,
                               maxTTL: TimeInterval(ttl), maxTotal: TimeInterval(total), retroDeadline: TimeInterval(retro),
                               retroFrom: RetroDeadlineBasis(rawValue: from) ?? .activation, requesters: requesters,
-                              drillDeadline: drill.map(TimeInterval.init)))
+                              drillDeadline: drill.map(TimeInterval.init), postgres: settings))
         }
         return out
+    }
+
+    /// The sealed password of a `postgres` target's managing role (open it with `Target.managingPasswordContext`).
+    public func targetManagingPasswordEnc(named name: String) async throws -> [UInt8]? {
+        for try await value in try await query("SELECT managing_password_enc FROM targets WHERE name = \(name)").decode(Data?.self) {
+            return value.map { Array($0) }
+        }
+        return nil
+    }
+
+    /// Names of the `postgres` targets, for reconciliation.
+    public func postgresTargets() async throws -> [Target] {
+        try await targets().filter { $0.kind == .postgres }
     }
 }

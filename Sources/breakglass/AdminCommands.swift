@@ -101,7 +101,7 @@ struct Admin: AsyncParsableCommand {
             commandName: "set-target", abstract: "Create a target, or change the settings given of an existing one (the others stay as they are).")
         @OptionGroup var options: GlobalOptions
         @Argument(help: "Target name.") var name: String
-        @Option(help: "Credential kind (token).") var kind: String?
+        @Option(help: "Credential kind: token (a signed JWT) or postgres (a temporary login role on a PostgreSQL server).") var kind: String?
         @Option(help: "JWT audience downstream services check (default: the target name).") var audience: String?
         @Option(help: "Longest TTL one request or extension may ask for, e.g. 1h (required for a new target).") var maxTtl: String?
         @Option(help: "Cap on the whole session with extensions (default 4 x max TTL).") var maxTotal: String?
@@ -111,6 +111,24 @@ struct Admin: AsyncParsableCommand {
         var requesters: [String] = []
         @Option(help: "Enables drills on this target, with this retro PR deadline: 1m to 59m (e.g. 2m); real sessions keep at least 1h.")
         var drillDeadline: String?
+        @Option(help: "postgres: the target server's host name or address.") var pgHost: String?
+        @Option(help: "postgres: the target server's port (default 5432).") var pgPort: Int?
+        @Option(help: "postgres: the database engineers connect to; owned objects of a session's role are cleaned up in it.")
+        var pgDatabase: String?
+        @Option(help: "postgres: TLS towards the target: verify-full (default off loopback), require, or disable (default on loopback).")
+        var pgTls: String?
+        @Option(help: ArgumentHelp("postgres: the broker's role on the target; checked before anything is saved.", discussion: """
+            It needs LOGIN, CREATEROLE, the right to grant --grant-role (PostgreSQL 16+: WITH ADMIN OPTION), and the right to \
+            set per-role logging: GRANT SET ON PARAMETER log_statement (pgaudit.log and pgaudit.log_parameter when pgaudit is loaded).
+            """))
+        var managingRole: String?
+        @Option(help: "postgres: a file holding the managing role's password (stored encrypted; required for a new target, kept otherwise).")
+        var managingPasswordFile: String?
+        @Option(help: "postgres: the role each session's login role is made a member of, e.g. payments_oncall_rw.") var grantRole: String?
+        @Option(help: "postgres: most connections one session's role may open (default 5).") var connectionLimit: Int?
+        @Option(help: "postgres: statement_timeout set on the session's role, e.g. 5m (default: the server's).") var statementTimeout: String?
+        @Option(help: "postgres: 'direct' shows the role's credentials once; 'recorded' (the default: through the broker's proxy) is not yet available, so give --access direct.")
+        var access: String?
         @OptionGroup var stepUp: StepUpOptions
 
         func run() async throws {
@@ -130,6 +148,22 @@ struct Admin: AsyncParsableCommand {
                 if let value = retroFrom ?? current?.retroFrom.rawValue { body["retro_from"] = value }
                 if let value = requesters.isEmpty ? current?.requesters : requesters { body["requesters"] = value }
                 if let value = drillDeadline ?? current?.drillDeadline.map({ TTL.format($0) }) { body["drill_deadline"] = value }
+                let pg = current?.postgres
+                if let value = pgHost ?? pg?.host { body["pg_host"] = value }
+                if let value = pgPort ?? pg?.port { body["pg_port"] = value }
+                if let value = pgDatabase ?? pg?.database { body["pg_database"] = value }
+                if let value = pgTls ?? pg?.tls.rawValue { body["pg_tls"] = value }
+                if let value = managingRole ?? pg?.managingRole { body["managing_role"] = value }
+                if let value = grantRole ?? pg?.grantRole { body["grant_role"] = value }
+                if let value = connectionLimit ?? pg?.connectionLimit { body["connection_limit"] = value }
+                if let value = statementTimeout ?? pg?.statementTimeout.map({ TTL.format($0) }) { body["statement_timeout"] = value }
+                if let value = access ?? pg?.access.rawValue { body["access"] = value }
+                if let managingPasswordFile {
+                    guard let data = FileManager.default.contents(atPath: managingPasswordFile) else {
+                        throw CLIError(kind: .usage, code: "managing_password_file", message: "cannot read --managing-password-file \(managingPasswordFile)")
+                    }
+                    body["managing_password"] = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
+                }
                 let (target, raw) = try await client.call(.PUT, "/v1/targets/\(APIClient.path(name))", body: body, as: Target.self)
                 output(json: options.json, raw: raw) { Admin.describe(target) }
             }
@@ -149,6 +183,9 @@ struct Admin: AsyncParsableCommand {
     }
 
     static func describe(_ t: Target) -> String {
-        "\(t.name)  \(t.kind.rawValue)  aud=\(t.audience)  max-ttl=\(TTL.format(t.maxTTL))  max-total=\(TTL.format(t.maxTotal))  retro=\(TTL.format(t.retroDeadline)) from \(t.retroFrom.rawValue)  drill=\(t.drillDeadline.map { "on, retro \(TTL.format($0))" } ?? "off")  requesters=\(t.requesters.joined(separator: ","))"
+        let pg = t.postgres.map { p in
+            "  postgres=\(p.managingRole)@\(p.host):\(p.port)/\(p.database) tls=\(p.tls.rawValue) grant=\(p.grantRole) limit=\(p.connectionLimit)\(p.statementTimeout.map { " statement-timeout=\(TTL.format($0))" } ?? "") access=\(p.access.rawValue)"
+        } ?? ""
+        return "\(t.name)  \(t.kind.rawValue)  aud=\(t.audience)  max-ttl=\(TTL.format(t.maxTTL))  max-total=\(TTL.format(t.maxTotal))  retro=\(TTL.format(t.retroDeadline)) from \(t.retroFrom.rawValue)  drill=\(t.drillDeadline.map { "on, retro \(TTL.format($0))" } ?? "off")  requesters=\(t.requesters.joined(separator: ","))\(pg)"
     }
 }

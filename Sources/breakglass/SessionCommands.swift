@@ -3,7 +3,10 @@ import BreakglassCore
 import Foundation
 
 struct SessionGrantView: Decodable {
-    struct Credential: Decodable { var kind: String; var token: String; var audience: String; var keyId: String; var expiresAt: Date }
+    struct PostgresLogin: Decodable { var user: String; var password: String?; var host: String; var port: Int; var database: String; var sslmode: String }
+    struct Credential: Decodable {
+        var kind: String; var token: String?; var audience: String?; var keyId: String?; var postgres: PostgresLogin?; var expiresAt: Date
+    }
     var session: EmergencySession
     var credential: Credential
     var pagesQueued: [String]
@@ -28,11 +31,34 @@ func describeGrant(_ grant: SessionGrantView, verb: String) -> String {
     let s = grant.session
     return """
         ✔ session \(s.id) \(verb) on \(s.target) until \(Timestamp.format(s.expiresAt)) (\(TTL.format(s.expiresAt.timeIntervalSince(Date()))) left)
-          credential (\(grant.credential.kind), audience \(grant.credential.audience)); shown once, the broker does not keep it:
-        \(grant.credential.token)
+        \(describeCredential(grant.credential, expiresAt: s.expiresAt))
           pages queued: \(grant.pagesQueued.joined(separator: ", "))
           retro PR due by \(Timestamp.format(s.retroDueAt)): breakglass retro link \(s.id) <PR URL>
         """
+}
+
+func describeCredential(_ credential: SessionGrantView.Credential, expiresAt: Date) -> String {
+    if let pg = credential.postgres {
+        guard let password = pg.password else {
+            return "  PostgreSQL role \(pg.user) on \(pg.host):\(pg.port)/\(pg.database) now valid until \(Timestamp.format(expiresAt)); the password shown at activation keeps working"
+        }
+        let exports = [("PGUSER", pg.user), ("PGPASSWORD", password), ("PGHOST", pg.host), ("PGPORT", String(pg.port)),
+                       ("PGDATABASE", pg.database), ("PGSSLMODE", pg.sslmode)]
+        return """
+              PostgreSQL role \(pg.user) on \(pg.host):\(pg.port)/\(pg.database); shown once, the broker does not keep the password:
+            export \(exports.map { "\($0.0)=\(shellQuoted($0.1))" }.joined(separator: " "))
+            """
+    }
+    return """
+          credential (\(credential.kind), audience \(credential.audience ?? "-")); shown once, the broker does not keep it:
+        \(credential.token ?? "-")
+        """
+}
+
+/// A value as a POSIX shell word: bare when it is plain, else single-quoted.
+func shellQuoted(_ value: String) -> String {
+    let plain = !value.isEmpty && value.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_./:@%+=,".contains($0)) }
+    return plain ? value : "'" + value.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }
 
 /// What breaking glass and starting a drill both ask for: one request, two paths.

@@ -4,6 +4,7 @@ import BreakglassStore
 import BreakglassTestSupport
 import Foundation
 import NIOHTTP1
+import PostgresNIO
 import XCTest
 
 /// Every `breakglass …` / `breakglassd …` command the README and the runbooks show is run, in the order
@@ -71,6 +72,7 @@ final class DocumentWorld: @unchecked Sendable {
     /// In a drill runbook every SESSION is the drill the document started.
     var drillSession: String?
     var lastEvidence: String?
+    var postgresTarget: PostgresWalkTarget?
     var newcomers = 0
     var scriptedEnrolment: (code: String, file: String)?
     /// After `breakglass login X` in a block, the following commands of that block run as X (the CLI saved
@@ -113,6 +115,7 @@ final class DocumentWorld: @unchecked Sendable {
     func stop() async {
         await receiver.stop()
         await server.stop()
+        await postgresTarget?.drop()
         await database.drop()
         try? FileManager.default.removeItem(at: scratch)
     }
@@ -312,6 +315,21 @@ final class DocumentWorld: @unchecked Sendable {
         replace(#"\bKEY\b"#, "R0123456789abcdef0123456789abcdef")
         replace(#"--secret NEW --secret OLD"#, "--secret \(StandardWebhook.generateSecret()) --secret \(StandardWebhook.generateSecret())")
         replace(#"audit-head-\d{4}-\d{2}-\d{2}\.json"#, "audit-head-$(date +%F).json")
+        if text.contains("--kind postgres") {
+            // The throwaway cluster stands in for the target server, with roles of this walk's own.
+            let target: PostgresWalkTarget
+            if let existing = postgresTarget {
+                target = existing
+            } else {
+                target = try await PostgresWalkTarget.create(in: scratch)
+                postgresTarget = target
+            }
+            let config = try TestDatabase.superuser()
+            replace(#"--pg-host db1\.internal"#, "--pg-host \(config.host) --pg-port \(config.port)")
+            replace(#"--pg-database payments"#, "--pg-database \(target.database)")
+            replace(#"\bbreakglass_manager\b"#, target.manager)
+            replace(#"\bpayments_oncall_rw\b"#, target.grantRole)
+        }
 
         let words = text.split(separator: " ").map(String.init)
         let persona: String
@@ -474,5 +492,61 @@ extension Optional where Wrapped == String {
     func asyncOr(_ make: () async throws -> String) async throws -> String {
         if let self { return self }
         return try await make()
+    }
+}
+
+/// A target PostgreSQL for a runbook's `--kind postgres` commands: a database, a managing role and a role to
+/// grant on the throwaway cluster, named uniquely (roles are cluster-wide), and the password file the runbook
+/// names, written in the walk's directory.
+struct PostgresWalkTarget: Sendable {
+    let suffix: String
+    var database: String { "walktarget_\(suffix)" }
+    var manager: String { "walkmgr_\(suffix)" }
+    var grantRole: String { "walkoncall_\(suffix)" }
+
+    static func create(in scratch: URL) async throws -> PostgresWalkTarget {
+        let target = PostgresWalkTarget(suffix: Base32.encode(Secrets.randomBytes(5)).lowercased())
+        let password = "walk-" + Secrets.base64url(Secrets.randomBytes(12))
+        try (password + "\n").write(to: scratch.appendingPathComponent("payments-pg.password"), atomically: true, encoding: .utf8)
+        try await target.sql("""
+            CREATE DATABASE \(target.database);
+            CREATE ROLE \(target.grantRole) NOLOGIN;
+            CREATE ROLE \(target.manager) LOGIN CREATEROLE PASSWORD '\(password)';
+            GRANT \(target.grantRole) TO \(target.manager) WITH ADMIN OPTION;
+            GRANT SET ON PARAMETER log_statement TO \(target.manager)
+            """)
+        return target
+    }
+
+    func drop() async {
+        // Session roles the walk's commands made and did not end.
+        let sessionRoles = (try? await sessionRoles()) ?? []
+        for role in sessionRoles { try? await sql("DROP ROLE IF EXISTS \"\(role)\"") }
+        try? await sql("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
+        try? await sql("REVOKE SET ON PARAMETER log_statement FROM \(manager); DROP OWNED BY \(manager); DROP ROLE IF EXISTS \(manager)")
+        try? await sql("DROP ROLE IF EXISTS \(grantRole)")
+    }
+
+    func sessionRoles() async throws -> [String] {
+        let grantRole = grantRole
+        return try await Database.withDatabase(TestDatabase.superuser(), logger: TestDatabase.logger) { db -> [String] in
+            try await db.read { tx -> [String] in
+                var names: [String] = []
+                for try await name in try await tx.connection.query("""
+                    SELECT rolname::text FROM pg_roles WHERE rolname LIKE 'bg\\_%' AND pg_has_role(rolname, \(grantRole), 'MEMBER')
+                    """, logger: TestDatabase.logger).decode(String.self) { names.append(name) }
+                return names
+            }
+        }
+    }
+
+    func sql(_ statements: String) async throws {
+        try await Database.withDatabase(TestDatabase.superuser(), logger: TestDatabase.logger) { db in
+            try await db.read { tx in
+                for statement in statements.split(separator: ";").map({ $0.trimmingCharacters(in: .whitespacesAndNewlines) }) where !statement.isEmpty {
+                    _ = try await tx.connection.query(PostgresQuery(unsafeSQL: statement), logger: TestDatabase.logger).collect()
+                }
+            }
+        }
     }
 }

@@ -43,6 +43,9 @@ public struct NotificationMessage: Sendable, Equatable {
         case "retro.rejected": return "↩️ Retro PR rejected, owed again: \(who) on \(target)"
         case "retro.waived": return "☑️ Retro PR waived by compliance: \(who) on \(target)"
         case "user.token_revoked": return "🔑 API token \(payload["token_id"] ?? "") of \(who) revoked by its owner"
+        case "credential.issue_failed": return "❌ Break-glass credential could not be issued: \(who) on \(target); the session was closed"
+        case "credential.revoke_failed":
+            return "🚨 Break-glass credential of \(who) could not be removed from \(target) (\(payload["failed_step"] ?? "revoke") failed); retried until removed"
         case "admin.step_up_denied": return "🔐 Admin change refused: \(who) failed the TOTP step-up to \(payload["action"] ?? "change settings")"
         default:
             if type.hasPrefix("admin.") {
@@ -97,7 +100,7 @@ public struct NotificationMessage: Sendable, Equatable {
             let severity: String
             switch type {
             case "session.activated", "session.denied", "session.revoked": severity = "warning"
-            case "user.locked", "delivery.failed", "admin.step_up_denied": severity = "error"
+            case "user.locked", "delivery.failed", "admin.step_up_denied", "credential.issue_failed", "credential.revoke_failed": severity = "error"
             case _ where type.hasPrefix("admin."): severity = "warning"
             // Each escalation rung carries its own severity, which PagerDuty maps to urgency.
             case _ where type.hasPrefix("retro."): severity = payload["severity"] ?? "warning"

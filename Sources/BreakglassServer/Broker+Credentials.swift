@@ -1,0 +1,203 @@
+import BreakglassCore
+import BreakglassCredentials
+import BreakglassStore
+import Foundation
+
+/// The credential's life around the session's: issued after the activation commits, moved after an
+/// extension commits, taken away after a close commits, and what was left behind reconciled. Every call to
+/// a backend that acts on a target is audited with its steps.
+extension Broker {
+    /// The broker's own name in the audit log when it acts on a target by itself.
+    static let serverActor = "breakglassd"
+    /// A closed session's leftovers are reconciled only after this long, so reconcile does not race the close's own revoke.
+    static let reconcileGrace: TimeInterval = 30
+
+    func backend(for kind: CredentialKind) throws -> any CredentialBackend {
+        guard let backend = backends[kind] else {
+            throw BreakglassError(.internalFailure, "credential_kind_unavailable", "this broker has no backend for \(kind.rawValue) credentials")
+        }
+        return backend
+    }
+
+    /// The target with its managing secret opened for one call.
+    func credentialTarget(_ target: Target) async throws -> CredentialTarget {
+        guard target.kind == .postgres else { return CredentialTarget(target: target) }
+        guard let sealed = try await database.read({ try await $0.targetManagingPasswordEnc(named: target.name) }) else {
+            throw BreakglassError.corruptRow("the managing password of target \(target.name)")
+        }
+        let password = try box.open(sealed, context: PostgresTarget.passwordContext(target.name))
+        return CredentialTarget(target: target, managingPassword: String(decoding: password, as: UTF8.self))
+    }
+
+    /// Issues the credential of a committed activation. On failure the session is closed (audited and paged),
+    /// anything the backend may have left is taken away, and the engineer is told why.
+    func issueCredential(for session: EmergencySession, target: Target, actor: AuthUser, now: Date) async throws -> IssuedCredential {
+        let secret: IssuedSecret
+        do {
+            secret = try await backend(for: target.kind).issue(session: session, on: try await credentialTarget(target), now: now)
+        } catch {
+            let failure = Self.stepFailure(error)
+            logger.error("credential could not be issued; closing the session",
+                         metadata: ["session.id": "\(session.id)", "session.target": "\(target.name)", "credential.step": "\(failure.failedStep)",
+                                    "error": "\(failure.message)"])
+            try await failActivation(session, failure: failure, now: now)
+            await revokeCredential(of: session, target: target)
+            throw BreakglassError(.unavailable, "credential_failed",
+                                  "the \(target.kind.rawValue) credential on \(target.name) could not be issued (\(failure)); session \(session.id) was closed and nothing usable was left on the target")
+        }
+        if target.kind != .token {
+            _ = try await database.transaction { tx in
+                try await tx.appendAudit(AuditEvent(
+                    type: .credentialIssued, at: now, actor: Self.serverActor, target: target.name, sessionId: session.id,
+                    details: ["credential_kind": target.kind.rawValue, "steps": secret.steps.joined(separator: ","),
+                              "role": secret.postgres?.user ?? "", "valid_until": Timestamp.format(session.expiresAt)]))
+            }
+        }
+        return IssuedCredential(kind: secret.kind, token: secret.token, audience: secret.audience, keyId: secret.keyId,
+                                postgres: secret.postgres, expiresAt: session.expiresAt)
+    }
+
+    /// The session stays extended (its record committed); a target that did not move the credential's end is
+    /// audited and the engineer told, since their login will stop at the old expiry.
+    func extendCredential(for session: EmergencySession, target: Target, actor: AuthUser, now: Date) async throws -> IssuedCredential {
+        let secret: IssuedSecret
+        do {
+            secret = try await backend(for: target.kind).extend(session: session, on: try await credentialTarget(target), now: now)
+        } catch {
+            let failure = Self.stepFailure(error)
+            _ = try await database.transaction { tx in
+                try await tx.appendAudit(AuditEvent(
+                    type: .credentialExtendFailed, outcome: .failure, at: now, actor: Self.serverActor, target: target.name, sessionId: session.id,
+                    details: ["failed_step": failure.failedStep, "steps": failure.done.joined(separator: ","), "error": failure.message]))
+            }
+            throw BreakglassError(.unavailable, "credential_extend_failed",
+                                  "session \(session.id) was extended to \(Timestamp.format(session.expiresAt)), but the credential on \(target.name) was not (\(failure)); it stops working at the previous expiry")
+        }
+        if target.kind != .token {
+            _ = try await database.transaction { tx in
+                try await tx.appendAudit(AuditEvent(
+                    type: .credentialExtended, at: now, actor: Self.serverActor, target: target.name, sessionId: session.id,
+                    details: ["steps": secret.steps.joined(separator: ","), "valid_until": Timestamp.format(session.expiresAt)]))
+            }
+        }
+        return IssuedCredential(kind: secret.kind, token: secret.token, audience: secret.audience, keyId: secret.keyId,
+                                postgres: secret.postgres, expiresAt: session.expiresAt)
+    }
+
+    /// Closes a session whose credential could not be issued as `failed`, with the step that failed as its reason.
+    private func failActivation(_ session: EmergencySession, failure: CredentialStepFailure, now: Date) async throws {
+        _ = try await database.transaction { tx in
+            guard let record = try await tx.session(id: session.id, forUpdate: true), record.session.state == .active else { return }
+            let closed = try record.session.fail(step: failure.failedStep, now: now)
+            try await tx.updateSession(closed, from: .active)
+            try await moveRetroDeadline(tx: tx, session: closed, target: nil, now: now)
+            let details = ["failed_step": failure.failedStep, "steps": failure.done.joined(separator: ","), "error": String(failure.message.prefix(500)),
+                           "state": closed.state.rawValue, "requester": closed.requester]
+            try await tx.appendAudit(AuditEvent(
+                type: .credentialIssueFailed, outcome: .failure, at: now, actor: Self.serverActor, target: closed.target, sessionId: closed.id,
+                reason: closed.closeReason, incident: closed.incident, details: details))
+            try await tx.enqueueNotification(type: AuditEventType.credentialIssueFailed.rawValue, sessionId: closed.id,
+                                             payload: Self.pagePayload(closed).merging(details) { $1 }, now: now)
+        }
+    }
+
+    /// Takes away what a closed session has on its target. A failure is audited and paged
+    /// (`credential.revoke_failed`); the reconcile pass retries until it is done.
+    func revokeCredential(of session: EmergencySession, target known: Target? = nil) async {
+        let now = clock.now()
+        do {
+            guard let target = try await resolve(known, name: session.target), target.kind != .token else { return }
+            do {
+                let steps = try await backend(for: target.kind).revoke(sessionId: session.id, on: try await credentialTarget(target))
+                try await recordRevoked(session: session, target: target, steps: steps, reconciled: false, now: now)
+            } catch {
+                let failure = Self.stepFailure(error)
+                logger.error("credential could not be revoked; the reconcile pass retries",
+                             metadata: ["session.id": "\(session.id)", "session.target": "\(target.name)",
+                                        "credential.step": "\(failure.failedStep)", "error": "\(failure.message)"])
+                let details = ["failed_step": failure.failedStep, "steps": failure.done.joined(separator: ","), "error": String(failure.message.prefix(500))]
+                _ = try await database.transaction { tx in
+                    try await tx.appendAudit(AuditEvent(
+                        type: .credentialRevokeFailed, outcome: .failure, at: now, actor: Self.serverActor, target: target.name,
+                        sessionId: session.id, incident: session.incident, details: details))
+                    try await tx.enqueueNotification(type: AuditEventType.credentialRevokeFailed.rawValue, sessionId: session.id,
+                                                     payload: Self.pagePayload(session).merging(details) { $1 }, now: now)
+                }
+            }
+        } catch {
+            // Not even the failure could be recorded (the database is away): reconcile finds the role later.
+            logger.error("credential revocation could not be recorded", metadata: ["session.id": "\(session.id)", "error": "\(error)"])
+        }
+    }
+
+    /// Removes, on every `postgres` target, the roles of this broker's sessions that are no longer active:
+    /// revocations that failed, and those a broker that died never made. Roles of sessions this broker does
+    /// not know (another broker's) are left alone. Returns how many it removed.
+    public func reconcileCredentials() async throws -> Int {
+        let now = clock.now()
+        var removed = 0
+        for target in try await database.read({ try await $0.postgresTargets() }) {
+            let access: CredentialTarget
+            let leftovers: [String]
+            do {
+                access = try await credentialTarget(target)
+                leftovers = try await backend(for: target.kind).leftovers(on: access)
+            } catch {
+                logger.warning("reconcile could not list roles on target", metadata: ["session.target": "\(target.name)", "error": "\(Self.stepFailure(error))"])
+                continue
+            }
+            for id in leftovers {
+                do {
+                    // The session row stays locked while its role is removed, so two instances never do it twice.
+                    let done = try await database.transaction { tx -> Bool in
+                        guard let record = try await tx.claimSession(id: id), record.session.target == target.name,
+                              record.session.state != .active,
+                              now.timeIntervalSince(record.session.closedAt ?? record.session.expiresAt) >= Self.reconcileGrace else { return false }
+                        let steps = try await backend(for: target.kind).revoke(sessionId: id, on: access)
+                        try await tx.appendAudit(Self.revokedEvent(session: record.session, target: target, steps: steps, reconciled: true, now: now))
+                        return true
+                    }
+                    if done { removed += 1 }
+                } catch {
+                    logger.warning("reconcile could not revoke a leftover credential",
+                                   metadata: ["session.id": "\(id)", "session.target": "\(target.name)", "error": "\(Self.stepFailure(error))"])
+                }
+            }
+        }
+        return removed
+    }
+
+    private func recordRevoked(session: EmergencySession, target: Target, steps: [String], reconciled: Bool, now: Date) async throws {
+        _ = try await database.transaction { tx in
+            try await tx.appendAudit(Self.revokedEvent(session: session, target: target, steps: steps, reconciled: reconciled, now: now))
+        }
+    }
+
+    static func revokedEvent(session: EmergencySession, target: Target, steps: [String], reconciled: Bool, now: Date) -> AuditEvent {
+        AuditEvent(type: .credentialRevoked, at: now, actor: serverActor, target: target.name, sessionId: session.id, incident: session.incident,
+                   details: ["steps": steps.joined(separator: ","), "role": PostgresTarget.roleName(sessionId: session.id),
+                             "by": reconciled ? "reconcile" : session.state.rawValue])
+    }
+
+    private func resolve(_ known: Target?, name: String) async throws -> Target? {
+        if let known { return known }
+        return try await database.read { try await $0.target(named: name) }
+    }
+
+    static func stepFailure(_ error: any Error) -> CredentialStepFailure {
+        if let failure = error as? CredentialStepFailure { return failure }
+        if let error = error as? BreakglassError { return CredentialStepFailure(done: [], failedStep: "prepare", message: error.message) }
+        return CredentialStepFailure(done: [], failedStep: "prepare", message: "\(error)")
+    }
+
+    /// Checks at set-up that the managing role can do everything a session will need; nothing is saved otherwise.
+    func checkCredentialTarget(_ target: CredentialTarget) async throws {
+        do {
+            try await backend(for: target.target.kind).check(target)
+        } catch {
+            let failure = Self.stepFailure(error)
+            throw BreakglassError(.invalidInput, "target_check_failed",
+                                  "the broker cannot manage roles on \(target.target.name): \(failure.failedStep) failed: \(failure.message); nothing was saved")
+        }
+    }
+}

@@ -1,0 +1,58 @@
+@testable import BreakglassCore
+import XCTest
+
+final class PostgresTargetTests: XCTestCase {
+    func settings(host: String = "db.internal", access: PostgresAccessMode = .direct) -> PostgresTarget {
+        PostgresTarget(host: host, database: "payments", managingRole: "breakglass_manager", grantRole: "payments_oncall_rw", access: access)
+    }
+
+    func testTheRoleIsTheLowercasedSessionId() {
+        XCTAssertEqual(PostgresTarget.roleName(sessionId: "bg_7Q2KABCDEFGHIJKLMNOP"), "bg_7q2kabcdefghijklmnop")
+        XCTAssertTrue(PostgresTarget.isSessionRole("bg_7q2kabcdefghijklmnop"))
+        XCTAssertFalse(PostgresTarget.isSessionRole("payments_oncall_rw"))
+        XCTAssertFalse(PostgresTarget.isSessionRole("bg_Upper"))
+    }
+
+    func testTheCommentNamesTheSession() {
+        let comment = PostgresTarget.roleComment(sessionId: "bg_7Q2K")
+        XCTAssertEqual(PostgresTarget.sessionId(fromComment: comment), "bg_7Q2K")
+        XCTAssertNil(PostgresTarget.sessionId(fromComment: "someone else's role"))
+        XCTAssertNil(PostgresTarget.sessionId(fromComment: "breakglass session "))
+    }
+
+    func testTLSIsVerifiedOffLoopbackByDefault() {
+        XCTAssertEqual(settings().tls, .verifyFull)
+        XCTAssertEqual(settings(host: "127.0.0.1").tls, .disable)
+        XCTAssertEqual(settings(host: "127.evil.example").tls, .verifyFull)
+    }
+
+    func testRecordedAccessIsRefusedAsNotYetAvailable() {
+        XCTAssertThrowsError(try settings(access: .recorded).validated()) { error in
+            XCTAssertEqual((error as? BreakglassError)?.code, "access_mode_unavailable")
+            XCTAssertTrue((error as? BreakglassError)?.message.contains("not yet available") ?? false)
+        }
+        XCTAssertNoThrow(try settings().validated())
+    }
+
+    func testBadSettingsNameTheirField() {
+        var bad = settings()
+        bad.connectionLimit = 0
+        XCTAssertThrowsError(try bad.validated()) { XCTAssertEqual(($0 as? BreakglassError)?.code, "invalid_connection_limit") }
+        bad = settings()
+        bad.grantRole = "bg_someonessession"
+        XCTAssertThrowsError(try bad.validated()) { XCTAssertEqual(($0 as? BreakglassError)?.code, "invalid_grant_role") }
+        bad = settings()
+        bad.statementTimeout = 0
+        XCTAssertThrowsError(try bad.validated()) { XCTAssertEqual(($0 as? BreakglassError)?.code, "invalid_statement_timeout") }
+    }
+
+    func testAPostgresTargetNeedsItsSettingsAndATokenTargetRefusesThem() {
+        var target = Target(name: "payments-db", kind: .postgres, audience: "payments-db", maxTTL: 3600, maxTotal: 7200, retroDeadline: 86400,
+                            requesters: ["role:engineer"])
+        XCTAssertThrowsError(try target.validated())
+        target.postgres = settings()
+        XCTAssertNoThrow(try target.validated())
+        target.kind = .token
+        XCTAssertThrowsError(try target.validated())
+    }
+}
