@@ -2,8 +2,8 @@
 # Installs the system packages breakglass needs when they are missing: PostgreSQL server binaries
 # (the embedded default and the test clusters) and oathtool (the independent TOTP implementation the
 # tests check against); with --for-tests also chromium, the headless browser the compliance page is
-# tested in, qrencode, which draws the enrolment QR code, and promtool, which checks the example Prometheus
-# alert rules. Safe to run repeatedly.
+# tested in, qrencode, which draws the enrolment QR code, promtool, which checks the example Prometheus
+# alert rules, and pgaudit for the PostgreSQL server (a test's target cluster loads it). Safe to run repeatedly.
 set -euo pipefail
 
 need=()
@@ -15,6 +15,9 @@ if [ "${1:-}" = "--for-tests" ]; then
     command -v qrencode >/dev/null 2>&1 || need+=(qrencode)
     # promtool checks the example alert rules (Debian ships it with the prometheus package; no daemon starts).
     command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+    # pgaudit, for the test whose target cluster preloads it (the session role's statements as AUDIT lines).
+    pgmajor=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 | cut -d/ -f5)
+    if [ -n "$pgmajor" ] && [ ! -e "/usr/lib/postgresql/$pgmajor/lib/pgaudit.so" ]; then need+=("postgresql-$pgmajor-pgaudit"); fi
 fi
 
 if [ ${#need[@]} -gt 0 ]; then

@@ -1,0 +1,130 @@
+import BreakglassCore
+import BreakglassStore
+import Foundation
+import PostgresNIO
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A second throwaway PostgreSQL cluster on a free loopback port, to serve as a `postgres` target whose
+/// server configuration a test chooses (pgaudit preloaded or not) and whose server log it reads. Started as
+/// `scripts/with-postgres.sh` starts the suite's own: as root, under the `postgres` account.
+public final class TargetCluster: @unchecked Sendable {
+    public let directory: URL
+    public let port: Int
+    public let password: String
+    let binDirectory: String
+    let runAs: [String]
+
+    public var host: String { "127.0.0.1" }
+    /// The server log the logging collector writes.
+    public var logFile: URL { directory.appendingPathComponent("log/postgresql.log") }
+    public var superuser: DatabaseConfig {
+        DatabaseConfig(host: host, port: port, user: "postgres", password: password, database: "postgres", sslMode: .disable)
+    }
+
+    /// Creates and starts it; `preload` goes into `shared_preload_libraries`.
+    public init(preload: [String] = []) throws {
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []).compactMap(Int.init).sorted(by: >)
+        guard let version = versions.first else { throw BreakglassError(.internalFailure, "target_cluster", "no PostgreSQL server binaries") }
+        binDirectory = "/usr/lib/postgresql/\(version)/bin"
+        runAs = getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--"] : []
+        directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("breakglass-target-\(UUID().uuidString.prefix(8))")
+        password = Secrets.base64url(Secrets.randomBytes(18))
+        port = try Self.freePort()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        let pwfile = directory.appendingPathComponent("pw")
+        try password.write(to: pwfile, atomically: true, encoding: .utf8)
+        if !runAs.isEmpty { try Self.check(Tools.run("/bin/chown", ["-R", "postgres", directory.path]), "chown") }
+        try Self.check(Tools.run(runAs.first ?? "\(binDirectory)/initdb",
+                                 Array(runAs.dropFirst()) + (runAs.isEmpty ? [] : ["\(binDirectory)/initdb"]) +
+                                 ["-D", data, "-U", "postgres", "--auth=scram-sha-256", "--pwfile=\(pwfile.path)", "-E", "UTF8", "--locale=C"]),
+                       "initdb")
+        try? FileManager.default.removeItem(at: pwfile)
+        let preloadLine = preload.isEmpty ? "" : "shared_preload_libraries = '\(preload.joined(separator: ","))'\n"
+        let settings = """
+
+            listen_addresses = '127.0.0.1'
+            port = \(port)
+            unix_socket_directories = ''
+            max_connections = 50
+            fsync = off
+            \(preloadLine)logging_collector = on
+            log_destination = 'stderr'
+            log_directory = '\(directory.appendingPathComponent("log").path)'
+            log_filename = 'postgresql.log'
+            log_file_mode = 0644
+            log_line_prefix = '%m [%p] user=%u db=%d app=%a '
+
+            """
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: data).appendingPathComponent("postgresql.conf"))
+        handle.seekToEndOfFile()
+        handle.write(Data(settings.utf8))
+        try handle.close()
+        try Self.check(pgCtl(["-D", data, "-l", directory.appendingPathComponent("start.log").path, "-w", "-t", "60", "start"]), "pg_ctl start")
+    }
+
+    var data: String { directory.appendingPathComponent("data").path }
+
+    func pgCtl(_ arguments: [String]) throws -> CommandResult {
+        try Tools.run(runAs.first ?? "\(binDirectory)/pg_ctl", Array(runAs.dropFirst()) + (runAs.isEmpty ? [] : ["\(binDirectory)/pg_ctl"]) + arguments)
+    }
+
+    /// Stops it and removes everything it wrote.
+    public func stop() {
+        _ = try? pgCtl(["-D", data, "-m", "immediate", "-w", "stop"])
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Runs statements as the superuser, one at a time (split on `;`).
+    public func run(database: String = "postgres", _ sql: String) async throws {
+        try await Database.withDatabase(superuser.with(user: "postgres", password: password, database: database), logger: TestDatabase.logger) { db in
+            try await db.read { tx in
+                for statement in sql.split(separator: ";").map({ $0.trimmingCharacters(in: .whitespacesAndNewlines) }) where !statement.isEmpty {
+                    _ = try await tx.connection.query(PostgresQuery(unsafeSQL: statement), logger: TestDatabase.logger).collect()
+                }
+            }
+        }
+    }
+
+    /// The first column of every row, as text.
+    public func rows(database: String = "postgres", _ sql: String) async throws -> [String] {
+        try await Database.withDatabase(superuser.with(user: "postgres", password: password, database: database), logger: TestDatabase.logger) { db in
+            try await db.read { tx in
+                var out: [String] = []
+                for try await value in try await tx.connection.query(PostgresQuery(unsafeSQL: sql), logger: TestDatabase.logger).decode(String.self) {
+                    out.append(value)
+                }
+                return out
+            }
+        }
+    }
+
+    /// What the server has logged so far.
+    public func log() -> String {
+        (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
+    }
+
+    static func check(_ result: CommandResult, _ what: String) throws {
+        guard result.status == 0 else {
+            throw BreakglassError(.internalFailure, "target_cluster", "\(what) failed: \(result.stderr.suffix(800))\(result.stdout.suffix(400))")
+        }
+    }
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw BreakglassError(.internalFailure, "target_cluster", "cannot open a socket") }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = 0
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        guard bound else { throw BreakglassError(.internalFailure, "target_cluster", "cannot find a free port") }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+}
