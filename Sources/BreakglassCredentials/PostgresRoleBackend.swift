@@ -99,13 +99,37 @@ public struct PostgresRoleBackend: CredentialBackend {
                 }
             }
             done.append("terminate_backends")
-            for (name, sql) in [("reassign_owned", "REASSIGN OWNED BY \(q) TO CURRENT_USER"), ("drop_owned", "DROP OWNED BY \(q)"),
-                                ("drop_role", "DROP ROLE IF EXISTS \(q)")] {
+            // What a role owns, and the privileges granted to it, live per database: take them over in every
+            // database where it has any (the shared catalog says which), else DROP ROLE refuses.
+            let elsewhere = try await Self.step("find_databases", done: done) {
+                var names: [String] = []
+                let rows = try await connection.query("""
+                    SELECT DISTINCT d.datname::text FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid
+                    WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = \(role))
+                      AND d.datname <> current_database() ORDER BY 1
+                    """, logger: logger)
+                for try await name in rows.decode(String.self) { names.append(name) }
+                return names
+            }
+            for database in elsewhere {
+                try await withConnection(target, database: database, step: "connect@\(database)", done: done) { other in
+                    for (name, sql) in Self.takeOverStatements(q) {
+                        try await Self.step("\(name)@\(database)", done: done) { try await Self.run(other, sql, logger: logger) }
+                        done.append("\(name)@\(database)")
+                    }
+                }
+            }
+            for (name, sql) in Self.takeOverStatements(q) + [("drop_role", "DROP ROLE IF EXISTS \(q)")] {
                 try await Self.step(name, done: done) { try await Self.run(connection, sql, logger: logger) }
                 done.append(name)
             }
         }
         return done
+    }
+
+    /// Gives what the role owns in the connected database to the managing role, then drops its privileges there.
+    static func takeOverStatements(_ quotedRole: String) -> [(String, String)] {
+        [("reassign_owned", "REASSIGN OWNED BY \(quotedRole) TO CURRENT_USER"), ("drop_owned", "DROP OWNED BY \(quotedRole)")]
     }
 
     public func leftovers(on target: CredentialTarget) async throws -> [String] {
@@ -238,7 +262,10 @@ public struct PostgresRoleBackend: CredentialBackend {
         return settings
     }
 
-    func withConnection<T>(_ target: CredentialTarget, step: String, _ body: (PostgresConnection) async throws -> T) async throws -> T {
+    /// Connects as the managing role to the target's database (or `database` on the same server); a failure
+    /// to connect is the step `step`, with `done` the steps before it.
+    func withConnection<T>(_ target: CredentialTarget, database: String? = nil, step: String, done: [String] = [],
+                           _ body: (PostgresConnection) async throws -> T) async throws -> T {
         let settings = try Self.settings(target)
         let tls: PostgresConnection.Configuration.TLS
         do {
@@ -251,17 +278,17 @@ public struct PostgresRoleBackend: CredentialBackend {
             case .verifyFull: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
             }
         } catch {
-            throw CredentialStepFailure(done: [], failedStep: step, message: "TLS could not be set up: \(error)")
+            throw CredentialStepFailure(done: done, failedStep: step, message: "TLS could not be set up: \(error)")
         }
         var configuration = PostgresConnection.Configuration(host: settings.host, port: settings.port, username: settings.managingRole,
-                                                             password: target.managingPassword, database: settings.database, tls: tls)
+                                                             password: target.managingPassword, database: database ?? settings.database, tls: tls)
         configuration.options.connectTimeout = connectTimeout
         let connection: PostgresConnection
         do {
             connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
         } catch {
-            throw CredentialStepFailure(done: [], failedStep: step, message:
-                "cannot connect to \(settings.host):\(settings.port)/\(settings.database) as \(settings.managingRole): \(Self.describe(error))")
+            throw CredentialStepFailure(done: done, failedStep: step, message:
+                "cannot connect to \(settings.host):\(settings.port)/\(database ?? settings.database) as \(settings.managingRole): \(Self.describe(error))")
         }
         do {
             let result = try await body(connection)
@@ -272,7 +299,7 @@ public struct PostgresRoleBackend: CredentialBackend {
             throw failure
         } catch {
             try? await connection.close()
-            throw CredentialStepFailure(done: [step], failedStep: "query", message: Self.describe(error))
+            throw CredentialStepFailure(done: done + [step], failedStep: "query", message: Self.describe(error))
         }
     }
 

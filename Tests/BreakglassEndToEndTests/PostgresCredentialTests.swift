@@ -14,6 +14,7 @@ final class PostgresCredentialTests: BrokerTestCase {
     var targetDatabase: String { "bgtarget_\(suffix)" }
     var manager: String { "bgmgr_\(suffix)" }
     var oncall: String { "oncall_\(suffix)" }
+    var otherDatabase: String { "bgother_\(suffix)" }
     let managerPassword = "mgr-" + Secrets.base64url(Secrets.randomBytes(12))
     var admin: (secret: String, token: String)!
     var engineer: (secret: String, token: String)!
@@ -50,6 +51,7 @@ final class PostgresCredentialTests: BrokerTestCase {
             try? await onTarget(database: "postgres", "DROP ROLE IF EXISTS \"\(role)\"")
         }
         try? await onTarget(database: "postgres", "DROP DATABASE IF EXISTS \(targetDatabase) WITH (FORCE)")
+        try? await onTarget(database: "postgres", "DROP DATABASE IF EXISTS \(otherDatabase) WITH (FORCE)")
         try? await onTarget(database: "postgres", """
             REVOKE SET ON PARAMETER log_statement FROM \(manager);
             DROP OWNED BY \(manager);
@@ -272,6 +274,30 @@ final class PostgresCredentialTests: BrokerTestCase {
         XCTAssertFalse(exists)
         let after = try await auditTypes(session: id)
         XCTAssertEqual(after.last, "credential.revoked")
+    }
+
+    /// A role's objects live per database: what it made in another database of the target (one where the
+    /// granted role may create) is taken over there too, so the role can be dropped at end.
+    func testWhatTheRoleOwnsInAnotherDatabaseIsTakenOverAndTheRoleDropped() async throws {
+        try await onTarget(database: "postgres", "CREATE DATABASE \(otherDatabase)")
+        try await onTarget(database: otherDatabase, "GRANT CREATE ON SCHEMA public TO \(oncall)")
+        try await makePostgresTarget()
+        let (id, login) = try await breakGlass()
+        var elsewhere = login
+        elsewhere["database"] = otherDatabase
+        let made = try psql(elsewhere, "CREATE TABLE scratch_copy AS SELECT 4521 AS amount")
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let here = try psql(login, "CREATE TEMP TABLE t AS SELECT 1")
+        XCTAssertEqual(here.status, 0, here.stderr)
+
+        let ended = try await http.send(.POST, "/v1/sessions/\(id)/end", token: engineer.token, json: [:])
+        XCTAssertEqual(ended.status, 200, ended.text)
+        let audit = try await auditTypes(session: id)
+        XCTAssertEqual(audit.last, "credential.revoked", "\(audit)")
+        let exists = try await roleExists(id.lowercased())
+        XCTAssertFalse(exists)
+        let owner = try await rows(database: otherDatabase, "SELECT tableowner::text FROM pg_tables WHERE tablename = 'scratch_copy'")
+        XCTAssertEqual(owner, [manager], "kept, owned by the managing role")
     }
 
     func testTheCLIShowsTheLoginOnceAsExports() async throws {
