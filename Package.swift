@@ -66,7 +66,11 @@ let package = Package(
         ),
         .target(
             name: "BreakglassProxy",
-            dependencies: ["BreakglassCore", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "BreakglassCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
         .target(
