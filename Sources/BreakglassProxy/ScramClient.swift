@@ -44,6 +44,12 @@ public struct ScramClient: Sendable {
         return Data(bytes).base64EncodedString()
     }
 
+    /// Whether the server's signature was checked.
+    public var isComplete: Bool {
+        if case .done = state { return true }
+        return false
+    }
+
     private var clientFirstBare: String { "n=\(Self.saslName(user)),r=\(clientNonce)" }
 
     /// client-first-message: "n,," (no channel binding) and the bare part.
