@@ -1,0 +1,104 @@
+import BreakglassProxy
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import XCTest
+
+/// psql through the proxy to the throwaway cluster, with the broker's side (session check, records)
+/// played by closures: the proxy's own behaviour, without the broker's database.
+final class ProxyServerTests: XCTestCase {
+    actor Records {
+        var all: [StatementRecord] = []
+        var failing = false
+        func append(_ records: [StatementRecord]) throws {
+            struct Unavailable: Error {}
+            if failing { throw Unavailable() }
+            all += records
+        }
+        func fail() { failing = true }
+    }
+
+    let token = "bgp_test-token"
+    let records = Records()
+    var proxy: ProxyServer!
+    var serving: Task<Void, any Error>?
+
+    override func setUp() async throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/psql"), "psql is not installed")
+        let environment = ProcessInfo.processInfo.environment
+        guard let host = environment["PGHOST"], let port = environment["PGPORT"].flatMap(Int.init), let user = environment["PGUSER"],
+            let password = environment["PGPASSWORD"]
+        else { throw XCTSkip("no PostgreSQL cluster: run under scripts/with-postgres.sh") }
+        let grant = ProxyGrant(session: "bg_TESTSESSION", target: .init(host: host, port: port, database: "postgres"), role: user, password: password)
+        let token = self.token
+        let records = self.records
+        proxy = try await ProxyServer.bind(
+            host: "127.0.0.1", port: 0,
+            hooks: ProxyHooks(authenticate: { user, password in user == grant.session && password == token ? grant : nil },
+                              record: { _, new in try await records.append(new) }),
+            logger: Logger(label: "proxy-test"))
+        serving = Task { [proxy] in try await proxy!.run() }
+    }
+
+    override func tearDown() async throws {
+        serving?.cancel()
+        await proxy?.close()
+    }
+
+    func psql(_ sql: String, user: String = "bg_TESTSESSION", password: String? = nil) async throws -> (status: Int32, output: String) {
+        try await runClient("/usr/bin/psql", ["-X", "-w", "-At", "-d",
+                                              "host=127.0.0.1 port=\(proxy.port) user=\(user) dbname=anything sslmode=prefer connect_timeout=5",
+                                              "-c", sql], password: password ?? token)
+    }
+
+    func testPsqlRunsThroughTheProxyAndEachStatementIsRecordedWithItsResult() async throws {
+        let result = try await psql("SELECT 40 + 2")
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertEqual(result.output.trimmingCharacters(in: .whitespacesAndNewlines), "42")
+        let recorded = await records.all
+        XCTAssertEqual(recorded.map(\.text), ["SELECT 40 + 2", "SELECT 40 + 2"])
+        XCTAssertNil(recorded.first?.outcome, "the intent is recorded before the statement runs")
+        XCTAssertEqual(recorded.last?.outcome, .completed(tag: "SELECT 1", rows: 1))
+    }
+
+    func testAWrongTokenIsRefusedAsABadPassword() async throws {
+        let result = try await psql("SELECT 1", password: "bgp_wrong")
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.output.contains("password authentication failed"), result.output)
+        let recorded = await records.all
+        XCTAssertTrue(recorded.isEmpty)
+    }
+
+    func testAStatementThatCannotBeRecordedIsNotRun() async throws {
+        await records.fail()
+        let result = try await psql("SELECT 1")
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.output.contains("could not record this statement"), result.output)
+    }
+
+    func testCuttingTheSessionEndsAnOpenConnection() async throws {
+        let started = Date()
+        let port = proxy.port, token = token
+        async let result = runClient("/usr/bin/psql", ["-X", "-w", "-At", "-d", "host=127.0.0.1 port=\(port) user=bg_TESTSESSION sslmode=prefer",
+                                                      "-c", "SELECT pg_sleep(30)"], password: token)
+        // Wait on the condition (the connection registered), never a fixed sleep.
+        while await proxy.connections.count(session: "bg_TESTSESSION") == 0 {
+            try await Task.sleep(for: .milliseconds(20))
+            if Date().timeIntervalSince(started) > 10 { return XCTFail("the connection never registered") }
+        }
+        let cut = await proxy.connections.cut(session: "bg_TESTSESSION")
+        XCTAssertEqual(cut, 1)
+        let ended = try await result
+        XCTAssertNotEqual(ended.status, 0)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 20)
+    }
+
+    func testMalformedStartupBytesCloseTheConnectionAndTheProxyGoesOn() async throws {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: proxy.port).get()
+        try await channel.writeAndFlush(ByteBuffer(bytes: [0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4])).get()
+        try await channel.closeFuture.get()
+        let result = try await psql("SELECT 7")
+        XCTAssertEqual(result.status, 0, result.output)
+    }
+}
