@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import PostgresNIO
 import XCTest
 
 /// psql through the proxy to the throwaway cluster, with the broker's side (session check, records)
@@ -100,5 +101,25 @@ final class ProxyServerTests: XCTestCase {
         try await channel.closeFuture.get()
         let result = try await psql("SELECT 7")
         XCTAssertEqual(result.status, 0, result.output)
+    }
+}
+
+extension ProxyServerTests {
+    func testBindParametersOfAnExtendedProtocolClientAreRecorded() async throws {
+        let configuration = PostgresConnection.Configuration(host: "127.0.0.1", port: proxy.port, username: "bg_TESTSESSION", password: token,
+                                                             database: "anything", tls: .disable)
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: Logger(label: "proxy-client"))
+        let amount = 4521
+        let rows = try await connection.query("SELECT \(amount)::int + 1 AS total", logger: Logger(label: "proxy-client"))
+        var totals: [Int] = []
+        for try await (total) in rows.decode(Int.self) { totals.append(total) }
+        try await connection.close()
+        XCTAssertEqual(totals, [4522])
+        let all = await records.all
+        let recorded = all.filter { $0.text == "SELECT $1::int + 1 AS total" }
+        XCTAssertEqual(recorded.count, 2, "\(all)")
+        XCTAssertEqual(recorded.first?.parameters.count, 1)
+        XCTAssertNotEqual(recorded.first?.parameters.first, .redacted(byteCount: 8))
+        XCTAssertEqual(recorded.last?.outcome, .completed(tag: "SELECT 1", rows: 1))
     }
 }
