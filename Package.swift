@@ -145,6 +145,7 @@ let package = Package(
             name: "BreakglassEndToEndTests",
             dependencies: [
                 "BreakglassTestSupport", "BreakglassCore", "BreakglassStore", "BreakglassServer", "BreakglassCredentials", "BreakglassSystem",
+                "BreakglassProxy",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
