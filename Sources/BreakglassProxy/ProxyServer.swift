@@ -116,7 +116,8 @@ public struct ProxyServer: Sendable {
             case .startup(let startup):
                 return startup
             case .cancelRequest(let key):
-                if let target = await connections.target(forCancel: key) { await forwardCancel(key, to: target) }
+                let target = await connections.target(forCancel: key)
+                if let target { await forwardCancel(key, to: target) }
                 return nil
             default:
                 return nil

@@ -73,9 +73,73 @@ final class ProxyServerTests: XCTestCase {
 
     func testAStatementThatCannotBeRecordedIsNotRun() async throws {
         await records.fail()
-        let result = try await psql("SELECT 1")
+        let table = "proxy_fail_closed_\(UInt32.random(in: 0...UInt32.max))"
+        let result = try await psql("CREATE TABLE \(table) (id int)")
         XCTAssertNotEqual(result.status, 0)
         XCTAssertTrue(result.output.contains("could not record this statement"), result.output)
+        // Straight to the cluster, not through the proxy: the statement never reached it.
+        let check = try await runClient("/usr/bin/psql", ["-X", "-w", "-At", "-d", direct(), "-c", "SELECT to_regclass('\(table)') IS NULL"],
+                                        password: ProcessInfo.processInfo.environment["PGPASSWORD"] ?? "")
+        XCTAssertEqual(check.output.trimmingCharacters(in: .whitespacesAndNewlines), "t", check.output)
+    }
+
+    func direct() -> String {
+        let environment = ProcessInfo.processInfo.environment
+        return "host=\(environment["PGHOST"] ?? "") port=\(environment["PGPORT"] ?? "") user=\(environment["PGUSER"] ?? "") dbname=postgres sslmode=disable"
+    }
+
+    func testACancelRequestWithTheConnectionsKeyCancelsItsStatement() async throws {
+        // psql under XCTest never gets the SIGINT that would make it cancel, so this client is written out:
+        // log in through the proxy, start a long statement, cancel it with the key the proxy replayed.
+        let port = proxy.port
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers(ByteToMessageHandler(BackendMessageDecoder()),
+                                                                    MessageToByteHandler(FrontendMessageEncoder()))
+                    return try NIOAsyncChannel<BackendMessage, FrontendMessage>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let started = Date()
+        let records = self.records
+        let token = self.token
+        let sqlState = try await channel.executeThenClose { inbound, outbound in
+            var messages = inbound.makeAsyncIterator()
+            try await outbound.write(.startup(.init(parameters: [(name: "user", value: "bg_TESTSESSION"), (name: "database", value: "x")])))
+            var key: FrontendMessage.BackendKey?
+            while let message = try await messages.next() {
+                if case .authentication(.cleartextPassword) = message { try await outbound.write(.password(WireText(token))) }
+                if case .backendKeyData(let k) = message { key = k }
+                if case .readyForQuery = message { break }
+            }
+            let backendKey = try XCTUnwrap(key)
+            try await outbound.write(.query("SELECT pg_sleep(30)"))
+            while await records.all.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+            try await Task.sleep(for: .milliseconds(200))  // the intent is committed before the query reaches the target
+            let cancel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
+            var buffer = ByteBuffer()
+            FrontendMessage.cancelRequest(backendKey).encode(into: &buffer)
+            try await cancel.writeAndFlush(buffer).get()
+            try await cancel.closeFuture.get()
+            while let message = try await messages.next() {
+                if case .errorResponse(let fields) = message { return fields.sqlState }
+                if case .readyForQuery = message { return nil }
+            }
+            return nil
+        }
+        XCTAssertEqual(sqlState, "57014")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 20)
+    }
+
+    func testACancelRequestWithAKeyOfNoProxiedBackendEndsThatConnectionOnly() async throws {
+        // A key no connection of the proxy was given (the registry has none): the proxy closes that connection and serves the next.
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: proxy.port).get()
+        var buffer = ByteBuffer()
+        FrontendMessage.cancelRequest(.init(processID: 1, secretKey: 2)).encode(into: &buffer)
+        try await channel.writeAndFlush(buffer).get()
+        try await channel.closeFuture.get()
+        let result = try await psql("SELECT 1")
+        XCTAssertEqual(result.status, 0, result.output)
     }
 
     func testCuttingTheSessionEndsAnOpenConnection() async throws {
