@@ -45,6 +45,9 @@ public struct ProxyServer: Sendable {
     private let hooks: ProxyHooks
     private let connector: TargetConnector
     private let limits: ProtocolLimits
+    /// How long a client has from connecting to being logged in: a client that sends nothing must not
+    /// hold a connection (and a file descriptor) forever.
+    private let startupTimeout: TimeAmount
     private let logger: Logger
     private let listener: NIOAsyncChannel<NIOAsyncChannel<FrontendMessage, ByteBuffer>, Never>
 
@@ -53,7 +56,7 @@ public struct ProxyServer: Sendable {
     /// Binds now (so a bad port fails at start); `run()` serves.
     public static func bind(host: String, port: Int, hooks: ProxyHooks, connections: ProxyConnections = ProxyConnections(),
                             connector: TargetConnector = TargetConnector(), limits: ProtocolLimits = .default,
-                            logger: Logger) async throws -> ProxyServer {
+                            startupTimeout: TimeAmount = .seconds(10), logger: Logger) async throws -> ProxyServer {
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: host, port: port) { child in
@@ -62,7 +65,8 @@ public struct ProxyServer: Sendable {
                     return try NIOAsyncChannel<FrontendMessage, ByteBuffer>(wrappingChannelSynchronously: child)
                 }
             }
-        return ProxyServer(connections: connections, hooks: hooks, connector: connector, limits: limits, logger: logger, listener: listener)
+        return ProxyServer(connections: connections, hooks: hooks, connector: connector, limits: limits, startupTimeout: startupTimeout,
+                           logger: logger, listener: listener)
     }
 
     /// Serves until cancelled, then closes the listener; open connections end with their tasks.
@@ -85,6 +89,9 @@ public struct ProxyServer: Sendable {
     }
 
     func serve(_ client: NIOAsyncChannel<FrontendMessage, ByteBuffer>) async {
+        let channel = client.channel
+        let startupDeadline = channel.eventLoop.scheduleTask(in: startupTimeout) { channel.close(promise: nil) }
+        defer { startupDeadline.cancel() }
         do {
             try await client.executeThenClose { inbound, outbound in
                 var messages = inbound.makeAsyncIterator()
@@ -96,6 +103,7 @@ public struct ProxyServer: Sendable {
                     try await refuse(outbound, sqlState: "28P01", message: "password authentication failed for user \"\(user)\"")
                     return
                 }
+                startupDeadline.cancel()
                 await connections.add(client.channel, session: grant.session)
                 defer { Task { [connections] in await connections.remove(client.channel) } }
                 try await forward(messages, outbound, startup: startup, grant: grant, clientChannel: client.channel)

@@ -38,7 +38,7 @@ final class ProxyServerTests: XCTestCase {
             host: "127.0.0.1", port: 0,
             hooks: ProxyHooks(authenticate: { user, password in user == grant.session && password == token ? grant : nil },
                               record: { _, new in try await records.append(new) }),
-            logger: Logger(label: "proxy-test"))
+            startupTimeout: .seconds(2), logger: Logger(label: "proxy-test"))
         serving = Task { [proxy] in try await proxy!.run() }
     }
 
@@ -185,5 +185,16 @@ extension ProxyServerTests {
         XCTAssertEqual(recorded.first?.parameters.count, 1)
         XCTAssertNotEqual(recorded.first?.parameters.first, .redacted(byteCount: 8))
         XCTAssertEqual(recorded.last?.outcome, .completed(tag: "SELECT 1", rows: 1))
+    }
+}
+
+extension ProxyServerTests {
+    func testAClientThatNeverLogsInIsDisconnected() async throws {
+        let started = Date()
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: proxy.port).get()
+        try await channel.closeFuture.get()
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10)
+        let result = try await psql("SELECT 1")
+        XCTAssertEqual(result.status, 0, result.output)
     }
 }
