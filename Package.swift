@@ -66,7 +66,14 @@ let package = Package(
         ),
         .target(
             name: "BreakglassProxy",
-            dependencies: ["BreakglassCore", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "BreakglassCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
         .target(
@@ -126,6 +133,8 @@ let package = Package(
             name: "BreakglassProxyTests",
             dependencies: [
                 "BreakglassProxy",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -136,6 +145,7 @@ let package = Package(
             name: "BreakglassEndToEndTests",
             dependencies: [
                 "BreakglassTestSupport", "BreakglassCore", "BreakglassStore", "BreakglassServer", "BreakglassCredentials", "BreakglassSystem",
+                "BreakglassProxy",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],

@@ -16,6 +16,10 @@ public enum AuditEventType: String, Codable, Sendable, CaseIterable {
     case sessionEnded = "session.ended"
     case sessionExpired = "session.expired"
     case sessionRevoked = "session.revoked"
+    /// A statement a client sent through the recording proxy, committed before it was forwarded.
+    case sessionStatement = "session.statement"
+    /// What the target answered to a recorded statement.
+    case sessionStatementResult = "session.statement_result"
     case auditExported = "audit.exported"
     case channelSaved = "notify.channel_saved"
     case channelDisabled = "notify.channel_disabled"
@@ -78,6 +82,8 @@ public enum AuditEventType: String, Codable, Sendable, CaseIterable {
         case .drillReportExported: return DrillPlan.controls
         case .credentialIssued, .credentialExtended: return accessGranted
         case .credentialRevoked: return accessRemoved
+        // What was done with privileged access, statement by statement (PCI 10.2.1.2: all actions by administrative access).
+        case .sessionStatement, .sessionStatementResult: return ["SOC2:CC7.2", "PCI-DSS-4.0:10.2.1.2", "NIST-800-53:AU-12"]
         case .credentialIssueFailed, .credentialExtendFailed, .credentialRevokeFailed: return accessRemoved + ["SOC2:CC7.2"]
         }
     }

@@ -1,0 +1,255 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// Who a client is once the proxy has checked its session and token, and where its statements go.
+public struct ProxyGrant: Sendable {
+    public var session: String
+    public var target: TargetConnector.Endpoint
+    /// The session's temporary role and its password, which the client never sees.
+    public var role: String
+    public var password: String
+    public var redaction: RedactionPolicy
+
+    public init(session: String, target: TargetConnector.Endpoint, role: String, password: String, redaction: RedactionPolicy = .recordValues) {
+        self.session = session
+        self.target = target
+        self.role = role
+        self.password = password
+        self.redaction = redaction
+    }
+}
+
+/// What the proxy asks of the broker, passed in (the proxy knows no database of its own).
+public struct ProxyHooks: Sendable {
+    /// The startup's user name and the password the client gave; nil refuses with 28P01.
+    public var authenticate: @Sendable (_ user: String, _ password: String) async -> ProxyGrant?
+    /// Commits records of a session; must return only once they are durable. A throw refuses the
+    /// statement (fail closed): it is not forwarded and the connection ends.
+    public var record: @Sendable (_ session: String, _ records: [StatementRecord]) async throws -> Void
+
+    public init(authenticate: @escaping @Sendable (_ user: String, _ password: String) async -> ProxyGrant?,
+                record: @escaping @Sendable (_ session: String, _ records: [StatementRecord]) async throws -> Void) {
+        self.authenticate = authenticate
+        self.record = record
+    }
+}
+
+/// The PostgreSQL listener of `recorded` access: plain connections (it answers SSLRequest with 'N', so
+/// it binds to loopback only until it serves TLS), a cleartext password that is the session's proxy
+/// token, then a connection to the target as the session's role, every statement recorded before it is
+/// forwarded.
+public struct ProxyServer: Sendable {
+    public let connections: ProxyConnections
+    private let hooks: ProxyHooks
+    private let connector: TargetConnector
+    private let limits: ProtocolLimits
+    /// How long a client has from connecting to being logged in: a client that sends nothing must not
+    /// hold a connection (and a file descriptor) forever.
+    private let startupTimeout: TimeAmount
+    private let logger: Logger
+    private let listener: NIOAsyncChannel<NIOAsyncChannel<FrontendMessage, ByteBuffer>, Never>
+
+    public var port: Int { listener.channel.localAddress?.port ?? 0 }
+
+    /// Binds now (so a bad port fails at start); `run()` serves.
+    public static func bind(host: String, port: Int, hooks: ProxyHooks, connections: ProxyConnections = ProxyConnections(),
+                            connector: TargetConnector = TargetConnector(), limits: ProtocolLimits = .default,
+                            startupTimeout: TimeAmount = .seconds(10), logger: Logger) async throws -> ProxyServer {
+        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: host, port: port) { child in
+                child.eventLoop.makeCompletedFuture {
+                    try child.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrontendMessageDecoder(limits: limits)))
+                    return try NIOAsyncChannel<FrontendMessage, ByteBuffer>(wrappingChannelSynchronously: child)
+                }
+            }
+        return ProxyServer(connections: connections, hooks: hooks, connector: connector, limits: limits, startupTimeout: startupTimeout,
+                           logger: logger, listener: listener)
+    }
+
+    /// Serves until cancelled, then closes the listener; open connections end with their tasks.
+    public func run() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            try await listener.executeThenClose { inbound in
+                for try await client in inbound {
+                    group.addTask { await serve(client) }
+                }
+            }
+        }
+    }
+
+    public func close() async {
+        try? await listener.channel.close()
+    }
+
+    enum Refusal: Error {
+        case sent
+    }
+
+    func serve(_ client: NIOAsyncChannel<FrontendMessage, ByteBuffer>) async {
+        let channel = client.channel
+        let startupDeadline = channel.eventLoop.scheduleTask(in: startupTimeout) { channel.close(promise: nil) }
+        defer { startupDeadline.cancel() }
+        do {
+            try await client.executeThenClose { inbound, outbound in
+                var messages = inbound.makeAsyncIterator()
+                guard let startup = try await handshake(&messages, outbound) else { return }
+                try await outbound.write(encode([.authentication(.cleartextPassword)]))
+                guard case .password(let password)? = try await messages.next() else { return }
+                let user = startup.parameter("user") ?? ""
+                guard let grant = await hooks.authenticate(user, password.string) else {
+                    try await refuse(outbound, sqlState: "28P01", message: "password authentication failed for user \"\(user)\"")
+                    return
+                }
+                startupDeadline.cancel()
+                await connections.add(client.channel, session: grant.session)
+                defer { Task { [connections] in await connections.remove(client.channel) } }
+                try await forward(messages, outbound, startup: startup, grant: grant, clientChannel: client.channel)
+            }
+        } catch {
+            // Malformed input, a dropped client, a cut session: the connection ends, the proxy goes on.
+            logger.debug("proxy connection ended", metadata: ["proxy.error": "\(error)"])
+        }
+    }
+
+    /// SSLRequest/GSSENCRequest answered 'N', CancelRequest forwarded if it names one of our backends.
+    private func handshake(_ messages: inout NIOAsyncChannelInboundStream<FrontendMessage>.AsyncIterator,
+                           _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> FrontendMessage.StartupMessage? {
+        while let message = try await messages.next() {
+            switch message {
+            case .sslRequest, .gssEncRequest:
+                try await outbound.write(ByteBuffer(bytes: [UInt8(ascii: "N")]))
+            case .startup(let startup):
+                return startup
+            case .cancelRequest(let key):
+                let target = await connections.target(forCancel: key)
+                if let target { await forwardCancel(key, to: target) }
+                return nil
+            default:
+                return nil
+            }
+        }
+        return nil
+    }
+
+    private func forwardCancel(_ key: FrontendMessage.BackendKey, to target: TargetConnector.Endpoint) async {
+        do {
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.seconds(5))
+                .connect(host: target.host, port: target.port).get()
+            var buffer = channel.allocator.buffer(capacity: 16)
+            FrontendMessage.cancelRequest(key).encode(into: &buffer)
+            try await channel.writeAndFlush(buffer).get()
+            try await channel.close().get()
+        } catch {
+            logger.info("proxy could not forward a cancel request", metadata: ["proxy.error": "\(error)"])
+        }
+    }
+
+    private func forward(_ clientMessages: NIOAsyncChannelInboundStream<FrontendMessage>.AsyncIterator,
+                         _ toClient: NIOAsyncChannelOutboundWriter<ByteBuffer>, startup: FrontendMessage.StartupMessage,
+                         grant: ProxyGrant, clientChannel: any Channel) async throws {
+        let handOff = HandOff(clientMessages)
+        let recorder = RecorderBox(StatementRecorder(redaction: grant.redaction))
+        let hooks = self.hooks
+        let connections = self.connections
+        do {
+            try await connector.withConnection(to: grant.target, user: grant.role, password: grant.password,
+                                               parameters: startup.parameters) { greeting, fromTarget, toTarget in
+                await connections.setBackend(clientChannel, key: greeting.backendKey, target: grant.target)
+                try await toClient.write(encode([.authentication(.ok)] + greeting.messages))
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { [handOff] in
+                        var clientMessages = handOff.value
+                        do {
+                            while let message = try await clientMessages.next() {
+                                let intents = recorder.frontend(message)
+                                if !intents.isEmpty {
+                                    do {
+                                        try await hooks.record(grant.session, intents)
+                                    } catch {
+                                        // Fail closed: the statement was not recorded, so it does not run.
+                                        try? await toClient.write(encode([.errorResponse(.init(
+                                            severity: "FATAL", sqlState: "58000",
+                                            message: "breakglass could not record this statement; it was not run"))]))
+                                        throw error
+                                    }
+                                }
+                                try await toTarget.write(message)
+                                if case .terminate = message { return }
+                            }
+                        } catch {
+                            try? await toTarget.write(.terminate)
+                            throw error
+                        }
+                        // The client went away without Terminate: end the target's side as it would.
+                        try await toTarget.write(.terminate)
+                    }
+                    do {
+                        while let message = try await fromTarget.next() {
+                            let results = recorder.backend(message)
+                            if !results.isEmpty { try await hooks.record(grant.session, results) }
+                            try await toClient.write(encode([message]))
+                        }
+                    } catch {
+                        group.cancelAll()
+                        throw error
+                    }
+                    // The target ended the connection: so does the client's.
+                    group.cancelAll()
+                    try? await clientChannel.close()
+                    try await group.waitForAll()
+                }
+            }
+        } catch let failure as TargetConnector.Failure {
+            switch failure {
+            case .refused(let sqlState, let message):
+                try await refuse(toClient, sqlState: sqlState, message: message)
+            default:
+                try await refuse(toClient, sqlState: "08001", message: "breakglass could not log in to the target")
+            }
+            throw failure
+        }
+    }
+
+    private func refuse(_ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, sqlState: String, message: String) async throws {
+        try await outbound.write(encode([.errorResponse(.init(severity: "FATAL", sqlState: sqlState, message: message))]))
+    }
+}
+
+private func encode(_ messages: [BackendMessage]) -> ByteBuffer {
+    var buffer = ByteBuffer()
+    for message in messages { message.encode(into: &buffer) }
+    return buffer
+}
+
+/// One connection's recorder, shared by its two directions. The server answers in the order it
+/// received, and each direction feeds the recorder in its own order, so a lock is all it needs.
+final class RecorderBox: Sendable {
+    private let recorder: NIOLockedValueBox<StatementRecorder>
+
+    init(_ recorder: StatementRecorder) {
+        self.recorder = NIOLockedValueBox(recorder)
+    }
+
+    func frontend(_ message: FrontendMessage) -> [StatementRecord] {
+        recorder.withLockedValue { $0.frontend(message) }
+    }
+
+    func backend(_ message: BackendMessage) -> [StatementRecord] {
+        recorder.withLockedValue { $0.backend(message) }
+    }
+}
+
+/// Moves the client's message iterator into the task that reads the client. `@unchecked Sendable` is
+/// safe because exactly one task touches `value`: `forward` creates the box and never reads it again
+/// after handing it to the child task (the iterator itself is not Sendable only because two tasks must
+/// not call `next()` at once, which this hand-off rules out).
+private final class HandOff<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) {
+        self.value = value
+    }
+}

@@ -1,0 +1,145 @@
+import NIOCore
+import NIOPosix
+
+/// Logs in to the target as the session's temporary role, over a plain connection, and hands back the
+/// connection ready for queries with what the server said during the login (ParameterStatus,
+/// BackendKeyData, ReadyForQuery), which the proxy replays to its client.
+///
+/// Only the methods PostgreSQL may ask of a password role: SCRAM-SHA-256 (the default since 14) and
+/// cleartext. md5 is refused: the broker creates its roles with SCRAM verifiers, so an md5 request
+/// means a target configured against that, and the broker will not send a weaker proof.
+public struct TargetConnector: Sendable {
+    public struct Endpoint: Sendable, Hashable {
+        public var host: String
+        public var port: Int
+        public var database: String
+        public init(host: String, port: Int, database: String) {
+            self.host = host
+            self.port = port
+            self.database = database
+        }
+    }
+
+    public enum Failure: Error, Sendable, Equatable {
+        /// The target refused the login; its SQLSTATE and message, to pass on to the client.
+        case refused(sqlState: String, message: String)
+        case unsupportedAuthentication(code: Int32)
+        case scram(ScramClient.Failure)
+        /// The connection closed or sent something out of place before ReadyForQuery.
+        case protocolViolation(String)
+    }
+
+    /// What the server said after AuthenticationOk: ParameterStatus and BackendKeyData as received, then
+    /// the ReadyForQuery. The proxy replays it to its client.
+    public struct Greeting: Sendable, Hashable {
+        public let messages: [BackendMessage]
+        public var backendKey: FrontendMessage.BackendKey? {
+            for case .backendKeyData(let key) in messages { return key }
+            return nil
+        }
+    }
+
+    public typealias Inbound = NIOAsyncChannelInboundStream<BackendMessage>.AsyncIterator
+    public typealias Outbound = NIOAsyncChannelOutboundWriter<FrontendMessage>
+
+    public let limits: ProtocolLimits
+    private let group: any EventLoopGroup
+
+    public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, limits: ProtocolLimits = .default) {
+        self.group = group
+        self.limits = limits
+    }
+
+    /// Logs in, runs `body` with the logged-in connection, and closes it when `body` returns or throws.
+    /// `parameters` are the client's startup parameters to pass on (application_name, options…);
+    /// `user` and `database` always come from the broker.
+    public func withConnection<Result: Sendable>(
+        to endpoint: Endpoint, user: String, password: String, parameters: [(name: WireText, value: WireText)] = [],
+        _ body: (_ greeting: Greeting, _ inbound: inout Inbound, _ outbound: Outbound) async throws -> Result
+    ) async throws -> Result {
+        let limits = self.limits
+        let channel = try await ClientBootstrap(group: group)
+            .connectTimeout(.seconds(10))
+            .connect(host: endpoint.host, port: endpoint.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers(
+                        ByteToMessageHandler(BackendMessageDecoder(limits: limits)), MessageToByteHandler(FrontendMessageEncoder()))
+                    return try NIOAsyncChannel<BackendMessage, FrontendMessage>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let reserved: Set<String> = ["user", "database"]
+        let startup = FrontendMessage.StartupMessage(
+            parameters: [(name: "user", value: WireText(user)), (name: "database", value: WireText(endpoint.database))]
+                + parameters.filter { !reserved.contains($0.name.string) })
+        return try await channel.executeThenClose { inbound, outbound in
+            var iterator = inbound.makeAsyncIterator()
+            try await outbound.write(.startup(startup))
+            let greeting = try await Self.logIn(&iterator, outbound, password: password)
+            return try await body(greeting, &iterator, outbound)
+        }
+    }
+
+    private static func logIn(_ inbound: inout Inbound, _ outbound: Outbound, password: String) async throws -> Greeting {
+        var scram: ScramClient?
+        var greeting: [BackendMessage] = []
+        while let message = try await inbound.next() {
+            switch message {
+            case .authentication(.ok):
+                continue
+            case .authentication(.cleartextPassword):
+                try await outbound.write(.password(WireText(password)))
+            case .authentication(.md5Password):
+                throw Failure.unsupportedAuthentication(code: 5)
+            case .authentication(.other(code: 10, let data)):
+                guard mechanisms(data).contains(ScramClient.mechanism) else { throw Failure.unsupportedAuthentication(code: 10) }
+                var client = ScramClient(password: password)
+                let first = try scramStep { try client.clientFirstMessage() }
+                scram = client
+                try await outbound.write(.other(type: UInt8(ascii: "p"), body: saslInitialResponse(first)))
+            case .authentication(.other(code: 11, let data)):
+                guard var client = scram else { throw Failure.protocolViolation("SASLContinue without SASL") }
+                let final = try Self.scramStep { try client.clientFinalMessage(serverFirst: Array(data.readableBytesView)) }
+                scram = client
+                try await outbound.write(.other(type: UInt8(ascii: "p"), body: ByteBuffer(bytes: final)))
+            case .authentication(.other(code: 12, let data)):
+                guard var client = scram else { throw Failure.protocolViolation("SASLFinal without SASL") }
+                try Self.scramStep { try client.verifyServerFinal(Array(data.readableBytesView)) }
+                scram = client
+            case .authentication(.other(let code, _)):
+                throw Failure.unsupportedAuthentication(code: code)
+            case .errorResponse(let fields):
+                throw Failure.refused(sqlState: fields.sqlState ?? "08000", message: fields.message ?? "the target refused the login")
+            case .parameterStatus, .backendKeyData:
+                greeting.append(message)
+            case .readyForQuery:
+                // A server that skipped SASLFinal (or AuthenticationOk) after SASL did not prove its key.
+                if let client = scram, !client.isComplete { throw Failure.scram(.unexpectedStep) }
+                greeting.append(message)
+                return Greeting(messages: greeting)
+            case .other(type: UInt8(ascii: "N"), _):
+                continue  // NoticeResponse during login: nothing for the client
+            default:
+                throw Failure.protocolViolation("unexpected message during login")
+            }
+        }
+        throw Failure.protocolViolation("the target closed the connection during login")
+    }
+
+    private static func scramStep<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let failure as ScramClient.Failure { throw Failure.scram(failure) }
+    }
+
+    /// AuthenticationSASL's body: NUL-terminated mechanism names, ended by an empty one.
+    static func mechanisms(_ data: ByteBuffer) -> [String] {
+        data.readableBytesView.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// SASLInitialResponse: the mechanism, then the client-first-message with its length.
+    static func saslInitialResponse(_ first: [UInt8]) -> ByteBuffer {
+        var body = ByteBuffer()
+        body.writeBytes(Array(ScramClient.mechanism.utf8) + [0])
+        body.writeInteger(Int32(first.count))
+        body.writeBytes(first)
+        return body
+    }
+}

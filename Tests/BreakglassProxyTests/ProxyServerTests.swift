@@ -1,0 +1,200 @@
+import BreakglassProxy
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import XCTest
+
+/// psql through the proxy to the throwaway cluster, with the broker's side (session check, records)
+/// played by closures: the proxy's own behaviour, without the broker's database.
+final class ProxyServerTests: XCTestCase {
+    actor Records {
+        var all: [StatementRecord] = []
+        var failing = false
+        func append(_ records: [StatementRecord]) throws {
+            struct Unavailable: Error {}
+            if failing { throw Unavailable() }
+            all += records
+        }
+        func fail() { failing = true }
+    }
+
+    let token = "bgp_test-token"
+    let records = Records()
+    var proxy: ProxyServer!
+    var serving: Task<Void, any Error>?
+
+    override func setUp() async throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/psql"), "psql is not installed")
+        let environment = ProcessInfo.processInfo.environment
+        guard let host = environment["PGHOST"], let port = environment["PGPORT"].flatMap(Int.init), let user = environment["PGUSER"],
+            let password = environment["PGPASSWORD"]
+        else { throw XCTSkip("no PostgreSQL cluster: run under scripts/with-postgres.sh") }
+        let grant = ProxyGrant(session: "bg_TESTSESSION", target: .init(host: host, port: port, database: "postgres"), role: user, password: password)
+        let token = self.token
+        let records = self.records
+        proxy = try await ProxyServer.bind(
+            host: "127.0.0.1", port: 0,
+            hooks: ProxyHooks(authenticate: { user, password in user == grant.session && password == token ? grant : nil },
+                              record: { _, new in try await records.append(new) }),
+            startupTimeout: .seconds(2), logger: Logger(label: "proxy-test"))
+        serving = Task { [proxy] in try await proxy!.run() }
+    }
+
+    override func tearDown() async throws {
+        serving?.cancel()
+        await proxy?.close()
+    }
+
+    func psql(_ sql: String, user: String = "bg_TESTSESSION", password: String? = nil) async throws -> (status: Int32, output: String) {
+        try await runClient("/usr/bin/psql", ["-X", "-w", "-At", "-d",
+                                              "host=127.0.0.1 port=\(proxy.port) user=\(user) dbname=anything sslmode=prefer connect_timeout=5",
+                                              "-c", sql], password: password ?? token)
+    }
+
+    func testPsqlRunsThroughTheProxyAndEachStatementIsRecordedWithItsResult() async throws {
+        let result = try await psql("SELECT 40 + 2")
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertEqual(result.output.trimmingCharacters(in: .whitespacesAndNewlines), "42")
+        let recorded = await records.all
+        XCTAssertEqual(recorded.map(\.text), ["SELECT 40 + 2", "SELECT 40 + 2"])
+        XCTAssertNil(recorded.first?.outcome, "the intent is recorded before the statement runs")
+        XCTAssertEqual(recorded.last?.outcome, .completed(tag: "SELECT 1", rows: 1))
+    }
+
+    func testAWrongTokenIsRefusedAsABadPassword() async throws {
+        let result = try await psql("SELECT 1", password: "bgp_wrong")
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.output.contains("password authentication failed"), result.output)
+        let recorded = await records.all
+        XCTAssertTrue(recorded.isEmpty)
+    }
+
+    func testAStatementThatCannotBeRecordedIsNotRun() async throws {
+        await records.fail()
+        let table = "proxy_fail_closed_\(UInt32.random(in: 0...UInt32.max))"
+        let result = try await psql("CREATE TABLE \(table) (id int)")
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.output.contains("could not record this statement"), result.output)
+        // Straight to the cluster, not through the proxy: the statement never reached it.
+        let check = try await runClient("/usr/bin/psql", ["-X", "-w", "-At", "-d", direct(), "-c", "SELECT to_regclass('\(table)') IS NULL"],
+                                        password: ProcessInfo.processInfo.environment["PGPASSWORD"] ?? "")
+        XCTAssertEqual(check.output.trimmingCharacters(in: .whitespacesAndNewlines), "t", check.output)
+    }
+
+    func direct() -> String {
+        let environment = ProcessInfo.processInfo.environment
+        return "host=\(environment["PGHOST"] ?? "") port=\(environment["PGPORT"] ?? "") user=\(environment["PGUSER"] ?? "") dbname=postgres sslmode=disable"
+    }
+
+    func testACancelRequestWithTheConnectionsKeyCancelsItsStatement() async throws {
+        // psql under XCTest never gets the SIGINT that would make it cancel, so this client is written out:
+        // log in through the proxy, start a long statement, cancel it with the key the proxy replayed.
+        let port = proxy.port
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers(ByteToMessageHandler(BackendMessageDecoder()),
+                                                                    MessageToByteHandler(FrontendMessageEncoder()))
+                    return try NIOAsyncChannel<BackendMessage, FrontendMessage>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let started = Date()
+        let records = self.records
+        let token = self.token
+        let sqlState = try await channel.executeThenClose { inbound, outbound in
+            var messages = inbound.makeAsyncIterator()
+            try await outbound.write(.startup(.init(parameters: [(name: "user", value: "bg_TESTSESSION"), (name: "database", value: "x")])))
+            var key: FrontendMessage.BackendKey?
+            while let message = try await messages.next() {
+                if case .authentication(.cleartextPassword) = message { try await outbound.write(.password(WireText(token))) }
+                if case .backendKeyData(let k) = message { key = k }
+                if case .readyForQuery = message { break }
+            }
+            let backendKey = try XCTUnwrap(key)
+            try await outbound.write(.query("SELECT pg_sleep(30)"))
+            while await records.all.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+            try await Task.sleep(for: .milliseconds(200))  // the intent is committed before the query reaches the target
+            let cancel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
+            var buffer = ByteBuffer()
+            FrontendMessage.cancelRequest(backendKey).encode(into: &buffer)
+            try await cancel.writeAndFlush(buffer).get()
+            try await cancel.closeFuture.get()
+            while let message = try await messages.next() {
+                if case .errorResponse(let fields) = message { return fields.sqlState }
+                if case .readyForQuery = message { return nil }
+            }
+            return nil
+        }
+        XCTAssertEqual(sqlState, "57014")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 20)
+    }
+
+    func testACancelRequestWithAKeyOfNoProxiedBackendEndsThatConnectionOnly() async throws {
+        // A key no connection of the proxy was given (the registry has none): the proxy closes that connection and serves the next.
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: proxy.port).get()
+        var buffer = ByteBuffer()
+        FrontendMessage.cancelRequest(.init(processID: 1, secretKey: 2)).encode(into: &buffer)
+        try await channel.writeAndFlush(buffer).get()
+        try await channel.closeFuture.get()
+        let result = try await psql("SELECT 1")
+        XCTAssertEqual(result.status, 0, result.output)
+    }
+
+    func testCuttingTheSessionEndsAnOpenConnection() async throws {
+        let started = Date()
+        let port = proxy.port, token = token
+        async let result = runClient("/usr/bin/psql", ["-X", "-w", "-At", "-d", "host=127.0.0.1 port=\(port) user=bg_TESTSESSION sslmode=prefer",
+                                                      "-c", "SELECT pg_sleep(30)"], password: token)
+        // Wait on the condition (the connection registered), never a fixed sleep.
+        while await proxy.connections.count(session: "bg_TESTSESSION") == 0 {
+            try await Task.sleep(for: .milliseconds(20))
+            if Date().timeIntervalSince(started) > 10 { return XCTFail("the connection never registered") }
+        }
+        let cut = await proxy.connections.cut(session: "bg_TESTSESSION")
+        XCTAssertEqual(cut, 1)
+        let ended = try await result
+        XCTAssertNotEqual(ended.status, 0)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 20)
+    }
+
+    func testMalformedStartupBytesCloseTheConnectionAndTheProxyGoesOn() async throws {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: proxy.port).get()
+        try await channel.writeAndFlush(ByteBuffer(bytes: [0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4])).get()
+        try await channel.closeFuture.get()
+        let result = try await psql("SELECT 7")
+        XCTAssertEqual(result.status, 0, result.output)
+    }
+}
+
+extension ProxyServerTests {
+    func testBindParametersOfAnExtendedProtocolClientAreRecorded() async throws {
+        let configuration = PostgresConnection.Configuration(host: "127.0.0.1", port: proxy.port, username: "bg_TESTSESSION", password: token,
+                                                             database: "anything", tls: .disable)
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: Logger(label: "proxy-client"))
+        let amount = 4521
+        let rows = try await connection.query("SELECT \(amount)::int + 1 AS total", logger: Logger(label: "proxy-client"))
+        var totals: [Int] = []
+        for try await (total) in rows.decode(Int.self) { totals.append(total) }
+        try await connection.close()
+        XCTAssertEqual(totals, [4522])
+        let all = await records.all
+        let recorded = all.filter { $0.text == "SELECT $1::int + 1 AS total" }
+        XCTAssertEqual(recorded.count, 2, "\(all)")
+        XCTAssertEqual(recorded.first?.parameters.count, 1)
+        XCTAssertNotEqual(recorded.first?.parameters.first, .redacted(byteCount: 8))
+        XCTAssertEqual(recorded.last?.outcome, .completed(tag: "SELECT 1", rows: 1))
+    }
+}
+
+extension ProxyServerTests {
+    func testAClientThatNeverLogsInIsDisconnected() async throws {
+        let started = Date()
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: proxy.port).get()
+        try await channel.closeFuture.get()
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10)
+        let result = try await psql("SELECT 1")
+        XCTAssertEqual(result.status, 0, result.output)
+    }
+}
