@@ -43,18 +43,19 @@ public struct DeliveryService: Service, CustomStringConvertible {
                     busy = try await broker.routeOutbox() > 0
                     let room = maxInFlight - (await inFlight.count)
                     if room > 0 {
-                        let claimed = try await broker.claimDeliveries(instance: instance, limit: min(batch, room))
+                        // A claim can lapse while its send is still in flight here (a receiver slower than the claim, or
+                        // a clock moved forward) and come back in this instance's next claim: never send it twice.
+                        let claimed = await inFlight.start(try await broker.claimDeliveries(instance: instance, limit: min(batch, room)))
                         busy = busy || !claimed.isEmpty
                         // One lane per channel and session, sent in commit order: a session's pages reach a channel in
                         // the order they were written (level 1 before level 2). The claim never hands out a page of a
                         // lane that is still in flight, so lanes stay ordered across claims too.
                         let lanes = Dictionary(grouping: claimed) { "\($0.channel.id)|\($0.message.sessionId ?? $0.id.uuidString)" }
                         for lane in lanes.values {
-                            await inFlight.add(lane.count)
                             group.addTask {
                                 for delivery in lane {
                                     await send(delivery, sender: sender)
-                                    await inFlight.remove(1)
+                                    await inFlight.finish(delivery.id)
                                 }
                             }
                         }
@@ -80,9 +81,15 @@ public struct DeliveryService: Service, CustomStringConvertible {
     }
 }
 
-/// How many claimed deliveries this instance has not finished yet.
+/// The claimed deliveries this instance has not finished yet (sending or queued behind their lane).
 private actor InFlight {
-    private(set) var count = 0
-    func add(_ n: Int) { count += n }
-    func remove(_ n: Int) { count -= n }
+    private var ids: Set<UUID> = []
+    var count: Int { ids.count }
+
+    /// Keeps the deliveries not already in flight here, and marks them.
+    func start(_ claimed: [ClaimedDelivery]) -> [ClaimedDelivery] {
+        claimed.filter { ids.insert($0.id).inserted }
+    }
+
+    func finish(_ id: UUID) { ids.remove(id) }
 }
