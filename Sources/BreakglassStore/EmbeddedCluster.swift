@@ -188,7 +188,7 @@ public struct EmbeddedCluster: Sendable {
     }
 
     /// Asks the kernel for a free loopback port.
-    static func freeLoopbackPort() throws -> Int {
+    public static func freeLoopbackPort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw BreakglassError(.internalFailure, "embedded_postgres", "cannot open a socket") }
         defer { close(fd) }
