@@ -5,7 +5,7 @@ import NIOCore
 ///
 /// The single-byte answer to an SSLRequest is not a typed message: the connector reads it before
 /// this decoder is added to the pipeline.
-public struct BackendMessageDecoder: ByteToMessageDecoder, Sendable {
+public struct BackendMessageDecoder: WireMessageDecoder, Sendable {
     public typealias InboundOut = BackendMessage
 
     public let limits: ProtocolLimits
@@ -14,27 +14,11 @@ public struct BackendMessageDecoder: ByteToMessageDecoder, Sendable {
         self.limits = limits
     }
 
-    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let message = try next(from: &buffer) else { return .needMoreData }
-        context.fireChannelRead(Self.wrapInboundOut(message))
-        return .continue
+    public func missingBytes(in buffer: ByteBuffer) -> Int {
+        let length = buffer.getInteger(at: buffer.readerIndex + 1, as: Int32.self).map { 1 + Int($0) } ?? 5
+        return max(length - buffer.readableBytes, 0)
     }
 
-    public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
-        if let message = try next(from: &buffer) {
-            context.fireChannelRead(Self.wrapInboundOut(message))
-            return .continue
-        }
-        if buffer.readableBytes > 0 {
-            let length = buffer.getInteger(at: buffer.readerIndex + 1, as: Int32.self).map { 1 + Int($0) } ?? 5
-            let missing = max(length - buffer.readableBytes, 0)
-            buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
-            throw WireProtocolError.truncatedMessage(missingBytes: missing)
-        }
-        return .needMoreData
-    }
-
-    /// Decodes one message if a whole one is buffered; usable without a channel.
     public func next(from buffer: inout ByteBuffer) throws -> BackendMessage? {
         guard let type = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self),
               let length = buffer.getInteger(at: buffer.readerIndex + 1, as: Int32.self)

@@ -5,7 +5,7 @@ import NIOCore
 /// Every length is checked against `ProtocolLimits` before the decoder waits for the body, so the
 /// buffer never holds more than one message's worth of what the peer declared within the limits.
 /// Every error is a `WireProtocolError` and is final: the proxy closes the connection.
-public struct FrontendMessageDecoder: ByteToMessageDecoder, Sendable {
+public struct FrontendMessageDecoder: WireMessageDecoder, Sendable {
     public typealias InboundOut = FrontendMessage
 
     enum Phase: Sendable, Hashable {
@@ -23,27 +23,6 @@ public struct FrontendMessageDecoder: ByteToMessageDecoder, Sendable {
         self.limits = limits
     }
 
-    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let message = try next(from: &buffer) else { return .needMoreData }
-        context.fireChannelRead(Self.wrapInboundOut(message))
-        return .continue
-    }
-
-    public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
-        if let message = try next(from: &buffer) {
-            context.fireChannelRead(Self.wrapInboundOut(message))
-            return .continue
-        }
-        // A connection that ends inside a message is reported rather than silently dropped.
-        if buffer.readableBytes > 0 {
-            let missing = missingBytes(in: buffer)
-            buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
-            throw WireProtocolError.truncatedMessage(missingBytes: missing)
-        }
-        return .needMoreData
-    }
-
-    /// Decodes one message if a whole one is buffered; usable without a channel.
     public mutating func next(from buffer: inout ByteBuffer) throws -> FrontendMessage? {
         switch phase {
         case .startup(let sslRequested, let gssRequested):
@@ -124,7 +103,7 @@ public struct FrontendMessageDecoder: ByteToMessageDecoder, Sendable {
     }
 
     /// How many bytes the buffered partial message still lacks, for the truncation error.
-    private func missingBytes(in buffer: ByteBuffer) -> Int {
+    public func missingBytes(in buffer: ByteBuffer) -> Int {
         switch phase {
         case .startup:
             guard let length = buffer.getInteger(at: buffer.readerIndex, as: Int32.self) else { return 4 - buffer.readableBytes }

@@ -8,15 +8,20 @@ extension Tx {
     /// `"drill": "true"` here, whichever use case queues it (rungs, reviews, GitHub, …): one place, so no
     /// event type of a drill can page as if it were real.
     public func enqueueNotification(type: String, sessionId: String?, payload: [String: String], now: Date) async throws {
+        try await insertOutbox(id: UUID(), type: type, sessionId: sessionId, payload: payload, now: now, fannedOutAt: nil)
+    }
+
+    /// The one outbox insert: a page about a drill session (by its id, or the payload's `session_id`) is marked.
+    private func insertOutbox(id: UUID, type: String, sessionId: String?, payload: [String: String], now: Date, fannedOutAt: Date?) async throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: try encoder.encode(payload), as: UTF8.self)
         try await execute("""
-            INSERT INTO outbox (id, event_type, session_id, target, payload, created_at)
-            VALUES (\(UUID()), \(type), \(sessionId), \(payload["target"]),
+            INSERT INTO outbox (id, event_type, session_id, target, payload, created_at, fanned_out_at)
+            VALUES (\(id), \(type), \(sessionId), \(payload["target"]),
                     CASE WHEN EXISTS (SELECT 1 FROM sessions WHERE id = \(sessionId ?? payload["session_id"]) AND drill)
                          THEN \(json)::jsonb || jsonb_build_object('drill', 'true') ELSE \(json)::jsonb END,
-                    \(now))
+                    \(now), \(fannedOutAt))
             """)
     }
 
@@ -25,17 +30,8 @@ extension Tx {
     /// change, each delivery carrying that configuration: a stolen admin token that repoints or narrows a
     /// channel is announced on the old endpoint, and a channel it creates does not hear of itself first.
     public func enqueueAdminNotification(type: String, payload: [String: String], now: Date, channelsBefore channels: [ChannelRecord]) async throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let json = String(decoding: try encoder.encode(payload), as: UTF8.self)
         let id = UUID()
-        try await execute("""
-            INSERT INTO outbox (id, event_type, session_id, target, payload, created_at, fanned_out_at)
-            VALUES (\(id), \(type), NULL, \(payload["target"]),
-                    CASE WHEN EXISTS (SELECT 1 FROM sessions WHERE id = \(payload["session_id"]) AND drill)
-                         THEN \(json)::jsonb || jsonb_build_object('drill', 'true') ELSE \(json)::jsonb END,
-                    \(now), \(now))
-            """)
+        try await insertOutbox(id: id, type: type, sessionId: nil, payload: payload, now: now, fannedOutAt: now)
         for channel in channels where channel.enabled && channel.routing.matches(eventType: type, target: payload["target"]) {
             try await execute("""
                 INSERT INTO deliveries (id, outbox_id, channel_id, state, next_attempt_at, created_at, snapshot_kind, snapshot_config_enc,
