@@ -14,10 +14,7 @@ public struct BackendMessageDecoder: WireMessageDecoder, Sendable {
         self.limits = limits
     }
 
-    public func missingBytes(in buffer: ByteBuffer) -> Int {
-        let length = buffer.getInteger(at: buffer.readerIndex + 1, as: Int32.self).map { 1 + Int($0) } ?? 5
-        return max(length - buffer.readableBytes, 0)
-    }
+    public func missingBytes(in buffer: ByteBuffer) -> Int { typedMessageMissingBytes(in: buffer) }
 
     public func next(from buffer: inout ByteBuffer) throws -> BackendMessage? {
         guard let type = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self),

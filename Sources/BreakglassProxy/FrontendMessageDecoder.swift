@@ -109,8 +109,7 @@ public struct FrontendMessageDecoder: WireMessageDecoder, Sendable {
             guard let length = buffer.getInteger(at: buffer.readerIndex, as: Int32.self) else { return 4 - buffer.readableBytes }
             return max(Int(length) - buffer.readableBytes, 0)
         case .typed:
-            guard let length = buffer.getInteger(at: buffer.readerIndex + 1, as: Int32.self) else { return 5 - buffer.readableBytes }
-            return max(1 + Int(length) - buffer.readableBytes, 0)
+            return typedMessageMissingBytes(in: buffer)
         case .ended:
             return 0
         }

@@ -30,3 +30,9 @@ extension WireMessageDecoder {
         return .needMoreData
     }
 }
+
+/// Bytes still missing of a typed message (1-byte type, Int32 length counting itself) at the start of `buffer`.
+func typedMessageMissingBytes(in buffer: ByteBuffer) -> Int {
+    let length = buffer.getInteger(at: buffer.readerIndex + 1, as: Int32.self).map { 1 + Int($0) } ?? 5
+    return max(length - buffer.readableBytes, 0)
+}

@@ -45,16 +45,21 @@ extension Broker {
             throw BreakglassError(.unavailable, "credential_failed",
                                   "the \(target.kind.rawValue) credential on \(target.name) could not be issued (\(failure)); session \(session.id) was closed and nothing usable was left on the target")
         }
-        if target.kind != .token {
-            _ = try await database.transaction { tx in
-                try await tx.appendAudit(AuditEvent(
-                    type: .credentialIssued, at: now, actor: Self.serverActor, target: target.name, sessionId: session.id,
-                    details: ["credential_kind": target.kind.rawValue, "steps": secret.steps.joined(separator: ","),
-                              "role": secret.postgres?.user ?? "", "valid_until": Timestamp.format(session.expiresAt)]))
-            }
-        }
+        try await auditTargetStep(.credentialIssued, session: session, target: target, now: now,
+                                  details: ["credential_kind": target.kind.rawValue, "steps": secret.steps.joined(separator: ","),
+                                            "role": secret.postgres?.user ?? ""])
         return IssuedCredential(kind: secret.kind, token: secret.token, audience: secret.audience, keyId: secret.keyId,
                                 postgres: secret.postgres, expiresAt: session.expiresAt)
+    }
+
+    /// What a credential backend did on a target, audited for kinds that act on one (a JWT is only signed).
+    private func auditTargetStep(_ type: AuditEventType, session: EmergencySession, target: Target, now: Date,
+                                 details: [String: String]) async throws {
+        guard target.kind != .token else { return }
+        _ = try await database.transaction { tx in
+            try await tx.appendAudit(AuditEvent(type: type, at: now, actor: Self.serverActor, target: target.name, sessionId: session.id,
+                                                details: details.merging(["valid_until": Timestamp.format(session.expiresAt)]) { $1 }))
+        }
     }
 
     /// The session stays extended (its record committed); a target that did not move the credential's end is
@@ -73,13 +78,8 @@ extension Broker {
             throw BreakglassError(.unavailable, "credential_extend_failed",
                                   "session \(session.id) was extended to \(Timestamp.format(session.expiresAt)), but the credential on \(target.name) was not (\(failure)); it stops working at the previous expiry")
         }
-        if target.kind != .token {
-            _ = try await database.transaction { tx in
-                try await tx.appendAudit(AuditEvent(
-                    type: .credentialExtended, at: now, actor: Self.serverActor, target: target.name, sessionId: session.id,
-                    details: ["steps": secret.steps.joined(separator: ","), "valid_until": Timestamp.format(session.expiresAt)]))
-            }
-        }
+        try await auditTargetStep(.credentialExtended, session: session, target: target, now: now,
+                                  details: ["steps": secret.steps.joined(separator: ",")])
         return IssuedCredential(kind: secret.kind, token: secret.token, audience: secret.audience, keyId: secret.keyId,
                                 postgres: secret.postgres, expiresAt: session.expiresAt)
     }
