@@ -71,6 +71,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -79,7 +80,7 @@ let package = Package(
         .target(
             name: "BreakglassServer",
             dependencies: [
-                "BreakglassCore", "BreakglassStore", "BreakglassCredentials", "BreakglassNotify",
+                "BreakglassCore", "BreakglassStore", "BreakglassCredentials", "BreakglassNotify", "BreakglassProxy",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

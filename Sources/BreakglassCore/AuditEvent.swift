@@ -20,6 +20,10 @@ public enum AuditEventType: String, Codable, Sendable, CaseIterable {
     case sessionStatement = "session.statement"
     /// What the target answered to a recorded statement.
     case sessionStatementResult = "session.statement_result"
+    /// A client logged in through the recording proxy (its address, and the connection number its statements carry).
+    case proxyConnected = "session.proxy_connected"
+    /// That connection ended: by the client, the target, or the broker cutting it when the session closed.
+    case proxyDisconnected = "session.proxy_disconnected"
     case auditExported = "audit.exported"
     case channelSaved = "notify.channel_saved"
     case channelDisabled = "notify.channel_disabled"
@@ -83,7 +87,7 @@ public enum AuditEventType: String, Codable, Sendable, CaseIterable {
         case .credentialIssued, .credentialExtended: return accessGranted
         case .credentialRevoked: return accessRemoved
         // What was done with privileged access, statement by statement (PCI 10.2.1.2: all actions by administrative access).
-        case .sessionStatement, .sessionStatementResult: return ["SOC2:CC7.2", "PCI-DSS-4.0:10.2.1.2", "NIST-800-53:AU-12"]
+        case .sessionStatement, .sessionStatementResult, .proxyConnected, .proxyDisconnected: return ["SOC2:CC7.2", "PCI-DSS-4.0:10.2.1.2", "NIST-800-53:AU-12"]
         case .credentialIssueFailed, .credentialExtendFailed, .credentialRevokeFailed: return accessRemoved + ["SOC2:CC7.2"]
         }
     }

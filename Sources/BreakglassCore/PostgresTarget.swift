@@ -14,7 +14,7 @@ public enum PostgresTLSMode: String, Codable, Sendable, CaseIterable {
 public enum PostgresAccessMode: String, Codable, Sendable, CaseIterable {
     /// The role's credentials are shown once to the engineer, who connects straight to the target.
     case direct
-    /// Only through the broker's PostgreSQL proxy, which records every statement (not yet available).
+    /// Only through the broker's PostgreSQL proxy, which records every statement before it reaches the target.
     case recorded
 }
 
@@ -64,6 +64,10 @@ public struct PostgresTarget: Codable, Equatable, Sendable {
         name.hasPrefix("bg_") && name.count > 3 && name.dropFirst(3).allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_" || $0 == "-") }
     }
 
+    /// The `SecretBox` context a recorded session's role password is sealed under: bound to the session,
+    /// so a ciphertext moved to another session's row does not open.
+    public static func rolePasswordContext(sessionId: String) -> String { "session-role-password:\(sessionId)" }
+
     /// The `SecretBox` context the managing role's password of target `name` is sealed under.
     public static func passwordContext(_ name: String) -> String { "target-managing-password:\(name)" }
 
@@ -95,10 +99,6 @@ public struct PostgresTarget: Codable, Equatable, Sendable {
         }
         if let statementTimeout, !(1...(24 * 3600)).contains(statementTimeout) {
             throw BreakglassError.invalid("statement_timeout", "--statement-timeout must be between 1s and 24h")
-        }
-        if access == .recorded {
-            throw BreakglassError(.invalidInput, "access_mode_unavailable",
-                                  "access mode 'recorded' (through the broker's PostgreSQL proxy) is not yet available; use --access direct")
         }
         return self
     }

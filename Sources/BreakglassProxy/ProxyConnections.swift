@@ -12,6 +12,8 @@ public actor ProxyConnections {
     }
 
     private var entries: [ObjectIdentifier: Entry] = [:]
+    /// Sessions whose connections were cut: a connection of theirs that ends was ended by the broker.
+    private var cutSessions: Set<String> = []
 
     public init() {}
 
@@ -24,8 +26,13 @@ public actor ProxyConnections {
         entries[ObjectIdentifier(channel)]?.target = target
     }
 
-    func remove(_ channel: any Channel) {
-        entries[ObjectIdentifier(channel)] = nil
+    /// Forgets a connection; true when `cut` had closed it (so its end is told as the broker's doing).
+    @discardableResult
+    func remove(_ channel: any Channel) -> Bool {
+        guard let entry = entries.removeValue(forKey: ObjectIdentifier(channel)) else { return false }
+        let wasCut = cutSessions.contains(entry.session)
+        if wasCut && !entries.values.contains(where: { $0.session == entry.session }) { cutSessions.remove(entry.session) }
+        return wasCut
     }
 
     /// The target of a live connection given this key, if any.
@@ -42,7 +49,13 @@ public actor ProxyConnections {
     @discardableResult
     public func cut(session: String) async -> Int {
         let channels = entries.values.filter { $0.session == session }.map(\.channel)
+        if !channels.isEmpty { cutSessions.insert(session) }
         for channel in channels { try? await channel.close() }
         return channels.count
+    }
+
+    /// Closes every connection (the broker is stopping): an idle client must not hold the shutdown open.
+    public func cutAll() async {
+        for session in Set(entries.values.map(\.session)) { await cut(session: session) }
     }
 }

@@ -1,19 +1,27 @@
+import BreakglassCore
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// Who a client is once the proxy has checked its session and token, and where its statements go.
 public struct ProxyGrant: Sendable {
     public var session: String
+    /// The target's name and the engineer who broke glass, as the audit log names them.
+    public var targetName: String
+    public var requester: String
     public var target: TargetConnector.Endpoint
     /// The session's temporary role and its password, which the client never sees.
     public var role: String
     public var password: String
     public var redaction: RedactionPolicy
 
-    public init(session: String, target: TargetConnector.Endpoint, role: String, password: String, redaction: RedactionPolicy = .recordValues) {
+    public init(session: String, targetName: String = "", requester: String = "", target: TargetConnector.Endpoint, role: String,
+                password: String, redaction: RedactionPolicy = .recordValues) {
         self.session = session
+        self.targetName = targetName
+        self.requester = requester
         self.target = target
         self.role = role
         self.password = password
@@ -21,25 +29,41 @@ public struct ProxyGrant: Sendable {
     }
 }
 
+/// One logged-in client connection: its grant, an id its records carry (a session may have several
+/// connections, each numbering its statements from 0), and the client's address.
+public struct ProxyConnection: Sendable {
+    public var grant: ProxyGrant
+    public var id: String
+    public var client: String?
+}
+
 /// What the proxy asks of the broker, passed in (the proxy knows no database of its own).
 public struct ProxyHooks: Sendable {
-    /// The startup's user name and the password the client gave; nil refuses with 28P01.
-    public var authenticate: @Sendable (_ user: String, _ password: String) async -> ProxyGrant?
-    /// Commits records of a session; must return only once they are durable. A throw refuses the
+    /// The startup's user name, the password the client gave and the client's address; nil refuses with 28P01.
+    public var authenticate: @Sendable (_ user: String, _ password: String, _ client: String?) async -> ProxyGrant?
+    /// Commits records of a connection; must return only once they are durable. A throw refuses the
     /// statement (fail closed): it is not forwarded and the connection ends.
-    public var record: @Sendable (_ session: String, _ records: [StatementRecord]) async throws -> Void
+    public var record: @Sendable (_ connection: ProxyConnection, _ records: [StatementRecord]) async throws -> Void
+    /// Records that a client logged in, before the proxy logs in to the target; a throw refuses the client.
+    public var opened: @Sendable (_ connection: ProxyConnection) async throws -> Void
+    /// Records that the connection ended, and why.
+    public var closed: @Sendable (_ connection: ProxyConnection, _ reason: String) async -> Void
 
-    public init(authenticate: @escaping @Sendable (_ user: String, _ password: String) async -> ProxyGrant?,
-                record: @escaping @Sendable (_ session: String, _ records: [StatementRecord]) async throws -> Void) {
+    public init(authenticate: @escaping @Sendable (_ user: String, _ password: String, _ client: String?) async -> ProxyGrant?,
+                record: @escaping @Sendable (_ connection: ProxyConnection, _ records: [StatementRecord]) async throws -> Void,
+                opened: @escaping @Sendable (_ connection: ProxyConnection) async throws -> Void = { _ in },
+                closed: @escaping @Sendable (_ connection: ProxyConnection, _ reason: String) async -> Void = { _, _ in }) {
         self.authenticate = authenticate
         self.record = record
+        self.opened = opened
+        self.closed = closed
     }
 }
 
-/// The PostgreSQL listener of `recorded` access: plain connections (it answers SSLRequest with 'N', so
-/// it binds to loopback only until it serves TLS), a cleartext password that is the session's proxy
-/// token, then a connection to the target as the session's role, every statement recorded before it is
-/// forwarded.
+/// The PostgreSQL listener of `recorded` access: TLS when given a context (SSLRequest answered 'S'; a
+/// client off loopback that does not ask for it is refused), else plain ('N', for loopback only), a
+/// cleartext password inside that channel that is the session's proxy token, then a connection to the
+/// target as the session's role, every statement recorded before it is forwarded.
 public struct ProxyServer: Sendable {
     public let connections: ProxyConnections
     private let hooks: ProxyHooks
@@ -48,6 +72,7 @@ public struct ProxyServer: Sendable {
     /// How long a client has from connecting to being logged in: a client that sends nothing must not
     /// hold a connection (and a file descriptor) forever.
     private let startupTimeout: TimeAmount
+    private let tls: NIOSSLContext?
     private let logger: Logger
     private let listener: NIOAsyncChannel<NIOAsyncChannel<FrontendMessage, ByteBuffer>, Never>
 
@@ -56,7 +81,7 @@ public struct ProxyServer: Sendable {
     /// Binds now (so a bad port fails at start); `run()` serves.
     public static func bind(host: String, port: Int, hooks: ProxyHooks, connections: ProxyConnections = ProxyConnections(),
                             connector: TargetConnector = TargetConnector(), limits: ProtocolLimits = .default,
-                            startupTimeout: TimeAmount = .seconds(10), logger: Logger) async throws -> ProxyServer {
+                            startupTimeout: TimeAmount = .seconds(10), tls: NIOSSLContext? = nil, logger: Logger) async throws -> ProxyServer {
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: host, port: port) { child in
@@ -66,7 +91,7 @@ public struct ProxyServer: Sendable {
                 }
             }
         return ProxyServer(connections: connections, hooks: hooks, connector: connector, limits: limits, startupTimeout: startupTimeout,
-                           logger: logger, listener: listener)
+                           tls: tls, logger: logger, listener: listener)
     }
 
     /// Serves until cancelled, then closes the listener; open connections end with their tasks.
@@ -95,18 +120,38 @@ public struct ProxyServer: Sendable {
         do {
             try await client.executeThenClose { inbound, outbound in
                 var messages = inbound.makeAsyncIterator()
-                guard let startup = try await handshake(&messages, outbound) else { return }
+                guard let (startup, secured) = try await handshake(&messages, outbound, channel: channel) else { return }
+                if tls != nil && !secured && !Self.isLoopback(channel.remoteAddress) {
+                    // The token would cross the network in clear text: refused before the client sends it.
+                    try await refuse(outbound, sqlState: "28000", message: "breakglass requires TLS (sslmode=require or verify-full) off loopback")
+                    return
+                }
                 try await outbound.write(encode([.authentication(.cleartextPassword)]))
                 guard case .password(let password)? = try await messages.next() else { return }
                 let user = startup.parameter("user") ?? ""
-                guard let grant = await hooks.authenticate(user, password.string) else {
+                let address = channel.remoteAddress?.ipAddress
+                guard let grant = await hooks.authenticate(user, password.string, address) else {
                     try await refuse(outbound, sqlState: "28P01", message: "password authentication failed for user \"\(user)\"")
                     return
                 }
                 startupDeadline.cancel()
+                let connection = ProxyConnection(grant: grant, id: String(UInt64.random(in: 1...UInt64.max), radix: 16), client: address)
+                do {
+                    try await hooks.opened(connection)
+                } catch {
+                    try await refuse(outbound, sqlState: "58000", message: "breakglass could not record this connection; it was refused")
+                    return
+                }
                 await connections.add(client.channel, session: grant.session)
-                defer { Task { [connections] in await connections.remove(client.channel) } }
-                try await forward(messages, outbound, startup: startup, grant: grant, clientChannel: client.channel)
+                do {
+                    try await forward(messages, outbound, startup: startup, connection: connection, clientChannel: client.channel)
+                    await connections.remove(client.channel)
+                    await hooks.closed(connection, "ended")
+                } catch {
+                    let cut = await connections.remove(client.channel)
+                    await hooks.closed(connection, cut ? "cut by the broker: the session closed" : "ended: \(Self.describe(error))")
+                    throw error
+                }
             }
         } catch {
             // Malformed input, a dropped client, a cut session: the connection ends, the proxy goes on.
@@ -114,15 +159,22 @@ public struct ProxyServer: Sendable {
         }
     }
 
-    /// SSLRequest/GSSENCRequest answered 'N', CancelRequest forwarded if it names one of our backends.
+    /// SSLRequest answered 'S' and TLS started when the proxy has a certificate (else 'N'), GSSENCRequest
+    /// answered 'N', CancelRequest forwarded if it names one of our backends. Returns the startup message and
+    /// whether it came over TLS.
     private func handshake(_ messages: inout NIOAsyncChannelInboundStream<FrontendMessage>.AsyncIterator,
-                           _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> FrontendMessage.StartupMessage? {
+                           _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
+                           channel: any Channel) async throws -> (FrontendMessage.StartupMessage, Bool)? {
+        var secured = false
         while let message = try await messages.next() {
             switch message {
+            case .sslRequest where tls != nil && !secured:
+                try await Self.startTLS(channel, context: tls!)
+                secured = true
             case .sslRequest, .gssEncRequest:
                 try await outbound.write(ByteBuffer(bytes: [UInt8(ascii: "N")]))
             case .startup(let startup):
-                return startup
+                return (startup, secured)
             case .cancelRequest(let key):
                 let target = await connections.target(forCancel: key)
                 if let target { await forwardCancel(key, to: target) }
@@ -132,6 +184,20 @@ public struct ProxyServer: Sendable {
             }
         }
         return nil
+    }
+
+    /// Answers 'S' in clear and puts TLS in front of the decoder in the same event-loop turn, so the
+    /// client's ClientHello (sent only after it read the 'S') is the first thing TLS sees.
+    private static func startTLS(_ channel: any Channel, context: NIOSSLContext) async throws {
+        try await channel.eventLoop.submit {
+            channel.writeAndFlush(ByteBuffer(bytes: [UInt8(ascii: "S")]), promise: nil)
+            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context), position: .first)
+        }.get()
+    }
+
+    static func isLoopback(_ address: SocketAddress?) -> Bool {
+        guard let ip = address?.ipAddress else { return false }
+        return LoopbackAddress.isLoopback(ip)
     }
 
     private func forwardCancel(_ key: FrontendMessage.BackendKey, to target: TargetConnector.Endpoint) async {
@@ -150,7 +216,8 @@ public struct ProxyServer: Sendable {
 
     private func forward(_ clientMessages: NIOAsyncChannelInboundStream<FrontendMessage>.AsyncIterator,
                          _ toClient: NIOAsyncChannelOutboundWriter<ByteBuffer>, startup: FrontendMessage.StartupMessage,
-                         grant: ProxyGrant, clientChannel: any Channel) async throws {
+                         connection: ProxyConnection, clientChannel: any Channel) async throws {
+        let grant = connection.grant
         let handOff = HandOff(clientMessages)
         let recorder = RecorderBox(StatementRecorder(redaction: grant.redaction))
         let hooks = self.hooks
@@ -168,7 +235,7 @@ public struct ProxyServer: Sendable {
                                 let intents = recorder.frontend(message)
                                 if !intents.isEmpty {
                                     do {
-                                        try await hooks.record(grant.session, intents)
+                                        try await hooks.record(connection, intents)
                                     } catch {
                                         // Fail closed: the statement was not recorded, so it does not run.
                                         try? await toClient.write(encode([.errorResponse(.init(
@@ -190,7 +257,7 @@ public struct ProxyServer: Sendable {
                     do {
                         while let message = try await fromTarget.next() {
                             let results = recorder.backend(message)
-                            if !results.isEmpty { try await hooks.record(grant.session, results) }
+                            if !results.isEmpty { try await hooks.record(connection, results) }
                             try await toClient.write(encode([message]))
                         }
                     } catch {
@@ -211,6 +278,22 @@ public struct ProxyServer: Sendable {
                 try await refuse(toClient, sqlState: "08001", message: "breakglass could not log in to the target")
             }
             throw failure
+        }
+    }
+
+    /// Why a connection ended, for its audit record: never a message the client could fill with secrets.
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case let failure as TargetConnector.Failure:
+            switch failure {
+            case .refused(let sqlState, _): "the target refused the login (SQLSTATE \(sqlState))"
+            case .unsupportedAuthentication: "the target asked for an authentication method the broker does not use"
+            case .scram: "SCRAM authentication with the target failed"
+            case .protocolViolation: "the target broke the protocol"
+            }
+        case is WireProtocolError: "malformed protocol input"
+        case is ChannelError: "the connection closed"
+        default: "error"
         }
     }
 

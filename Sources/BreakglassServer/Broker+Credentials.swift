@@ -32,9 +32,15 @@ extension Broker {
     /// Issues the credential of a committed activation. On failure the session is closed (audited and paged),
     /// anything the backend may have left is taken away, and the engineer is told why.
     func issueCredential(for session: EmergencySession, target: Target, actor: AuthUser, now: Date) async throws -> IssuedCredential {
-        let secret: IssuedSecret
+        var secret: IssuedSecret
+        var proxy: ProxyLogin?
         do {
             secret = try await backend(for: target.kind).issue(session: session, on: try await credentialTarget(target), now: now)
+            if target.postgres?.access == .recorded {
+                // The engineer gets a proxy token, never the role's password: only the proxy logs in as the role.
+                proxy = try await storeProxyCredential(for: session, target: target, secret: secret, now: now)
+                secret.postgres = nil
+            }
         } catch {
             let failure = Self.stepFailure(error)
             logger.error("credential could not be issued; closing the session",
@@ -45,11 +51,12 @@ extension Broker {
             throw BreakglassError(.unavailable, "credential_failed",
                                   "the \(target.kind.rawValue) credential on \(target.name) could not be issued (\(failure)); session \(session.id) was closed and nothing usable was left on the target")
         }
-        try await auditTargetStep(.credentialIssued, session: session, target: target, now: now,
-                                  details: ["credential_kind": target.kind.rawValue, "steps": secret.steps.joined(separator: ","),
-                                            "role": secret.postgres?.user ?? ""])
+        var details = ["credential_kind": target.kind.rawValue, "steps": secret.steps.joined(separator: ","),
+                       "role": target.kind == .postgres ? PostgresTarget.roleName(sessionId: session.id) : ""]
+        if let access = target.postgres?.access { details["access"] = access.rawValue }
+        try await auditTargetStep(.credentialIssued, session: session, target: target, now: now, details: details)
         return IssuedCredential(kind: secret.kind, token: secret.token, audience: secret.audience, keyId: secret.keyId,
-                                postgres: secret.postgres, expiresAt: session.expiresAt)
+                                postgres: secret.postgres, proxy: proxy, expiresAt: session.expiresAt)
     }
 
     /// What a credential backend did on a target, audited for kinds that act on one (a JWT is only signed).
@@ -80,8 +87,9 @@ extension Broker {
         }
         try await auditTargetStep(.credentialExtended, session: session, target: target, now: now,
                                   details: ["steps": secret.steps.joined(separator: ",")])
+        let proxy = proxyLoginAfterExtension(for: session, target: target)
         return IssuedCredential(kind: secret.kind, token: secret.token, audience: secret.audience, keyId: secret.keyId,
-                                postgres: secret.postgres, expiresAt: session.expiresAt)
+                                postgres: proxy == nil ? secret.postgres : nil, proxy: proxy, expiresAt: session.expiresAt)
     }
 
     /// Closes a session whose credential could not be issued as `failed`, with the step that failed as its reason.
@@ -105,8 +113,14 @@ extension Broker {
     /// (`credential.revoke_failed`); the reconcile pass retries until it is done.
     func revokeCredential(of session: EmergencySession, target known: Target? = nil) async {
         let now = clock.now()
+        // This instance's proxy connections end first (the target's revoke ends those of other instances,
+        // whose connections to the target are the role's backends), then the proxy secrets are forgotten.
+        await recordingProxy.connections.cut(session: session.id)
         do {
             guard let target = try await resolve(known, name: session.target), target.kind != .token else { return }
+            if target.postgres?.access == .recorded {
+                _ = try await database.transaction { tx in try await tx.deleteProxyCredential(sessionId: session.id) }
+            }
             do {
                 let steps = try await backend(for: target.kind).revoke(sessionId: session.id, on: try await credentialTarget(target))
                 try await recordRevoked(session: session, target: target, steps: steps, reconciled: false, now: now)

@@ -12,6 +12,8 @@ public struct IssuedCredential: Codable, Sendable {
     public var keyId: String?
     /// `postgres` in direct mode: the login role; its password only at activation.
     public var postgres: PostgresLogin?
+    /// `postgres` in recorded mode: the proxy login; its token only at activation.
+    public var proxy: ProxyLogin?
     public var expiresAt: Date
 }
 
@@ -50,6 +52,7 @@ extension Broker {
         let (session, target) = try await database.transactionCommittingRefusal { tx -> Outcome<(EmergencySession, Target)> in
             guard let user = try await tx.user(id: actor.id, forUpdate: true) else { throw BreakglassError.unauthenticated }
             guard let target = try await tx.target(named: targetName) else { throw BreakglassError.targetUnknown(targetName) }
+            try checkRecordedAccessAvailable(target)
             // Bad input is refused before the code is checked, so a typo does not spend or count a TOTP code.
             var session = try EmergencySession.activate(id: id, requester: user.name, target: target, reason: request.reason,
                                                         incident: request.incident, ttl: request.ttl, now: now, drill: request.drill)

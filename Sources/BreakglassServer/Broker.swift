@@ -16,6 +16,8 @@ public struct Broker: Sendable {
     let settings: Settings
     let logger: Logger
     let hookRejections = HookRejections()
+    /// This instance's recording proxy: where it listens (if it does), its live connections, its journal.
+    public let recordingProxy: RecordingProxy
 
     public struct Settings: Sendable {
         /// Name shown in authenticator apps and used as the JWT `iss`.
@@ -90,7 +92,8 @@ public struct Broker: Sendable {
         let backends: [CredentialKind: any CredentialBackend] = [
             .token: TokenBackend(issuer: issuer), .postgres: PostgresRoleBackend(logger: logger),
         ]
-        return Broker(database: database, clock: clock, box: box, issuer: issuer, backends: backends, settings: settings, logger: logger)
+        return Broker(database: database, clock: clock, box: box, issuer: issuer, backends: backends, settings: settings, logger: logger,
+                      recordingProxy: RecordingProxy(database: database))
     }
 
     public var jwks: JWKSDocument { issuer.jwks }

@@ -67,6 +67,7 @@ public enum BrokerServer {
                                         expiryPoll: Duration = .seconds(1), deliveryPoll: Duration? = .milliseconds(500),
                                         retroPoll: Duration? = .seconds(5),
                                         signals: [UnixSignal] = [.sigterm, .sigint], processMetrics: PrometheusCollectorRegistry? = nil,
+                                        proxy: ProxyService? = nil,
                                         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> ServiceGroup {
         try listen.validate()
         let router = Routes.build(broker: broker, migrator: migrator, secureCookies: listen.tlsCertificatePath != nil, processMetrics: processMetrics)
@@ -94,6 +95,7 @@ public enum BrokerServer {
         if let deliveryPoll {
             services.append(.init(service: DeliveryService(broker: broker, pollInterval: deliveryPoll, logger: logger)))
         }
+        if let proxy { services.append(.init(service: proxy)) }
         return ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: signals, logger: logger))
     }
 }

@@ -191,6 +191,10 @@ enum Routes {
         api.get("/sessions/:id") { _, context in
             try APICoding.response(try await broker.session(id: try context.parameters.require("id"), actor: try context.requireUser()))
         }
+        api.get("/sessions/:id/statements") { request, context in
+            try APICoding.response(try await broker.statementLog(sessionId: try context.parameters.require("id"), actor: try context.requireUser(),
+                                                                 origin: origin(request, context)))
+        }
         api.post("/sessions/:id/extend") { request, context in
             let body = try await APICoding.decode(ExtendBody.self, from: request)
             let grant = try await broker.extend(sessionId: try context.parameters.require("id"), ttl: try parseDuration(body.ttl, field: "ttl")!,

@@ -12,6 +12,7 @@ struct BreakglassCLI: AsyncParsableCommand {
             69 broker or database unavailable, 70 unexpected failure.
             """,
         subcommands: [Enroll.self, Login.self, WhoAmI.self, Tokens.self, RequestAccess.self, Status.self, List.self, Extend.self, End.self, Revoke.self,
+                      Psql.self, SessionCommands.self,
                       Retro.self, Drill.self, Compliance.self, Audit.self, Notify.self, Admin.self])
 }
 

@@ -24,10 +24,11 @@ struct Drill: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors(json: options.json) {
                 let (grant, raw) = try await request.send("/v1/drills", options: options)
+                let saved = try SavedProxyLogin.save(grant, brokerURL: try APIClient(options: options).baseURL)
                 output(json: options.json, raw: raw) {
                     """
                     DRILL — every page of this session says so; nothing here is a real activation.
-                    \(describeGrant(grant, verb: "active"))
+                    \(describeGrant(grant, verb: "active", savedProxyLogin: saved))
                       the escalation ladder runs in minutes: watch your channels, then link and review the retro PR;
                       report: breakglass drill report \(grant.session.id)
                     """

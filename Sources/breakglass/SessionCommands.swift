@@ -5,7 +5,8 @@ import Foundation
 struct SessionGrantView: Decodable {
     struct PostgresLogin: Decodable { var user: String; var password: String?; var host: String; var port: Int; var database: String; var sslmode: String }
     struct Credential: Decodable {
-        var kind: String; var token: String?; var audience: String?; var keyId: String?; var postgres: PostgresLogin?; var expiresAt: Date
+        var kind: String; var token: String?; var audience: String?; var keyId: String?; var postgres: PostgresLogin?; var proxy: ProxyLogin?
+        var expiresAt: Date
     }
     var session: EmergencySession
     var credential: Credential
@@ -27,17 +28,24 @@ func describe(_ s: EmergencySession, now: Date = Date()) -> String {
     return lines.joined(separator: "\n")
 }
 
-func describeGrant(_ grant: SessionGrantView, verb: String) -> String {
+func describeGrant(_ grant: SessionGrantView, verb: String, savedProxyLogin: String? = nil) -> String {
     let s = grant.session
     return """
         ✔ session \(s.id) \(verb) on \(s.target) until \(Timestamp.format(s.expiresAt)) (\(TTL.format(s.expiresAt.timeIntervalSince(Date()))) left)
-        \(describeCredential(grant.credential, expiresAt: s.expiresAt))
+        \(describeCredential(grant.credential, expiresAt: s.expiresAt, savedProxyLogin: savedProxyLogin))
           pages queued: \(grant.pagesQueued.joined(separator: ", "))
           retro PR due by \(Timestamp.format(s.retroDueAt)): breakglass retro link \(s.id) <PR URL>
         """
 }
 
-func describeCredential(_ credential: SessionGrantView.Credential, expiresAt: Date) -> String {
+func describeCredential(_ credential: SessionGrantView.Credential, expiresAt: Date, savedProxyLogin: String? = nil) -> String {
+    if let proxy = credential.proxy {
+        let saved = savedProxyLogin.map { "; its proxy token is saved to \($0) (mode 0600), shown nowhere else" } ?? ""
+        return """
+              PostgreSQL \(proxy.database) through the broker's recording proxy (every statement recorded)\(saved):
+            breakglass psql \(proxy.user)
+            """
+    }
     if let pg = credential.postgres {
         guard let password = pg.password else {
             return "  PostgreSQL role \(pg.user) on \(pg.host):\(pg.port)/\(pg.database) now valid until \(Timestamp.format(expiresAt)); the password shown at activation keeps working"
@@ -99,7 +107,8 @@ struct RequestAccess: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors(json: options.json) {
             let (grant, raw) = try await request.send("/v1/sessions", options: options)
-            output(json: options.json, raw: raw) { describeGrant(grant, verb: "active") }
+            let saved = try SavedProxyLogin.save(grant, brokerURL: try APIClient(options: options).baseURL)
+            output(json: options.json, raw: raw) { describeGrant(grant, verb: "active", savedProxyLogin: saved) }
         }
     }
 }

@@ -119,6 +119,17 @@ struct Runtime {
         return listen
     }
 
+    /// The recording proxy's address from the command line or BREAKGLASS_PROXY_PORT/HOST/ADVERTISE; nil
+    /// when no port is given (no proxy: `recorded` targets are refused at activation, nothing issued).
+    func proxyListen(host: String?, port: Int?, advertise: String?, listen: ListenConfig) throws -> ProxyListenConfig? {
+        guard let portText = port.map(String.init) ?? environment["BREAKGLASS_PROXY_PORT"], !portText.isEmpty else { return nil }
+        guard let port = Int(portText), (0...65535).contains(port) else {
+            throw ValidationError("BREAKGLASS_PROXY_PORT '\(portText)' is not a port number")
+        }
+        return ProxyListenConfig(host: host ?? environment["BREAKGLASS_PROXY_HOST"] ?? listen.host, port: port,
+                                 advertisedHost: advertise ?? environment["BREAKGLASS_PROXY_ADVERTISE"])
+    }
+
     func migrator() throws -> Migrator {
         try Migrator.load(directory: Migrator.defaultDirectory(environment: environment))
     }

@@ -26,12 +26,14 @@ final class PostgresTargetTests: XCTestCase {
         XCTAssertEqual(settings(host: "127.evil.example").tls, .verifyFull)
     }
 
-    func testRecordedAccessIsRefusedAsNotYetAvailable() {
-        XCTAssertThrowsError(try settings(access: .recorded).validated()) { error in
-            XCTAssertEqual((error as? BreakglassError)?.code, "access_mode_unavailable")
-            XCTAssertTrue((error as? BreakglassError)?.message.contains("not yet available") ?? false)
-        }
-        XCTAssertNoThrow(try settings().validated())
+    func testBothAccessModesValidate() {
+        XCTAssertNoThrow(try settings(access: .recorded).validated())
+        XCTAssertNoThrow(try settings(access: .direct).validated())
+    }
+
+    func testARecordedSessionsRolePasswordIsSealedToItsSession() {
+        XCTAssertNotEqual(PostgresTarget.rolePasswordContext(sessionId: "bg_A"), PostgresTarget.rolePasswordContext(sessionId: "bg_B"))
+        XCTAssertNotEqual(PostgresTarget.rolePasswordContext(sessionId: "bg_A"), PostgresTarget.passwordContext("bg_A"))
     }
 
     func testBadSettingsNameTheirField() {

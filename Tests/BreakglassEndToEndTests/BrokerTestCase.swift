@@ -16,13 +16,15 @@ class BrokerTestCase: XCTestCase {
     /// Whether the in-process server runs the delivery service (off to stand in for a broker that crashed).
     var serverDelivers: Bool { true }
     var serverSettings: Broker.Settings { .init() }
+    /// Whether the in-process server runs the recording PostgreSQL proxy.
+    var serverProxy: Bool { false }
 
     override func setUp() async throws {
         try await super.setUp()
         database = try await TestDatabase.create()
         clock = ManualClock.nearRealTime()
         server = TestServer(database: database, clock: clock)
-        try await server.start(settings: serverSettings, delivers: serverDelivers)
+        try await server.start(settings: serverSettings, delivers: serverDelivers, proxy: serverProxy)
         scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bg-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
     }

@@ -36,7 +36,7 @@ final class ProxyServerTests: XCTestCase {
         let records = self.records
         proxy = try await ProxyServer.bind(
             host: "127.0.0.1", port: 0,
-            hooks: ProxyHooks(authenticate: { user, password in user == grant.session && password == token ? grant : nil },
+            hooks: ProxyHooks(authenticate: { user, password, _ in user == grant.session && password == token ? grant : nil },
                               record: { _, new in try await records.append(new) }),
             startupTimeout: .seconds(2), logger: Logger(label: "proxy-test"))
         serving = Task { [proxy] in try await proxy!.run() }

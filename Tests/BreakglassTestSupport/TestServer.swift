@@ -28,8 +28,11 @@ public final class TestServer: @unchecked Sendable {
     }
 
     /// Starts the server and returns once it accepts connections.
+    /// The recording proxy's port when started with `proxy: true`.
+    public private(set) var proxyPort: Int?
+
     public func start(settings: Broker.Settings = .init(), tls: (certificate: String, key: String)? = nil, delivers: Bool = true,
-                      idleTimeoutSeconds: Int = 30) async throws {
+                      idleTimeoutSeconds: Int = 30, proxy: Bool = false) async throws {
         self.tls = tls
         let listen = ListenConfig(host: "127.0.0.1", port: 0, tlsCertificatePath: tls?.certificate, tlsKeyPath: tls?.key,
                                   idleTimeoutSeconds: idleTimeoutSeconds)
@@ -44,10 +47,13 @@ public final class TestServer: @unchecked Sendable {
                 try await Database.withDatabase(runtime, logger: logger, deadline: .seconds(2)) { db in
                     let broker = try await Broker.start(database: db, clock: clock, box: box, settings: settings, logger: logger)
                     let box = ServiceGroupBox()
+                    let proxyService = proxy
+                        ? try await ProxyService.bind(ProxyListenConfig(host: "127.0.0.1", port: 0), broker: broker, listen: listen, logger: logger)
+                        : nil
                     let group = try BrokerServer.makeServiceGroup(
                         broker: broker, migrator: migrator, listen: listen, logger: logger,
                         expiryPoll: .milliseconds(50), deliveryPoll: delivers ? .milliseconds(20) : nil, retroPoll: .milliseconds(50),
-                        signals: []
+                        signals: [], proxy: proxyService
                     ) { port in
                         if let group = box.group { continuation.yield((port, broker, group)) }
                     }
@@ -61,6 +67,7 @@ public final class TestServer: @unchecked Sendable {
         }
         for await (port, broker, services) in stream {
             self.port = port
+            self.proxyPort = broker.recordingProxy.endpoint?.port
             self.broker = broker
             self.services = services
             return

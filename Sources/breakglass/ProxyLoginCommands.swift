@@ -1,0 +1,164 @@
+import ArgumentParser
+import BreakglassCore
+import BreakglassSystem
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The recording proxy's login for a `recorded` session, as the broker shows it once.
+struct ProxyLogin: Codable {
+    var user: String
+    var password: String?
+    var host: String?
+    var port: Int
+    var database: String
+    var tls: Bool
+}
+
+/// A `recorded` session's proxy login kept by the CLI that broke glass (0600, one file per session), so
+/// `breakglass psql` can connect without the token ever being printed or typed.
+struct SavedProxyLogin: Codable {
+    var session: String
+    var host: String
+    var port: Int
+    var database: String
+    var tls: Bool
+    var token: String
+
+    static func path(session: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        let credentials = SavedCredentials.path(environment: environment)
+        return (credentials as NSString).deletingLastPathComponent + "/sessions/\(session).json"
+    }
+
+    /// Saves the login a grant carries (only a fresh activation carries the token); returns where, or nil.
+    static func save(_ grant: SessionGrantView, brokerURL: String) throws -> String? {
+        guard let proxy = grant.credential.proxy, let token = proxy.password else { return nil }
+        // A proxy listening on every address is reached at the broker's own host name.
+        let host = proxy.host ?? URL(string: brokerURL)?.host ?? "127.0.0.1"
+        let login = SavedProxyLogin(session: grant.session.id, host: host, port: proxy.port, database: proxy.database, tls: proxy.tls, token: token)
+        let path = Self.path(session: grant.session.id)
+        do {
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try SecretFile.replace(atPath: path, contents: Array(try encoder.encode(login)))
+        } catch {
+            throw CLIError(kind: .unexpected, code: "proxy_login_write", message: "cannot save the proxy login to \(path): \(error.localizedDescription)")
+        }
+        return path
+    }
+
+    static func load(session: String) throws -> SavedProxyLogin {
+        guard !session.isEmpty, session.count <= 64, session.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) else {
+            throw CLIError(kind: .usage, code: "bad_session_id", message: "'\(session)' is not a session id (like bg_…)")
+        }
+        let path = Self.path(session: session)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CLIError(kind: .usage, code: "no_proxy_login",
+                           message: "no proxy login for session \(session) on this machine (\(path)); it is saved by the `breakglass request` that broke glass for a recorded target")
+        }
+        guard let login = try? JSONDecoder().decode(SavedProxyLogin.self, from: data) else {
+            throw CLIError(kind: .usage, code: "bad_proxy_login", message: "\(path) is not a proxy login saved by breakglass")
+        }
+        return login
+    }
+
+    /// libpq's environment: the token travels as PGPASSWORD, never on a command line others can read.
+    var environment: [(String, String)] {
+        var env = [("PGHOST", host), ("PGPORT", String(port)), ("PGUSER", session), ("PGDATABASE", database), ("PGPASSWORD", token),
+                   ("PGSSLMODE", tls ? "verify-full" : "disable"), ("PGAPPNAME", "breakglass \(session)")]
+        if tls {
+            let roots = ProcessInfo.processInfo.environment["BREAKGLASS_CA_FILE"] ?? ProcessInfo.processInfo.environment["SSL_CERT_FILE"]
+                ?? "/etc/ssl/certs/ca-certificates.crt"
+            env.append(("PGSSLROOTCERT", roots))
+        }
+        return env
+    }
+}
+
+struct Psql: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Open psql on a recorded session's database, through the broker's recording proxy.",
+        discussion: """
+            Uses the proxy login saved when you broke glass; every statement is recorded before it reaches the \
+            target (see `breakglass session log`). Arguments after `--` go to psql, e.g. `breakglass psql ID -- -c 'SELECT 1'`. \
+            With --print-env, prints the libpq environment instead, for any other client.
+            """)
+
+    @Argument(help: "Session id.") var session: String
+    @Flag(help: "Print `export PG…=…` lines (the token included) instead of starting psql.") var printEnv = false
+    @Argument(parsing: .postTerminator, help: "Arguments passed to psql.") var psqlArguments: [String] = []
+
+    func run() async throws {
+        try await runReportingErrors(json: false) {
+            let login = try SavedProxyLogin.load(session: session)
+            if printEnv {
+                print(login.environment.map { "export \($0.0)=\(shellQuoted($0.1))" }.joined(separator: "\n"))
+                return
+            }
+            for (name, value) in login.environment { setenv(name, value, 1) }
+            let program = ProcessInfo.processInfo.environment["BREAKGLASS_PSQL"] ?? "psql"
+            let argv = [program, "-X"] + psqlArguments
+            var cArgs = argv.map { strdup($0) } + [nil]
+            execvp(program, &cArgs)
+            throw CLIError(kind: .unexpected, code: "psql_not_found",
+                           message: "cannot run \(program): \(String(cString: strerror(errno))) (install the PostgreSQL client, or set BREAKGLASS_PSQL)")
+        }
+    }
+}
+
+struct SessionCommands: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "session", abstract: "What happened in a session.", subcommands: [Log.self])
+
+    struct StatementEvent: Decodable {
+        var id: Int64
+        var event: AuditEvent
+    }
+
+    struct Log: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Every statement run through the recording proxy in a session, in order, with its result.",
+            discussion: "Each statement is committed to the audit log before it ran; `breakglass audit verify` proves none was altered since.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Session id.") var session: String
+
+        func run() async throws {
+            try await runReportingErrors(json: options.json) {
+                let client = try APIClient(options: options)
+                let (events, raw) = try await client.call(.GET, "/v1/sessions/\(APIClient.path(session))/statements", as: [StatementEvent].self)
+                output(json: options.json, raw: raw) { Self.describe(events) }
+            }
+        }
+
+        static func describe(_ events: [StatementEvent]) -> String {
+            guard !events.isEmpty else { return "no statements recorded for this session" }
+            return events.map { view in
+                let e = view.event
+                let d = e.details
+                let at = Timestamp.format(e.at)
+                let connection = "conn \(d["connection"]?.prefix(6) ?? "-")"
+                switch e.type {
+                case .proxyConnected:
+                    return "\(at)  \(connection)  connected from \(e.clientAddress ?? "-") as \(d["role"] ?? "-")"
+                case .proxyDisconnected:
+                    return "\(at)  \(connection)  disconnected: \(d["reason"] ?? "-")"
+                case .sessionStatement:
+                    var line = "\(at)  \(connection)  #\(d["sequence"] ?? "-")  \(d["sql"] ?? "(function call \(d["function_oid"] ?? "-"))")"
+                    if let parameters = d["parameters"] { line += "  parameters \(parameters)" }
+                    return line
+                default:
+                    let result: String = switch d["result"] {
+                    case "completed": "\(d["command_tag"] ?? "-") (\(d["rows"] ?? "0") rows)"
+                    case "failed": "ERROR \(d["sqlstate"] ?? "-"): \(d["error"] ?? "-")"
+                    case let other?: other
+                    case nil: "-"
+                    }
+                    return "\(at)  \(connection)  #\(d["sequence"] ?? "-")  → \(result)"
+                }
+            }.joined(separator: "\n")
+        }
+    }
+}

@@ -1,0 +1,238 @@
+import BreakglassCore
+import BreakglassServer
+import BreakglassStore
+import BreakglassTestSupport
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import XCTest
+
+/// `recorded` access end to end: the broker's own PostgreSQL proxy in front of a real target, reached with
+/// `breakglass psql` and with postgres-nio (Bind parameters), every statement in the session's log and
+/// evidence pack in order, the connection cut at revoke and refused after expiry.
+final class RecordedAccessTests: PostgresTargetTestCase {
+    override var access: String { "recorded" }
+    override var serverProxy: Bool { true }
+
+    /// Breaks glass over HTTP and returns the session id and the proxy login shown once.
+    func breakGlassRecorded() async throws -> (id: String, proxy: [String: Any]) {
+        let reply = try await requestSession(target: "payments-db", token: engineer.token, secret: engineer.secret)
+        XCTAssertEqual(reply.status, 201, reply.text)
+        nextStep()
+        let session = try XCTUnwrap(reply.json["session"] as? [String: Any])
+        let credential = try XCTUnwrap(reply.json["credential"] as? [String: Any])
+        XCTAssertNil(credential["postgres"], "in recorded mode the engineer never sees the role's password")
+        return (try XCTUnwrap(session["id"] as? String), try XCTUnwrap(credential["proxy"] as? [String: Any], reply.text))
+    }
+
+    func proxyEnvironment(_ proxy: [String: Any], token: String? = nil) -> [String: String] {
+        ["PGHOST": "127.0.0.1", "PGPORT": String(proxy["port"] as! Int), "PGUSER": proxy["user"] as! String,
+         "PGPASSWORD": token ?? proxy["password"] as! String, "PGDATABASE": proxy["database"] as! String, "PGSSLMODE": "prefer",
+         "PGCONNECT_TIMEOUT": "5"]
+    }
+
+    /// The session's statement log as `breakglass session log --json` prints it: (type, details) in order.
+    func statementLog(_ id: String) throws -> [(type: String, details: [String: String])] {
+        let result = try bob(["session", "log", id, "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let events = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]], result.stdout)
+        return events.map { view in
+            let event = view["event"] as! [String: Any]
+            return (event["type"] as! String, event["details"] as? [String: String] ?? [:])
+        }
+    }
+
+    override func setUp() async throws {
+        try await super.setUp()
+        try await makePostgresTarget()
+    }
+
+    /// The CLI as the engineer: the proxy login it saves lands next to its credentials, in this test's scratch.
+    func bob(_ arguments: [String]) throws -> CommandResult {
+        try Tools.cli(arguments, server: server, credentials: credentialsPath("bob"),
+                      extra: ["BREAKGLASS_TOKEN": engineer.token, "BREAKGLASS_PSQL": "/usr/bin/psql"])
+    }
+
+    func testPsqlThroughBreakglassIsRecordedStatementByStatementWithBindParametersInOrder() async throws {
+        let request = try bob(["request", "payments-db", "--reason", "INC-4521 lock pile-up, kill blockers", "--incident", "INC-4521",
+                               "--ttl", "30m", "--totp", try code(engineer.secret)])
+        XCTAssertEqual(request.status, 0, request.stderr + request.stdout)
+        let id = try XCTUnwrap(request.stdout.split(separator: "\n").compactMap { line -> String? in
+            let words = line.split(separator: " ")
+            return words.count == 3 && words[0] == "breakglass" && words[1] == "psql" ? String(words[2]) : nil
+        }.first, request.stdout)
+        nextStep()
+
+        // The token was saved 0600 and printed nowhere.
+        let saved = scratch.appendingPathComponent("sessions/\(id).json").path
+        let attributes = try FileManager.default.attributesOfItem(atPath: saved)
+        XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o600)
+        let login = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: saved))) as? [String: Any])
+        let token = try XCTUnwrap(login["token"] as? String)
+        XCTAssertTrue(token.hasPrefix("bgp_"))
+        XCTAssertFalse(request.stdout.contains(token) || request.stderr.contains(token))
+
+        let psql = try bob(["psql", id, "--", "-At", "-v", "ON_ERROR_STOP=1", "-c", "SELECT current_user", "-c", "SELECT amount FROM payments"])
+        XCTAssertEqual(psql.status, 0, psql.stderr)
+        XCTAssertEqual(psql.stdout.split(separator: "\n"), [Substring(id.lowercased()), "4521"])
+
+        // A client that binds its parameters (the extended protocol): the value is recorded with the statement.
+        let env = try bob(["psql", id, "--print-env"])
+        XCTAssertEqual(env.status, 0, env.stderr)
+        XCTAssertTrue(env.stdout.contains("export PGPASSWORD=\(token)"), env.stdout)
+        let port = try XCTUnwrap(server.proxyPort)
+        let connection = try await PostgresConnection.connect(
+            configuration: .init(host: "127.0.0.1", port: port, username: id, password: token, database: targetDatabase, tls: .disable),
+            id: 1, logger: Logger(label: "recorded-access-test"))
+        let amount = try await connection.query("SELECT amount FROM payments WHERE id = \(TextParameter("1"))::int", logger: connection.logger)
+            .collect().first?.decode(Int.self)
+        XCTAssertEqual(amount, 4521)
+        let denied = try? await connection.query("DELETE FROM payments", logger: connection.logger).collect()
+        XCTAssertNil(denied, "the role has only what the granted role has")
+        try await connection.close()
+
+        let log = try statementLog(id)
+        let statements = log.filter { $0.type == "session.statement" }
+        XCTAssertEqual(statements.map { $0.details["sql"] },
+                       ["SELECT current_user", "SELECT amount FROM payments", "SELECT amount FROM payments WHERE id = $1::int", "DELETE FROM payments"])
+        XCTAssertEqual(statements[2].details["parameters"], "[\"1\"]")
+        let results = log.filter { $0.type == "session.statement_result" }
+        XCTAssertEqual(results.map { $0.details["result"] }, ["completed", "completed", "completed", "failed"])
+        XCTAssertEqual(results.last?.details["sqlstate"], "42501")
+        // Each statement's intent is committed before its result, and each connection opens and closes.
+        XCTAssertEqual(log.first?.type, "session.proxy_connected")
+        XCTAssertEqual(log.filter { $0.type == "session.proxy_connected" }.count, 2)
+        try await waitUntil { try self.statementLog(id).filter { $0.type == "session.proxy_disconnected" }.count == 2 }
+        for statement in statements {
+            let index = log.firstIndex { $0.type == "session.statement" && $0.details == statement.details }!
+            let result = log.firstIndex { $0.type == "session.statement_result" && $0.details["connection"] == statement.details["connection"]
+                && $0.details["sequence"] == statement.details["sequence"] }!
+            XCTAssertLessThan(index, result)
+        }
+        let human = try bob(["session", "log", id])
+        XCTAssertTrue(human.stdout.contains("SELECT amount FROM payments WHERE id = $1::int  parameters [\"1\"]"), human.stdout)
+        XCTAssertTrue(human.stdout.contains("→ ERROR 42501"), human.stdout)
+
+        // The evidence pack carries them, in the same order.
+        let compliance = try await enrolledUser("carol", roles: [.compliance])
+        let pack = try await http.send(.GET, "/v1/compliance/sessions/\(id)/evidence", token: compliance.token)
+        XCTAssertEqual(pack.status, 200, pack.text)
+        let packed = ((pack.json["audit"] as? [String: Any])?["events"] as? [[String: Any]] ?? []).compactMap { view -> String? in
+            let event = view["event"] as? [String: Any]
+            return event?["type"] as? String == "session.statement" ? (event?["details"] as? [String: String])?["sql"] : nil
+        }
+        XCTAssertEqual(packed, statements.map { $0.details["sql"]! })
+
+        // Verify holds, and names a superuser's edit of a recorded statement.
+        let verifyCLI = try Tools.cli(["audit", "verify"], server: server, credentials: credentialsPath("carol"),
+                                      extra: ["BREAKGLASS_TOKEN": compliance.token])
+        XCTAssertEqual(verifyCLI.status, 0, verifyCLI.stdout + verifyCLI.stderr)
+        try await database.asSuperuser("""
+            DO $$ BEGIN
+                SET LOCAL session_replication_role = replica;
+                UPDATE audit_events SET body = replace(body, 'DELETE FROM payments', 'SELECT 1 FROM payments')
+                WHERE event_type = 'session.statement' AND session_id = '\(id)';
+            END $$
+            """)
+        let edited = try await database.lines("""
+            SELECT id::text FROM audit_events WHERE event_type = 'session.statement' AND session_id = '\(id)' AND body LIKE '%SELECT 1 FROM payments%'
+            """)
+        let broken = try Tools.cli(["audit", "verify"], server: server, credentials: credentialsPath("carol"),
+                                   extra: ["BREAKGLASS_TOKEN": compliance.token])
+        XCTAssertEqual(broken.status, 1)
+        XCTAssertTrue(broken.stdout.contains("event \(edited.first ?? "?") "), broken.stdout)
+    }
+
+    func testTheConnectionIsCutAtRevokeAndRefusedAfterwardsAndAfterExpiry() async throws {
+        let (id, proxy) = try await breakGlassRecorded()
+        let open = try Subprocess.start("/usr/bin/psql", ["-X", "-At", "-c", "SELECT pg_sleep(60)"], environment: proxyEnvironment(proxy))
+        defer { open.kill(SIGKILL); _ = open.finish() }
+        try await waitUntil {
+            try await !self.rows(database: "postgres", "SELECT usename::text FROM pg_stat_activity WHERE usename = '\(id.lowercased())'").isEmpty
+        }
+        let revoked = try await adminSend(.POST, "/v1/sessions/\(id)/revoke", as: admin, json: ["reason": "INC-4521 access no longer needed"])
+        XCTAssertEqual(revoked.status, 200, revoked.text)
+        var result: CommandResult?
+        try await waitUntil { result = open.exited(); return result != nil }
+        XCTAssertNotEqual(result?.status, 0)
+        let count = await server.broker.recordingProxy.connections.count(session: id)
+        XCTAssertEqual(count, 0)
+        let after = try Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"], environment: proxyEnvironment(proxy))
+        XCTAssertNotEqual(after.status, 0)
+        XCTAssertTrue(after.stderr.contains("password authentication failed"), after.stderr)
+        try await waitUntil {
+            try self.statementLog(id).contains { $0.type == "session.proxy_disconnected" && $0.details["reason"]?.contains("cut by the broker") == true }
+        }
+        let stored = try await database.count("SELECT count(*)::bigint FROM session_proxy_credentials WHERE session_id = '\(id)'")
+        XCTAssertEqual(stored, 0, "a closed session's proxy secrets are forgotten")
+
+        let (second, secondProxy) = try await breakGlassRecorded()
+        XCTAssertEqual(try Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"], environment: proxyEnvironment(secondProxy)).status, 0)
+        // The first session's token does not open the second.
+        let crossed = try Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"],
+                                    environment: proxyEnvironment(secondProxy, token: proxy["password"] as? String))
+        XCTAssertNotEqual(crossed.status, 0)
+        clock.advance(by: 31 * 60)
+        try await waitUntil {
+            try await self.server.broker.database.read { try await $0.session(id: second) }?.session.state == .expired
+        }
+        let expired = try Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"], environment: proxyEnvironment(secondProxy))
+        XCTAssertNotEqual(expired.status, 0)
+        XCTAssertTrue(expired.stderr.contains("password authentication failed"), expired.stderr)
+    }
+
+    func testWithoutAProxyARecordedTargetIsRefusedBeforeAnythingIsIssued() async throws {
+        let endpoint = server.broker.recordingProxy.endpoint
+        server.broker.recordingProxy.listening(at: nil)
+        defer { server.broker.recordingProxy.listening(at: endpoint) }
+        let reply = try await requestSession(target: "payments-db", token: engineer.token, secret: engineer.secret)
+        XCTAssertEqual(reply.status, 503, reply.text)
+        XCTAssertEqual((reply.json["error"] as? [String: Any])?["code"] as? String, "proxy_not_listening")
+        let sessions = try await database.count("SELECT count(*)::bigint FROM sessions")
+        XCTAssertEqual(sessions, 0)
+        let roles = try await rows(database: "postgres", "SELECT rolname::text FROM pg_roles WHERE rolname LIKE 'bg\\_%' AND pg_has_role(rolname, '\(oncall)', 'MEMBER')")
+        XCTAssertEqual(roles, [])
+    }
+
+    func testGarbageOnTheProxyPortEndsThatConnectionOnlyAndNeverReachesTheTarget() async throws {
+        let (id, proxy) = try await breakGlassRecorded()
+        let port = try XCTUnwrap(server.proxyPort)
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<40 {
+            // Random bytes, a huge declared length, a startup with an unknown version, a cancel for no backend of ours.
+            let payload: [UInt8] = switch round % 4 {
+            case 0: (0..<Int.random(in: 1...300, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            case 1: [0x7f, 0xff, 0xff, 0xff, 0, 3, 0, 0]
+            case 2: [0, 0, 0, 8, 0, 9, 0, 0]
+            default: [0, 0, 0, 16, 0x04, 0xd2, 0x16, 0x2e] + (0..<8).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            }
+            try await LoopbackSocket.sendAndClose(payload, port: port)
+        }
+        XCTAssertEqual(try Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"], environment: proxyEnvironment(proxy)).stdout, "1\n")
+        let statements = try statementLog(id).filter { $0.type == "session.statement" }
+        XCTAssertEqual(statements.map { $0.details["sql"] }, ["SELECT 1"])
+    }
+}
+
+/// A parameter postgres-nio sends in text format, as psycopg and JDBC do: what a reviewer reads in the log.
+struct TextParameter: PostgresEncodable {
+    let value: String
+    init(_ value: String) { self.value = value }
+    static var psqlType: PostgresDataType { .text }
+    static var psqlFormat: PostgresFormat { .text }
+    func encode<JSONEncoder: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
+        byteBuffer.writeString(value)
+    }
+}
+
+/// Raw bytes to a loopback port, then a close: what a scanner or a broken client does.
+enum LoopbackSocket {
+    static func sendAndClose(_ bytes: [UInt8], port: Int) async throws {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
+        try? await channel.writeAndFlush(ByteBuffer(bytes: bytes)).get()
+        try? await Task.sleep(for: .milliseconds(5))
+        try? await channel.close().get()
+    }
+}
