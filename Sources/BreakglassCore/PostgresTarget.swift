@@ -33,9 +33,13 @@ public struct PostgresTarget: Codable, Equatable, Sendable {
     /// Set on the session's role when given.
     public var statementTimeout: TimeInterval?
     public var access: PostgresAccessMode
+    /// `recorded`: keep Bind parameter values out of the record (their size only). Absent in targets saved
+    /// before it existed, which record values.
+    public var redactParameters: Bool?
 
     public init(host: String, port: Int = 5432, database: String, tls: PostgresTLSMode? = nil, managingRole: String, grantRole: String,
-                connectionLimit: Int = 5, statementTimeout: TimeInterval? = nil, access: PostgresAccessMode = .direct) {
+                connectionLimit: Int = 5, statementTimeout: TimeInterval? = nil, access: PostgresAccessMode = .direct,
+                redactParameters: Bool = false) {
         self.host = host
         self.port = port
         self.database = database
@@ -45,6 +49,7 @@ public struct PostgresTarget: Codable, Equatable, Sendable {
         self.connectionLimit = connectionLimit
         self.statementTimeout = statementTimeout
         self.access = access
+        self.redactParameters = redactParameters ? true : nil
     }
 
     /// verify-full everywhere but loopback, where there is no network to protect.

@@ -290,6 +290,7 @@ public struct ProxyServer: Sendable {
             case .unsupportedAuthentication: "the target asked for an authentication method the broker does not use"
             case .scram: "SCRAM authentication with the target failed"
             case .protocolViolation: "the target broke the protocol"
+            case .tls(let reason): "TLS with the target failed: \(reason)"
             }
         case is WireProtocolError: "malformed protocol input"
         case is ChannelError: "the connection closed"

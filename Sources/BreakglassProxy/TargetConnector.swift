@@ -1,7 +1,13 @@
+import BreakglassCore
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
+import NIOTLS
 
-/// Logs in to the target as the session's temporary role, over a plain connection, and hands back the
+/// Logs in to the target as the session's temporary role, over TLS as the target's settings say (an
+/// SSLRequest first; `require` encrypts, `verify-full` also checks the certificate and host name against
+/// the system's roots; a server that declines TLS is refused, never used in clear), and hands back the
 /// connection ready for queries with what the server said during the login (ParameterStatus,
 /// BackendKeyData, ReadyForQuery), which the proxy replays to its client.
 ///
@@ -13,10 +19,12 @@ public struct TargetConnector: Sendable {
         public var host: String
         public var port: Int
         public var database: String
-        public init(host: String, port: Int, database: String) {
+        public var tls: PostgresTLSMode
+        public init(host: String, port: Int, database: String, tls: PostgresTLSMode = .disable) {
             self.host = host
             self.port = port
             self.database = database
+            self.tls = tls
         }
     }
 
@@ -27,6 +35,8 @@ public struct TargetConnector: Sendable {
         case scram(ScramClient.Failure)
         /// The connection closed or sent something out of place before ReadyForQuery.
         case protocolViolation(String)
+        /// The target declined TLS, or TLS could not be set up (the reason, never a secret).
+        case tls(String)
     }
 
     /// What the server said after AuthenticationOk: ParameterStatus and BackendKeyData as received, then
@@ -58,15 +68,31 @@ public struct TargetConnector: Sendable {
         _ body: (_ greeting: Greeting, _ inbound: inout Inbound, _ outbound: Outbound) async throws -> Result
     ) async throws -> Result {
         let limits = self.limits
+        let tls = try Self.tlsContext(endpoint)
+        let negotiation = NIOLockedValueBox<SSLNegotiation?>(nil)
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(10))
             .connect(host: endpoint.host, port: endpoint.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        let handler = try SSLNegotiation(context: tls, serverHostname: endpoint.tls == .verifyFull ? endpoint.host : nil,
+                                                         promise: channel.eventLoop.makePromise())
+                        negotiation.withLockedValue { $0 = handler }
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                    }
                     try channel.pipeline.syncOperations.addHandlers(
                         ByteToMessageHandler(BackendMessageDecoder(limits: limits)), MessageToByteHandler(FrontendMessageEncoder()))
                     return try NIOAsyncChannel<BackendMessage, FrontendMessage>(wrappingChannelSynchronously: channel)
                 }
             }
+        if let handler = negotiation.withLockedValue({ $0 }) {
+            do {
+                try await handler.promise.futureResult.get()
+            } catch {
+                try? await channel.channel.close()
+                throw (error as? Failure) ?? Failure.tls("\(error)")
+            }
+        }
         let reserved: Set<String> = ["user", "database"]
         let startup = FrontendMessage.StartupMessage(
             parameters: [(name: "user", value: WireText(user)), (name: "database", value: WireText(endpoint.database))]
@@ -76,6 +102,20 @@ public struct TargetConnector: Sendable {
             try await outbound.write(.startup(startup))
             let greeting = try await Self.logIn(&iterator, outbound, password: password)
             return try await body(greeting, &iterator, outbound)
+        }
+    }
+
+    private static func tlsContext(_ endpoint: Endpoint) throws -> NIOSSLContext? {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        switch endpoint.tls {
+        case .disable: return nil
+        case .require: configuration.certificateVerification = .none
+        case .verifyFull: configuration.certificateVerification = .fullVerification
+        }
+        do {
+            return try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw Failure.tls("TLS could not be set up: \(error)")
         }
     }
 
@@ -141,5 +181,87 @@ public struct TargetConnector: Sendable {
         body.writeInteger(Int32(first.count))
         body.writeBytes(first)
         return body
+    }
+}
+
+/// Asks the target for TLS the PostgreSQL way: SSLRequest in clear, one byte back ('S' or 'N'), then on 'S'
+/// a TLS client handler in front of everything, and the rest of the connection inside it. Completes
+/// `promise` once the TLS handshake is done; fails it if the server says 'N' or the handshake fails.
+final class SSLNegotiation: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+    // @unchecked: touched only on its channel's event loop.
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    let promise: EventLoopPromise<Void>
+    private let context: NIOSSLContext
+    private let serverHostname: String?
+    private var answered = false
+    private var completed = false
+
+    init(context: NIOSSLContext, serverHostname: String?, promise: EventLoopPromise<Void>) throws {
+        self.context = context
+        self.serverHostname = serverHostname
+        self.promise = promise
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        var request = context.channel.allocator.buffer(capacity: 8)
+        FrontendMessage.sslRequest.encode(into: &request)
+        context.writeAndFlush(NIOAny(request), promise: nil)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !answered else { return context.fireChannelRead(data) }
+        var buffer = unwrapInboundIn(data)
+        answered = true
+        // Anything after the answer byte, before the handshake, would be injected cleartext (CVE-2021-23222).
+        guard buffer.readableBytes == 1, let answer = buffer.readInteger(as: UInt8.self) else {
+            return fail(context, TargetConnector.Failure.tls("the target sent data with its answer to SSLRequest"))
+        }
+        guard answer == UInt8(ascii: "S") else {
+            return fail(context, TargetConnector.Failure.tls("the target does not accept TLS connections"))
+        }
+        do {
+            let tls = try NIOSSLClientHandler(context: self.context, serverHostname: serverHostname)
+            try context.pipeline.syncOperations.addHandler(tls, position: .before(self))
+        } catch {
+            fail(context, TargetConnector.Failure.tls("TLS could not start: \(error)"))
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted? = event as? TLSUserEvent {
+            complete(.success(()))
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A failed handshake (an unknown issuer, a wrong host name) ends here before any login is sent.
+        complete(.failure(TargetConnector.Failure.tls("the TLS handshake with the target failed: \(error)")))
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        complete(.failure(TargetConnector.Failure.tls("the target closed the connection during TLS negotiation")))
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        // A connection that failed before it was active still completes the promise (never leaks it).
+        complete(.failure(TargetConnector.Failure.tls("the connection to the target ended before TLS")))
+    }
+
+    private func complete(_ result: Result<Void, any Error>) {
+        guard !completed else { return }
+        completed = true
+        promise.completeWith(result)
+    }
+
+    private func fail(_ context: ChannelHandlerContext, _ error: any Error) {
+        complete(.failure(error))
+        context.close(promise: nil)
     }
 }

@@ -101,6 +101,7 @@ struct TargetBody: Decodable {
     var grantRole: String?
     var connectionLimit: Int?
     var statementTimeout: String?
+    var redactParameters: Bool?
     var access: String?
     var totp: String?
 }

@@ -121,8 +121,9 @@ extension Broker {
             guard let record, let stored, let target, let settings = target.postgres else { return nil }
             let password = try box.open(stored.rolePasswordEnc, context: PostgresTarget.rolePasswordContext(sessionId: record.session.id))
             return ProxyGrant(session: record.session.id, targetName: target.name, requester: record.session.requester,
-                              target: .init(host: settings.host, port: settings.port, database: settings.database),
-                              role: PostgresTarget.roleName(sessionId: record.session.id), password: String(decoding: password, as: UTF8.self))
+                              target: .init(host: settings.host, port: settings.port, database: settings.database, tls: settings.tls),
+                              role: PostgresTarget.roleName(sessionId: record.session.id), password: String(decoding: password, as: UTF8.self),
+                              redaction: settings.redactParameters == true ? .redactValues : .recordValues)
         } catch {
             logger.error("proxy could not check a client; refused", metadata: ["error": "\(error)"])
             return nil

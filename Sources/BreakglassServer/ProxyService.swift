@@ -41,15 +41,19 @@ public struct ProxyService: Service, CustomStringConvertible {
 
     public var port: Int { server.port }
 
+    /// Stops listening and ends every open connection (what a graceful shutdown does).
+    public func stop() async {
+        await server.close()
+        await broker.recordingProxy.connections.cutAll()
+        broker.recordingProxy.listening(at: nil)
+    }
+
     public func run() async throws {
         defer { broker.recordingProxy.listening(at: nil) }
         try await withGracefulShutdownHandler {
             try await server.run()
-        } onGracefulShutdown: { [server, broker] in
-            Task {
-                await server.close()
-                await broker.recordingProxy.connections.cutAll()
-            }
+        } onGracefulShutdown: {
+            Task { await stop() }
         }
     }
 }

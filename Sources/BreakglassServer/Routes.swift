@@ -167,8 +167,7 @@ enum Routes {
         return PostgresTarget(host: host, port: body.pgPort ?? 5432, database: database, tls: tls, managingRole: managingRole, grantRole: grantRole,
                               connectionLimit: body.connectionLimit ?? 5,
                               statementTimeout: try parseDuration(body.statementTimeout, field: "statement_timeout"),
-                              // Recorded is the product's default; until the proxy exists, validation refuses it with what to use.
-                              access: access ?? .recorded)
+                              access: access ?? .recorded, redactParameters: body.redactParameters ?? false)
     }
 
     static func addSessionRoutes(_ api: RouterGroup<BreakglassRequestContext>, broker: Broker) {

@@ -127,8 +127,13 @@ struct Admin: AsyncParsableCommand {
         @Option(help: "postgres: the role each session's login role is made a member of, e.g. payments_oncall_rw.") var grantRole: String?
         @Option(help: "postgres: most connections one session's role may open (default 5).") var connectionLimit: Int?
         @Option(help: "postgres: statement_timeout set on the session's role, e.g. 5m (default: the server's).") var statementTimeout: String?
-        @Option(help: "postgres: 'direct' shows the role's credentials once; 'recorded' (the default: through the broker's proxy) is not yet available, so give --access direct.")
+        @Option(help: ArgumentHelp("postgres: 'recorded' (the default) or 'direct'.", discussion: """
+            recorded: engineers connect only through the broker's PostgreSQL proxy (breakglassd serve --proxy-port), which records \
+            every statement before it runs; they never see the role's password. direct: the role's credentials are shown once.
+            """))
         var access: String?
+        @Flag(inversion: .prefixedNo, help: "postgres, recorded: keep Bind parameter values out of the record (their size only).")
+        var redactParameters: Bool?
         @OptionGroup var stepUp: StepUpOptions
 
         func run() async throws {
@@ -158,6 +163,7 @@ struct Admin: AsyncParsableCommand {
                 if let value = connectionLimit ?? pg?.connectionLimit { body["connection_limit"] = value }
                 if let value = statementTimeout ?? pg?.statementTimeout.map({ TTL.format($0) }) { body["statement_timeout"] = value }
                 if let value = access ?? pg?.access.rawValue { body["access"] = value }
+                if let value = redactParameters ?? pg?.redactParameters { body["redact_parameters"] = value }
                 if let managingPasswordFile {
                     guard let data = FileManager.default.contents(atPath: managingPasswordFile) else {
                         throw CLIError(kind: .usage, code: "managing_password_file", message: "cannot read --managing-password-file \(managingPasswordFile)")
@@ -184,7 +190,7 @@ struct Admin: AsyncParsableCommand {
 
     static func describe(_ t: Target) -> String {
         let pg = t.postgres.map { p in
-            "  postgres=\(p.managingRole)@\(p.host):\(p.port)/\(p.database) tls=\(p.tls.rawValue) grant=\(p.grantRole) limit=\(p.connectionLimit)\(p.statementTimeout.map { " statement-timeout=\(TTL.format($0))" } ?? "") access=\(p.access.rawValue)"
+            "  postgres=\(p.managingRole)@\(p.host):\(p.port)/\(p.database) tls=\(p.tls.rawValue) grant=\(p.grantRole) limit=\(p.connectionLimit)\(p.statementTimeout.map { " statement-timeout=\(TTL.format($0))" } ?? "") access=\(p.access.rawValue)\(p.redactParameters == true ? " redact-parameters" : "")"
         } ?? ""
         return "\(t.name)  \(t.kind.rawValue)  aud=\(t.audience)  max-ttl=\(TTL.format(t.maxTTL))  max-total=\(TTL.format(t.maxTotal))  retro=\(TTL.format(t.retroDeadline)) from \(t.retroFrom.rawValue)  drill=\(t.drillDeadline.map { "on, retro \(TTL.format($0))" } ?? "off")  requesters=\(t.requesters.joined(separator: ","))\(pg)"
     }

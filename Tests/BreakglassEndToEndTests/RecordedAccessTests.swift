@@ -196,6 +196,28 @@ final class RecordedAccessTests: PostgresTargetTestCase {
         XCTAssertEqual(roles, [])
     }
 
+    func testARedactingTargetKeepsParameterValuesOutOfTheRecord() async throws {
+        let set = try Tools.cli(["admin", "set-target", "payments-db", "--redact-parameters", "--totp", try code(admin.secret)], server: server,
+                                credentials: credentialsPath("alice"), extra: ["BREAKGLASS_TOKEN": admin.token])
+        XCTAssertEqual(set.status, 0, set.stderr)
+        nextStep()
+        let (id, proxy) = try await breakGlassRecorded()
+        let token = try XCTUnwrap(proxy["password"] as? String)
+        let connection = try await PostgresConnection.connect(
+            configuration: .init(host: "127.0.0.1", port: proxy["port"] as! Int, username: id, password: token,
+                                 database: targetDatabase, tls: .disable),
+            id: 2, logger: Logger(label: "recorded-access-test"))
+        let amount = try await connection.query("SELECT amount FROM payments WHERE id = \(TextParameter("1"))::int", logger: connection.logger)
+            .collect().first?.decode(Int.self)
+        XCTAssertEqual(amount, 4521)
+        try await connection.close()
+        let statement = try XCTUnwrap(try statementLog(id).first { $0.type == "session.statement" })
+        XCTAssertEqual(statement.details["sql"], "SELECT amount FROM payments WHERE id = $1::int", "statement text is always kept")
+        XCTAssertEqual(statement.details["parameters"], "[\"<redacted 1 bytes>\"]")
+        let targets = try Tools.cli(["admin", "targets"], server: server, credentials: credentialsPath("alice"), extra: ["BREAKGLASS_TOKEN": admin.token])
+        XCTAssertTrue(targets.stdout.contains("access=recorded redact-parameters"), targets.stdout)
+    }
+
     func testGarbageOnTheProxyPortEndsThatConnectionOnlyAndNeverReachesTheTarget() async throws {
         let (id, proxy) = try await breakGlassRecorded()
         let port = try XCTUnwrap(server.proxyPort)

@@ -24,8 +24,9 @@ public final class TargetCluster: @unchecked Sendable {
         DatabaseConfig(host: host, port: port, user: "postgres", password: password, database: "postgres", sslMode: .disable)
     }
 
-    /// Creates and starts it; `preload` goes into `shared_preload_libraries`.
-    public init(preload: [String] = []) throws {
+    /// Creates and starts it; `preload` goes into `shared_preload_libraries`; with `tls` (PEM certificate and
+    /// key files) it also accepts TLS connections.
+    public init(preload: [String] = [], tls: (certificate: String, key: String)? = nil) throws {
         let versions = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []).compactMap(Int.init).sorted(by: >)
         guard let version = versions.first else { throw BreakglassError(.internalFailure, "target_cluster", "no PostgreSQL server binaries") }
         binDirectory = "/usr/lib/postgresql/\(version)/bin"
@@ -43,6 +44,17 @@ public final class TargetCluster: @unchecked Sendable {
                        "initdb")
         try? FileManager.default.removeItem(at: pwfile)
         let preloadLine = preload.isEmpty ? "" : "shared_preload_libraries = '\(preload.joined(separator: ","))'\n"
+        var tlsLines = ""
+        if let tls {
+            // The server insists its key is its own and private.
+            for (source, name) in [(tls.certificate, "server.crt"), (tls.key, "server.key")] {
+                let destination = URL(fileURLWithPath: data).appendingPathComponent(name).path
+                try FileManager.default.copyItem(atPath: source, toPath: destination)
+                try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: destination)
+                if !runAs.isEmpty { try Self.check(Tools.run("/bin/chown", ["postgres", destination]), "chown") }
+            }
+            tlsLines = "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"
+        }
         let settings = """
 
             listen_addresses = '127.0.0.1'
@@ -50,7 +62,7 @@ public final class TargetCluster: @unchecked Sendable {
             unix_socket_directories = ''
             max_connections = 50
             fsync = off
-            \(preloadLine)logging_collector = on
+            \(preloadLine)\(tlsLines)logging_collector = on
             log_destination = 'stderr'
             log_directory = '\(directory.appendingPathComponent("log").path)'
             log_filename = 'postgresql.log'
