@@ -2,6 +2,8 @@
 # Runs a command against a throwaway PostgreSQL cluster on a free loopback port, then removes it.
 # PostgreSQL refuses to run as root, so as root the cluster runs as the `postgres` account.
 # The command sees PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE for a superuser.
+# Tests run with fsync off (speed, nothing to keep); BREAKGLASS_PG_DURABLE=1 keeps PostgreSQL's durable
+# defaults, for benchmarks whose figures must mean what a production commit costs.
 set -euo pipefail
 
 bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
@@ -31,10 +33,10 @@ listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = ''
 max_connections = 300
-fsync = off
-synchronous_commit = off
-full_page_writes = off
 CONF
+if [ "${BREAKGLASS_PG_DURABLE:-0}" != 1 ]; then
+    printf 'fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n' >> "$dir/data/postgresql.conf"
+fi
 "${runas[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/data/server.log" -w -t 60 start >/dev/null
 
 export PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres PGPASSWORD=$password PGDATABASE=postgres PGSSLMODE=disable

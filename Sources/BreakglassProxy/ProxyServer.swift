@@ -44,6 +44,9 @@ public struct ProxyHooks: Sendable {
     /// Commits records of a connection; must return only once they are durable. A throw refuses the
     /// statement (fail closed): it is not forwarded and the connection ends.
     public var record: @Sendable (_ connection: ProxyConnection, _ records: [StatementRecord]) async throws -> Void
+    /// Queues the outcomes of statements already run, in order behind their statements, without waiting
+    /// for their commit: the answer reaches the client at once (nothing more can be refused by then).
+    public var recordOutcomes: @Sendable (_ connection: ProxyConnection, _ records: [StatementRecord]) async -> Void
     /// Records that a client logged in, before the proxy logs in to the target; a throw refuses the client.
     public var opened: @Sendable (_ connection: ProxyConnection) async throws -> Void
     /// Records that the connection ended, and why.
@@ -51,10 +54,12 @@ public struct ProxyHooks: Sendable {
 
     public init(authenticate: @escaping @Sendable (_ user: String, _ password: String, _ client: String?) async -> ProxyGrant?,
                 record: @escaping @Sendable (_ connection: ProxyConnection, _ records: [StatementRecord]) async throws -> Void,
+                recordOutcomes: (@Sendable (_ connection: ProxyConnection, _ records: [StatementRecord]) async -> Void)? = nil,
                 opened: @escaping @Sendable (_ connection: ProxyConnection) async throws -> Void = { _ in },
                 closed: @escaping @Sendable (_ connection: ProxyConnection, _ reason: String) async -> Void = { _, _ in }) {
         self.authenticate = authenticate
         self.record = record
+        self.recordOutcomes = recordOutcomes ?? { connection, records in try? await record(connection, records) }
         self.opened = opened
         self.closed = closed
     }
@@ -257,7 +262,7 @@ public struct ProxyServer: Sendable {
                     do {
                         while let message = try await fromTarget.next() {
                             let results = recorder.backend(message)
-                            if !results.isEmpty { try await hooks.record(connection, results) }
+                            if !results.isEmpty { await hooks.recordOutcomes(connection, results) }
                             try await toClient.write(encode([message]))
                         }
                     } catch {

@@ -3,6 +3,7 @@ import BreakglassCredentials
 import BreakglassProxy
 import BreakglassStore
 import Foundation
+import Logging
 import NIOConcurrencyHelpers
 
 /// Where clients reach a broker's recording proxy.
@@ -39,8 +40,10 @@ public final class RecordingProxy: Sendable {
     let journal: AuditBatcher
     private let listening = NIOLockedValueBox<ProxyEndpoint?>(nil)
 
-    init(database: Database) {
-        journal = AuditBatcher(database: database)
+    init(database: Database, logger: Logger) {
+        journal = AuditBatcher(database: database) { error, count in
+            logger.error("statement results could not be recorded", metadata: ["audit.events": "\(count)", "error": "\(error)"])
+        }
     }
 
     /// Nil until a proxy listens here; `recorded` sessions are refused before anything is committed until then.
@@ -92,6 +95,7 @@ extension Broker {
         ProxyHooks(
             authenticate: { user, password, client in await admitProxyClient(user: user, token: password, client: client) },
             record: { connection, records in try await journalStatements(connection, records) },
+            recordOutcomes: { connection, records in await queueOutcomes(connection, records) },
             opened: { connection in try await journalConnection(connection, type: .proxyConnected, details: [:]) },
             closed: { connection, reason in
                 try? await journalConnection(connection, type: .proxyDisconnected, details: ["reason": reason])
@@ -131,11 +135,20 @@ extension Broker {
     }
 
     func journalStatements(_ connection: ProxyConnection, _ records: [StatementRecord]) async throws {
+        try await recordingProxy.journal.append(statementEvents(connection, records))
+    }
+
+    /// Results follow their statements into the chain; the client does not wait for their commit.
+    func queueOutcomes(_ connection: ProxyConnection, _ records: [StatementRecord]) async {
+        await recordingProxy.journal.submit(statementEvents(connection, records))
+    }
+
+    private func statementEvents(_ connection: ProxyConnection, _ records: [StatementRecord]) -> [AuditEvent] {
         let now = clock.now()
         let grant = connection.grant
-        try await recordingProxy.journal.append(records.map {
+        return records.map {
             $0.auditEvent(session: grant.session, connection: connection.id, target: grant.targetName, actor: grant.requester, at: now)
-        })
+        }
     }
 
     private func journalConnection(_ connection: ProxyConnection, type: AuditEventType, details: [String: String]) async throws {

@@ -93,7 +93,7 @@ public struct Broker: Sendable {
             .token: TokenBackend(issuer: issuer), .postgres: PostgresRoleBackend(logger: logger),
         ]
         return Broker(database: database, clock: clock, box: box, issuer: issuer, backends: backends, settings: settings, logger: logger,
-                      recordingProxy: RecordingProxy(database: database))
+                      recordingProxy: RecordingProxy(database: database, logger: logger))
     }
 
     public var jwks: JWKSDocument { issuer.jwks }

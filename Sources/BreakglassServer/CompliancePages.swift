@@ -121,12 +121,36 @@ enum CompliancePages {
         body += "<section><h2>Pages</h2>" + table(["Event", "Channel", "State", "Attempted", "Status"], story.pages.map {
             [escape($0.eventType), escape("\($0.channel) (\($0.host))"), escape($0.state), time($0.attemptedAt), $0.statusCode.map(String.init) ?? "—"]
         }, id: "pages") + "</section>"
+        body += "<section><h2>Statements run through the recording proxy</h2>" + table(
+            ["Seq", "When", "Connection", "#", "Statement", "Parameters", "Result"], statementRows(story.events), id: "statements") + "</section>"
         body += "<section><h2>Audit events</h2>" + table(["Seq", "When", "Event", "Actor", "Outcome", "Hash"], story.events.map {
             [String($0.seq), time($0.event.at), escape($0.event.type.rawValue), escape($0.event.actor ?? "server"),
              escape($0.event.outcome.rawValue), "<code>\(escape(String($0.hash.prefix(16))))…</code>"]
         }, id: "events") + "</section>"
         body += "<p class=\"muted\">Decide with <code>breakglass compliance approve|reject \(escape(s.id)) --note …</code>; export with <code>breakglass compliance evidence \(escape(s.id))</code>.</p>"
         return page(title: "Session \(s.id)", user: user, body: body)
+    }
+
+    /// Each recorded statement with what the target answered (its result events, matched by connection and sequence).
+    static func statementRows(_ events: [AuditEventView]) -> [[String]] {
+        var results: [String: [String]] = [:]
+        for view in events where view.event.type == .sessionStatementResult {
+            let d = view.event.details
+            let text: String = switch d["result"] {
+            case "completed": "\(d["command_tag"] ?? "")" + (d["rows"].map { $0 == "0" ? "" : " (\($0) rows)" } ?? "")
+            case "failed": "ERROR \(d["sqlstate"] ?? ""): \(d["error"] ?? "")"
+            case let other?: other
+            case nil: "—"
+            }
+            results["\(d["connection"] ?? "")#\(d["sequence"] ?? "")", default: []].append(text)
+        }
+        return events.filter { $0.event.type == .sessionStatement }.map { view in
+            let d = view.event.details
+            let key = "\(d["connection"] ?? "")#\(d["sequence"] ?? "")"
+            return [String(view.seq), time(view.event.at), "<code>\(escape(String((d["connection"] ?? "").prefix(6))))</code>", escape(d["sequence"] ?? ""),
+                    "<code>\(escape(d["sql"] ?? "function call \(d["function_oid"] ?? "")"))</code>", escape(d["parameters"] ?? ""),
+                    escape(results[key]?.joined(separator: "; ") ?? "no answer recorded")]
+        }
     }
 
     private static func table(_ headers: [String], _ rows: [[String]], id: String) -> String {

@@ -151,7 +151,7 @@ struct SessionCommands: AsyncParsableCommand {
                     return line
                 default:
                     let result: String = switch d["result"] {
-                    case "completed": "\(d["command_tag"] ?? "-") (\(d["rows"] ?? "0") rows)"
+                    case "completed": "\(d["command_tag"] ?? "-")" + (d["rows"].map { $0 == "0" ? "" : " (\($0) rows)" } ?? "")
                     case "failed": "ERROR \(d["sqlstate"] ?? "-"): \(d["error"] ?? "-")"
                     case let other?: other
                     case nil: "-"

@@ -96,7 +96,7 @@ final class DocumentWorld: @unchecked Sendable {
         let database = try await TestDatabase.create()
         let clock = ManualClock.nearRealTime()
         let server = TestServer(database: database, clock: clock)
-        try await server.start(settings: .init(githubWebhookSecret: githubSecret, githubLinkPolicy: .init(repositories: ["acme/payments"])))
+        try await server.start(settings: .init(githubWebhookSecret: githubSecret, githubLinkPolicy: .init(repositories: ["acme/payments"])), proxy: true)
         let receiver = LoopbackReceiver()
         try await receiver.start()
         await receiver.setDefault("/pd/v2/enqueue", .init(status: 202, body: #"{"status":"success"}"#))

@@ -93,6 +93,11 @@ final class RecordedAccessTests: PostgresTargetTestCase {
         XCTAssertNil(denied, "the role has only what the granted role has")
         try await connection.close()
 
+        // Results are committed behind their statements without holding up the answer: wait for them.
+        try await waitUntil {
+            let log = try self.statementLog(id)
+            return log.filter { $0.type == "session.statement_result" }.count == 4 && log.filter { $0.type == "session.proxy_disconnected" }.count == 2
+        }
         let log = try statementLog(id)
         let statements = log.filter { $0.type == "session.statement" }
         XCTAssertEqual(statements.map { $0.details["sql"] },
@@ -104,7 +109,6 @@ final class RecordedAccessTests: PostgresTargetTestCase {
         // Each statement's intent is committed before its result, and each connection opens and closes.
         XCTAssertEqual(log.first?.type, "session.proxy_connected")
         XCTAssertEqual(log.filter { $0.type == "session.proxy_connected" }.count, 2)
-        try await waitUntil { try self.statementLog(id).filter { $0.type == "session.proxy_disconnected" }.count == 2 }
         for statement in statements {
             let index = log.firstIndex { $0.type == "session.statement" && $0.details == statement.details }!
             let result = log.firstIndex { $0.type == "session.statement_result" && $0.details["connection"] == statement.details["connection"]
@@ -124,6 +128,13 @@ final class RecordedAccessTests: PostgresTargetTestCase {
             return event?["type"] as? String == "session.statement" ? (event?["details"] as? [String: String])?["sql"] : nil
         }
         XCTAssertEqual(packed, statements.map { $0.details["sql"]! })
+        // And the compliance session page, each statement beside what the target answered.
+        let page = try await http.send(.GET, "/compliance/sessions/\(id)", token: compliance.token)
+        XCTAssertEqual(page.status, 200)
+        let table = try XCTUnwrap(page.text.firstMatch(of: /<table id="statements">.*?<\/table>/.dotMatchesNewlines())?.0, page.text)
+        XCTAssertTrue(table.contains("<code>SELECT amount FROM payments WHERE id = $1::int</code></td><td>[&quot;1&quot;]</td><td>SELECT 1 (1 rows)</td>"),
+                      String(table))
+        XCTAssertTrue(table.contains("ERROR 42501: permission denied for table payments"), String(table))
 
         // Verify holds, and names a superuser's edit of a recorded statement.
         let verifyCLI = try Tools.cli(["audit", "verify"], server: server, credentials: credentialsPath("carol"),
@@ -211,6 +222,7 @@ final class RecordedAccessTests: PostgresTargetTestCase {
             .collect().first?.decode(Int.self)
         XCTAssertEqual(amount, 4521)
         try await connection.close()
+        try await waitUntil { try self.statementLog(id).contains { $0.type == "session.statement_result" } }
         let statement = try XCTUnwrap(try statementLog(id).first { $0.type == "session.statement" })
         XCTAssertEqual(statement.details["sql"], "SELECT amount FROM payments WHERE id = $1::int", "statement text is always kept")
         XCTAssertEqual(statement.details["parameters"], "[\"<redacted 1 bytes>\"]")
