@@ -17,6 +17,8 @@ public struct AuditChainVerifier: Sendable {
     /// Shards held back for sorting (second pass); empty on a first pass.
     private let sorting: Set<Int>
     private var heldBack: [AuditChainRow] = []
+    /// Rows held for sorting, which tests compare with the disordered shards' size.
+    var heldBackCount: Int { heldBack.count }
     public private(set) var eventsChecked = 0
 
     /// `recordedHeads` are the heads the database keeps; `expectedHeads` are heads saved elsewhere earlier
