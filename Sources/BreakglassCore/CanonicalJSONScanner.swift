@@ -19,11 +19,7 @@ struct CanonicalJSONScanner {
     /// Consumes `literal` if the bytes continue with it.
     mutating func take(_ literal: StaticString) -> Bool {
         let count = literal.utf8CodeUnitCount
-        guard bytes.count - index >= count else { return false }
-        let start = literal.utf8Start
-        for offset in 0..<count where bytes[index + offset] != start[offset] {
-            return false
-        }
+        guard bytes.count - index >= count, memcmp(bytes.baseAddress! + index, literal.utf8Start, count) == 0 else { return false }
         index += count
         return true
     }
@@ -100,12 +96,7 @@ struct CanonicalJSONScanner {
     }
 
     func equals(_ range: Range<Int>, _ literal: StaticString) -> Bool {
-        guard range.count == literal.utf8CodeUnitCount else { return false }
-        let start = literal.utf8Start
-        for offset in 0..<range.count where bytes[range.lowerBound + offset] != start[offset] {
-            return false
-        }
-        return true
+        range.count == literal.utf8CodeUnitCount && memcmp(bytes.baseAddress! + range.lowerBound, literal.utf8Start, range.count) == 0
     }
 
     /// The string's value with its escapes resolved.

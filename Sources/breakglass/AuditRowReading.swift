@@ -51,8 +51,11 @@ enum AuditRowReading {
     /// bytes after the last newline are left for the caller to complete.
     private static func forEachLine(in bytes: UnsafeBufferPointer<UInt8>, final: Bool,
                                     _ body: (UnsafeBufferPointer<UInt8>) throws -> Void) throws -> Int {
+        guard let base = bytes.baseAddress else { return 0 }
         var start = 0
-        for index in bytes.indices where bytes[index] == 0x0A {
+        // memchr finds the newlines: a byte-by-byte loop here was a tenth of verify's time.
+        while start < bytes.count, let found = memchr(base + start, 0x0A, bytes.count - start) {
+            let index = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
             if index > start { try body(UnsafeBufferPointer(rebasing: bytes[start..<index])) }
             start = index + 1
         }
