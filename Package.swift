@@ -115,6 +115,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Writes synthetic, valid audit logs for scripts/bench-audit.sh; not shipped as a product.
+        .executableTarget(name: "breakglass-bench", dependencies: ["BreakglassCore"], swiftSettings: strict),
         .target(
             name: "BreakglassTestSupport",
             dependencies: [

@@ -69,8 +69,3 @@ public enum Secrets {
             .replacingOccurrences(of: "=", with: "")
     }
 }
-
-extension Sequence where Element == UInt8 {
-    /// Lowercase hex, as digests and signatures are written in the audit log, checksums and HTTP headers.
-    public var hex: String { map { String(format: "%02x", $0) }.joined() }
-}

@@ -14,13 +14,10 @@ extension Broker {
         let result = try await database.transaction { tx in
             try await tx.beginSnapshot()
             let heads = try await tx.auditHeads()
-            var rows: [AuditChainRow] = []
-            while true {
-                let page = try await tx.auditRows(afterId: rows.last?.id ?? 0, limit: Self.auditPageSize)
-                rows += page
-                if page.count < Self.auditPageSize { break }
+            // Streamed in chain order into the verifier: memory stays constant however long the log grows.
+            return try await AuditChainVerifier.verify(recordedHeads: heads, expectedHeads: expectedHeads) { feed in
+                try await tx.forEachAuditRowInChainOrder(feed)
             }
-            return AuditChain.verify(rows: rows, recordedHeads: heads, expectedHeads: expectedHeads)
         }
         let now = clock.now()
         _ = try await database.transaction { tx in

@@ -240,12 +240,8 @@ enum Routes {
             let rows = try await broker.exportAudit(actor: try context.requireUser(), from: try time("from"), until: try time("until"),
                                                     afterId: afterId, limit: limit, origin: origin(request, context))
             var out = Data()
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            encoder.dateEncodingStrategy = Timestamp.encodingStrategy
             for row in rows {
-                out += try encoder.encode(row)
+                out += AuditExportLine.encode(row)
                 out.append(0x0A)
             }
             var headers = HTTPFields()

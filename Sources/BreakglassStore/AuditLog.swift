@@ -48,6 +48,15 @@ extension Tx {
         return out
     }
 
+    /// Every row in chain order, shard by shard, handed over as PostgreSQL sends them (the row sequence
+    /// reads ahead a bounded amount), so the whole log is never held. Run it in a snapshot so rows and heads agree.
+    public func forEachAuditRowInChainOrder(_ body: (AuditChainRow) throws -> Void) async throws {
+        let rows = try await query("SELECT id, shard, seq, occurred_at, body, prev_hash, hash FROM audit_events ORDER BY shard, seq, id")
+        for try await (id, shard, seq, at, text, prev, hash) in rows.decode((Int64, Int, Int64, Date, String, String, String).self) {
+            try body(AuditChainRow(id: id, shard: shard, seq: seq, occurredAt: at, body: text, prevHash: prev, hash: hash))
+        }
+    }
+
     /// Every row of a session's shard from its first event up to the shard's head, and that head: the
     /// segment an evidence pack carries as its chain proof. Run it in a snapshot so rows and head agree.
     public func sessionChainSegment(sessionId: String) async throws -> (shard: Int, rows: [AuditChainRow], head: ChainHead) {

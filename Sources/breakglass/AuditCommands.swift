@@ -29,16 +29,25 @@ struct Audit: AsyncParsableCommand {
                     }
                     expected = head.heads
                 }
+                // Rows are fed to the verifier as they are read; a reordered file or page set is read twice.
                 let result: AuditVerification
                 if let file {
-                    result = AuditChain.verify(rows: try readRows(path: file), recordedHeads: nil, expectedHeads: expected)
+                    result = try AuditChainVerifier.verify(recordedHeads: nil, expectedHeads: expected) { feed in
+                        try AuditRowReading.forEachRow(path: file, feed)
+                    }
                 } else {
                     let client = try APIClient(options: options)
                     // Heads first: every event up to them is committed, so paging afterwards cannot see gaps there.
                     let (head, _) = try await client.call(.GET, "/v1/audit/head", as: HeadView.self)
                     let limits = Dictionary(uniqueKeysWithValues: head.heads.map { ($0.shard, $0.seq) })
-                    let rows = try await fetchRows(client: client, query: "").filter { $0.seq <= limits[$0.shard, default: 0] }
-                    result = AuditChain.verify(rows: rows, recordedHeads: head.heads, expectedHeads: expected)
+                    result = try await AuditChainVerifier.verify(recordedHeads: head.heads, expectedHeads: expected) { feed in
+                        try await AuditRowReading.forEachPage(client: client, query: "") { lines in
+                            for line in lines {
+                                let row = try AuditRowReading.decodeRow(line)
+                                if row.seq <= limits[row.shard, default: 0] { feed(row) }
+                            }
+                        }
+                    }
                 }
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -91,7 +100,10 @@ struct Audit: AsyncParsableCommand {
                 var query = ""
                 if let from { query += "&from=\(from.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? from)" }
                 if let until { query += "&until=\(until.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? until)" }
-                let lines = try await fetchLines(client: try APIClient(options: options), query: query)
+                var lines: [String] = []
+                try await AuditRowReading.forEachPage(client: try APIClient(options: options), query: query) { page in
+                    lines += page.map(String.init)
+                }
                 let data = Data(lines.map { $0 + "\n" }.joined().utf8)
                 if let output {
                     do {
@@ -105,39 +117,5 @@ struct Audit: AsyncParsableCommand {
                 }
             }
         }
-    }
-}
-
-/// All pages of `/v1/audit/events`, as the JSON lines the broker sent.
-func fetchLines(client: APIClient, query: String) async throws -> [String] {
-    var lines: [String] = []
-    var after: Int64 = 0
-    while true {
-        let data = try await client.send(.GET, "/v1/audit/events?limit=5000&after_id=\(after)\(query)")
-        let page = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
-        lines += page
-        guard page.count == 5000, let last = page.last, let row = try? APIClient.decoder.decode(AuditChainRow.self, from: Data(last.utf8)) else {
-            return lines
-        }
-        after = row.id
-    }
-}
-
-func fetchRows(client: APIClient, query: String) async throws -> [AuditChainRow] {
-    try await fetchLines(client: client, query: query).map(decodeRow)
-}
-
-func readRows(path: String) throws -> [AuditChainRow] {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw CLIError(kind: .usage, code: "no_file", message: "cannot read \(path)")
-    }
-    return try String(decoding: data, as: UTF8.self).split(separator: "\n").map { try decodeRow(String($0)) }
-}
-
-private func decodeRow(_ line: String) throws -> AuditChainRow {
-    do {
-        return try APIClient.decoder.decode(AuditChainRow.self, from: Data(line.utf8))
-    } catch {
-        throw CLIError(kind: .usage, code: "bad_export", message: "an audit line is not a chain row: \(line.prefix(80))")
     }
 }
