@@ -4,7 +4,9 @@
 # before it reaches the database, and the same pgbench straight to the same database, in one run on one
 # throwaway cluster with fsync on (the broker's own database lives there too). Both connections use a role
 # with `log_statement = 'all'`, as every session role has, so the ratio is the cost of the proxy alone.
-# Prints both rates and their ratio (simple and prepared protocol), then verifies the audit chain.
+# Prints both rates and their ratio (read-only `-S` in the simple and prepared protocol, and the write
+# transaction `-N`), the cluster's own rate of durable commits (the ceiling: each recorded statement waits
+# for one group commit), then verifies the audit chain.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,6 +44,10 @@ pgbench -i -q -s "$scale" bench >&2
 psql -qX -d bench -v ON_ERROR_STOP=1 <<SQL
 CREATE ROLE bench_ro NOLOGIN;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO bench_ro;
+GRANT UPDATE ON pgbench_accounts TO bench_ro;
+GRANT INSERT ON pgbench_history TO bench_ro;
+CREATE TABLE commit_probe (n int);
+GRANT INSERT ON commit_probe TO bench_ro;
 CREATE ROLE bench_mgr LOGIN CREATEROLE PASSWORD '$mgr_password';
 GRANT bench_ro TO bench_mgr WITH ADMIN OPTION;
 GRANT SET ON PARAMETER log_statement TO bench_mgr;
@@ -79,15 +85,22 @@ session=$("$bin/breakglass" request bench-pg --reason "benchmark the recording p
 token=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["token"])' "$work/sessions/$session.json")
 
 tps() { sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -n 1; }
-run() { # label host port user password mode
-    PGPASSWORD=$5 pgbench -n -S -M "$6" -c "$clients" -j 2 -T "$seconds" -h "$2" -p "$3" -U "$4" bench 2>&1 | tps
+run() { # host port user password pgbench-options...
+    local host=$1 port=$2 user=$3 password=$4
+    shift 4
+    PGPASSWORD=$password pgbench -n "$@" -c "$clients" -j 2 -T "$seconds" -h "$host" -p "$port" -U "$user" bench 2>&1 | tps
 }
-echo "BENCH proxy: pgbench -S, $clients clients, ${seconds}s each, scale $scale, fsync on, $(nproc) cores, release build"
-for mode in simple prepared; do
-    direct=$(run direct 127.0.0.1 "$PGPORT" bench_direct "$direct_password" "$mode")
-    proxied=$(run proxy 127.0.0.1 "$proxy_port" "$session" "$token" "$mode")
+echo "BENCH proxy: pgbench, $clients clients, ${seconds}s each, scale $scale, fsync on, $(nproc) cores, release build"
+echo 'INSERT INTO commit_probe VALUES (1);' > "$work/commit.sql"
+ceiling=$(run 127.0.0.1 "$PGPORT" bench_direct "$direct_password" -f "$work/commit.sql")
+echo "BENCH proxy: this cluster commits $ceiling durable one-row transactions/s at $clients clients (a recorded statement waits for one group commit)"
+for workload in "-S -M simple" "-S -M prepared" "-N -M prepared"; do
+    # shellcheck disable=SC2086 # the workload is a list of options
+    direct=$(run 127.0.0.1 "$PGPORT" bench_direct "$direct_password" $workload)
+    # shellcheck disable=SC2086
+    proxied=$(run 127.0.0.1 "$proxy_port" "$session" "$token" $workload)
     ratio=$(python3 -c "print(f'{$proxied / $direct:.2f}')")
-    echo "BENCH proxy ($mode): direct $direct tps, through the recording proxy $proxied tps, ratio $ratio (goal >= 0.5)"
+    echo "BENCH proxy (pgbench $workload): direct $direct tps, through the recording proxy $proxied tps, ratio $ratio (goal >= 0.5)"
 done
 recorded=$(psql -qAtX -d breakglass -c "SELECT count(*) FROM audit_events WHERE session_id = '$session' AND event_type = 'session.statement'")
 batches=$(psql -qAtX -d breakglass -c "SELECT count(DISTINCT xmin::text) FROM audit_events WHERE session_id = '$session' AND event_type = 'session.statement'")

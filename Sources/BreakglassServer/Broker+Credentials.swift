@@ -168,6 +168,8 @@ extension Broker {
                               record.session.state != .active,
                               now.timeIntervalSince(record.session.closedAt ?? record.session.expiresAt) >= Self.reconcileGrace else { return false }
                         let steps = try await backend(for: target.kind).revoke(sessionId: id, on: access)
+                        // A broker that was down at the close never forgot the session's proxy secrets either.
+                        try await tx.deleteProxyCredential(sessionId: id)
                         try await tx.appendAudit(Self.revokedEvent(session: record.session, target: target, steps: steps, reconciled: true, now: now))
                         return true
                     }

@@ -194,6 +194,20 @@ final class RecordedAccessTests: PostgresTargetTestCase {
         XCTAssertTrue(expired.stderr.contains("password authentication failed"), expired.stderr)
     }
 
+    func testABrokerThatWasDownAtTheCloseForgetsTheProxySecretsWhenItReconciles() async throws {
+        let (id, proxy) = try await breakGlassRecorded()
+        // Closed in the store by an instance that died before revoking: the role and the proxy secrets remain.
+        try await database.asSuperuser("UPDATE sessions SET state = 'ended', closed_at = now() - interval '1 hour', closed_by = 'bob' WHERE id = '\(id)'")
+        let refused = try Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"], environment: proxyEnvironment(proxy))
+        XCTAssertNotEqual(refused.status, 0, "the proxy admits active sessions only")
+        let removed = try await server.broker.reconcileCredentials()
+        XCTAssertEqual(removed, 1)
+        let stored = try await database.count("SELECT count(*)::bigint FROM session_proxy_credentials WHERE session_id = '\(id)'")
+        XCTAssertEqual(stored, 0)
+        let exists = try await roleExists(id.lowercased())
+        XCTAssertFalse(exists)
+    }
+
     func testWithoutAProxyARecordedTargetIsRefusedBeforeAnythingIsIssued() async throws {
         let endpoint = server.broker.recordingProxy.endpoint
         server.broker.recordingProxy.listening(at: nil)
