@@ -91,6 +91,10 @@ public struct PostgresTarget: Codable, Equatable, Sendable {
             throw BreakglassError.invalid("pg_host", "--pg-host must be a host name or address without spaces")
         }
         guard (1...65535).contains(port) else { throw BreakglassError.invalid("pg_port", "--pg-port must be between 1 and 65535") }
+        if tls == .verifyFull, Self.isIPAddress(host) {
+            // The certificate is checked against a host name (and TLS sends it as SNI, which an address cannot be).
+            throw BreakglassError.invalid("pg_tls", "--pg-tls verify-full needs a host name in --pg-host, not the address \(host); give the name on the server's certificate")
+        }
         for (field, value) in [("pg_database", database), ("managing_role", managingRole), ("grant_role", grantRole)] {
             guard Self.isIdentifier(value) else {
                 throw BreakglassError.invalid(field, "--\(field.replacingOccurrences(of: "_", with: "-")) must be a PostgreSQL name of 1-63 printable characters")
@@ -106,6 +110,12 @@ public struct PostgresTarget: Codable, Equatable, Sendable {
             throw BreakglassError.invalid("statement_timeout", "--statement-timeout must be between 1s and 24h")
         }
         return self
+    }
+
+    static func isIPAddress(_ host: String) -> Bool {
+        let v4 = host.split(separator: ".", omittingEmptySubsequences: false)
+        if v4.count == 4, v4.allSatisfy({ UInt8($0) != nil }) { return true }
+        return host.contains(":")
     }
 
     static func isIdentifier(_ name: String) -> Bool {

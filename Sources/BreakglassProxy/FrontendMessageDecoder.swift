@@ -91,8 +91,11 @@ public struct FrontendMessageDecoder: WireMessageDecoder, Sendable {
         guard FrontendMessage.knownTypes.contains(type) else { throw WireProtocolError.unknownMessageType(type) }
         guard let length = buffer.getInteger(at: buffer.readerIndex + 1, as: Int32.self) else { return nil }
         guard length >= 4 else { throw WireProtocolError.lengthTooSmall(messageType: type, length: length) }
-        guard length <= limits.maxMessageLength else {
-            throw WireProtocolError.messageTooLong(messageType: type, length: Int(length), limit: limits.maxMessageLength)
+        // A password or SASL message ('p') comes before anyone is authenticated: it gets the startup
+        // packet's small bound, so an anonymous client cannot make the proxy buffer megabytes.
+        let limit = type == UInt8(ascii: "p") ? limits.maxStartupPacketLength : limits.maxMessageLength
+        guard length <= limit else {
+            throw WireProtocolError.messageTooLong(messageType: type, length: Int(length), limit: limit)
         }
         guard buffer.readableBytes >= 1 + Int(length) else { return nil }
         buffer.moveReaderIndex(forwardBy: 5)

@@ -35,6 +35,8 @@ public struct ProxyConnection: Sendable {
     public var grant: ProxyGrant
     public var id: String
     public var client: String?
+    /// The startup parameters passed on to the target (the allowed ones; `application_name` names the session).
+    public var parameters: [(name: String, value: String)] = []
 }
 
 /// What the proxy asks of the broker, passed in (the proxy knows no database of its own).
@@ -140,7 +142,11 @@ public struct ProxyServer: Sendable {
                     return
                 }
                 startupDeadline.cancel()
-                let connection = ProxyConnection(grant: grant, id: String(UInt64.random(in: 1...UInt64.max), radix: 16), client: address)
+                // The target's log ties the connection to the session by its name, whatever the client calls itself.
+                let passed = startup.parameters.filter { TargetConnector.passedParameters.contains($0.name.string) && $0.name.string != "application_name" }
+                    + [(name: WireText("application_name"), value: WireText("breakglass \(grant.session)"))]
+                let connection = ProxyConnection(grant: grant, id: String(UInt64.random(in: 1...UInt64.max), radix: 16), client: address,
+                                                 parameters: passed.map { ($0.name.string, $0.value.string) })
                 do {
                     try await hooks.opened(connection)
                 } catch {
@@ -149,9 +155,9 @@ public struct ProxyServer: Sendable {
                 }
                 await connections.add(client.channel, session: grant.session)
                 do {
-                    try await forward(messages, outbound, startup: startup, connection: connection, clientChannel: client.channel)
-                    await connections.remove(client.channel)
-                    await hooks.closed(connection, "ended")
+                    try await forward(messages, outbound, parameters: passed, connection: connection, clientChannel: client.channel)
+                    let cut = await connections.remove(client.channel)
+                    await hooks.closed(connection, cut ? "cut by the broker: the session closed" : "ended")
                 } catch {
                     let cut = await connections.remove(client.channel)
                     await hooks.closed(connection, cut ? "cut by the broker: the session closed" : "ended: \(Self.describe(error))")
@@ -220,7 +226,7 @@ public struct ProxyServer: Sendable {
     }
 
     private func forward(_ clientMessages: NIOAsyncChannelInboundStream<FrontendMessage>.AsyncIterator,
-                         _ toClient: NIOAsyncChannelOutboundWriter<ByteBuffer>, startup: FrontendMessage.StartupMessage,
+                         _ toClient: NIOAsyncChannelOutboundWriter<ByteBuffer>, parameters: [(name: WireText, value: WireText)],
                          connection: ProxyConnection, clientChannel: any Channel) async throws {
         let grant = connection.grant
         let handOff = HandOff(clientMessages)
@@ -229,7 +235,7 @@ public struct ProxyServer: Sendable {
         let connections = self.connections
         do {
             try await connector.withConnection(to: grant.target, user: grant.role, password: grant.password,
-                                               parameters: startup.parameters) { greeting, fromTarget, toTarget in
+                                               parameters: parameters) { greeting, fromTarget, toTarget in
                 await connections.setBackend(clientChannel, key: greeting.backendKey, target: grant.target)
                 try await toClient.write(encode([.authentication(.ok)] + greeting.messages))
                 try await withThrowingTaskGroup(of: Void.self) { group in

@@ -11,6 +11,9 @@ extension StatementRecord {
         case .simpleQuery:
             details["protocol"] = "simple"
             details["result_index"] = String(resultIndex)
+        case .parse(let statement):
+            details["protocol"] = "parse"
+            if !statement.isEmpty { details["prepared_statement"] = statement }
         case .extended(let statement, let portal):
             details["protocol"] = "extended"
             if !statement.isEmpty { details["prepared_statement"] = statement }
@@ -19,8 +22,12 @@ extension StatementRecord {
             details["protocol"] = "function_call"
             details["function_oid"] = String(oid)
         }
-        if let text { details["sql"] = text }
-        if !parameters.isEmpty { details["parameters"] = Self.json(parameters.map(\.display)) }
+        // The intent carries what ran; an outcome refers to it by connection and sequence, so a query
+        // string with many results is not copied into every one of them.
+        if outcome == nil {
+            if let text { details["sql"] = text }
+            if !parameters.isEmpty { details["parameters"] = Self.json(parameters.map(\.display)) }
+        }
         if let outcome {
             switch outcome {
             case .completed(let tag, let rows):
@@ -42,6 +49,10 @@ extension StatementRecord {
                 details["rows"] = String(rows)
             case .skipped:
                 details["result"] = "skipped"
+            case .omitted(let results, let failed):
+                details["result"] = "omitted"
+                details["omitted_results"] = String(results)
+                details["omitted_failed"] = String(failed)
             }
         }
         let failed: Bool = if case .failed? = outcome { true } else { false }

@@ -1,12 +1,18 @@
 /// What the proxy records of one statement a client ran: first as an intent (outcome nil), committed
-/// before the statement is forwarded, then again with its outcome once the server has answered.
-/// `sequence` ties the two together and orders the statements of a connection.
+/// before the message is forwarded, then again with its outcome once the server has answered (an outcome
+/// record carries no SQL text or parameters: its intent has them). `sequence` ties the two together and
+/// orders the statements of a connection.
 public struct StatementRecord: Sendable, Hashable {
     public enum Origin: Sendable, Hashable {
         /// A simple-protocol Query; one query string can hold several statements, each with its own
         /// result, told apart by `resultIndex` (the proxy does not split SQL).
         case simpleQuery
-        /// An Execute of a portal bound from a prepared statement.
+        /// A Parse: the text a prepared statement is made of, recorded before the server sees it, so that a
+        /// later `EXECUTE name` in SQL, or a Bind, points at recorded text.
+        case parse(statement: String)
+        /// A Bind: the statement's text as it stood when the portal was made, with the parameter values.
+        /// Binding can already run code (domain checks, planning), so this is the intent; each Execute of
+        /// the portal adds an outcome under the same sequence.
         case extended(statement: String, portal: String)
         /// A FunctionCall message: no SQL text, the function named by OID, its arguments as parameters.
         case functionCall(oid: UInt32)
@@ -40,6 +46,9 @@ public enum StatementOutcome: Sendable, Hashable {
     case empty
     /// PortalSuspended: the row limit of Execute was reached after `rows` rows.
     case suspended(rows: Int)
+    /// A query string with more results than the recorder keeps one by one: how many more there were, and
+    /// how many of them failed (a flood of results must not become a flood of audit rows).
+    case omitted(results: Int, failed: Int)
     /// FunctionCallResponse: the function's result (subject to the same redaction as parameters).
     case returned(RecordedParameter)
     /// ErrorResponse: SQLSTATE and message, and the rows already sent before the error.

@@ -12,8 +12,9 @@ public struct StatementRecorder: Sendable {
         case simpleQuery(sequence: Int, text: String)
         /// Answered by FunctionCallResponse or ErrorResponse, then ReadyForQuery.
         case functionCall(StatementRecord, resultFormat: Int16)
-        case parse
-        case bind
+        /// Its record gets an outcome only if the server refuses it.
+        case parse(StatementRecord)
+        case bind(StatementRecord)
         case execute(StatementRecord)
         case describe
         case close
@@ -41,15 +42,21 @@ public struct StatementRecorder: Sendable {
     }
 
     public let redaction: RedactionPolicy
+    /// A query string's first results are recorded one by one; the rest only as a count.
+    public static let resultsKeptPerQuery = 100
     private var pending: [Pending] = []
     private var nextSequence = 0
-    /// Prepared statements by name ("" is the unnamed one) and portals by name, as the client set
-    /// them up, so that an Execute can be recorded with its SQL text and parameter values.
+    /// Prepared statements by name ("" is the unnamed one), as the client's Parse messages made them, and
+    /// portals by name with the record of the Bind that made them: the text is copied into the portal at
+    /// Bind, because the portal keeps its plan when the statement is later replaced or closed.
     private var statements: [String: String] = [:]
-    private var portals: [String: (statement: String, parameters: [RecordedParameter])] = [:]
-    /// For the simple query at the head: its results so far and the rows of the current one.
+    private var portals: [String: StatementRecord] = [:]
+    /// For the simple query at the head: its results so far, the rows of the current one, and what was
+    /// left out past `resultsKeptPerQuery`.
     private var resultIndex = 0
     private var rows = 0
+    private var omitted = 0
+    private var omittedFailed = 0
 
     public init(redaction: RedactionPolicy = .recordValues) {
         self.redaction = redaction
@@ -66,18 +73,30 @@ public struct StatementRecorder: Sendable {
             pending.append(.simpleQuery(sequence: sequence, text: text.string))
             return [StatementRecord(sequence: sequence, origin: .simpleQuery, text: text.string)]
         case .parse(let parse):
-            // Recorded as if it will succeed; a failed Parse skips the pipeline, so its text is never run.
-            statements[parse.statement.string] = parse.query.string
-            pending.append(.parse)
+            let name = parse.statement.string
+            let record = StatementRecord(sequence: take(), origin: .parse(statement: name), text: parse.query.string)
+            // A named statement that exists already is refused by the server (42P05): it keeps its old text.
+            // The unnamed one is replaced by every Parse, even one that fails.
+            if name.isEmpty || statements[name] == nil { statements[name] = parse.query.string }
+            pending.append(.parse(record))
+            return [record]
         case .bind(let bind):
             let parameters = bind.parameters.indices.map { redaction.record(bind.parameters[$0], format: bind.format(ofParameter: $0)) }
-            portals[bind.portal.string] = (bind.statement.string, parameters)
-            pending.append(.bind)
+            let statement = bind.statement.string
+            let record = StatementRecord(sequence: take(), origin: .extended(statement: statement, portal: bind.portal.string),
+                                         text: statements[statement], parameters: parameters)
+            portals[bind.portal.string] = record
+            pending.append(.bind(record))
+            return [record]
         case .execute(let execute):
-            let portal = portals[execute.portal.string]
-            let statement = portal?.statement ?? ""
-            let record = StatementRecord(sequence: take(), origin: .extended(statement: statement, portal: execute.portal.string),
-                                         text: portal.flatMap { statements[$0.statement] }, parameters: portal?.parameters ?? [])
+            if let record = portals[execute.portal.string] {
+                // Its intent (text and parameters) was committed at Bind; this Execute only adds an outcome.
+                pending.append(.execute(record))
+                return []
+            }
+            // A portal no Bind made here, such as a cursor a recorded DECLARE opened: recorded by name.
+            let record = StatementRecord(sequence: take(), origin: .extended(statement: "", portal: execute.portal.string), text: nil)
+            portals[execute.portal.string] = record
             pending.append(.execute(record))
             return [record]
         case .functionCall(let call):
@@ -128,6 +147,10 @@ public struct StatementRecorder: Sendable {
         case (.readyForQuery, _):
             // Ends a simple query or a Sync; anything still owed before it was skipped by the server.
             var finished: [StatementRecord] = []
+            if case .simpleQuery(let sequence, _) = head, omitted > 0 {
+                finished.append(StatementRecord(sequence: sequence, origin: .simpleQuery, text: nil, resultIndex: resultIndex,
+                                                outcome: .omitted(results: omitted, failed: omittedFailed)))
+            }
             while let first = pending.first {
                 popHead()
                 if case .execute(var record) = first {
@@ -155,15 +178,22 @@ public struct StatementRecorder: Sendable {
         pending.removeFirst()
         rows = 0
         resultIndex = 0
+        omitted = 0
+        omittedFailed = 0
     }
 
     private mutating func finishResult(_ outcome: StatementOutcome) -> [StatementRecord] {
         switch pending.first {
-        case .simpleQuery(let sequence, let text):
+        case .simpleQuery(let sequence, _):
             // A simple query stays at the head until ReadyForQuery: it may hold more statements.
-            let record = StatementRecord(sequence: sequence, origin: .simpleQuery, text: text, resultIndex: resultIndex, outcome: outcome)
-            resultIndex += 1
             rows = 0
+            if resultIndex >= Self.resultsKeptPerQuery {
+                omitted += 1
+                if case .failed = outcome { omittedFailed += 1 }
+                return []
+            }
+            let record = StatementRecord(sequence: sequence, origin: .simpleQuery, text: nil, resultIndex: resultIndex, outcome: outcome)
+            resultIndex += 1
             return [record]
         case .execute(var record):
             record.outcome = outcome
@@ -184,30 +214,49 @@ public struct StatementRecorder: Sendable {
         case .functionCall(var record, _):
             record.outcome = outcome
             return [record]
-        case .parse, .bind, .execute, .describe, .close:
+        case .parse(var record), .bind(var record):
+            // A refused Parse or Bind: its record gets the error, then the pipeline is skipped as below.
+            record.outcome = outcome
+            popHead()
+            return [record] + skipToSync()
+        case .execute, .describe, .close:
             // Extended protocol: the server skips everything up to the next Sync. The failing Execute
             // (if an Execute failed) gets the error; every later Execute before the Sync is skipped and
             // reported so now, since the server will never answer it.
-            var finished = finishResult(outcome)
+            let finished = finishResult(outcome)
             if finished.isEmpty { popHead() }
-            var kept: [Pending] = []
-            var reachedSync = false
-            for item in pending {
-                reachedSync = reachedSync || item.endsAtReadyForQuery
-                if reachedSync {
-                    kept.append(item)
-                } else if case .execute(var record) = item {
-                    record.outcome = .skipped
-                    finished.append(record)
-                }
-            }
-            pending = kept
-            return finished
+            return finished + skipToSync()
         case .startup, .sync, .none:
             // An error at login, answering Sync (a deferred constraint at commit) or with nothing owed
             // (a FATAL at shutdown) belongs to no single statement; the proxy records it as a session event.
             return []
         }
+    }
+
+    /// After an error in the extended protocol: every Execute and Bind still owed before the next Sync is
+    /// never run; their records say so now, since the server will not answer them.
+    private mutating func skipToSync() -> [StatementRecord] {
+        var finished: [StatementRecord] = []
+        var kept: [Pending] = []
+        var reachedSync = false
+        for item in pending {
+            reachedSync = reachedSync || item.endsAtReadyForQuery
+            if reachedSync {
+                kept.append(item)
+                continue
+            }
+            switch item {
+            case .bind(var record), .execute(var record):
+                // A skipped Bind's Execute is the same statement: one "skipped" for both.
+                guard !finished.contains(where: { $0.sequence == record.sequence }) else { continue }
+                record.outcome = .skipped
+                finished.append(record)
+            default:
+                continue
+            }
+        }
+        pending = kept
+        return finished
     }
 }
 

@@ -93,17 +93,24 @@ public struct TargetConnector: Sendable {
                 throw (error as? Failure) ?? Failure.tls("\(error)")
             }
         }
-        let reserved: Set<String> = ["user", "database"]
         let startup = FrontendMessage.StartupMessage(
             parameters: [(name: "user", value: WireText(user)), (name: "database", value: WireText(endpoint.database))]
-                + parameters.filter { !reserved.contains($0.name.string) })
+                + parameters.filter { Self.passedParameters.contains($0.name.string) })
         return try await channel.executeThenClose { inbound, outbound in
             var iterator = inbound.makeAsyncIterator()
             try await outbound.write(.startup(startup))
-            let greeting = try await Self.logIn(&iterator, outbound, password: password)
+            let greeting = try await Self.logIn(&iterator, outbound, password: password, encrypted: tls != nil)
             return try await body(greeting, &iterator, outbound)
         }
     }
+
+    /// The client's startup parameters that reach the target: how it wants text and dates presented and its
+    /// name. Everything else (`options` with `-c statement_timeout=0`, `search_path`, any GUC) could undo the
+    /// role's settings or change what a recorded statement means without a recorded statement; a client
+    /// that needs such a setting runs `SET`, which is recorded.
+    public static let passedParameters: Set<String> = [
+        "application_name", "client_encoding", "DateStyle", "IntervalStyle", "TimeZone", "extra_float_digits",
+    ]
 
     private static func tlsContext(_ endpoint: Endpoint) throws -> NIOSSLContext? {
         var configuration = TLSConfiguration.makeClientConfiguration()
@@ -119,15 +126,19 @@ public struct TargetConnector: Sendable {
         }
     }
 
-    private static func logIn(_ inbound: inout Inbound, _ outbound: Outbound, password: String) async throws -> Greeting {
+    private static func logIn(_ inbound: inout Inbound, _ outbound: Outbound, password: String, encrypted: Bool) async throws -> Greeting {
         var scram: ScramClient?
         var greeting: [BackendMessage] = []
         while let message = try await inbound.next() {
             switch message {
             case .authentication(.ok):
                 continue
-            case .authentication(.cleartextPassword):
+            case .authentication(.cleartextPassword) where !encrypted:
+                // Only on a plain (loopback) connection: over TLS a request for cleartext means a server that
+                // should not have it, or someone in the middle of a connection whose certificate is not checked.
                 try await outbound.write(.password(WireText(password)))
+            case .authentication(.cleartextPassword):
+                throw Failure.unsupportedAuthentication(code: 3)
             case .authentication(.md5Password):
                 throw Failure.unsupportedAuthentication(code: 5)
             case .authentication(.other(code: 10, let data)):

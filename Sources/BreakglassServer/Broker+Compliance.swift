@@ -86,7 +86,13 @@ extension Broker {
         guard let record = try await tx.session(id: sessionId), let obligation = try await tx.obligation(sessionId: sessionId) else {
             throw BreakglassError.sessionUnknown(sessionId)
         }
-        let rows = try await tx.auditRows(sessionId: sessionId)
+        // A story with the newest events cut off would look complete: refuse instead, naming what to use.
+        let limit = 1_000_000
+        let rows = try await tx.auditRows(sessionId: sessionId, limit: limit + 1)
+        guard rows.count <= limit else {
+            throw BreakglassError(.invalidInput, "session_too_large",
+                                  "session \(sessionId) has more than \(limit) audit events; export them with `breakglass audit export` and verify offline")
+        }
         let events = rows.compactMap { row in AuditChain.decode(body: row.body).map { AuditEventView(id: row.id, seq: row.seq, hash: row.hash, event: $0) } }
         let activation = events.first { $0.event.type == .sessionActivated }?.event
         let mfa = MFAFacts(method: "totp", outcome: activation?.details["mfa_outcome"] ?? "unknown",

@@ -96,7 +96,10 @@ extension Broker {
             authenticate: { user, password, client in await admitProxyClient(user: user, token: password, client: client) },
             record: { connection, records in try await journalStatements(connection, records) },
             recordOutcomes: { connection, records in await queueOutcomes(connection, records) },
-            opened: { connection in try await journalConnection(connection, type: .proxyConnected, details: [:]) },
+            opened: { connection in
+                let parameters = connection.parameters.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
+                try await journalConnection(connection, type: .proxyConnected, details: ["parameters": parameters])
+            },
             closed: { connection, reason in
                 try? await journalConnection(connection, type: .proxyDisconnected, details: ["reason": reason])
             })

@@ -29,7 +29,8 @@ public struct ProxyService: Service, CustomStringConvertible {
     /// Binds with the broker's TLS settings (the HTTP listener's certificate). Without them it binds only to loopback.
     public static func bind(_ config: ProxyListenConfig, broker: Broker, listen: ListenConfig, logger: Logger) async throws -> ProxyService {
         let tls = try listen.tlsConfiguration().map { try NIOSSLContext(configuration: $0) }
-        if tls == nil && !LoopbackAddress.isLoopback(config.host) && !listen.allowInsecure {
+        // Unlike HTTP there is no TLS-terminating proxy in front of this port: --insecure-listen does not apply.
+        if tls == nil && !LoopbackAddress.isLoopback(config.host) {
             throw BreakglassError.invalid("proxy_host", "the PostgreSQL proxy listens without TLS only on loopback; give --tls-cert and --tls-key, or --proxy-host 127.0.0.1")
         }
         let server = try await ProxyServer.bind(host: config.host, port: config.port, hooks: broker.proxyHooks(),

@@ -24,8 +24,8 @@ struct Drill: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors(json: options.json) {
                 let (grant, raw) = try await request.send("/v1/drills", options: options)
-                let saved = try SavedProxyLogin.save(grant, brokerURL: try APIClient(options: options).baseURL)
-                output(json: options.json, raw: raw) {
+                let saved = SavedProxyLogin.saveOrShow(grant, brokerURL: try APIClient(options: options).baseURL)
+                output(json: options.json, raw: SavedProxyLogin.withoutToken(raw, savedTo: saved)) {
                     """
                     DRILL — every page of this session says so; nothing here is a real activation.
                     \(describeGrant(grant, verb: "active", savedProxyLogin: saved))

@@ -51,6 +51,37 @@ struct SavedProxyLogin: Codable {
         return path
     }
 
+    /// Saves the login; if that fails, the session is already active and the token exists nowhere else, so it
+    /// is printed on stderr with the reason rather than lost.
+    static func saveOrShow(_ grant: SessionGrantView, brokerURL: String) -> String? {
+        do {
+            return try save(grant, brokerURL: brokerURL)
+        } catch {
+            let message = (error as? CLIError)?.message ?? "\(error)"
+            var text = "breakglass: \(message)\nthe proxy login is shown here instead, once (PGUSER is the session, PGPASSWORD its token):\n"
+            if let proxy = grant.credential.proxy, let token = proxy.password {
+                let login = SavedProxyLogin(session: grant.session.id, host: proxy.host ?? URL(string: brokerURL)?.host ?? "127.0.0.1",
+                                            port: proxy.port, database: proxy.database, tls: proxy.tls, token: token)
+                text += login.environment.map { "export \($0.0)=\(shellQuoted($0.1))" }.joined(separator: "\n") + "\n"
+            }
+            FileHandle.standardError.write(Data(text.utf8))
+            return nil
+        }
+    }
+
+    /// The grant as JSON for `--json`, with the proxy token replaced by where it was saved: scripts get the
+    /// session, and the token stays in its 0600 file.
+    static func withoutToken(_ raw: Data, savedTo path: String?) -> Data {
+        guard var grant = try? JSONSerialization.jsonObject(with: raw) as? [String: Any],
+              var credential = grant["credential"] as? [String: Any], var proxy = credential["proxy"] as? [String: Any],
+              proxy["password"] != nil else { return raw }
+        proxy["password"] = nil
+        proxy["saved_to"] = path
+        credential["proxy"] = proxy
+        grant["credential"] = credential
+        return (try? JSONSerialization.data(withJSONObject: grant, options: [.sortedKeys, .withoutEscapingSlashes])) ?? raw
+    }
+
     static func load(session: String) throws -> SavedProxyLogin {
         guard !session.isEmpty, session.count <= 64, session.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) else {
             throw CLIError(kind: .usage, code: "bad_session_id", message: "'\(session)' is not a session id (like bg_…)")
@@ -110,6 +141,22 @@ struct Psql: AsyncParsableCommand {
     }
 }
 
+/// Control characters as escapes (`\r`, `\u{1B}`…), everything else as it is.
+func visible(_ text: String) -> String {
+    var out = ""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case _ where scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format:
+            out += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out
+}
+
 struct SessionCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "session", abstract: "What happened in a session.", subcommands: [Log.self])
 
@@ -137,7 +184,9 @@ struct SessionCommands: AsyncParsableCommand {
             guard !events.isEmpty else { return "no statements recorded for this session" }
             return events.map { view in
                 let e = view.event
-                let d = e.details
+                // The engineer wrote this text: a carriage return or an escape sequence in it must not redraw
+                // the reviewer's terminal, so every control character is shown as an escape.
+                let d = e.details.mapValues(visible)
                 let at = Timestamp.format(e.at)
                 let connection = "conn \(d["connection"]?.prefix(6) ?? "-")"
                 switch e.type {
@@ -145,14 +194,18 @@ struct SessionCommands: AsyncParsableCommand {
                     return "\(at)  \(connection)  connected from \(e.clientAddress ?? "-") as \(d["role"] ?? "-")"
                 case .proxyDisconnected:
                     return "\(at)  \(connection)  disconnected: \(d["reason"] ?? "-")"
+                case .sessionStatement where d["protocol"] == "parse":
+                    return "\(at)  \(connection)  #\(d["sequence"] ?? "-")  prepare \(d["prepared_statement"].map { "\"\($0)\"" } ?? "(unnamed)"): \(d["sql"] ?? "-")"
                 case .sessionStatement:
-                    var line = "\(at)  \(connection)  #\(d["sequence"] ?? "-")  \(d["sql"] ?? "(function call \(d["function_oid"] ?? "-"))")"
+                    let what = d["sql"] ?? (d["function_oid"].map { "(function call \($0))" } ?? "(portal \(d["portal"] ?? "-"), opened by an earlier statement)")
+                    var line = "\(at)  \(connection)  #\(d["sequence"] ?? "-")  \(what)"
                     if let parameters = d["parameters"] { line += "  parameters \(parameters)" }
                     return line
                 default:
                     let result: String = switch d["result"] {
                     case "completed": "\(d["command_tag"] ?? "-")" + (d["rows"].map { $0 == "0" ? "" : " (\($0) rows)" } ?? "")
                     case "failed": "ERROR \(d["sqlstate"] ?? "-"): \(d["error"] ?? "-")"
+                    case "omitted": "\(d["omitted_results"] ?? "-") more results not kept one by one (\(d["omitted_failed"] ?? "0") failed)"
                     case let other?: other
                     case nil: "-"
                     }

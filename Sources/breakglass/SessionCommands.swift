@@ -107,8 +107,10 @@ struct RequestAccess: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors(json: options.json) {
             let (grant, raw) = try await request.send("/v1/sessions", options: options)
-            let saved = try SavedProxyLogin.save(grant, brokerURL: try APIClient(options: options).baseURL)
-            output(json: options.json, raw: raw) { describeGrant(grant, verb: "active", savedProxyLogin: saved) }
+            let saved = SavedProxyLogin.saveOrShow(grant, brokerURL: try APIClient(options: options).baseURL)
+            output(json: options.json, raw: SavedProxyLogin.withoutToken(raw, savedTo: saved)) {
+                describeGrant(grant, verb: "active", savedProxyLogin: saved)
+            }
         }
     }
 }

@@ -26,6 +26,15 @@ final class PostgresTargetTests: XCTestCase {
         XCTAssertEqual(settings(host: "127.evil.example").tls, .verifyFull)
     }
 
+    func testVerifyFullNeedsAHostNameToCheckTheCertificateAgainst() {
+        XCTAssertThrowsError(try settings(host: "10.1.2.3").validated()) { XCTAssertEqual(($0 as? BreakglassError)?.code, "invalid_pg_tls") }
+        XCTAssertThrowsError(try settings(host: "fd00::5").validated()) { XCTAssertEqual(($0 as? BreakglassError)?.code, "invalid_pg_tls") }
+        var require = settings(host: "10.1.2.3")
+        require.tls = .require
+        XCTAssertNoThrow(try require.validated())
+        XCTAssertNoThrow(try settings(host: "db1.internal").validated())
+    }
+
     func testBothAccessModesValidate() {
         XCTAssertNoThrow(try settings(access: .recorded).validated())
         XCTAssertNoThrow(try settings(access: .direct).validated())

@@ -89,8 +89,12 @@ final class RecordedAccessTests: PostgresTargetTestCase {
         let amount = try await connection.query("SELECT amount FROM payments WHERE id = \(TextParameter("1"))::int", logger: connection.logger)
             .collect().first?.decode(Int.self)
         XCTAssertEqual(amount, 4521)
-        let denied = try? await connection.query("DELETE FROM payments", logger: connection.logger).collect()
-        XCTAssertNil(denied, "the role has only what the granted role has")
+        do {
+            _ = try await connection.query("DELETE FROM payments", logger: connection.logger).collect()
+            XCTFail("the role has only what the granted role has")
+        } catch let error as PSQLError {
+            XCTAssertEqual(error.serverInfo?[.sqlState], "42501")
+        }
         try await connection.close()
 
         // Results are committed behind their statements without holding up the answer: wait for them.
@@ -99,7 +103,11 @@ final class RecordedAccessTests: PostgresTargetTestCase {
             return log.filter { $0.type == "session.statement_result" }.count == 4 && log.filter { $0.type == "session.proxy_disconnected" }.count == 2
         }
         let log = try statementLog(id)
-        let statements = log.filter { $0.type == "session.statement" }
+        let intents = log.filter { $0.type == "session.statement" }
+        // A prepared statement's text is recorded at its Parse, then with its parameters at Bind (the execution).
+        XCTAssertEqual(intents.filter { $0.details["protocol"] == "parse" }.map { $0.details["sql"] },
+                       ["SELECT amount FROM payments WHERE id = $1::int", "DELETE FROM payments"])
+        let statements = intents.filter { $0.details["protocol"] != "parse" }
         XCTAssertEqual(statements.map { $0.details["sql"] },
                        ["SELECT current_user", "SELECT amount FROM payments", "SELECT amount FROM payments WHERE id = $1::int", "DELETE FROM payments"])
         XCTAssertEqual(statements[2].details["parameters"], "[\"1\"]")
@@ -127,7 +135,7 @@ final class RecordedAccessTests: PostgresTargetTestCase {
             let event = view["event"] as? [String: Any]
             return event?["type"] as? String == "session.statement" ? (event?["details"] as? [String: String])?["sql"] : nil
         }
-        XCTAssertEqual(packed, statements.map { $0.details["sql"]! })
+        XCTAssertEqual(packed, intents.map { $0.details["sql"]! })
         // And the compliance session page, each statement beside what the target answered.
         let page = try await http.send(.GET, "/compliance/sessions/\(id)", token: compliance.token)
         XCTAssertEqual(page.status, 200)
@@ -160,6 +168,12 @@ final class RecordedAccessTests: PostgresTargetTestCase {
         let (id, proxy) = try await breakGlassRecorded()
         let open = try Subprocess.start("/usr/bin/psql", ["-X", "-At", "-c", "SELECT pg_sleep(60)"], environment: proxyEnvironment(proxy))
         defer { open.kill(SIGKILL); _ = open.finish() }
+        // And one idle between statements: both are the broker's to end.
+        let idle = try await PostgresConnection.connect(
+            configuration: .init(host: "127.0.0.1", port: proxy["port"] as! Int, username: id, password: try XCTUnwrap(proxy["password"] as? String),
+                                 database: targetDatabase, tls: .disable),
+            id: 3, logger: Logger(label: "recorded-access-test"))
+        defer { Task { try? await idle.close() } }
         try await waitUntil {
             try await !self.rows(database: "postgres", "SELECT usename::text FROM pg_stat_activity WHERE usename = '\(id.lowercased())'").isEmpty
         }
@@ -174,17 +188,21 @@ final class RecordedAccessTests: PostgresTargetTestCase {
         XCTAssertNotEqual(after.status, 0)
         XCTAssertTrue(after.stderr.contains("password authentication failed"), after.stderr)
         try await waitUntil {
-            try self.statementLog(id).contains { $0.type == "session.proxy_disconnected" && $0.details["reason"]?.contains("cut by the broker") == true }
+            try self.statementLog(id).filter { $0.type == "session.proxy_disconnected" && $0.details["reason"]?.contains("cut by the broker") == true }
+                .count == 2
         }
+        XCTAssertTrue(idle.isClosed)
         let stored = try await database.count("SELECT count(*)::bigint FROM session_proxy_credentials WHERE session_id = '\(id)'")
         XCTAssertEqual(stored, 0, "a closed session's proxy secrets are forgotten")
 
         let (second, secondProxy) = try await breakGlassRecorded()
+        let (_, thirdProxy) = try await breakGlassRecorded()
         XCTAssertEqual(try Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"], environment: proxyEnvironment(secondProxy)).status, 0)
-        // The first session's token does not open the second.
+        // Another active session's valid token does not open this one.
         let crossed = try Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"],
-                                    environment: proxyEnvironment(secondProxy, token: proxy["password"] as? String))
+                                    environment: proxyEnvironment(secondProxy, token: thirdProxy["password"] as? String))
         XCTAssertNotEqual(crossed.status, 0)
+        XCTAssertTrue(crossed.stderr.contains("password authentication failed"), crossed.stderr)
         clock.advance(by: 31 * 60)
         try await waitUntil {
             try await self.server.broker.database.read { try await $0.session(id: second) }?.session.state == .expired
@@ -237,14 +255,28 @@ final class RecordedAccessTests: PostgresTargetTestCase {
         XCTAssertEqual(amount, 4521)
         try await connection.close()
         try await waitUntil { try self.statementLog(id).contains { $0.type == "session.statement_result" } }
-        let statement = try XCTUnwrap(try statementLog(id).first { $0.type == "session.statement" })
+        let statement = try XCTUnwrap(try statementLog(id).first { $0.type == "session.statement" && $0.details["protocol"] == "extended" })
         XCTAssertEqual(statement.details["sql"], "SELECT amount FROM payments WHERE id = $1::int", "statement text is always kept")
         XCTAssertEqual(statement.details["parameters"], "[\"<redacted 1 bytes>\"]")
         let targets = try Tools.cli(["admin", "targets"], server: server, credentials: credentialsPath("alice"), extra: ["BREAKGLASS_TOKEN": admin.token])
         XCTAssertTrue(targets.stdout.contains("access=recorded redact-parameters"), targets.stdout)
     }
 
-    func testGarbageOnTheProxyPortEndsThatConnectionOnlyAndNeverReachesTheTarget() async throws {
+    func testStartupParametersCannotUndoTheRolesSettingsAndTheTargetLogNamesTheSession() async throws {
+        let (id, proxy) = try await breakGlassRecorded()
+        var env = proxyEnvironment(proxy)
+        env["PGOPTIONS"] = "-c statement_timeout=0 -c search_path=pg_temp"
+        env["PGAPPNAME"] = "innocent"
+        let shown = try Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT current_setting('statement_timeout') || ' ' || current_setting('application_name')"],
+                                  environment: env)
+        XCTAssertEqual(shown.status, 0, shown.stderr)
+        XCTAssertEqual(shown.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "5min breakglass \(id)")
+        let connected = try XCTUnwrap(try statementLog(id).first { $0.type == "session.proxy_connected" })
+        XCTAssertTrue(connected.details["parameters"]?.contains("application_name=breakglass \(id)") ?? false, "\(connected.details)")
+        XCTAssertFalse(connected.details["parameters"]?.contains("options") ?? true)
+    }
+
+    func testGarbageOnTheProxyPortEndsThatConnectionOnlyAndTheProxyGoesOn() async throws {
         let (id, proxy) = try await breakGlassRecorded()
         let port = try XCTUnwrap(server.proxyPort)
         var generator = SystemRandomNumberGenerator()

@@ -53,7 +53,10 @@ final class RealClientTests: XCTestCase {
             XCTAssertEqual(capture.messages.flatMap(\.bytes), capture.bytes, mode)
 
             var recorder = StatementRecorder()
-            let intents = capture.messages.flatMap { recorder.frontend($0) }
+            let all = capture.messages.flatMap { recorder.frontend($0) }
+            // extended: a Parse before each Bind; prepared: one Parse, then Binds.
+            XCTAssertEqual(all.filter { $0.origin == .parse(statement: mode == "extended" ? "" : "P_0") }.count, mode == "extended" ? 2 : 1, mode)
+            let intents = all.filter { if case .extended = $0.origin { true } else { false } }
             XCTAssertEqual(intents.count, 2, "\(mode): \(capture.messages)")
             for intent in intents {
                 XCTAssertEqual(intent.text, "SELECT $1 AS answer, 'note' AS kind;", mode)

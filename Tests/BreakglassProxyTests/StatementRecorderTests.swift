@@ -50,8 +50,11 @@ final class StatementRecorderTests: XCTestCase {
             .other(type: UInt8(ascii: "1"), body: ByteBuffer()), .other(type: UInt8(ascii: "2"), body: ByteBuffer()), .rowDescription([]),
             row, row, .commandComplete(tag: "SELECT 2"), .readyForQuery(.idle),
         ])
-        XCTAssertEqual(intents, [StatementRecord(sequence: 0, origin: .extended(statement: "", portal: ""),
-                                                 text: "SELECT * FROM payments WHERE id = $1 AND blob = $2", parameters: [.text("42"), .binary(hex: "dead")])])
+        XCTAssertEqual(intents, [
+            StatementRecord(sequence: 0, origin: .parse(statement: ""), text: "SELECT * FROM payments WHERE id = $1 AND blob = $2"),
+            StatementRecord(sequence: 1, origin: .extended(statement: "", portal: ""), text: "SELECT * FROM payments WHERE id = $1 AND blob = $2",
+                            parameters: [.text("42"), .binary(hex: "dead")]),
+        ])
         XCTAssertEqual(outcomes.map(\.outcome), [.completed(tag: "SELECT 2", rows: 2)])
         XCTAssertEqual(recorder.outstanding, 0)
     }
@@ -71,9 +74,10 @@ final class StatementRecorderTests: XCTestCase {
             .other(type: UInt8(ascii: "1"), body: ByteBuffer()), .other(type: UInt8(ascii: "2"), body: ByteBuffer()), row, row, row,
             .commandComplete(tag: "SELECT 3"), .readyForQuery(.idle),
         ])
-        XCTAssertEqual(intents.map(\.text), ["INSERT INTO notes VALUES ($1, $2)", "SELECT note FROM notes"])
-        XCTAssertEqual(intents[0].parameters, [.text("first"), .null])
-        XCTAssertEqual(outcomes.map(\.sequence), [0, 1])
+        let binds = intents.filter { if case .extended = $0.origin { true } else { false } }
+        XCTAssertEqual(binds.map(\.text), ["INSERT INTO notes VALUES ($1, $2)", "SELECT note FROM notes"])
+        XCTAssertEqual(binds[0].parameters, [.text("first"), .null])
+        XCTAssertEqual(outcomes.map(\.sequence), binds.map(\.sequence))
         XCTAssertEqual(outcomes.map(\.outcome), [.completed(tag: "INSERT 0 1", rows: 0), .completed(tag: "SELECT 3", rows: 3)])
     }
 
@@ -93,8 +97,9 @@ final class StatementRecorderTests: XCTestCase {
             .other(type: UInt8(ascii: "2"), body: ByteBuffer()), violation, .readyForQuery(.idle),
             row, .commandComplete(tag: "SELECT 1"), .readyForQuery(.idle),
         ])
-        XCTAssertEqual(intents.map(\.sequence), [0, 1, 2, 3])
-        XCTAssertEqual(outcomes.map(\.sequence), [0, 1, 2, 3])
+        // parse 0, binds a 1 and b 2, parse 3, bind c 4, the query 5.
+        XCTAssertEqual(intents.map(\.sequence), [0, 1, 2, 3, 4, 5])
+        XCTAssertEqual(outcomes.map(\.sequence), [1, 2, 4, 5])
         XCTAssertEqual(outcomes.map(\.outcome), [
             .completed(tag: "INSERT 0 1", rows: 0), .failed(sqlState: "23505", message: "duplicate key", rows: 0), .skipped,
             .completed(tag: "SELECT 1", rows: 1),
@@ -108,12 +113,12 @@ final class StatementRecorderTests: XCTestCase {
             .parse(.init(statement: "", query: "SELEC 1")),
             .bind(.init(portal: "", statement: "", parameterFormats: [], parameters: [], resultFormats: [])), .execute(.init(portal: "")), .sync,
         ], server: [syntaxError, .readyForQuery(.idle)])
-        XCTAssertEqual(outcomes.map(\.outcome), [.skipped])
-        XCTAssertEqual(outcomes.first?.text, "SELEC 1")
+        XCTAssertEqual(outcomes.map(\.outcome), [.failed(sqlState: "42601", message: "syntax error at or near \"SELEC\"", rows: 0), .skipped])
+        XCTAssertEqual(outcomes.first?.origin, .parse(statement: ""))
         XCTAssertEqual(recorder.outstanding, 0)
     }
 
-    func testARowLimitSuspendsThePortalAndTheNextExecuteIsItsOwnRecord() {
+    func testARowLimitSuspendsThePortalAndEachExecuteAddsAnOutcomeToItsBind() {
         var recorder = StatementRecorder()
         let (_, outcomes) = run(&recorder, client: [
             .parse(.init(statement: "", query: "SELECT generate_series(1, 3)")),
@@ -124,7 +129,7 @@ final class StatementRecorderTests: XCTestCase {
             row, .commandComplete(tag: "SELECT 1"), .readyForQuery(.idle),
         ])
         XCTAssertEqual(outcomes.map(\.outcome), [.suspended(rows: 2), .completed(tag: "SELECT 1", rows: 1)])
-        XCTAssertEqual(outcomes.map(\.sequence), [0, 1])
+        XCTAssertEqual(outcomes.map(\.sequence), [1, 1])
     }
 
     func testTheLoginsReadyForQueryIsNotTakenForASync() {
@@ -162,11 +167,66 @@ final class StatementRecorderTests: XCTestCase {
     func testRedactionKeepsTheSizeButNotTheValue() {
         var recorder = StatementRecorder(redaction: .redactValues)
         _ = recorder.frontend(.parse(.init(statement: "", query: "UPDATE cards SET pan = $1")))
-        _ = recorder.frontend(.bind(.init(portal: "", statement: "", parameterFormats: [], parameters: [ByteBuffer(string: "4111111111111111"), nil],
-                                          resultFormats: [])))
-        let intents = recorder.frontend(.execute(.init(portal: "")))
+        let intents = recorder.frontend(.bind(.init(portal: "", statement: "", parameterFormats: [],
+                                                    parameters: [ByteBuffer(string: "4111111111111111"), nil], resultFormats: [])))
+        XCTAssertEqual(recorder.frontend(.execute(.init(portal: ""))), [], "the Bind was the intent")
         XCTAssertEqual(intents.first?.parameters, [.redacted(byteCount: 16), .null])
         XCTAssertEqual(intents.first?.text, "UPDATE cards SET pan = $1")
+    }
+
+    // MARK: what ran is what is recorded (found in review, each sequence confirmed on PostgreSQL 15)
+
+    func testAParseIsRecordedBeforeItReachesTheServerSoSQLsExecuteNamesRecordedText() {
+        var recorder = StatementRecorder()
+        let intents = recorder.frontend(.parse(.init(statement: "s9", query: "DELETE FROM t")))
+        XCTAssertEqual(intents, [StatementRecord(sequence: 0, origin: .parse(statement: "s9"), text: "DELETE FROM t")])
+    }
+
+    func testAPortalKeepsTheTextItWasBoundWithWhenItsStatementIsReplacedOrClosed() {
+        var recorder = StatementRecorder()
+        _ = recorder.frontend(.parse(.init(statement: "", query: "DELETE FROM t")))
+        _ = recorder.frontend(.bind(.init(portal: "", statement: "", parameterFormats: [], parameters: [], resultFormats: [])))
+        _ = recorder.frontend(.parse(.init(statement: "", query: "SELECT 1")))
+        _ = recorder.frontend(.execute(.init(portal: "")))
+        _ = recorder.frontend(.parse(.init(statement: "s2", query: "DELETE FROM u")))
+        _ = recorder.frontend(.bind(.init(portal: "p", statement: "s2", parameterFormats: [], parameters: [], resultFormats: [])))
+        _ = recorder.frontend(.close(.init(kind: .statement, name: "s2")))
+        _ = recorder.frontend(.execute(.init(portal: "p")))
+        _ = recorder.frontend(.sync)
+        let one = BackendMessage.other(type: UInt8(ascii: "1"), body: ByteBuffer()), two = BackendMessage.other(type: UInt8(ascii: "2"), body: ByteBuffer())
+        let outcomes = [one, two, one, .commandComplete(tag: "DELETE 5"), one, two, .other(type: UInt8(ascii: "3"), body: ByteBuffer()),
+                        .commandComplete(tag: "DELETE 2"), .readyForQuery(.idle)].flatMap { recorder.backend($0) }
+        XCTAssertEqual(outcomes.map(\.text), ["DELETE FROM t", "DELETE FROM u"])
+        XCTAssertEqual(outcomes.map(\.outcome), [.completed(tag: "DELETE 5", rows: 0), .completed(tag: "DELETE 2", rows: 0)])
+    }
+
+    func testARefusedParseOfAnExistingNameDoesNotChangeTheTextItsBindsAreRecordedWith() {
+        var recorder = StatementRecorder()
+        _ = recorder.frontend(.parse(.init(statement: "s1", query: "DELETE FROM t")))
+        _ = recorder.frontend(.sync)
+        _ = recorder.frontend(.parse(.init(statement: "s1", query: "SELECT 1")))  // the server answers 42P05
+        _ = recorder.frontend(.sync)
+        let bind = recorder.frontend(.bind(.init(portal: "", statement: "s1", parameterFormats: [], parameters: [], resultFormats: [])))
+        XCTAssertEqual(bind.map(\.text), ["DELETE FROM t"])
+    }
+
+    func testAnExecuteOfAPortalNoBindMadeIsRecordedByName() {
+        // DECLARE c CURSOR FOR … (recorded as SQL) opens portal "c", which an Execute can then fetch from.
+        var recorder = StatementRecorder()
+        let intents = recorder.frontend(.execute(.init(portal: "c")))
+        XCTAssertEqual(intents, [StatementRecord(sequence: 0, origin: .extended(statement: "", portal: "c"), text: nil)])
+    }
+
+    func testAQueryStringWithManyResultsKeepsTheFirstOnesAndCountsTheRest() {
+        var recorder = StatementRecorder()
+        _ = recorder.frontend(.query(WireText(String(repeating: "SELECT 1;", count: 150))))
+        var outcomes: [StatementRecord] = []
+        for _ in 0..<150 { outcomes += recorder.backend(.commandComplete(tag: "SELECT 1")) }
+        outcomes += recorder.backend(.readyForQuery(.idle))
+        XCTAssertEqual(outcomes.count, StatementRecorder.resultsKeptPerQuery + 1)
+        XCTAssertEqual(outcomes.last?.outcome, .omitted(results: 150 - StatementRecorder.resultsKeptPerQuery, failed: 0))
+        XCTAssertTrue(outcomes.allSatisfy { $0.text == nil }, "results refer to the query's intent; they do not repeat its text")
+        XCTAssertEqual(recorder.outstanding, 0)
     }
 
     func testTextThatIsNotUTF8IsRecordedAsHex() {
