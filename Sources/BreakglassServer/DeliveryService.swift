@@ -8,6 +8,8 @@ import ServiceLifecycle
 
 /// Delivers the outbox: routes new messages to channels, claims due deliveries (SKIP LOCKED, so several
 /// instances share the work and never send one claim twice), sends them and records every attempt.
+/// Committed pages wake it at once (`OutboxListener`, NOTIFY); the poll remains for what no notification
+/// announces (retries coming due, pages committed while the listener was reconnecting).
 /// Claiming goes on while sends are in flight (up to `maxInFlight`), so a slow receiver delays only its own
 /// lane, never another channel's pages. On graceful shutdown it stops claiming and finishes the sends in
 /// flight; a crashed instance's claims lapse and are picked up again.
@@ -34,7 +36,22 @@ public struct DeliveryService: Service, CustomStringConvertible {
     public func run() async throws {
         let client = ChannelSender.makeClient()
         let sender = ChannelSender(client: client, source: broker.settings.issuerName)
+        // Rings coalesce: however many arrive while a pass runs, one more pass follows.
+        let (rings, doorbell) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let listener = OutboxListener(config: broker.database.config, logger: logger)
+        await withDiscardingTaskGroup { services in
+            services.addTask { await listener.run { doorbell.yield() } }
+            await deliver(sender: sender, rings: rings, doorbell: doorbell)
+            services.cancelAll()
+        }
+        try? await client.shutdown()
+    }
+
+    /// Passes until graceful shutdown: each routes new messages and claims what is due, then, if there was
+    /// nothing to do, waits for a ring (pages committed, a send finished) or the poll interval, whichever is first.
+    private func deliver(sender: ChannelSender, rings: AsyncStream<Void>, doorbell: AsyncStream<Void>.Continuation) async {
         let inFlight = InFlight()
+        var wakes = rings.makeAsyncIterator()
         // Leaving the group waits for every send still in flight.
         await withDiscardingTaskGroup { group in
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
@@ -57,18 +74,30 @@ public struct DeliveryService: Service, CustomStringConvertible {
                                     await send(delivery, sender: sender)
                                     await inFlight.finish(delivery.id)
                                 }
+                                // The lane's next page (committed while this one was sent) and any page that found no
+                                // room can be claimed now, not a poll interval later.
+                                doorbell.yield()
                             }
                         }
                     }
                 } catch {
                     logger.warning("delivery pass failed", metadata: ["error": "\(error)"])
                 }
-                if !busy {
-                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
-                }
+                if !busy { await nap(&wakes, doorbell: doorbell) }
             }
         }
-        try? await client.shutdown()
+    }
+
+    private func nap(_ wakes: inout AsyncStream<Void>.Iterator, doorbell: AsyncStream<Void>.Continuation) async {
+        let alarm = Task { [pollInterval] in
+            if (try? await Task.sleep(for: pollInterval)) != nil { doorbell.yield() }
+        }
+        defer { alarm.cancel() }
+        await withGracefulShutdownHandler {
+            _ = await wakes.next()
+        } onGracefulShutdown: {
+            doorbell.yield()
+        }
     }
 
     private func send(_ delivery: ClaimedDelivery, sender: ChannelSender) async {

@@ -12,25 +12,30 @@ public struct Database: Sendable {
     /// Longest a use case may wait for the database. Past it the caller hears "unavailable" promptly
     /// and the abandoned work is cancelled, so it cannot complete later behind the user's back.
     let deadline: Duration
+    let announcer: OutboxAnnouncer
 
     public init(config: DatabaseConfig, logger: Logger, deadline: Duration = .seconds(10)) throws {
         self.config = config
         self.logger = logger
         self.deadline = deadline
         client = PostgresClient(configuration: try config.clientConfiguration(), backgroundLogger: logger)
+        announcer = OutboxAnnouncer(client: client, logger: logger)
     }
 
     /// Runs the pool until the surrounding task is cancelled.
     public func run() async { await client.run() }
 
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (Tx) async throws -> T) async throws -> T {
+        let pages = PagesQueued()
         do {
-            return try await withDeadline {
+            let result = try await withDeadline {
                 try await client.withTransaction(logger: logger) { connection in
                     try Task.checkCancellation()
-                    return try await body(Tx(connection: connection, logger: logger))
+                    return try await body(Tx(connection: connection, logger: logger, pages: pages))
                 }
             }
+            if pages.any { announcer.announce() }
+            return result
         } catch let error as PostgresTransactionError {
             if let closure = error.closureError { throw Self.translate(closure, logger: logger) }
             throw Self.translate(error.beginError ?? error.commitError ?? error, logger: logger)
@@ -44,7 +49,7 @@ public struct Database: Sendable {
             return try await withDeadline {
                 try await client.withConnection { connection in
                     try Task.checkCancellation()
-                    return try await body(Tx(connection: connection, logger: logger))
+                    return try await body(Tx(connection: connection, logger: logger, pages: PagesQueued()))
                 }
             }
         } catch {
@@ -123,6 +128,8 @@ public enum Outcome<T: Sendable>: Sendable {
 public struct Tx: Sendable {
     public let connection: PostgresConnection
     let logger: Logger
+    /// Marked by the outbox insert, so the delivery loops are woken once the transaction commits.
+    let pages: PagesQueued
 
     @discardableResult
     func query(_ query: PostgresQuery) async throws -> PostgresRowSequence {

@@ -97,19 +97,42 @@ public struct DatabaseConfig: Sendable, Equatable, CustomStringConvertible, Cust
 
     func clientConfiguration() throws -> PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS
-        switch sslMode {
-        case .disable: tls = .disable
-        case .prefer, .require:
-            // As libpq: these modes encrypt but do not authenticate the server.
-            var config = TLSConfiguration.makeClientConfiguration()
-            config.certificateVerification = .none
-            tls = sslMode == .prefer ? .prefer(config) : .require(config)
-        case .verifyFull: tls = .require(.makeClientConfiguration())
+        switch (sslMode, tlsConfiguration) {
+        case (.prefer, let config?): tls = .prefer(config)
+        case (.require, let config?), (.verifyFull, let config?): tls = .require(config)
+        default: tls = .disable
         }
         var configuration = PostgresClient.Configuration(
             host: host, port: port, username: user, password: password, database: database, tls: tls)
         configuration.options.connectTimeout = .seconds(5)
         configuration.options.maximumConnections = 40
         return configuration
+    }
+
+    /// One connection outside the pool, with the pool's TLS rules; `applicationName` shows in `pg_stat_activity`.
+    func connectionConfiguration(applicationName: String) throws -> PostgresConnection.Configuration {
+        let tls: PostgresConnection.Configuration.TLS
+        switch (sslMode, tlsConfiguration) {
+        case (.prefer, let config?): tls = .prefer(try NIOSSLContext(configuration: config))
+        case (.require, let config?), (.verifyFull, let config?): tls = .require(try NIOSSLContext(configuration: config))
+        default: tls = .disable
+        }
+        var configuration = PostgresConnection.Configuration(host: host, port: port, username: user, password: password, database: database, tls: tls)
+        configuration.options.connectTimeout = .seconds(5)
+        configuration.options.additionalStartupParameters = [("application_name", applicationName)]
+        return configuration
+    }
+
+    /// nil when TLS is off.
+    private var tlsConfiguration: TLSConfiguration? {
+        switch sslMode {
+        case .disable: return nil
+        case .prefer, .require:
+            // As libpq: these modes encrypt but do not authenticate the server.
+            var config = TLSConfiguration.makeClientConfiguration()
+            config.certificateVerification = .none
+            return config
+        case .verifyFull: return .makeClientConfiguration()
+        }
     }
 }

@@ -23,6 +23,7 @@ extension Tx {
                          THEN \(json)::jsonb || jsonb_build_object('drill', 'true') ELSE \(json)::jsonb END,
                     \(now), \(fannedOutAt))
             """)
+        pages.mark()
     }
 
     /// Queues a page about an admin change (marked like any page when it is about a drill session, e.g. an

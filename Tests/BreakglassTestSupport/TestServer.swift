@@ -31,8 +31,9 @@ public final class TestServer: @unchecked Sendable {
     /// The recording proxy's port when started with `proxy: true`.
     public private(set) var proxyPort: Int?
 
+    /// `deliveryPoll` is the delivery loop's fallback poll; pages committed while it listens wake it sooner.
     public func start(settings: Broker.Settings = .init(), tls: (certificate: String, key: String)? = nil, delivers: Bool = true,
-                      idleTimeoutSeconds: Int = 30, proxy: Bool = false) async throws {
+                      deliveryPoll: Duration = .milliseconds(20), idleTimeoutSeconds: Int = 30, proxy: Bool = false) async throws {
         self.tls = tls
         let listen = ListenConfig(host: "127.0.0.1", port: 0, tlsCertificatePath: tls?.certificate, tlsKeyPath: tls?.key,
                                   idleTimeoutSeconds: idleTimeoutSeconds)
@@ -52,7 +53,7 @@ public final class TestServer: @unchecked Sendable {
                         : nil
                     let group = try BrokerServer.makeServiceGroup(
                         broker: broker, migrator: migrator, listen: listen, logger: logger,
-                        expiryPoll: .milliseconds(50), deliveryPoll: delivers ? .milliseconds(20) : nil, retroPoll: .milliseconds(50),
+                        expiryPoll: .milliseconds(50), deliveryPoll: delivers ? deliveryPoll : nil, retroPoll: .milliseconds(50),
                         signals: [], proxy: proxyService
                     ) { port in
                         if let group = box.group { continuation.yield((port, broker, group)) }
