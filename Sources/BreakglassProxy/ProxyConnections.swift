@@ -54,6 +54,11 @@ public actor ProxyConnections {
         return channels.count
     }
 
+    /// Notes that the session's connections are being ended by the broker (so their end is told as such).
+    func markCut(_ session: String) {
+        if entries.values.contains(where: { $0.session == session }) { cutSessions.insert(session) }
+    }
+
     /// Closes every connection (the broker is stopping): an idle client must not hold the shutdown open.
     public func cutAll() async {
         for session in Set(entries.values.map(\.session)) { await cut(session: session) }

@@ -53,17 +53,22 @@ public struct ProxyHooks: Sendable {
     public var opened: @Sendable (_ connection: ProxyConnection) async throws -> Void
     /// Records that the connection ended, and why.
     public var closed: @Sendable (_ connection: ProxyConnection, _ reason: String) async -> Void
+    /// Whether the session may still use its connections: asked every `activityCheck`, so that a session
+    /// closed where nobody cut this instance's connections (another instance, a failed revoke) ends here too.
+    public var stillActive: @Sendable (_ session: String) async -> Bool
 
     public init(authenticate: @escaping @Sendable (_ user: String, _ password: String, _ client: String?) async -> ProxyGrant?,
                 record: @escaping @Sendable (_ connection: ProxyConnection, _ records: [StatementRecord]) async throws -> Void,
                 recordOutcomes: (@Sendable (_ connection: ProxyConnection, _ records: [StatementRecord]) async -> Void)? = nil,
                 opened: @escaping @Sendable (_ connection: ProxyConnection) async throws -> Void = { _ in },
-                closed: @escaping @Sendable (_ connection: ProxyConnection, _ reason: String) async -> Void = { _, _ in }) {
+                closed: @escaping @Sendable (_ connection: ProxyConnection, _ reason: String) async -> Void = { _, _ in },
+                stillActive: @escaping @Sendable (_ session: String) async -> Bool = { _ in true }) {
         self.authenticate = authenticate
         self.record = record
         self.recordOutcomes = recordOutcomes ?? { connection, records in try? await record(connection, records) }
         self.opened = opened
         self.closed = closed
+        self.stillActive = stillActive
     }
 }
 
@@ -80,6 +85,7 @@ public struct ProxyServer: Sendable {
     /// hold a connection (and a file descriptor) forever.
     private let startupTimeout: TimeAmount
     private let tls: NIOSSLContext?
+    private let activityCheck: Duration
     private let logger: Logger
     private let listener: NIOAsyncChannel<NIOAsyncChannel<FrontendMessage, ByteBuffer>, Never>
 
@@ -88,7 +94,8 @@ public struct ProxyServer: Sendable {
     /// Binds now (so a bad port fails at start); `run()` serves.
     public static func bind(host: String, port: Int, hooks: ProxyHooks, connections: ProxyConnections = ProxyConnections(),
                             connector: TargetConnector = TargetConnector(), limits: ProtocolLimits = .default,
-                            startupTimeout: TimeAmount = .seconds(10), tls: NIOSSLContext? = nil, logger: Logger) async throws -> ProxyServer {
+                            startupTimeout: TimeAmount = .seconds(10), tls: NIOSSLContext? = nil, activityCheck: Duration = .seconds(5),
+                            logger: Logger) async throws -> ProxyServer {
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: host, port: port) { child in
@@ -98,7 +105,7 @@ public struct ProxyServer: Sendable {
                 }
             }
         return ProxyServer(connections: connections, hooks: hooks, connector: connector, limits: limits, startupTimeout: startupTimeout,
-                           tls: tls, logger: logger, listener: listener)
+                           tls: tls, activityCheck: activityCheck, logger: logger, listener: listener)
     }
 
     /// Serves until cancelled, then closes the listener; open connections end with their tasks.
@@ -239,6 +246,17 @@ public struct ProxyServer: Sendable {
                 await connections.setBackend(clientChannel, key: greeting.backendKey, target: grant.target)
                 try await toClient.write(encode([.authentication(.ok)] + greeting.messages))
                 try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { [activityCheck] in
+                        while true {
+                            try await Task.sleep(for: activityCheck)
+                            if await !hooks.stillActive(grant.session) {
+                                await connections.markCut(grant.session)
+                                try? await clientChannel.close()
+                                try? await toTarget.write(.terminate)
+                                throw CancellationError()
+                            }
+                        }
+                    }
                     group.addTask { [handOff] in
                         var clientMessages = handOff.value
                         do {

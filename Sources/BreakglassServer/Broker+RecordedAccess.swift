@@ -102,7 +102,8 @@ extension Broker {
             },
             closed: { connection, reason in
                 try? await journalConnection(connection, type: .proxyDisconnected, details: ["reason": reason])
-            })
+            },
+            stillActive: { session in await sessionStillActive(session) })
     }
 
     /// Lets a client in when its user name is an active `recorded` session and its password that session's
@@ -134,6 +135,16 @@ extension Broker {
         } catch {
             logger.error("proxy could not check a client; refused", metadata: ["error": "\(error)"])
             return nil
+        }
+    }
+
+    /// A database that cannot answer keeps the connection (the target's own VALID UNTIL and the revoke still apply).
+    func sessionStillActive(_ id: String) async -> Bool {
+        do {
+            let record = try await database.read { try await $0.session(id: id) }
+            return record?.session.state(at: clock.now()) == .active
+        } catch {
+            return true
         }
     }
 

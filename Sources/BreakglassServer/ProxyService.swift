@@ -27,14 +27,16 @@ public struct ProxyService: Service, CustomStringConvertible {
     let endpoint: ProxyEndpoint
 
     /// Binds with the broker's TLS settings (the HTTP listener's certificate). Without them it binds only to loopback.
-    public static func bind(_ config: ProxyListenConfig, broker: Broker, listen: ListenConfig, logger: Logger) async throws -> ProxyService {
+    public static func bind(_ config: ProxyListenConfig, broker: Broker, listen: ListenConfig, activityCheck: Duration = .seconds(5),
+                            logger: Logger) async throws -> ProxyService {
         let tls = try listen.tlsConfiguration().map { try NIOSSLContext(configuration: $0) }
         // Unlike HTTP there is no TLS-terminating proxy in front of this port: --insecure-listen does not apply.
         if tls == nil && !LoopbackAddress.isLoopback(config.host) {
             throw BreakglassError.invalid("proxy_host", "the PostgreSQL proxy listens without TLS only on loopback; give --tls-cert and --tls-key, or --proxy-host 127.0.0.1")
         }
         let server = try await ProxyServer.bind(host: config.host, port: config.port, hooks: broker.proxyHooks(),
-                                                connections: broker.recordingProxy.connections, tls: tls, logger: logger)
+                                                connections: broker.recordingProxy.connections, tls: tls, activityCheck: activityCheck,
+                                                logger: logger)
         let endpoint = ProxyEndpoint(host: config.advertisedHost, port: server.port, tls: tls != nil)
         broker.recordingProxy.listening(at: endpoint)
         return ProxyService(server: server, broker: broker, endpoint: endpoint)

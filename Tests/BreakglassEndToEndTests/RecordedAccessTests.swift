@@ -226,6 +226,21 @@ final class RecordedAccessTests: PostgresTargetTestCase {
         XCTAssertFalse(exists)
     }
 
+    func testAConnectionOfASessionClosedWhereNobodyCutItEndsAtTheNextActivityCheck() async throws {
+        let (id, proxy) = try await breakGlassRecorded()
+        let open = try await PostgresConnection.connect(
+            configuration: .init(host: "127.0.0.1", port: proxy["port"] as! Int, username: id, password: try XCTUnwrap(proxy["password"] as? String),
+                                 database: targetDatabase, tls: .disable),
+            id: 4, logger: Logger(label: "recorded-access-test"))
+        defer { Task { try? await open.close() } }
+        // Closed by another instance whose revoke of the role failed: this instance was never told.
+        try await database.asSuperuser("UPDATE sessions SET state = 'ended', closed_at = now(), closed_by = 'bob' WHERE id = '\(id)'")
+        try await waitUntil { open.isClosed }
+        try await waitUntil {
+            try self.statementLog(id).contains { $0.type == "session.proxy_disconnected" && $0.details["reason"]?.contains("cut by the broker") == true }
+        }
+    }
+
     func testWithoutAProxyARecordedTargetIsRefusedBeforeAnythingIsIssued() async throws {
         let endpoint = server.broker.recordingProxy.endpoint
         server.broker.recordingProxy.listening(at: nil)

@@ -49,7 +49,8 @@ public final class TestServer: @unchecked Sendable {
                     let broker = try await Broker.start(database: db, clock: clock, box: box, settings: settings, logger: logger)
                     let box = ServiceGroupBox()
                     let proxyService = proxy
-                        ? try await ProxyService.bind(ProxyListenConfig(host: "127.0.0.1", port: 0), broker: broker, listen: listen, logger: logger)
+                        ? try await ProxyService.bind(ProxyListenConfig(host: "127.0.0.1", port: 0), broker: broker, listen: listen,
+                                                     activityCheck: .milliseconds(200), logger: logger)
                         : nil
                     let group = try BrokerServer.makeServiceGroup(
                         broker: broker, migrator: migrator, listen: listen, logger: logger,
