@@ -248,7 +248,8 @@ public struct ProxyServer: Sendable {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { [activityCheck] in
                         while true {
-                            try await Task.sleep(for: activityCheck)
+                            // Cancelled when the connection ends by itself: that is no error of this task's.
+                            do { try await Task.sleep(for: activityCheck) } catch { return }
                             if await !hooks.stillActive(grant.session) {
                                 await connections.markCut(grant.session)
                                 try? await clientChannel.close()

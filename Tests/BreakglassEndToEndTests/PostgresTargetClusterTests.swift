@@ -26,13 +26,7 @@ final class PostgresTargetClusterTests: BrokerTestCase {
     func startTarget(pgaudit: Bool) async throws -> TargetCluster {
         let target = try TargetCluster(preload: pgaudit ? ["pgaudit"] : [])
         cluster = target
-        try await target.run("CREATE DATABASE payments")
-        try await target.run("""
-            CREATE ROLE payments_oncall_rw NOLOGIN;
-            CREATE ROLE breakglass_manager LOGIN CREATEROLE PASSWORD '\(managerPassword)';
-            GRANT payments_oncall_rw TO breakglass_manager WITH ADMIN OPTION;
-            GRANT SET ON PARAMETER log_statement TO breakglass_manager
-            """ + (pgaudit ? "; GRANT SET ON PARAMETER pgaudit.log, pgaudit.log_parameter TO breakglass_manager" : ""))
+        try await target.makeRunbookRoles(managerPassword: managerPassword, pgaudit: pgaudit)
         try await target.run(database: "payments", """
             CREATE TABLE ledger (id int PRIMARY KEY, amount int);
             INSERT INTO ledger VALUES (1, 4521);

@@ -103,6 +103,8 @@ final class RecordedAccessTests: PostgresTargetTestCase {
             return log.filter { $0.type == "session.statement_result" }.count == 4 && log.filter { $0.type == "session.proxy_disconnected" }.count == 2
         }
         let log = try statementLog(id)
+        XCTAssertEqual(log.filter { $0.type == "session.proxy_disconnected" }.map { $0.details["reason"] }, ["ended", "ended"],
+                       "a client that says Terminate ended its own connection")
         let intents = log.filter { $0.type == "session.statement" }
         // A prepared statement's text is recorded at its Parse, then with its parameters at Bind (the execution).
         XCTAssertEqual(intents.filter { $0.details["protocol"] == "parse" }.map { $0.details["sql"] },

@@ -31,13 +31,7 @@ final class RecordedTLSTests: BrokerTestCase {
         XCTAssertEqual(made.status, 0, made.stderr)
         let target = try TargetCluster(tls: (cert, key))
         cluster = target
-        try await target.run("CREATE DATABASE payments")
-        try await target.run("""
-            CREATE ROLE payments_oncall_rw NOLOGIN;
-            CREATE ROLE breakglass_manager LOGIN CREATEROLE PASSWORD '\(managerPassword)';
-            GRANT payments_oncall_rw TO breakglass_manager WITH ADMIN OPTION;
-            GRANT SET ON PARAMETER log_statement TO breakglass_manager
-            """)
+        try await target.makeRunbookRoles(managerPassword: managerPassword)
         // The proxy with the broker's certificate, as `serve --tls-cert/--tls-key --proxy-port` runs it.
         let service = try await ProxyService.bind(ProxyListenConfig(host: "127.0.0.1", port: 0), broker: server.broker,
                                                   listen: ListenConfig(host: "127.0.0.1", port: 0, tlsCertificatePath: cert, tlsKeyPath: key),

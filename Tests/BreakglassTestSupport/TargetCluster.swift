@@ -89,6 +89,18 @@ public final class TargetCluster: @unchecked Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
+    /// What `runbooks/set-up-a-postgresql-target.md` has a superuser make: the `payments` database, the role
+    /// sessions are granted and the broker's managing role (with the pgaudit settings when it is loaded).
+    public func makeRunbookRoles(managerPassword: String, pgaudit: Bool = false) async throws {
+        try await run("CREATE DATABASE payments")
+        try await run("""
+            CREATE ROLE payments_oncall_rw NOLOGIN;
+            CREATE ROLE breakglass_manager LOGIN CREATEROLE PASSWORD '\(managerPassword)';
+            GRANT payments_oncall_rw TO breakglass_manager WITH ADMIN OPTION;
+            GRANT SET ON PARAMETER log_statement TO breakglass_manager
+            """ + (pgaudit ? "; GRANT SET ON PARAMETER pgaudit.log, pgaudit.log_parameter TO breakglass_manager" : ""))
+    }
+
     /// Runs statements as the superuser, one at a time (split on `;`).
     public func run(database: String = "postgres", _ sql: String) async throws {
         try await Database.withDatabase(superuser.with(user: "postgres", password: password, database: database), logger: TestDatabase.logger) { db in
