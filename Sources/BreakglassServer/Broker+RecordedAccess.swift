@@ -38,6 +38,8 @@ public struct ProxyLogin: Codable, Sendable, Equatable {
 public final class RecordingProxy: Sendable {
     public let connections = ProxyConnections()
     let journal: AuditBatcher
+    /// Failed logins per client address: past the budget an address is refused before any database read.
+    let failedLogins = RateLimiter()
     private let listening = NIOLockedValueBox<ProxyEndpoint?>(nil)
 
     init(database: Database, logger: Logger) {
@@ -109,6 +111,17 @@ extension Broker {
     /// Lets a client in when its user name is an active `recorded` session and its password that session's
     /// proxy token; every other case is the same refusal (logged, never detailed to the client).
     func admitProxyClient(user: String, token: String, client: String?) async -> ProxyGrant? {
+        let key = "proxy_login_failures|" + RateLimiter.clientKey(client)
+        if await recordingProxy.failedLogins.wait(key, budget: settings.rateLimits.authFailures) != nil {
+            logger.notice("proxy refused a client: too many failed logins from its address", metadata: ["client.address": "\(client ?? "-")"])
+            return nil
+        }
+        let grant = await checkProxyClient(user: user, token: token, client: client)
+        if grant == nil { _ = await recordingProxy.failedLogins.admit(key, budget: settings.rateLimits.authFailures) }
+        return grant
+    }
+
+    private func checkProxyClient(user: String, token: String, client: String?) async -> ProxyGrant? {
         do {
             // Session ids are short; anything longer is no session of ours and costs no query.
             guard user.count <= 64, token.count <= 128 else { return nil }

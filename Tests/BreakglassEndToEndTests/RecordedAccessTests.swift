@@ -243,6 +243,20 @@ final class RecordedAccessTests: PostgresTargetTestCase {
         }
     }
 
+    func testAnAddressGuessingTokensIsRefusedBeforeAnyLookupEvenWithTheRightToken() async throws {
+        let (id, proxy) = try await breakGlassRecorded()
+        let budget = Int(serverSettings.rateLimits.authFailures.burst)
+        // A few past the budget: the bucket refills at one a second while psql runs.
+        for _ in 0..<(budget + 5) {
+            let wrong = try Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"], environment: proxyEnvironment(proxy, token: "bgp_guess"))
+            XCTAssertNotEqual(wrong.status, 0)
+        }
+        let right = try Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"], environment: proxyEnvironment(proxy))
+        XCTAssertNotEqual(right.status, 0, "the address spent its budget of failed logins")
+        let statements = try statementLog(id).filter { $0.type == "session.proxy_connected" }
+        XCTAssertEqual(statements.count, 0)
+    }
+
     func testWithoutAProxyARecordedTargetIsRefusedBeforeAnythingIsIssued() async throws {
         let endpoint = server.broker.recordingProxy.endpoint
         server.broker.recordingProxy.listening(at: nil)
