@@ -128,8 +128,10 @@ public struct Broker: Sendable {
 
     /// Checks a code for a user whose row the caller holds locked. A refusal is returned with the audit
     /// event describing it; the failure is already counted (and the account locked if it was one too many).
+    /// An accepted step is spent here unless the caller writes the spend with its own changes (`spending: false`),
+    /// in the same transaction.
     func prove(totp code: String, user: UserRecord, tx: Tx, now: Date, against authenticator: Authenticator = .enrolled,
-               counting: FailureCount = .lockout, denial: (String) -> AuditEvent) async throws -> Proof {
+               counting: FailureCount = .lockout, spending: Bool = true, denial: (String) -> AuditEvent) async throws -> Proof {
         if let until = user.lockedUntil, until > now {
             return .refused(.accountLocked(until: until), denial("account_locked"))
         }
@@ -140,7 +142,7 @@ public struct Broker: Sendable {
         let outcome = settings.verifier.verify(code: code, otp: OneTimePassword(secret: seed), at: now, lastUsedStep: lastStep)
         switch outcome {
         case .accepted(let step):
-            try await tx.spendTOTPStep(userId: user.id, step: step)
+            if spending { try await tx.spendTOTPStep(userId: user.id, step: step) }
             return .proven(step: step)
         case .reused(replayOfLast: true):
             // The step just accepted, submitted again: refused and audited, but a double submit during an
