@@ -43,17 +43,20 @@ public struct SessionRequest: Sendable {
 }
 
 extension Broker {
-    /// Breaks glass: checks the target's policy, proves a fresh TOTP code, records the activation with its
-    /// audit event and pages in one transaction, and only after that commit signs the credential.
-    public func request(_ request: SessionRequest, actor: AuthUser, origin: RequestOrigin) async throws -> SessionGrant {
+    /// Breaks glass for the holder of `bearer`: authenticates them (refusing as `authenticate` does), checks the
+    /// target's policy, proves a fresh TOTP code, records the activation with its audit event and pages in one
+    /// transaction, and only after that commit signs the credential.
+    public func request(_ request: SessionRequest, bearer: String, origin: RequestOrigin) async throws -> SessionGrant {
         let now = clock.now()
-        let targetName = try Validation.targetName(request.target)
+        let tokenHash = try Self.apiTokenHash(bearer)
         let id = Secrets.sessionId()
-        let (session, target) = try await database.transactionCommittingRefusal { tx -> Outcome<(EmergencySession, Target)> in
-            guard let (user, target) = try await tx.activationSubject(userId: actor.id, target: targetName) else {
+        let (session, target, actor) = try await database.transactionCommittingRefusal { tx -> Outcome<(EmergencySession, Target, AuthUser)> in
+            guard let (user, tokenExpiresAt, found) = try await tx.activationSubject(apiTokenHash: tokenHash, target: request.target) else {
                 throw BreakglassError.unauthenticated
             }
-            guard let target else { throw BreakglassError.targetUnknown(targetName) }
+            let actor = try Self.admit(user, tokenHash: tokenHash, tokenExpiresAt: tokenExpiresAt, now: now)
+            let targetName = try Validation.targetName(request.target)
+            guard let target = found else { throw BreakglassError.targetUnknown(targetName) }
             try checkRecordedAccessAvailable(target)
             // Bad input is refused before the code is checked, so a typo does not spend or count a TOTP code.
             var session = try EmergencySession.activate(id: id, requester: user.name, target: target, reason: request.reason,
@@ -95,7 +98,7 @@ extension Broker {
             try await tx.recordActivation(ActivationRecord(
                 session: session, userId: user.id, step: step, credential: credential, origin: origin, obligation: obligation,
                 pageType: AuditEventType.sessionActivated.rawValue, page: Self.pagePayload(session), event: activated, now: now))
-            return .done((session, target))
+            return .done((session, target, actor))
         }
         logger.notice(session.drill ? "drill session activated" : "session activated",
                       metadata: ["session.id": "\(session.id)", "session.target": "\(target.name)", "user.name": "\(actor.name)"])

@@ -34,30 +34,33 @@ public struct ActivationRecord: Sendable {
     }
 }
 
-/// Breaking glass is the path engineers wait on during an incident, so it is written in as few round trips
-/// as its guarantees allow: one to load (the requester locked, with the target), one to lock the audit shard
-/// head, one to write everything; with BEGIN and COMMIT, five instead of twelve.
+/// Breaking glass is the path engineers wait on during an incident, so it takes as few round trips as its
+/// guarantees allow: BEGIN, one to authenticate and load (the requester locked, with the target), one to lock
+/// the audit shard head, one to write everything, COMMIT. Five, where it took thirteen.
 extension Tx {
-    /// The requester, locked until commit (their TOTP step and failure count change under this lock), and the
-    /// target if one of that name exists. Nil when the user does not exist.
-    public func activationSubject(userId: UUID, target name: String) async throws -> (user: UserRecord, target: Target?)? {
+    /// The holder of an unrevoked API token, locked until commit (their TOTP step and failure count change under
+    /// this lock), with the token's expiry (the caller refuses expired ones) and the target if one of that name
+    /// exists: authentication and the activation's first read in one statement. Nil when no such token is held.
+    public func activationSubject(apiTokenHash: [UInt8], target name: String) async throws
+        -> (user: UserRecord, tokenExpiresAt: Date, target: Target?)? {
         for try await row in try await query("""
             SELECT u.id, u.name, u.roles, u.totp_seed_enc, u.totp_pending_seed_enc, u.totp_confirmed, u.totp_last_step, u.locked_until,
-                   u.created_by, t.name, t.kind, t.audience, t.max_ttl_seconds, t.max_total_seconds, t.retro_deadline_seconds,
+                   u.created_by, k.expires_at, t.name, t.kind, t.audience, t.max_ttl_seconds, t.max_total_seconds, t.retro_deadline_seconds,
                    t.retro_deadline_from, t.requesters, t.drill_deadline_seconds, t.postgres::text
-            FROM users u LEFT JOIN targets t ON t.name = \(name)
-            WHERE u.id = \(userId) FOR UPDATE OF u
+            FROM api_tokens k JOIN users u ON u.id = k.user_id LEFT JOIN targets t ON t.name = \(name)
+            WHERE k.token_hash = \(Data(apiTokenHash)) AND k.revoked_at IS NULL AND u.totp_confirmed
+            FOR UPDATE OF u
             """) {
-            let r = try row.decode((UUID, String, [String], Data?, Data?, Bool, Int64, Date?, String, String?, String?, String?, Int?, Int?,
-                                    Int?, String?, [String]?, Int?, String?).self)
+            let r = try row.decode((UUID, String, [String], Data?, Data?, Bool, Int64, Date?, String, Date, String?, String?, String?, Int?,
+                                    Int?, Int?, String?, [String]?, Int?, String?).self)
             let user = try UserRecord(id: r.0, name: r.1, roles: r.2, seed: r.3, pending: r.4, confirmed: r.5, step: r.6, locked: r.7,
                                       creator: r.8)
-            guard let targetName = r.9, let kind = r.10, let audience = r.11, let ttl = r.12, let total = r.13, let retro = r.14,
-                  let from = r.15, let requesters = r.16 else {
-                return (user, nil)
+            guard let targetName = r.10, let kind = r.11, let audience = r.12, let ttl = r.13, let total = r.14, let retro = r.15,
+                  let from = r.16, let requesters = r.17 else {
+                return (user, r.9, nil)
             }
-            return (user, try Target(name: targetName, kind: kind, audience: audience, ttl: ttl, total: total, retro: retro, from: from,
-                                     requesters: requesters, drill: r.17, postgres: r.18))
+            return (user, r.9, try Target(name: targetName, kind: kind, audience: audience, ttl: ttl, total: total, retro: retro,
+                                          from: from, requesters: requesters, drill: r.18, postgres: r.19))
         }
         return nil
     }
