@@ -4,7 +4,7 @@
 # on a throwaway PostgreSQL cluster with fsync on. In the same run and on the same cluster, pgbench runs a
 # transaction of the same shape (one row locked and updated, four rows inserted) at the same client count:
 # the ratio of the two is how close the broker gets to what its database allows. Then the audit chain is
-# verified by the CLI, which need not trust the server. BENCH_PERF=FILE records a profile of the broker.
+# verified by the CLI, which need not trust the server. BENCH_PERF=FILE records a profile of the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,10 +55,11 @@ secret=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["secre
 "$bin/breakglass" admin set-target bench-token --kind token --max-ttl 1h --totp "$(oathtool --totp -b "$secret" -N 'now + 30 seconds')" >&2
 
 "$bin/breakglass-bench" enroll-many "$users" "$work/engineers.txt"
-# BENCH_PERF=FILE profiles the broker (perf record, call graphs) while it serves the activations.
+# BENCH_PERF=FILE profiles the whole machine (perf record, call graphs) while the broker serves the activations:
+# the broker, PostgreSQL and the load share its cores.
 perf_pid=
 if [ -n "${BENCH_PERF:-}" ]; then
-    perf record -q -F 499 -g -p "$broker_pid" -o "$BENCH_PERF" >/dev/null 2>&1 &
+    perf record -q -a -F 499 -g -o "$BENCH_PERF" >/dev/null 2>&1 &
     perf_pid=$!
     sleep 1
 fi
