@@ -116,8 +116,19 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // Writes synthetic, valid audit logs for scripts/bench-audit.sh; not shipped as a product.
-        .executableTarget(name: "breakglass-bench", dependencies: ["BreakglassCore"], swiftSettings: strict),
+        // Load and data for scripts/bench-*.sh (synthetic audit logs, enrolled engineers, activations over HTTP);
+        // not shipped as a product.
+        .executableTarget(
+            name: "breakglass-bench",
+            dependencies: [
+                "BreakglassCore", "BreakglassStore", "BreakglassServer",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "BreakglassTestSupport",
             dependencies: [

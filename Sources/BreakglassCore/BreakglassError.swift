@@ -80,6 +80,9 @@ public enum Timestamp {
     public static func format(_ date: Date) -> String {
         // Nearest, not floor: a stored millisecond value read back through microsecond storage may land a hair below it.
         let millis = (date.timeIntervalSince1970 * 1000).rounded()
+        // Every audit event, page and API answer formats several times: plain arithmetic for the years the broker
+        // lives in, Foundation's calendar (and its cost) only outside them.
+        if millis >= 0, millis < 253_402_300_800_000 { return formatCivil(millis: Int64(millis)) }
         let whole = Date(timeIntervalSince1970: (millis / 1000).rounded(.down))
         let ms = Int(millis.truncatingRemainder(dividingBy: 1000))
         var calendar = Calendar(identifier: .gregorian)
@@ -87,6 +90,45 @@ public enum Timestamp {
         let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: whole)
         return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
                       c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!, ms)
+    }
+
+    /// Proleptic Gregorian date from days since 1970 (H. Hinnant's `civil_from_days`), the same fields as
+    /// Foundation's Gregorian calendar in UTC gives for years 1970 through 9999.
+    static func formatCivil(millis: Int64) -> String {
+        let seconds = millis / 1000, ms = Int(millis % 1000)
+        let days = seconds / 86400, secondOfDay = Int(seconds % 86400)
+        let z = days + 719_468
+        let era = z / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = Int(dayOfYear - (153 * mp + 2) / 5 + 1)
+        let month = Int(mp < 10 ? mp + 3 : mp - 9)
+        let year = Int(yearOfEra + era * 400) + (month <= 2 ? 1 : 0)
+        var out = [UInt8](repeating: 0, count: 24)
+        func put(_ value: Int, at offset: Int, digits: Int) {
+            var value = value
+            for i in stride(from: offset + digits - 1, through: offset, by: -1) {
+                out[i] = UInt8(48 + value % 10)
+                value /= 10
+            }
+        }
+        put(year, at: 0, digits: 4)
+        out[4] = 0x2D
+        put(month, at: 5, digits: 2)
+        out[7] = 0x2D
+        put(day, at: 8, digits: 2)
+        out[10] = 0x54
+        put(secondOfDay / 3600, at: 11, digits: 2)
+        out[13] = 0x3A
+        put(secondOfDay / 60 % 60, at: 14, digits: 2)
+        out[16] = 0x3A
+        put(secondOfDay % 60, at: 17, digits: 2)
+        out[19] = 0x2E
+        put(ms, at: 20, digits: 3)
+        out[23] = 0x5A
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Truncates to the millisecond precision audit bodies carry, so a stored time and its body agree.

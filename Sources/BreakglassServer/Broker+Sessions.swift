@@ -43,15 +43,20 @@ public struct SessionRequest: Sendable {
 }
 
 extension Broker {
-    /// Breaks glass: checks the target's policy, proves a fresh TOTP code, records the activation with its
-    /// audit event and pages in one transaction, and only after that commit signs the credential.
-    public func request(_ request: SessionRequest, actor: AuthUser, origin: RequestOrigin) async throws -> SessionGrant {
+    /// Breaks glass for the holder of `bearer`: authenticates them (refusing as `authenticate` does), checks the
+    /// target's policy, proves a fresh TOTP code, records the activation with its audit event and pages in one
+    /// transaction, and only after that commit signs the credential.
+    public func request(_ request: SessionRequest, bearer: String, origin: RequestOrigin) async throws -> SessionGrant {
         let now = clock.now()
-        let targetName = try Validation.targetName(request.target)
+        let tokenHash = try Self.apiTokenHash(bearer)
         let id = Secrets.sessionId()
-        let (session, target) = try await database.transactionCommittingRefusal { tx -> Outcome<(EmergencySession, Target)> in
-            guard let user = try await tx.user(id: actor.id, forUpdate: true) else { throw BreakglassError.unauthenticated }
-            guard let target = try await tx.target(named: targetName) else { throw BreakglassError.targetUnknown(targetName) }
+        let (session, target, actor) = try await database.transactionCommittingRefusal { tx -> Outcome<(EmergencySession, Target, AuthUser)> in
+            guard let (user, tokenExpiresAt, found) = try await tx.activationSubject(apiTokenHash: tokenHash, target: request.target) else {
+                throw BreakglassError.unauthenticated
+            }
+            let actor = try Self.admit(user, tokenHash: tokenHash, tokenExpiresAt: tokenExpiresAt, now: now)
+            let targetName = try Validation.targetName(request.target)
+            guard let target = found else { throw BreakglassError.targetUnknown(targetName) }
             try checkRecordedAccessAvailable(target)
             // Bad input is refused before the code is checked, so a typo does not spend or count a TOTP code.
             var session = try EmergencySession.activate(id: id, requester: user.name, target: target, reason: request.reason,
@@ -67,22 +72,19 @@ extension Broker {
                 try await tx.appendAudit(denial("not_allowed"))
                 return .refused(.forbidden("you are not allowed to request \(target.name); ask an admin to add you to its requesters"))
             }
-            switch try await prove(totp: request.totp, user: user, tx: tx, now: now, denial: denial) {
+            let step: Int64
+            switch try await prove(totp: request.totp, user: user, tx: tx, now: now, spending: false, denial: denial) {
             case .refused(let error, let event):
                 try await tx.enqueueNotification(type: AuditEventType.sessionDenied.rawValue, sessionId: id, payload: [
                     "user": user.name, "target": target.name, "failure": error.code, "incident": session.incident,
                 ].merging(Self.drillMark(session)) { $1 }, now: now)
                 try await tx.appendAudit(event)
                 return .refused(error)
-            case .proven:
-                break
+            case .proven(let proven):
+                step = proven
             }
             let credential = CredentialRef(kind: target.kind, keyId: issuer.signingKid, tokenId: id, audience: target.audience,
                                            role: target.kind == .postgres ? PostgresTarget.roleName(sessionId: id) : nil)
-            try await tx.insertSession(session, userId: user.id, credential: credential, origin: origin)
-            try await tx.insertObligation(obligation)
-            try await tx.enqueueNotification(type: AuditEventType.sessionActivated.rawValue, sessionId: id,
-                                             payload: Self.pagePayload(session), now: now)
             var activated = AuditEvent(
                 type: .sessionActivated, at: now, actor: user.name, actorRoles: user.roles, origin: origin, target: target.name,
                 sessionId: id, reason: session.reason, incident: session.incident,
@@ -92,8 +94,11 @@ extension Broker {
                     .merging(Self.drillMark(session)) { $1 })
             // A drill is the evidence that the response plan was tested.
             if session.drill { activated.controls = Array(Set(activated.controls + DrillPlan.controls)).sorted() }
-            try await tx.appendAudit(activated)
-            return .done((session, target))
+            // The spend, the session, its obligation, its page and its audit event commit together.
+            try await tx.recordActivation(ActivationRecord(
+                session: session, userId: user.id, step: step, credential: credential, origin: origin, obligation: obligation,
+                pageType: AuditEventType.sessionActivated.rawValue, page: Self.pagePayload(session), event: activated, now: now))
+            return .done((session, target, actor))
         }
         logger.notice(session.drill ? "drill session activated" : "session activated",
                       metadata: ["session.id": "\(session.id)", "session.target": "\(target.name)", "user.name": "\(actor.name)"])

@@ -101,15 +101,24 @@ public struct Broker: Sendable {
     /// Resolves a bearer token to its user; unknown, revoked or malformed tokens are all the same refusal.
     /// Expired tokens and tokens of a locked account are refused with what to do about it.
     public func authenticate(bearer: String) async throws -> AuthUser {
-        guard bearer.hasPrefix("bgt_"), bearer.count < 200 else { throw BreakglassError.unauthenticated }
-        let hash = Secrets.hash(bearer)
+        let hash = try Self.apiTokenHash(bearer)
         guard let (user, expiresAt) = try await database.read({ try await $0.user(apiTokenHash: hash) }) else {
             throw BreakglassError.unauthenticated
         }
-        let now = clock.now()
+        return try Self.admit(user, tokenHash: hash, tokenExpiresAt: expiresAt, now: clock.now())
+    }
+
+    /// What a bearer token is looked up by; anything that cannot be one of ours is refused unseen.
+    static func apiTokenHash(_ bearer: String) throws -> [UInt8] {
+        guard bearer.hasPrefix("bgt_"), bearer.count < 200 else { throw BreakglassError.unauthenticated }
+        return Secrets.hash(bearer)
+    }
+
+    /// The holder of a found token, unless the token expired or the account is locked.
+    static func admit(_ user: UserRecord, tokenHash: [UInt8], tokenExpiresAt expiresAt: Date, now: Date) throws -> AuthUser {
         guard expiresAt > now else { throw BreakglassError.tokenExpired(at: expiresAt) }
         if let until = user.lockedUntil, until > now { throw BreakglassError.accountLockedToken(until: until) }
-        return AuthUser(id: user.id, name: user.name, roles: user.roles, tokenHash: hash)
+        return AuthUser(id: user.id, name: user.name, roles: user.roles, tokenHash: tokenHash)
     }
 
     // MARK: TOTP proof
@@ -128,8 +137,10 @@ public struct Broker: Sendable {
 
     /// Checks a code for a user whose row the caller holds locked. A refusal is returned with the audit
     /// event describing it; the failure is already counted (and the account locked if it was one too many).
+    /// An accepted step is spent here unless the caller writes the spend with its own changes (`spending: false`),
+    /// in the same transaction.
     func prove(totp code: String, user: UserRecord, tx: Tx, now: Date, against authenticator: Authenticator = .enrolled,
-               counting: FailureCount = .lockout, denial: (String) -> AuditEvent) async throws -> Proof {
+               counting: FailureCount = .lockout, spending: Bool = true, denial: (String) -> AuditEvent) async throws -> Proof {
         if let until = user.lockedUntil, until > now {
             return .refused(.accountLocked(until: until), denial("account_locked"))
         }
@@ -140,7 +151,7 @@ public struct Broker: Sendable {
         let outcome = settings.verifier.verify(code: code, otp: OneTimePassword(secret: seed), at: now, lastUsedStep: lastStep)
         switch outcome {
         case .accepted(let step):
-            try await tx.spendTOTPStep(userId: user.id, step: step)
+            if spending { try await tx.spendTOTPStep(userId: user.id, step: step) }
             return .proven(step: step)
         case .reused(replayOfLast: true):
             // The step just accepted, submitted again: refused and audited, but a double submit during an

@@ -102,7 +102,7 @@ struct AuthFailureGuard: Sendable {
     let counters: ServerCounters
     let budget: RateLimits.Budget
 
-    func authenticate(address: String?, _ body: () async throws -> AuthUser) async throws -> AuthUser {
+    func authenticate<T: Sendable>(address: String?, _ body: () async throws -> T) async throws -> T {
         let key = "auth_failures|" + RateLimiter.clientKey(address)
         if let wait = await limiter.wait(key, budget: budget) {
             await counters.countRateLimited(route: "auth_failures")

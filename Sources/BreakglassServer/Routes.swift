@@ -72,6 +72,7 @@ enum Routes {
         addMetrics(router, broker: broker, counters: counters, processMetrics: processMetrics)
         addCompliancePages(router, signIn: signIn, guardian: guardian, broker: broker, secureCookies: secureCookies)
 
+        addActivationRoutes(router, guardian: guardian, broker: broker)
         let api = router.group("/v1").add(middleware: AuthMiddleware(broker: broker, guardian: guardian))
         api.get("/me") { _, context in
             let user = try context.requireUser()
@@ -170,19 +171,33 @@ enum Routes {
                               access: access ?? .recorded, redactParameters: body.redactParameters ?? false)
     }
 
-    static func addSessionRoutes(_ api: RouterGroup<BreakglassRequestContext>, broker: Broker) {
+    /// Breaking glass authenticates in the activation's own first statement rather than in `AuthMiddleware` (a
+    /// round trip and a pooled connection of its own); refusals are the same and count toward the same budget.
+    static func addActivationRoutes(_ router: Router<BreakglassRequestContext>, guardian: AuthFailureGuard, broker: Broker) {
         // A drill is requested exactly as glass is broken, on a path of its own: no field of a request body can
         // turn a real activation into a drill (out of the queue and metrics) or back.
-        for (path, drill) in [("/sessions", false), ("/drills", true)] {
-            api.post(RouterPath(path)) { request, context in
-                let body = try await APICoding.decode(SessionRequestBody.self, from: request)
-                let grant = try await broker.request(
-                    SessionRequest(target: body.target, reason: body.reason, incident: body.incident,
-                                   ttl: try parseDuration(body.ttl, field: "ttl"), totp: body.totp, drill: drill),
-                    actor: try context.requireUser(), origin: origin(request, context))
+        for (path, drill) in [("/v1/sessions", false), ("/v1/drills", true)] {
+            router.post(RouterPath(path)) { request, context in
+                guard let bearer = AuthMiddleware.bearerToken(request) else { throw BreakglassError.unauthenticated }
+                let asked: SessionRequest
+                do {
+                    let body = try await APICoding.decode(SessionRequestBody.self, from: request)
+                    asked = SessionRequest(target: body.target, reason: body.reason, incident: body.incident,
+                                           ttl: try parseDuration(body.ttl, field: "ttl"), totp: body.totp, drill: drill)
+                } catch {
+                    // As on every authenticated route, a caller without a valid token hears that, not what is wrong with the body.
+                    _ = try await guardian.authenticate(address: context.clientAddress) { try await broker.authenticate(bearer: bearer) }
+                    throw error
+                }
+                let grant = try await guardian.authenticate(address: context.clientAddress) {
+                    try await broker.request(asked, bearer: bearer, origin: origin(request, context))
+                }
                 return try APICoding.response(grant, status: .created)
             }
         }
+    }
+
+    static func addSessionRoutes(_ api: RouterGroup<BreakglassRequestContext>, broker: Broker) {
         api.get("/sessions") { request, context in
             let everyone = request.uri.queryParameters.get("all") == "true"
             return try APICoding.response(try await broker.sessions(actor: try context.requireUser(), everyone: everyone))

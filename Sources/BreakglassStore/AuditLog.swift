@@ -2,12 +2,36 @@ import BreakglassCore
 import Foundation
 import PostgresNIO
 
+/// An event sealed as the next link of its shard, whose head the transaction holds locked.
+struct AuditLink {
+    var shard: Int
+    var seq: Int64
+    var prevHash: String
+    var body: String
+    var hash: String
+}
+
 extension Tx {
     /// Appends `event` to its shard's chain. Only that shard's head row is locked, until the surrounding
     /// transaction commits, so writers of other shards proceed in parallel. Call it last in a transaction
     /// to keep the lock short.
     @discardableResult
     public func appendAudit(_ event: AuditEvent) async throws -> Int64 {
+        let link = try await nextAuditLink(for: event)
+        var id: Int64 = 0
+        for try await value in try await query("""
+            WITH head AS (UPDATE audit_chain_heads SET seq = \(link.seq), hash = \(link.hash) WHERE shard = \(link.shard))
+            INSERT INTO audit_events (shard, seq, occurred_at, body, prev_hash, hash)
+            VALUES (\(link.shard), \(link.seq), \(event.at), \(link.body), \(link.prevHash), \(link.hash)) RETURNING id
+            """).decode(Int64.self) {
+            id = value
+        }
+        return id
+    }
+
+    /// Locks `event`'s shard head and seals the event as its next link, for the caller to write with the
+    /// head's update in one statement.
+    func nextAuditLink(for event: AuditEvent) async throws -> AuditLink {
         let shard = AuditChain.shard(for: event.shardKey)
         var head: (Int64, String)?
         for try await row in try await query(
@@ -17,21 +41,12 @@ extension Tx {
         guard let (seq, prevHash) = head else {
             throw BreakglassError(.internalFailure, "audit_head_missing", "audit chain head for shard \(shard) is missing")
         }
-        let next = seq + 1
-        let sealed = AuditChain.seal(event, shard: shard, seq: next, prevHash: prevHash)
-        var id: Int64 = 0
-        for try await value in try await query("""
-            INSERT INTO audit_events (shard, seq, occurred_at, body, prev_hash, hash)
-            VALUES (\(shard), \(next), \(event.at), \(sealed.body), \(prevHash), \(sealed.hash)) RETURNING id
-            """).decode(Int64.self) {
-            id = value
-        }
-        try await execute("UPDATE audit_chain_heads SET seq = \(next), hash = \(sealed.hash) WHERE shard = \(shard)")
-        return id
+        let sealed = AuditChain.seal(event, shard: shard, seq: seq + 1, prevHash: prevHash)
+        return AuditLink(shard: shard, seq: seq + 1, prevHash: prevHash, body: sealed.body, hash: sealed.hash)
     }
 
-    /// Appends events in their order, as `appendAudit` one by one would, with one head lock, one INSERT and one
-    /// head update per shard instead of three statements per event: what lets the recording proxy commit a
+    /// Appends events in their order, as `appendAudit` one by one would, with one head lock and one statement
+    /// (the INSERT with the head's update) per shard instead of two statements per event: what lets the recording proxy commit a
     /// group of statements in a few round trips. Shards are locked in ascending order, so two batches never
     /// wait on each other's heads in a cycle.
     public func appendAudit(batch events: [AuditEvent]) async throws {
@@ -58,13 +73,13 @@ extension Tx {
             }
             // WITH ORDINALITY and ORDER BY: ids are drawn in chain order, like one INSERT per event.
             try await execute("""
+                WITH head AS (UPDATE audit_chain_heads SET seq = \(seq), hash = \(prevHash) WHERE shard = \(shard))
                 INSERT INTO audit_events (shard, seq, occurred_at, body, prev_hash, hash)
                 SELECT \(shard), u.seq, u.occurred_at, u.body, u.prev_hash, u.hash
                 FROM unnest(\(seqs)::bigint[], \(times)::timestamptz[], \(bodies)::text[], \(links)::text[], \(hashes)::text[])
                      WITH ORDINALITY AS u(seq, occurred_at, body, prev_hash, hash, n)
                 ORDER BY u.n
                 """)
-            try await execute("UPDATE audit_chain_heads SET seq = \(seq), hash = \(prevHash) WHERE shard = \(shard)")
         }
     }
 

@@ -2,6 +2,23 @@ import BreakglassCore
 import Foundation
 import PostgresNIO
 
+extension Target {
+    /// A row of `Tx.targetColumns`; a kind or settings that do not decode make the row corrupt.
+    init(name: String, kind: String, audience: String, ttl: Int, total: Int, retro: Int, from: String, requesters: [String],
+         drill: Int?, postgres: String?) throws {
+        guard let kind = CredentialKind(rawValue: kind) else { throw BreakglassError.corruptRow("target \(name)") }
+        let settings = try postgres.map { text in
+            do { return try JSONDecoder().decode(PostgresTarget.self, from: Data(text.utf8)) } catch {
+                throw BreakglassError.corruptRow("the PostgreSQL settings of target \(name)")
+            }
+        }
+        self.init(name: name, kind: kind, audience: audience,
+                  maxTTL: TimeInterval(ttl), maxTotal: TimeInterval(total), retroDeadline: TimeInterval(retro),
+                  retroFrom: RetroDeadlineBasis(rawValue: from) ?? .activation, requesters: requesters,
+                  drillDeadline: drill.map(TimeInterval.init), postgres: settings)
+    }
+}
+
 extension Tx {
     /// Creates or replaces a target; returns true when it was new. `managingPasswordEnc` nil keeps the
     /// stored one (a `postgres` target changed without repeating its secret).
@@ -45,16 +62,8 @@ extension Tx {
         var out: [Target] = []
         for try await (name, kind, audience, ttl, total, retro, from, requesters, drill, postgres) in rows.decode(
             (String, String, String, Int, Int, Int, String, [String], Int?, String?).self) {
-            guard let kind = CredentialKind(rawValue: kind) else { throw BreakglassError.corruptRow("target \(name)") }
-            let settings = try postgres.map { text in
-                do { return try JSONDecoder().decode(PostgresTarget.self, from: Data(text.utf8)) } catch {
-                    throw BreakglassError.corruptRow("the PostgreSQL settings of target \(name)")
-                }
-            }
-            out.append(Target(name: name, kind: kind, audience: audience,
-                              maxTTL: TimeInterval(ttl), maxTotal: TimeInterval(total), retroDeadline: TimeInterval(retro),
-                              retroFrom: RetroDeadlineBasis(rawValue: from) ?? .activation, requesters: requesters,
-                              drillDeadline: drill.map(TimeInterval.init), postgres: settings))
+            out.append(try Target(name: name, kind: kind, audience: audience, ttl: ttl, total: total, retro: retro, from: from,
+                                  requesters: requesters, drill: drill, postgres: postgres))
         }
         return out
     }

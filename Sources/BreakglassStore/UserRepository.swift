@@ -21,6 +21,19 @@ public struct UserRecord: Sendable, Equatable {
     public static func seedContext(_ id: UUID) -> String { "totp-seed:\(id.uuidString.lowercased())" }
 }
 
+extension UserRecord {
+    /// A row of `Tx.userSelect`'s columns; roles that are not ours make the row corrupt, never a default.
+    init(id: UUID, name: String, roles: [String], seed: Data?, pending: Data?, confirmed: Bool, step: Int64, locked: Date?,
+         creator: String) throws {
+        let parsed = try roles.map { text in
+            guard let role = Role(rawValue: text) else { throw BreakglassError.corruptRow("the roles of user \(name) (users.roles)") }
+            return role
+        }
+        self.init(id: id, name: name, roles: parsed, seedEnc: seed.map(Array.init), pendingSeedEnc: pending.map(Array.init),
+                  confirmed: confirmed, lastStep: step, lockedUntil: locked, createdBy: creator)
+    }
+}
+
 extension Tx {
     static let userSelect = """
         SELECT id, name, roles, totp_seed_enc, totp_pending_seed_enc, totp_confirmed, totp_last_step, locked_until, created_by FROM users
@@ -46,18 +59,19 @@ extension Tx {
         try await users(where: "id = $1", id, forUpdate: forUpdate).first
     }
 
-    /// The holder of an API token that is not revoked, with the token's expiry (the caller refuses expired ones).
+    /// The holder of an API token that is not revoked, with the token's expiry (the caller refuses expired ones):
+    /// one statement, since every authenticated request pays for it.
     public func user(apiTokenHash: [UInt8]) async throws -> (UserRecord, expiresAt: Date)? {
-        var expiry: Date?
-        for try await at in try await query("""
-            SELECT t.expires_at FROM api_tokens t JOIN users u ON u.id = t.user_id
+        for try await (id, name, roles, seed, pending, confirmed, step, locked, creator, expiry) in try await query("""
+            SELECT u.id, u.name, u.roles, u.totp_seed_enc, u.totp_pending_seed_enc, u.totp_confirmed, u.totp_last_step, u.locked_until,
+                   u.created_by, t.expires_at
+            FROM api_tokens t JOIN users u ON u.id = t.user_id
             WHERE t.token_hash = \(Data(apiTokenHash)) AND t.revoked_at IS NULL AND u.totp_confirmed
-            """).decode(Date.self) {
-            expiry = at
+            """).decode((UUID, String, [String], Data?, Data?, Bool, Int64, Date?, String, Date).self) {
+            return (try UserRecord(id: id, name: name, roles: roles, seed: seed, pending: pending, confirmed: confirmed, step: step,
+                                   locked: locked, creator: creator), expiry)
         }
-        guard let expiry else { return nil }
-        let holder = try await users(where: "id = (SELECT user_id FROM api_tokens WHERE token_hash = $1)", Data(apiTokenHash), forUpdate: false)
-        return holder.first.map { ($0, expiry) }
+        return nil
     }
 
     public func allUsers() async throws -> [UserRecord] {
@@ -76,12 +90,8 @@ extension Tx {
         var out: [UserRecord] = []
         for try await (id, name, roles, seed, pending, confirmed, step, locked, creator) in rows.decode(
             (UUID, String, [String], Data?, Data?, Bool, Int64, Date?, String).self) {
-            let parsed = try roles.map { text in
-                guard let role = Role(rawValue: text) else { throw BreakglassError.corruptRow("the roles of user \(name) (users.roles)") }
-                return role
-            }
-            out.append(UserRecord(id: id, name: name, roles: parsed, seedEnc: seed.map(Array.init), pendingSeedEnc: pending.map(Array.init),
-                                  confirmed: confirmed, lastStep: step, lockedUntil: locked, createdBy: creator))
+            out.append(try UserRecord(id: id, name: name, roles: roles, seed: seed, pending: pending, confirmed: confirmed, step: step,
+                                      locked: locked, creator: creator))
         }
         return out
     }

@@ -1,63 +1,37 @@
-import BreakglassCore
 import Foundation
 
-/// Writes a valid `audit export` of synthetic events for `scripts/bench-audit.sh`: sealed with the same
-/// `AuditChain.seal` the store uses and written with the same `AuditExportLine` the broker serves, so
-/// `breakglass audit verify --file` must find it intact. Not part of the product.
+/// Load and data generators for the `scripts/bench-*` measurements. Not part of the product.
 ///
 ///     breakglass-bench audit-export EVENTS PATH
-let arguments = CommandLine.arguments.dropFirst()
-guard arguments.count == 3, arguments.first == "audit-export", let count = Int(arguments[2]), count > 0 else {
-    FileHandle.standardError.write(Data("usage: breakglass-bench audit-export EVENTS PATH\n".utf8))
-    exit(2)
+///     breakglass-bench enroll-many USERS PATH        (DATABASE_URL, BREAKGLASS_MASTER_KEY_FILE)
+///     breakglass-bench activate URL TARGET PATH CLIENTS
+let usage = """
+    usage: breakglass-bench audit-export EVENTS PATH
+           breakglass-bench enroll-many USERS PATH
+           breakglass-bench activate URL TARGET PATH CLIENTS
+    """
+
+struct BenchFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }
-let path = arguments[3]
-guard FileManager.default.createFile(atPath: path, contents: nil), let file = FileHandle(forWritingAtPath: path) else {
-    FileHandle.standardError.write(Data("cannot write \(path)\n".utf8))
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+do {
+    switch (arguments.first, arguments.count) {
+    case ("audit-export", 3):
+        guard let count = Int(arguments[1]), count > 0 else { throw BenchFailure(usage) }
+        try AuditExportWriter.write(events: count, to: arguments[2])
+    case ("enroll-many", 3):
+        guard let count = Int(arguments[1]), count > 0 else { throw BenchFailure(usage) }
+        try await BenchEnrolment.enroll(users: count, to: arguments[2], environment: ProcessInfo.processInfo.environment)
+    case ("activate", 5):
+        guard let clients = Int(arguments[4]), clients > 0 else { throw BenchFailure(usage) }
+        try await ActivationLoad(baseURL: arguments[1], target: arguments[2], clients: clients).run(engineersFile: arguments[3])
+    default:
+        throw BenchFailure(usage)
+    }
+} catch {
+    FileHandle.standardError.write(Data("breakglass-bench: \(error)\n".utf8))
     exit(1)
 }
-
-/// The mix a busy broker records: mostly statements through the recording proxy and their results, with
-/// activations and ends around them. Texts carry quotes and newlines so lines hold escapes, as real ones do.
-func event(_ index: Int, at: Date) -> AuditEvent {
-    let session = "bg_\(String(index / 40, radix: 36))"
-    let actor = "engineer\(index % 2000)"
-    let origin = RequestOrigin(address: "10.0.\(index % 250).\(index % 200)", userAgent: "breakglass-cli/1")
-    switch index % 40 {
-    case 0:
-        return AuditEvent(type: .sessionActivated, at: at, actor: actor, actorRoles: [.engineer], origin: origin,
-                          target: "prod-payments-db", sessionId: session,
-                          reason: "INC-\(index) lock pile-up on \"payments\", kill blockers", incident: "INC-\(index)",
-                          details: ["ttl": "30m", "credential": "postgres"])
-    case 39:
-        return AuditEvent(type: .sessionEnded, at: at, actor: actor, actorRoles: [.engineer], origin: origin,
-                          target: "prod-payments-db", sessionId: session)
-    case let n where n % 2 == 1:
-        return AuditEvent(type: .sessionStatement, at: at, actor: actor, origin: .server, target: "prod-payments-db", sessionId: session,
-                          details: ["statement": "SELECT pid, state, query\nFROM pg_stat_activity\nWHERE datname = 'payments' AND wait_event_type = \"Lock\" -- \(index)",
-                                    "protocol": "simple", "statement_number": String(n)])
-    default:
-        return AuditEvent(type: .sessionStatementResult, at: at, actor: actor, origin: .server, target: "prod-payments-db",
-                          sessionId: session, details: ["command_tag": "SELECT \(index % 17)", "statement_number": String(index % 40 - 1)])
-    }
-}
-
-var heads = [ChainHead](repeating: ChainHead(shard: 0, seq: 0, hash: AuditChain.genesisHash), count: AuditChain.shardCount)
-var buffer = Data()
-let start = Date(timeIntervalSince1970: 1_800_000_000)
-for index in 0..<count {
-    let audited = event(index, at: start.addingTimeInterval(Double(index) * 0.003))
-    let shard = AuditChain.shard(for: audited.shardKey)
-    let seq = heads[shard].seq + 1
-    let sealed = AuditChain.seal(audited, shard: shard, seq: seq, prevHash: heads[shard].hash)
-    buffer += AuditExportLine.encode(AuditChainRow(id: Int64(index + 1), shard: shard, seq: seq, occurredAt: audited.at,
-                                                   body: sealed.body, prevHash: heads[shard].hash, hash: sealed.hash))
-    buffer.append(0x0A)
-    heads[shard] = ChainHead(shard: shard, seq: seq, hash: sealed.hash)
-    if buffer.count >= 1 << 20 {
-        file.write(buffer)
-        buffer.removeAll(keepingCapacity: true)
-    }
-}
-file.write(buffer)
-try file.close()
