@@ -237,6 +237,9 @@ public struct ProxyServer: Sendable {
                          connection: ProxyConnection, clientChannel: any Channel) async throws {
         let grant = connection.grant
         let handOff = HandOff(clientMessages)
+        // Once the client said Terminate, whatever breaks next (its socket reset, the target closing) is the
+        // ordinary end of the connection, not an error to report.
+        let saidGoodbye = NIOLockedValueBox(false)
         let recorder = RecorderBox(StatementRecorder(redaction: grant.redaction))
         let hooks = self.hooks
         let connections = self.connections
@@ -245,59 +248,66 @@ public struct ProxyServer: Sendable {
                                                parameters: parameters) { greeting, fromTarget, toTarget in
                 await connections.setBackend(clientChannel, key: greeting.backendKey, target: grant.target)
                 try await toClient.write(encode([.authentication(.ok)] + greeting.messages))
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { [activityCheck] in
-                        while true {
-                            // Cancelled when the connection ends by itself: that is no error of this task's.
-                            do { try await Task.sleep(for: activityCheck) } catch { return }
-                            if await !hooks.stillActive(grant.session) {
-                                await connections.markCut(grant.session)
-                                try? await clientChannel.close()
-                                try? await toTarget.write(.terminate)
-                                throw CancellationError()
+                do {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask { [activityCheck] in
+                            while true {
+                                // Cancelled when the connection ends by itself: that is no error of this task's.
+                                do { try await Task.sleep(for: activityCheck) } catch { return }
+                                if await !hooks.stillActive(grant.session) {
+                                    await connections.markCut(grant.session)
+                                    try? await clientChannel.close()
+                                    try? await toTarget.write(.terminate)
+                                    throw CancellationError()
+                                }
                             }
                         }
-                    }
-                    group.addTask { [handOff] in
-                        var clientMessages = handOff.value
-                        do {
-                            while let message = try await clientMessages.next() {
-                                let intents = recorder.frontend(message)
-                                if !intents.isEmpty {
-                                    do {
-                                        try await hooks.record(connection, intents)
-                                    } catch {
-                                        // Fail closed: the statement was not recorded, so it does not run.
-                                        try? await toClient.write(encode([.errorResponse(.init(
-                                            severity: "FATAL", sqlState: "58000",
-                                            message: "breakglass could not record this statement; it was not run"))]))
-                                        throw error
+                        group.addTask { [handOff] in
+                            var clientMessages = handOff.value
+                            do {
+                                while let message = try await clientMessages.next() {
+                                    let intents = recorder.frontend(message)
+                                    if !intents.isEmpty {
+                                        do {
+                                            try await hooks.record(connection, intents)
+                                        } catch {
+                                            // Fail closed: the statement was not recorded, so it does not run.
+                                            try? await toClient.write(encode([.errorResponse(.init(
+                                                severity: "FATAL", sqlState: "58000",
+                                                message: "breakglass could not record this statement; it was not run"))]))
+                                            throw error
+                                        }
+                                    }
+                                    try await toTarget.write(message)
+                                    if case .terminate = message {
+                                        saidGoodbye.withLockedValue { $0 = true }
+                                        return
                                     }
                                 }
-                                try await toTarget.write(message)
-                                if case .terminate = message { return }
+                            } catch {
+                                try? await toTarget.write(.terminate)
+                                throw error
+                            }
+                            // The client went away without Terminate: end the target's side as it would.
+                            try await toTarget.write(.terminate)
+                        }
+                        do {
+                            while let message = try await fromTarget.next() {
+                                let results = recorder.backend(message)
+                                if !results.isEmpty { await hooks.recordOutcomes(connection, results) }
+                                try await toClient.write(encode([message]))
                             }
                         } catch {
-                            try? await toTarget.write(.terminate)
+                            group.cancelAll()
                             throw error
                         }
-                        // The client went away without Terminate: end the target's side as it would.
-                        try await toTarget.write(.terminate)
-                    }
-                    do {
-                        while let message = try await fromTarget.next() {
-                            let results = recorder.backend(message)
-                            if !results.isEmpty { await hooks.recordOutcomes(connection, results) }
-                            try await toClient.write(encode([message]))
-                        }
-                    } catch {
+                        // The target ended the connection: so does the client's.
                         group.cancelAll()
-                        throw error
+                        try? await clientChannel.close()
+                        try await group.waitForAll()
                     }
-                    // The target ended the connection: so does the client's.
-                    group.cancelAll()
-                    try? await clientChannel.close()
-                    try await group.waitForAll()
+                } catch where saidGoodbye.withLockedValue({ $0 }) {
+                    return
                 }
             }
         } catch let failure as TargetConnector.Failure {

@@ -72,6 +72,8 @@ extension Tx {
         let ladder = String(decoding: try JSONEncoder().encode(a.obligation.ladder), as: UTF8.self)
         let session = a.session, obligation = a.obligation, credential = a.credential
         let pageKeys = Array(a.page.keys), pageValues = pageKeys.map { a.page[$0] ?? "" }
+        // The page below is an outbox row like `enqueueNotification`'s: the delivery service is woken after commit.
+        pages.mark()
         // Sibling statements of one WITH see the same snapshot, and the obligation's foreign key is checked at
         // the end of the statement, after the session is in.
         try await execute("""
