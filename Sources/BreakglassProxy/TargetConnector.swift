@@ -61,7 +61,7 @@ public struct TargetConnector: Sendable {
     }
 
     /// Logs in, runs `body` with the logged-in connection, and closes it when `body` returns or throws.
-    /// `parameters` are the client's startup parameters to pass on (application_name, options…);
+    /// `parameters` are the client's startup parameters; only `passedParameters` reach the target, and
     /// `user` and `database` always come from the broker.
     public func withConnection<Result: Sendable>(
         to endpoint: Endpoint, user: String, password: String, parameters: [(name: WireText, value: WireText)] = [],
