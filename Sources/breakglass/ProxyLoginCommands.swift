@@ -32,13 +32,26 @@ struct SavedProxyLogin: Codable {
         return (credentials as NSString).deletingLastPathComponent + "/sessions/\(session).json"
     }
 
-    /// Saves the login a grant carries (only a fresh activation carries the token); returns where, or nil.
-    static func save(_ grant: SessionGrantView, brokerURL: String) throws -> String? {
+    /// The login a grant carries (only a fresh activation carries the token).
+    static func login(from grant: SessionGrantView, brokerURL: String) -> SavedProxyLogin? {
         guard let proxy = grant.credential.proxy, let token = proxy.password else { return nil }
         // A proxy listening on every address is reached at the broker's own host name.
         let host = proxy.host ?? URL(string: brokerURL)?.host ?? "127.0.0.1"
-        let login = SavedProxyLogin(session: grant.session.id, host: host, port: proxy.port, database: proxy.database, tls: proxy.tls, token: token)
-        let path = Self.path(session: grant.session.id)
+        return SavedProxyLogin(session: grant.session.id, host: host, port: proxy.port, database: proxy.database, tls: proxy.tls, token: token)
+    }
+
+    /// A session id is part of a file name: only the characters session ids are made of.
+    static func checked(_ session: String) throws -> String {
+        guard !session.isEmpty, session.count <= 64, session.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) else {
+            throw CLIError(kind: .usage, code: "bad_session_id", message: "'\(session)' is not a session id (like bg_…)")
+        }
+        return session
+    }
+
+    /// Saves the login a grant carries; returns where, or nil when it carries none.
+    static func save(_ grant: SessionGrantView, brokerURL: String) throws -> String? {
+        guard let login = login(from: grant, brokerURL: brokerURL) else { return nil }
+        let path = Self.path(session: try checked(grant.session.id))
         do {
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
@@ -59,9 +72,7 @@ struct SavedProxyLogin: Codable {
         } catch {
             let message = (error as? CLIError)?.message ?? "\(error)"
             var text = "breakglass: \(message)\nthe proxy login is shown here instead, once (PGUSER is the session, PGPASSWORD its token):\n"
-            if let proxy = grant.credential.proxy, let token = proxy.password {
-                let login = SavedProxyLogin(session: grant.session.id, host: proxy.host ?? URL(string: brokerURL)?.host ?? "127.0.0.1",
-                                            port: proxy.port, database: proxy.database, tls: proxy.tls, token: token)
+            if let login = login(from: grant, brokerURL: brokerURL) {
                 text += login.environment.map { "export \($0.0)=\(shellQuoted($0.1))" }.joined(separator: "\n") + "\n"
             }
             FileHandle.standardError.write(Data(text.utf8))
@@ -83,10 +94,7 @@ struct SavedProxyLogin: Codable {
     }
 
     static func load(session: String) throws -> SavedProxyLogin {
-        guard !session.isEmpty, session.count <= 64, session.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) else {
-            throw CLIError(kind: .usage, code: "bad_session_id", message: "'\(session)' is not a session id (like bg_…)")
-        }
-        let path = Self.path(session: session)
+        let path = Self.path(session: try checked(session))
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CLIError(kind: .usage, code: "no_proxy_login",
                            message: "no proxy login for session \(session) on this machine (\(path)); it is saved by the `breakglass request` that broke glass for a recorded target")
