@@ -101,6 +101,7 @@ public struct ProxyServer: Sendable {
             .bind(host: host, port: port) { child in
                 child.eventLoop.makeCompletedFuture {
                     try child.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrontendMessageDecoder(limits: limits)))
+                    if let tls { try child.pipeline.syncOperations.addHandler(TLSStarter(context: tls)) }
                     return try NIOAsyncChannel<FrontendMessage, ByteBuffer>(wrappingChannelSynchronously: child)
                 }
             }
@@ -187,7 +188,7 @@ public struct ProxyServer: Sendable {
         while let message = try await messages.next() {
             switch message {
             case .sslRequest where tls != nil && !secured:
-                try await Self.startTLS(channel, context: tls!)
+                // TLSStarter already answered 'S' and put TLS in place when it saw this message.
                 secured = true
             case .sslRequest, .gssEncRequest:
                 try await outbound.write(ByteBuffer(bytes: [UInt8(ascii: "N")]))
@@ -202,15 +203,6 @@ public struct ProxyServer: Sendable {
             }
         }
         return nil
-    }
-
-    /// Answers 'S' in clear and puts TLS in front of the decoder in the same event-loop turn, so the
-    /// client's ClientHello (sent only after it read the 'S') is the first thing TLS sees.
-    private static func startTLS(_ channel: any Channel, context: NIOSSLContext) async throws {
-        try await channel.eventLoop.submit {
-            channel.writeAndFlush(ByteBuffer(bytes: [UInt8(ascii: "S")]), promise: nil)
-            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context), position: .first)
-        }.get()
     }
 
     static func isLoopback(_ address: SocketAddress?) -> Bool {
@@ -375,5 +367,37 @@ private final class HandOff<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) {
         self.value = value
+    }
+}
+
+/// Starts TLS the moment the decoder hands over an SSLRequest, on the event loop and before the next read is
+/// decoded: 'S' goes out in clear, then TLS sits in front of the decoder, so nothing the client sent in clear
+/// after its SSLRequest can be taken for what it sends inside TLS (the CVE-2021-23214 class; bytes in the
+/// same read as the SSLRequest are already refused by the decoder). A second SSLRequest is left to the
+/// proxy, which answers it 'N'.
+final class TLSStarter: ChannelInboundHandler, @unchecked Sendable {
+    // @unchecked: touched only on its channel's event loop.
+    typealias InboundIn = FrontendMessage
+    typealias InboundOut = FrontendMessage
+
+    private let context: NIOSSLContext
+    private var started = false
+
+    init(context: NIOSSLContext) {
+        self.context = context
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .sslRequest = unwrapInboundIn(data), !started {
+            started = true
+            context.writeAndFlush(NIOAny(ByteBuffer(bytes: [UInt8(ascii: "S")])), promise: nil)
+            do {
+                try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: self.context), position: .first)
+            } catch {
+                context.fireErrorCaught(error)
+                return
+            }
+        }
+        context.fireChannelRead(data)
     }
 }

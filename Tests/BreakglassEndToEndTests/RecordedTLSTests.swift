@@ -65,6 +65,29 @@ final class RecordedTLSTests: BrokerTestCase {
         XCTAssertTrue(psql.stdout.contains("SSL connection (protocol: TLSv1."), psql.stdout)
         XCTAssertEqual(psql.stdout.split(separator: "\n").last, "t", "the proxy's connection to the target is TLS: \(psql.stdout)")
 
+        // A startup sent in clear right behind the SSLRequest without waiting for the 'S' (a man in the
+        // middle's injection) is never read as a login: TLS is in front of the decoder from the moment the
+        // SSLRequest was decoded (or, in the same read, the decoder refuses it), so what follows the 'S' is a
+        // TLS alert or a close, never an 'R'. The timing cannot force the race; this pins the behaviour.
+        let injected = try Tools.run("/usr/bin/env", ["python3", "-c", """
+            import socket, struct, sys, time
+            s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5)
+            s.sendall(struct.pack('!ii', 8, 80877103))
+            time.sleep(0.001)  # most often a read of its own; never waiting for the 'S'
+            body = struct.pack('!i', 196608) + b'user\\0\(id)\\0\\0'
+            s.sendall(struct.pack('!i', len(body) + 4) + body)
+            answer = b''
+            while len(answer) < 2:
+                chunk = s.recv(64)
+                if not chunk:
+                    break
+                answer += chunk
+            assert answer[:1] == b'S', answer
+            print(answer[1:2].hex() if len(answer) > 1 else 'closed')
+            """, String(service.port)])
+        XCTAssertEqual(injected.status, 0, injected.stderr)
+        XCTAssertNotEqual(injected.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "52", "the cleartext startup was answered as a login")
+
         // A client that trusts other roots does not log in: psql really checks the proxy's certificate.
         let otherRoots = try Tools.cli(["psql", id, "--", "-At", "-c", "SELECT 1"], server: server, credentials: credentialsPath("bob"),
                                        extra: extra.merging(["BREAKGLASS_CA_FILE": "/etc/ssl/certs/ca-certificates.crt"]) { $1 })
