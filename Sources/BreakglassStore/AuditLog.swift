@@ -33,33 +33,28 @@ extension Tx {
     /// head's update in one statement.
     func nextAuditLink(for event: AuditEvent) async throws -> AuditLink {
         let shard = AuditChain.shard(for: event.shardKey)
-        var head: (Int64, String)?
-        for try await row in try await query(
-            "SELECT seq, hash FROM audit_chain_heads WHERE shard = \(shard) FOR UPDATE").decode((Int64, String).self) {
-            head = row
-        }
-        guard let (seq, prevHash) = head else {
-            throw BreakglassError(.internalFailure, "audit_head_missing", "audit chain head for shard \(shard) is missing")
-        }
+        let (seq, prevHash) = try await lockAuditHead(shard: shard)
         let sealed = AuditChain.seal(event, shard: shard, seq: seq + 1, prevHash: prevHash)
         return AuditLink(shard: shard, seq: seq + 1, prevHash: prevHash, body: sealed.body, hash: sealed.hash)
     }
 
+    /// The shard's head (sequence number and hash), locked until the transaction ends.
+    private func lockAuditHead(shard: Int) async throws -> (seq: Int64, hash: String) {
+        for try await row in try await query(
+            "SELECT seq, hash FROM audit_chain_heads WHERE shard = \(shard) FOR UPDATE").decode((Int64, String).self) {
+            return row
+        }
+        throw BreakglassError(.internalFailure, "audit_head_missing", "audit chain head for shard \(shard) is missing")
+    }
+
     /// Appends events in their order, as `appendAudit` one by one would, with one head lock and one statement
-    /// (the INSERT with the head's update) per shard instead of two statements per event: what lets the recording proxy commit a
-    /// group of statements in a few round trips. Shards are locked in ascending order, so two batches never
-    /// wait on each other's heads in a cycle.
+    /// (the INSERT with the head's update) per shard instead of two statements per event: what lets the
+    /// recording proxy commit a group of statements in a few round trips. Shards are locked in ascending
+    /// order, so two batches never wait on each other's heads in a cycle.
     public func appendAudit(batch events: [AuditEvent]) async throws {
         let byShard = Dictionary(grouping: events) { AuditChain.shard(for: $0.shardKey) }
         for shard in byShard.keys.sorted() {
-            var head: (Int64, String)?
-            for try await row in try await query(
-                "SELECT seq, hash FROM audit_chain_heads WHERE shard = \(shard) FOR UPDATE").decode((Int64, String).self) {
-                head = row
-            }
-            guard var (seq, prevHash) = head else {
-                throw BreakglassError(.internalFailure, "audit_head_missing", "audit chain head for shard \(shard) is missing")
-            }
+            var (seq, prevHash) = try await lockAuditHead(shard: shard)
             var seqs: [Int64] = [], times: [Date] = [], bodies: [String] = [], links: [String] = [], hashes: [String] = []
             for event in byShard[shard] ?? [] {
                 seq += 1
