@@ -136,22 +136,13 @@ enum CompliancePages {
         var results: [String: [String]] = [:]
         for view in events where view.event.type == .sessionStatementResult {
             let d = view.event.details
-            let text: String = switch d["result"] {
-            case "completed": "\(d["command_tag"] ?? "")" + (d["rows"].map { $0 == "0" ? "" : " (\($0) rows)" } ?? "")
-            case "failed": "ERROR \(d["sqlstate"] ?? ""): \(d["error"] ?? "")"
-            case "omitted": "\(d["omitted_results"] ?? "") more results not kept one by one (\(d["omitted_failed"] ?? "0") failed)"
-            case let other?: other
-            case nil: "—"
-            }
-            results["\(d["connection"] ?? "")#\(d["sequence"] ?? "")", default: []].append(text)
+            results["\(d["connection"] ?? "")#\(d["sequence"] ?? "")", default: []].append(StatementLogText.result(d))
         }
         return events.filter { $0.event.type == .sessionStatement }.map { view in
             let d = view.event.details
             let key = "\(d["connection"] ?? "")#\(d["sequence"] ?? "")"
-            let what = d["protocol"] == "parse" ? "prepare \(d["prepared_statement"] ?? "(unnamed)"): \(d["sql"] ?? "")"
-                : d["sql"] ?? d["function_oid"].map { "function call \($0)" } ?? "portal \(d["portal"] ?? "")"
             return [String(view.seq), time(view.event.at), "<code>\(escape(String((d["connection"] ?? "").prefix(6))))</code>", escape(d["sequence"] ?? ""),
-                    "<code>\(escape(what))</code>", escape(d["parameters"] ?? ""),
+                    "<code>\(escape(StatementLogText.statement(d)))</code>", escape(d["parameters"] ?? ""),
                     escape(results[key]?.joined(separator: "; ") ?? "no answer recorded")]
         }
     }

@@ -202,22 +202,12 @@ struct SessionCommands: AsyncParsableCommand {
                     return "\(at)  \(connection)  connected from \(e.clientAddress ?? "-") as \(d["role"] ?? "-")"
                 case .proxyDisconnected:
                     return "\(at)  \(connection)  disconnected: \(d["reason"] ?? "-")"
-                case .sessionStatement where d["protocol"] == "parse":
-                    return "\(at)  \(connection)  #\(d["sequence"] ?? "-")  prepare \(d["prepared_statement"].map { "\"\($0)\"" } ?? "(unnamed)"): \(d["sql"] ?? "-")"
                 case .sessionStatement:
-                    let what = d["sql"] ?? (d["function_oid"].map { "(function call \($0))" } ?? "(portal \(d["portal"] ?? "-"), opened by an earlier statement)")
-                    var line = "\(at)  \(connection)  #\(d["sequence"] ?? "-")  \(what)"
+                    var line = "\(at)  \(connection)  #\(d["sequence"] ?? "-")  \(StatementLogText.statement(d))"
                     if let parameters = d["parameters"] { line += "  parameters \(parameters)" }
                     return line
                 default:
-                    let result: String = switch d["result"] {
-                    case "completed": "\(d["command_tag"] ?? "-")" + (d["rows"].map { $0 == "0" ? "" : " (\($0) rows)" } ?? "")
-                    case "failed": "ERROR \(d["sqlstate"] ?? "-"): \(d["error"] ?? "-")"
-                    case "omitted": "\(d["omitted_results"] ?? "-") more results not kept one by one (\(d["omitted_failed"] ?? "0") failed)"
-                    case let other?: other
-                    case nil: "-"
-                    }
-                    return "\(at)  \(connection)  #\(d["sequence"] ?? "-")  → \(result)"
+                    return "\(at)  \(connection)  #\(d["sequence"] ?? "-")  → \(StatementLogText.result(d))"
                 }
             }.joined(separator: "\n")
         }
