@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
         .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", exact: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", exact: "1.8.1"),
     ],
     targets: [
         .target(
@@ -31,7 +33,15 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
-        .target(name: "BreakglassSystem", swiftSettings: strict),
+        // Files that hold secrets, and the one way to run another program (swift-subprocess).
+        .target(
+            name: "BreakglassSystem",
+            dependencies: [
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "BreakglassStore",
             dependencies: [
@@ -145,6 +155,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "BreakglassCoreTests", dependencies: ["BreakglassCore"], swiftSettings: strict),
+        .testTarget(name: "BreakglassSystemTests", dependencies: ["BreakglassSystem"], swiftSettings: strict),
         .testTarget(
             name: "BreakglassProxyTests",
             dependencies: [
