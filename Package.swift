@@ -142,7 +142,7 @@ let package = Package(
         .target(
             name: "BreakglassTestSupport",
             dependencies: [
-                "BreakglassCore", "BreakglassStore", "BreakglassServer",
+                "BreakglassCore", "BreakglassStore", "BreakglassServer", "BreakglassSystem",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -159,7 +159,7 @@ let package = Package(
         .testTarget(
             name: "BreakglassProxyTests",
             dependencies: [
-                "BreakglassProxy",
+                "BreakglassProxy", "BreakglassSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
