@@ -133,13 +133,14 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // Load and data for scripts/bench-*.sh (synthetic audit logs, enrolled engineers, activations over HTTP);
-        // not shipped as a product.
+        // Load, data and in-process measurements for scripts/bench-*.sh (synthetic audit logs and histories,
+        // enrolled engineers, activations and reads over HTTP, scheduler ticks); not shipped as a product.
         .executableTarget(
             name: "breakglass-bench",
             dependencies: [
                 "BreakglassCore", "BreakglassStore", "BreakglassServer",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
