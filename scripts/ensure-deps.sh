@@ -39,7 +39,8 @@ if [ "${1:-}" = "--for-tests" ]; then
     # Debian's Python refuses system-wide pip installs: schemathesis gets a virtual environment of its own in the
     # user's cache, outside the repository, where APIContractTests finds it. Pinned: the test uses its CLI flags.
     version=4.32.5
-    venv="${XDG_CACHE_HOME:-$HOME/.cache}/breakglass/schemathesis"
+    home="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
+    venv="${XDG_CACHE_HOME:-$home/.cache}/breakglass/schemathesis"
     if [ "$("$venv/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, version $version" ]; then
         echo "installing schemathesis $version into $venv ..." >&2
         { python3 -m venv "$venv" && "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$version"; } >/dev/null \

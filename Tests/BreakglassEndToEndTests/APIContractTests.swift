@@ -10,9 +10,8 @@ final class APIContractTests: BrokerTestCase {
     static let document = TestDatabase.repositoryRoot.appendingPathComponent("Sources/BreakglassAPI/openapi.json")
     /// Where `scripts/ensure-deps.sh --for-tests` installs it.
     static var schemathesis: URL {
-        let environment = ProcessInfo.processInfo.environment
-        let cache = environment["XDG_CACHE_HOME"].map { URL(fileURLWithPath: $0) }
-            ?? URL(fileURLWithPath: environment["HOME"] ?? "/root").appendingPathComponent(".cache")
+        let cache = ProcessInfo.processInfo.environment["XDG_CACHE_HOME"].map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache")
         return cache.appendingPathComponent("breakglass/schemathesis/bin/schemathesis")
     }
 
