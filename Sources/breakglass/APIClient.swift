@@ -73,7 +73,8 @@ struct APIClient {
         @unknown default: (nil, nil)
         }
         guard let context else { return "" }
-        let path = (context.codingPath.map(\.stringValue) + [missing].compactMap { $0 }).joined(separator: ".")
+        let steps = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" } + [missing.map { ".\($0)" } ?? ""]
+        let path = String(steps.joined().drop { $0 == "." })
         return missing != nil ? ": '\(path)' is missing" : ": '\(path)' is not what the contract says"
     }
 

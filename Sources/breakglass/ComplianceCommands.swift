@@ -19,15 +19,15 @@ struct Compliance: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors(json: options.json) {
                 let client = try APIClient(options: options)
-                let drills = drills ? true : nil
+                let onlyDrills: Bool? = drills ? true : nil
                 if csv {
-                    let (_, raw) = try await client.call { try await $0.getComplianceQueue(query: .init(drills: drills, format: .csv)).ok.body.csv }
+                    let (_, raw) = try await client.call { try await $0.getComplianceQueue(query: .init(drills: onlyDrills, format: .csv)).ok.body.csv }
                     FileHandle.standardOutput.write(raw)
                     return
                 }
-                let (entries, raw) = try await client.call { try await $0.getComplianceQueue(query: .init(drills: drills)).ok.body.json }
+                let (entries, raw) = try await client.call { try await $0.getComplianceQueue(query: .init(drills: onlyDrills)).ok.body.json }
                 output(json: options.json, raw: raw) {
-                    guard !entries.isEmpty else { return drills == true ? "no drill overdue or awaiting review" : "nothing overdue and nothing awaiting review" }
+                    guard !entries.isEmpty else { return drills ? "no drill overdue or awaiting review" : "nothing overdue and nothing awaiting review" }
                     return entries.map { entry in
                         entry.status == .linked
                             ? "\(entry.line)  awaiting review since \(entry.linkedAt.map(Timestamp.format) ?? "-")"
