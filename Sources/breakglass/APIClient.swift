@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import BreakglassAPI
 import BreakglassCore
 import Foundation
+import NIOCore
 import OpenAPIAsyncHTTPClient
 import OpenAPIRuntime
 
