@@ -68,8 +68,8 @@ struct Drill: AsyncParsableCommand {
         static func describe(_ report: DrillReport, file: String, hash: String) -> String {
             var lines = ["\(report.passed ? "✔" : "✘") drill \(report.session.id) on \(report.session.target): written to \(file) (sha256 \(hash))"]
             for rung in report.rungs {
-                let paged = rung.pagedAt.map { "paged \(Timestamp.format($0)) (+\(TTL.format(rung.pagedLateBySeconds ?? 0)))" } ?? rung.outcome
-                let channels = rung.deliveries.map { "\($0.channel) \($0.state)" }.joined(separator: ", ")
+                let paged = rung.pagedAt.map { "paged \(Timestamp.format($0)) (+\(TTL.format(rung.pagedLateBySeconds ?? 0)))" } ?? rung.outcome.rawValue
+                let channels = rung.deliveries.map { "\($0.channel) \($0.state.rawValue)" }.joined(separator: ", ")
                 lines.append("  rung \(rung.level) \(rung.eventType) due \(Timestamp.format(rung.dueAt)): \(paged)  [\(channels)]")
             }
             lines.append("  retro PR: \(report.retro.status.rawValue)\(report.retro.prUrl.map { " \($0)" } ?? "")"

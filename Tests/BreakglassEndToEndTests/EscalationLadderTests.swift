@@ -89,7 +89,7 @@ final class EscalationLadderTests: RetroTestCase {
         XCTAssertEqual(events, ["retro.escalated", "retro.rung_skipped", "retro.escalated", "retro.escalated"],
                        "rungs are recorded in ladder order; the moot reminder is audited as skipped")
         let rows = try await server.broker.database.read { try await $0.escalations(sessionId: id) }
-        XCTAssertEqual(rows.map(\.outcome), ["paged", "skipped", "paged", "paged"])
+        XCTAssertEqual(rows.map(\.outcome), [.paged, .skipped, .paged, .paged])
         XCTAssertEqual(rows.map(\.level), [0, 1, 2, 3])
     }
 

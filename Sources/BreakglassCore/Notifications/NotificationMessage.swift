@@ -97,19 +97,20 @@ public struct NotificationMessage: Sendable, Equatable {
         let action = resolving.contains(type) ? "resolve" : "trigger"
         var body: [String: Any] = ["routing_key": routingKey, "event_action": action, "dedup_key": pagerDutyDedupKey]
         if action == "trigger" {
-            let severity: String
+            let severity: Severity
             switch type {
-            case "session.activated", "session.denied", "session.revoked": severity = "warning"
-            case "user.locked", "delivery.failed", "admin.step_up_denied", "credential.issue_failed", "credential.revoke_failed": severity = "error"
-            case _ where type.hasPrefix("admin."): severity = "warning"
-            // Each escalation rung carries its own severity, which PagerDuty maps to urgency.
-            case _ where type.hasPrefix("retro."): severity = payload["severity"] ?? "warning"
-            default: severity = "info"
+            case "session.activated", "session.denied", "session.revoked": severity = .warning
+            case "user.locked", "delivery.failed", "admin.step_up_denied", "credential.issue_failed", "credential.revoke_failed": severity = .error
+            case _ where type.hasPrefix("admin."): severity = .warning
+            // Each escalation rung carries its own severity, which PagerDuty maps to urgency. A page that names
+            // none (or one this build does not know) still goes out: a page is never held back over its loudness.
+            case _ where type.hasPrefix("retro."): severity = payload["severity"].flatMap(Severity.init(rawValue:)) ?? .warning
+            default: severity = .info
             }
             var details: [String: Any] = payload
             if isDrill { details[Self.drillKey] = true }
             body["payload"] = ["summary": Self.truncate(title + (payload["reason"].map { " — \($0)" } ?? ""), to: 1024),
-                               "source": source, "severity": severity, "component": payload["target"] ?? "breakglass",
+                               "source": source, "severity": severity.rawValue, "component": payload["target"] ?? "breakglass",
                                "class": type, "custom_details": details] as [String: Any]
         }
         return body
