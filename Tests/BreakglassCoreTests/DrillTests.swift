@@ -89,16 +89,16 @@ final class DrillTests: XCTestCase {
             let drill = message(type, base.merging(["drill": "true"]) { $1 }), real = message(type, base)
             XCTAssertTrue(drill.title.hasPrefix("[DRILL] "), type)
             XCTAssertFalse(real.title.contains("DRILL"), type)
-            let slack = drill.slackBody()
+            let slack = wireJSON(drill.slackBody())
             XCTAssertTrue((slack["text"] as! String).hasPrefix("[DRILL] "), type)
             XCTAssertFalse((slack["text"] as! String).contains("<!channel>"), "user text stays escaped")
             let blocks = slack["blocks"] as! [[String: Any]]
             XCTAssertTrue(((blocks[0]["text"] as! [String: Any])["text"] as! String).hasPrefix("[DRILL] "))
             XCTAssertTrue("\(blocks[1])".contains("*DRILL*"))
-            let data = drill.webhookBody()["data"] as! [String: Any]
+            let data = wireJSON(drill.webhookBody())["data"] as! [String: Any]
             XCTAssertEqual(data["drill"] as? Bool, true, type)
-            XCTAssertNil(real.webhookBody()["data"].flatMap { ($0 as! [String: Any])["drill"] })
-            let pd = drill.pagerDutyBody(routingKey: "k", source: "bg")
+            XCTAssertNil(wireJSON(real.webhookBody())["data"].flatMap { ($0 as! [String: Any])["drill"] })
+            let pd = wireJSON(drill.pagerDutyBody(routingKey: "k", source: "bg"))
             if let payload = pd["payload"] as? [String: Any] {
                 XCTAssertTrue((payload["summary"] as! String).hasPrefix("[DRILL] "), type)
                 XCTAssertEqual((payload["custom_details"] as! [String: Any])["drill"] as? Bool, true)
