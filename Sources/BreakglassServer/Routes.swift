@@ -1,3 +1,4 @@
+import BreakglassAPI
 import BreakglassCore
 import BreakglassStore
 import Foundation
@@ -6,6 +7,8 @@ import Prometheus
 
 /// The HTTP JSON API. Handlers only translate between HTTP and the broker's use cases.
 enum Routes {
+    static let openAPIDocument = ByteBuffer(bytes: OpenAPIDocument.bytes)
+
     static func build(broker: Broker, migrator: Migrator, secureCookies: Bool = false,
                       processMetrics: PrometheusCollectorRegistry? = nil) -> Router<BreakglassRequestContext> {
         let router = Router(context: BreakglassRequestContext.self)
@@ -28,6 +31,8 @@ enum Routes {
         let readiness = ResponseCache(maxAge: .seconds(1)), revocations = ResponseCache(maxAge: .seconds(2))
 
         router.get("/healthz") { _, _ in try APICoding.response(["status": "ok"]) }
+        // The contract the API is generated from, as compiled in: the repository's file, byte for byte.
+        router.get("/openapi.json") { _, _ in APICoding.response(json: openAPIDocument) }
         router.get("/readyz") { _, _ in
             let body = try await readiness.value {
                 let pending = try await broker.database.read { try await migrator.pending($0) }
