@@ -44,7 +44,7 @@ enum CompliancePages {
     }
 
     static func queue(_ entries: [RetroView], metrics: RetroMetrics, user: String, now: Date) -> String {
-        let overdue = entries.filter { $0.state == "overdue" }
+        let overdue = entries.filter { $0.state == .overdue }
         let awaiting = entries.filter { $0.status == .linked }
         var body = """
         <section id="summary"><p>
@@ -99,7 +99,7 @@ enum CompliancePages {
             + row("From", escape("\(story.clientAddress ?? "-") · \(story.userAgent ?? "-")"))
             + "</dl></section>"
         body += "<section id=\"retro\"><h2>Retro PR</h2><dl>"
-            + row("Status", "<span id=\"retro-state\" class=\"\(story.retro.state == "overdue" ? "overdue" : "")\">\(escape(story.retro.state))</span>")
+            + row("Status", "<span id=\"retro-state\" class=\"\(story.retro.state == .overdue ? "overdue" : "")\">\(escape(story.retro.state.rawValue))</span>")
             + row("Due", time(o.dueAt))
             + row("PR", o.prURL.map { "<a rel=\"noreferrer\" href=\"\(escape($0))\">\(escape($0))</a> (\(escape(o.prSource?.rawValue ?? "")), linked \(time(o.linkedAt)) by \(escape(o.linkedBy ?? "")))" } ?? "—")
             + row("Merged", o.mergedAt.map { "\(time($0)) by \(escape(o.mergedBy ?? "?")) · commit <code>\(escape(o.mergeCommit ?? "?"))</code>" } ?? "—")
@@ -113,13 +113,13 @@ enum CompliancePages {
              escape($0.reason), time($0.receivedAt), $0.acceptedAt.map { "\(time($0))" } ?? "—"]
         }, id: "candidates") + "</section>"
         body += "<section><h2>Escalations</h2>" + table(["Rung", "Scheduled", "Reached", "Outcome"], story.escalations.map {
-            [escape($0.rung), time($0.scheduledAt), time($0.firedAt), escape($0.outcome)]
+            [escape($0.rung), time($0.scheduledAt), time($0.firedAt), escape($0.outcome.rawValue)]
         }, id: "escalations") + "</section>"
         body += "<section><h2>Reviews</h2>" + table(["Decision", "Reviewer", "Note", "When"], story.reviews.map {
-            [escape($0.decision), escape($0.reviewer), escape($0.note), time($0.decidedAt)]
+            [escape($0.decision.rawValue), escape($0.reviewer), escape($0.note), time($0.decidedAt)]
         }, id: "reviews") + "</section>"
         body += "<section><h2>Pages</h2>" + table(["Event", "Channel", "State", "Attempted", "Status"], story.pages.map {
-            [escape($0.eventType), escape("\($0.channel) (\($0.host))"), escape($0.state), time($0.attemptedAt), $0.statusCode.map(String.init) ?? "—"]
+            [escape($0.eventType), escape("\($0.channel) (\($0.host))"), escape($0.state.rawValue), time($0.attemptedAt), $0.statusCode.map(String.init) ?? "—"]
         }, id: "pages") + "</section>"
         body += "<section><h2>Statements run through the recording proxy</h2>" + table(
             ["Seq", "When", "Connection", "#", "Statement", "Parameters", "Result"], statementRows(story.events), id: "statements") + "</section>"
@@ -179,7 +179,7 @@ enum CompliancePages {
         var lines = [header.joined(separator: ",")]
         for e in entries {
             let age = e.status == .linked ? now.timeIntervalSince(e.linkedAt ?? now) : now.timeIntervalSince(e.dueAt)
-            let cells = [e.sessionId, e.state, e.requester, e.target, Timestamp.format(e.dueAt), String(Int(max(0, age))), e.prUrl ?? "",
+            let cells = [e.sessionId, e.state.rawValue, e.requester, e.target, Timestamp.format(e.dueAt), String(Int(max(0, age))), e.prUrl ?? "",
                          e.linkedAt.map(Timestamp.format) ?? "", e.mergedAt.map(Timestamp.format) ?? "",
                          e.independentApproval.map { String($0) } ?? "", String(e.rungsFired), e.lastRejection ?? ""]
             lines.append(cells.map(csvCell).joined(separator: ","))

@@ -24,7 +24,7 @@ public struct CredentialRef: Codable, Sendable, Equatable {
 public struct RevokedToken: Codable, Sendable, Equatable {
     public var jti: String
     public var exp: Date
-    public var state: String
+    public var state: SessionState
     public var revokedAt: Date
 }
 
@@ -108,7 +108,8 @@ extension Tx {
             SELECT id, state, expires_at, closed_at FROM sessions
             WHERE state IN ('ended', 'revoked') AND expires_at > \(now) AND credential_kind = 'token' ORDER BY closed_at
             """).decode((String, String, Date, Date?).self) {
-            out.append(RevokedToken(jti: id, exp: expires, state: state, revokedAt: closed ?? now))
+            out.append(RevokedToken(jti: id, exp: expires, state: try SessionState(stored: state, "the state of session \(id) (sessions.state)"),
+                                    revokedAt: closed ?? now))
         }
         return out
     }
@@ -127,10 +128,16 @@ extension Tx {
             let r = try row.decode((String, String, String, String, String, String, Date, Date, Date, Date, Int, Date?, String?, String?,
                                     UUID, String, String?, Bool).self)
             let session = EmergencySession(
-                id: r.0, requester: r.1, target: r.2, reason: r.3, incident: r.4, state: SessionState(rawValue: r.5) ?? .expired,
+                id: r.0, requester: r.1, target: r.2, reason: r.3, incident: r.4,
+                state: try SessionState(stored: r.5, "the state of session \(r.0) (sessions.state)"),
                 activatedAt: r.6, expiresAt: r.7, hardLimit: r.8, retroDueAt: r.9, extensions: r.10, closedAt: r.11,
                 closedBy: r.12, closeReason: r.13, drill: r.17)
-            let credential = (try? JSONDecoder().decode(CredentialRef.self, from: Data(r.15.utf8))) ?? CredentialRef(kind: .token)
+            let credential: CredentialRef
+            do {
+                credential = try JSONDecoder().decode(CredentialRef.self, from: Data(r.15.utf8))
+            } catch {
+                throw BreakglassError.corruptRow("the credential of session \(r.0) (sessions.credential_ref)")
+            }
             out.append(SessionRecord(session: session, userId: r.14, credential: credential, clientAddress: r.16))
         }
         return out

@@ -49,6 +49,32 @@ final class UpgradeTests: XCTestCase {
         }
     }
 
+    /// A state outside its closed set (a row altered by hand, or written by a newer build) is never read as a
+    /// default: an altered retro status must not turn into "owed", nor an unknown session state into "expired".
+    func testAnUnknownStateInARowIsAnInternalErrorNotADefault() async throws {
+        let legacy = try await upgraded(from: 5)
+        let server = try await startServer(on: legacy)
+        for sql in ["ALTER TABLE retro_obligations DROP CONSTRAINT retro_obligations_status_check",
+                    "UPDATE retro_obligations SET status = 'pending_review' WHERE session_id = '\(legacy.endedSession)'",
+                    "ALTER TABLE sessions DROP CONSTRAINT sessions_state_check",
+                    "UPDATE sessions SET state = 'paused' WHERE id = '\(legacy.activeSession)'"] {
+            try await legacy.database.asSuperuser(sql)
+        }
+        let http = HTTPTestClient(baseURL: server.baseURL)
+        let unreadable = [("/v1/retro?all=true", "retro_obligations.status", legacy.endedSession),
+                          ("/v1/compliance/sessions/\(legacy.endedSession)", "retro_obligations.status", legacy.endedSession),
+                          ("/v1/sessions?all=true", "sessions.state", legacy.activeSession),
+                          ("/v1/sessions/\(legacy.activeSession)", "sessions.state", legacy.activeSession)]
+        for (path, column, session) in unreadable {
+            let reply = try await http.send(.GET, path, token: legacy.reviewer.token)
+            XCTAssertEqual(reply.status, 500, "\(path): \(reply.text)")
+            XCTAssertEqual(reply.errorCode, "corrupt_row", reply.text)
+            XCTAssertTrue(reply.errorMessage?.contains(column) == true, reply.text)
+            XCTAssertTrue(reply.errorMessage?.contains(session) == true, reply.text)
+            XCTAssertFalse(reply.text.contains("pending_review") || reply.text.contains("paused"), "the stored text is not echoed: \(reply.text)")
+        }
+    }
+
     func testDecodingFailuresInsideTheStoreAreInternalErrors() async throws {
         let database = try await TestDatabase.create(migrate: false)
         defer { Task { await database.drop() } }

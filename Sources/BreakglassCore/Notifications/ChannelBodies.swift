@@ -48,7 +48,7 @@ public struct PagerDutyEvent: Encodable, Sendable, Equatable {
     public struct Payload: Encodable, Sendable, Equatable {
         public var summary: String
         public var source: String
-        public var severity: String
+        public var severity: Severity
         public var component: String
         public var eventClass: String
         public var customDetails: PageData

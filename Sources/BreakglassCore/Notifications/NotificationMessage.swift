@@ -93,14 +93,15 @@ public struct NotificationMessage: Sendable, Equatable {
         let action = resolving.contains(type) ? "resolve" : "trigger"
         var body = PagerDutyEvent(routingKey: routingKey, eventAction: action, dedupKey: pagerDutyDedupKey)
         if action == "trigger" {
-            let severity: String
+            let severity: Severity
             switch type {
-            case "session.activated", "session.denied", "session.revoked": severity = "warning"
-            case "user.locked", "delivery.failed", "admin.step_up_denied", "credential.issue_failed", "credential.revoke_failed": severity = "error"
-            case _ where type.hasPrefix("admin."): severity = "warning"
-            // Each escalation rung carries its own severity, which PagerDuty maps to urgency.
-            case _ where type.hasPrefix("retro."): severity = payload["severity"] ?? "warning"
-            default: severity = "info"
+            case "session.activated", "session.denied", "session.revoked": severity = .warning
+            case "user.locked", "delivery.failed", "admin.step_up_denied", "credential.issue_failed", "credential.revoke_failed": severity = .error
+            case _ where type.hasPrefix("admin."): severity = .warning
+            // Each escalation rung carries its own severity, which PagerDuty maps to urgency. A page that names
+            // none (or one this build does not know) still goes out: a page is never held back over its loudness.
+            case _ where type.hasPrefix("retro."): severity = payload["severity"].flatMap(Severity.init(rawValue:)) ?? .warning
+            default: severity = .info
             }
             body.payload = .init(summary: Self.truncate(title + (payload["reason"].map { " — \($0)" } ?? ""), to: 1024),
                                  source: source, severity: severity, component: payload["target"] ?? "breakglass",
