@@ -168,8 +168,8 @@ extension Broker {
         let now = clock.now()
         let expired = try await database.transaction { tx in
             var closed: [EmergencySession] = []
-            for record in try await tx.claimExpiredSessions(now: now, limit: limit) {
-                guard let recorded = record.session.expire(now: now) else { continue }
+            for session in try await tx.claimExpiredSessions(now: now, limit: limit) {
+                guard let recorded = session.expire(now: now) else { continue }
                 try await tx.updateSession(recorded, from: .active)
                 let expired = try await moveRetroDeadline(tx: tx, session: recorded, target: nil, now: now)
                 try await tx.enqueueNotification(type: AuditEventType.sessionExpired.rawValue, sessionId: expired.id,

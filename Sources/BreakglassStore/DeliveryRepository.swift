@@ -64,17 +64,29 @@ extension Tx {
     }
 
     public func channels(name: String? = nil) async throws -> [ChannelRecord] {
+        try await channelRows(name: name).map { try $0.get() }
+    }
+
+    /// For routing and sending: a channel whose stored kind this build cannot read is left out rather than
+    /// stopping every page to every other channel. `notify list` and `breakglassd check` still name it.
+    public func sendableChannels() async throws -> [ChannelRecord] {
+        try await channelRows(name: nil).compactMap { try? $0.get() }
+    }
+
+    private func channelRows(name: String?) async throws -> [Result<ChannelRecord, BreakglassError>] {
         let rows = try await query("""
             SELECT id, name, kind, config_enc, host, events, targets, enabled, disabled_reason, min_interval_ms FROM channels
             WHERE \(name)::text IS NULL OR name = \(name) ORDER BY name
             """)
-        var out: [ChannelRecord] = []
+        var out: [Result<ChannelRecord, BreakglassError>] = []
         for try await (id, name, kind, config, host, events, targets, enabled, reason, interval) in rows.decode(
             (UUID, String, String, Data, String, [String], [String], Bool, String?, Int).self) {
-            out.append(ChannelRecord(id: id, name: name, kind: try ChannelKind(stored: kind, "the kind of channel \(name) (channels.kind)"),
-                                     configEnc: Array(config), host: host,
-                                     routing: ChannelRouting(events: events, targets: targets), enabled: enabled, disabledReason: reason,
-                                     minInterval: TimeInterval(interval) / 1000))
+            out.append(Result {
+                ChannelRecord(id: id, name: name, kind: try ChannelKind(stored: kind, "the kind of channel \(name) (channels.kind)"),
+                              configEnc: Array(config), host: host,
+                              routing: ChannelRouting(events: events, targets: targets), enabled: enabled, disabledReason: reason,
+                              minInterval: TimeInterval(interval) / 1000)
+            }.mapError { $0 as? BreakglassError ?? BreakglassError.corruptRow("channel \(name) (channels)") })
         }
         return out
     }
@@ -107,7 +119,7 @@ extension Tx {
             messages.append(row)
         }
         guard !messages.isEmpty else { return 0 }
-        let channels = try await channels().filter(\.enabled)
+        let channels = try await sendableChannels().filter(\.enabled)
         for (id, type, target, payloadData) in messages {
             // Not a corrupt-row error on purpose: one message altered by hand must not stop every page queued behind it.
             // It is routed (and sent) with no fields; the audit chain still holds what happened.
@@ -152,7 +164,7 @@ extension Tx {
             ids.append(id)
         }
         guard !ids.isEmpty else { return [] }
-        let channels = Dictionary(uniqueKeysWithValues: try await self.channels().map { ($0.id, $0) })
+        let channels = Dictionary(uniqueKeysWithValues: try await sendableChannels().map { ($0.id, $0) })
         var out: [ClaimedDelivery] = []
         for try await (id, attempts, channelId, outboxId, type, sessionId, payload, created, snapshotKind, snapshotConfig, snapshotHost) in try await query("""
             SELECT d.id, d.attempts, d.channel_id, o.id, o.event_type, o.session_id, o.payload::text, o.created_at,

@@ -75,6 +75,40 @@ final class UpgradeTests: XCTestCase {
         }
     }
 
+    /// One row this build cannot read must not stop the work queued behind it: a session whose credential
+    /// reference is unreadable still expires (and is paged), and a channel of an unknown kind does not stop
+    /// pages to the others.
+    func testOneUnreadableRowStopsNeitherExpiryNorPagesToOtherChannels() async throws {
+        let legacy = try await upgraded(from: 5)
+        for sql in ["UPDATE sessions SET credential_ref = '{\"kind\": \"carrier_pigeon\"}'::jsonb WHERE id = '\(legacy.activeSession)'",
+                    "ALTER TABLE channels DROP CONSTRAINT channels_kind_check",
+                    """
+                    INSERT INTO channels (id, name, kind, config_enc, host, events, targets, created_at, updated_at, updated_by)
+                    SELECT gen_random_uuid(), 'pigeon-loft', 'carrier_pigeon', config_enc, host, events, targets, created_at, updated_at, updated_by
+                    FROM channels WHERE name = 'sec-hook'
+                    """] {
+            try await legacy.database.asSuperuser(sql)
+        }
+        let clock = ManualClock(legacy.now)
+        let server = TestServer(database: legacy.database, clock: clock, masterKey: legacy.masterKey)
+        try await server.start()
+        self.server = server
+        clock.advance(by: 1800)
+        let receiver = try XCTUnwrap(receiver)
+        let deadline = ContinuousClock.now + .seconds(15)
+        var expiredPage = false
+        while !expiredPage && ContinuousClock.now < deadline {
+            expiredPage = await receiver.received("/hook").contains {
+                $0.json["type"] as? String == "session.expired"
+                    && ($0.json["data"] as? [String: Any])?["session_id"] as? String == legacy.activeSession
+            }
+            if !expiredPage { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        XCTAssertTrue(expiredPage, "the session expired and its page reached the readable channel")
+        let state = try await legacy.database.count("SELECT count(*)::bigint FROM sessions WHERE id = '\(legacy.activeSession)' AND state = 'expired'")
+        XCTAssertEqual(state, 1)
+    }
+
     func testDecodingFailuresInsideTheStoreAreInternalErrors() async throws {
         let database = try await TestDatabase.create(migrate: false)
         defer { Task { await database.drop() } }
