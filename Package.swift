@@ -24,6 +24,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
         .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-openapi-generator", exact: "1.14.3"),
+        .package(url: "https://github.com/apple/swift-openapi-runtime", exact: "1.13.4"),
+        .package(url: "https://github.com/swift-server/swift-openapi-async-http-client", exact: "1.5.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", exact: "2.1.1"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", exact: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system", exact: "1.8.1"),
@@ -90,10 +93,25 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The HTTP contract: openapi.json is the one description of the API; the build plugin generates its types,
+        // client and server protocol, and the document itself is compiled in so the broker serves it byte for byte.
+        .target(
+            name: "BreakglassAPI",
+            dependencies: [
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            resources: [.embedInCode("openapi.json")],
+            // The generator (1.14.3) puts the same `public import`s in every file it writes, so Swift 6.3 warns
+            // about the unused ones ([#UnusedImportAccess], apple/swift-openapi-generator#946); it silences them
+            // itself from Swift 6.4 on (`@diagnose`). The target holds generated code and one small file only.
+            swiftSettings: strict + [.unsafeFlags(["-suppress-warnings"])],
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+        ),
         .target(
             name: "BreakglassServer",
             dependencies: [
-                "BreakglassCore", "BreakglassStore", "BreakglassCredentials", "BreakglassNotify", "BreakglassProxy",
+                "BreakglassCore", "BreakglassStore", "BreakglassCredentials", "BreakglassNotify", "BreakglassProxy", "BreakglassAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -120,21 +138,25 @@ let package = Package(
         .executableTarget(
             name: "breakglass",
             dependencies: [
-                "BreakglassCore", "BreakglassSystem",
+                "BreakglassCore", "BreakglassSystem", "BreakglassAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIAsyncHTTPClient", package: "swift-openapi-async-http-client"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
-        // Load and data for scripts/bench-*.sh (synthetic audit logs, enrolled engineers, activations over HTTP);
-        // not shipped as a product.
+        // Load, data and in-process measurements for scripts/bench-*.sh (synthetic audit logs and histories,
+        // enrolled engineers, activations and reads over HTTP, scheduler ticks); not shipped as a product.
         .executableTarget(
             name: "breakglass-bench",
             dependencies: [
                 "BreakglassCore", "BreakglassStore", "BreakglassServer",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

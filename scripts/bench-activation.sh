@@ -7,52 +7,22 @@
 # verified by the CLI, which need not trust the server. BENCH_PERF=FILE records a profile of the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-if [ "${1:-}" != --inner ]; then
-    scripts/ensure-deps.sh --for-tests >&2
-    for product in breakglassd breakglass breakglass-bench; do swift build -c release --product "$product" >&2; done
-    BENCH_BIN=$(swift build -c release --show-bin-path) BREAKGLASS_PG_DURABLE=1 exec scripts/with-postgres.sh "$0" --inner
-fi
+source scripts/bench-lib.sh
+bench_start breakglassd breakglass breakglass-bench -- "$0" "$@"
 
 users=${BENCH_USERS:-2000}
 clients=${BENCH_CLIENTS:-16}
 seconds=${BENCH_SECONDS:-15}
 bin=$BENCH_BIN
-work=$(mktemp -d /tmp/breakglass-bench-activation.XXXXXX)
-broker_pid=
-cleanup() {
-    [ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-field() { sed -n "s/.* $1 \([0-9.]*\).*/\1/p"; }
+bench_workdir activation
+psql -qX -c "CREATE DATABASE shape"
+bench_superuser_database breakglass
+export BREAKGLASS_PROXY_PORT=$(free_port)
+bench_serve "$work/broker.log"
 
-psql -qX -c "CREATE DATABASE breakglass" -c "CREATE DATABASE shape"
-
-# The broker (a superuser here only because this is a benchmark).
-head -c 32 /dev/urandom | base64 > "$work/master.key"
-chmod 600 "$work/master.key"
-http_port=$(free_port)
-export DATABASE_URL="postgres://$PGUSER:$PGPASSWORD@127.0.0.1:$PGPORT/breakglass?sslmode=disable"
-export BREAKGLASS_MIGRATION_DATABASE_URL=$DATABASE_URL BREAKGLASS_ALLOW_PRIVILEGED_ROLE=1 BREAKGLASS_MASTER_KEY_FILE=$work/master.key
-export BREAKGLASS_PORT=$http_port BREAKGLASS_PROXY_PORT=$(free_port) BREAKGLASS_LOG_LEVEL=warning
-"$bin/breakglassd" migrate >&2
-"$bin/breakglassd" serve > "$work/broker.log" 2>&1 &
-broker_pid=$!
-for _ in $(seq 1 100); do
-    curl -sf "http://127.0.0.1:$http_port/healthz" >/dev/null && break
-    sleep 0.1
-done
-
-# An admin, enrolled the scripted way; the target change proves the next step's code (the verifier accepts
-# one step ahead), so nothing waits for the clock.
-export BREAKGLASS_URL=http://127.0.0.1:$http_port BREAKGLASS_CREDENTIALS=$work/credentials.json
-code=$("$bin/breakglassd" admin create alice --role admin | sed -n 's/.*enrolment code: *\([^ ]*\).*/\1/p')
-"$bin/breakglass" enroll "$code" --secret-out "$work/secret.json" >&2
-secret=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["secret"])' "$work/secret.json")
-"$bin/breakglass" enroll --confirm "$code" --totp "$(oathtool --totp -b "$secret")" >&2
-"$bin/breakglass" admin set-target bench-token --kind token --max-ttl 1h --totp "$(oathtool --totp -b "$secret" -N 'now + 30 seconds')" >&2
+# An admin, enrolled the scripted way, sets up the target.
+bench_enroll alice admin
+"$bin/breakglass" admin set-target bench-token --kind token --max-ttl 1h --totp "$(bench_totp "$BENCH_SECRET" 0)" >&2
 
 "$bin/breakglass-bench" enroll-many "$users" "$work/engineers.txt"
 # BENCH_PERF=FILE profiles the whole machine (perf record, call graphs) while the broker serves the activations:
@@ -63,7 +33,7 @@ if [ -n "${BENCH_PERF:-}" ]; then
     perf_pid=$!
     sleep 1
 fi
-activation=$("$bin/breakglass-bench" activate "http://127.0.0.1:$http_port" bench-token "$work/engineers.txt" "$clients")
+activation=$("$bin/breakglass-bench" activate "$BREAKGLASS_URL" bench-token "$work/engineers.txt" "$clients")
 if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" && wait "$perf_pid" || true; fi
 
 # The same shape straight on PostgreSQL: one row locked and updated (the engineer's spent TOTP step), four
@@ -93,9 +63,9 @@ pgbench_out=$(pgbench -n -M prepared -c "$clients" -j 2 -T "$seconds" -D users="
 tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$pgbench_out" | head -n 1)
 pg_latency=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' <<<"$pgbench_out" | head -n 1)
 
-rate=$(field rate <<<"$activation")
+rate=$(bench_field rate <<<"$activation")
 echo "BENCH activation: $(nproc) cores, release build, fsync on, $users engineers, $clients clients"
-echo "BENCH activation: over HTTP $rate activations/s, p50 $(field p50_ms <<<"$activation") ms, p99 $(field p99_ms <<<"$activation") ms, max $(field max_ms <<<"$activation") ms"
+echo "BENCH activation: over HTTP $rate activations/s, p50 $(bench_field p50_ms <<<"$activation") ms, p99 $(bench_field p99_ms <<<"$activation") ms, max $(bench_field max_ms <<<"$activation") ms"
 echo "BENCH activation: pgbench same shape $tps tps, latency average $pg_latency ms"
 echo "BENCH activation: ratio $(python3 -c "print(f'{$rate / $tps:.2f}')") (goal >= 0.8, p99 < 25 ms)"
 "$bin/breakglass" audit verify | sed 's/^/BENCH activation: /'

@@ -5,12 +5,11 @@
 # over a tenth of the events shows that memory does not grow with the log. No database, no network.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/bench-lib.sh
 events=${BENCH_EVENTS:-1000000}
-swift build -c release --product breakglass >&2
-swift build -c release --product breakglass-bench >&2
-bin=$(swift build -c release --show-bin-path)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+bench_build breakglass breakglass-bench
+bin=$BENCH_BIN
+bench_workdir audit
 
 pin=()
 command -v taskset >/dev/null 2>&1 && pin=(taskset -c 0)

@@ -7,34 +7,19 @@
 # before pages were woken by NOTIFY).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/bench-lib.sh
+bench_start breakglassd breakglass -- "$0" "$@"
 pages=${BENCH_PAGES:-100}
 backlog=${BENCH_MESSAGES:-2000}
-
-if [ -z "${BENCH_IN_CLUSTER:-}" ]; then
-    scripts/ensure-deps.sh
-    swift build -c release --product breakglassd >&2
-    swift build -c release --product breakglass >&2
-    BENCH_IN_CLUSTER=1 BREAKGLASS_PG_DURABLE=1 exec scripts/with-postgres.sh "$0" "$@"
-fi
-
-bin=$(swift build -c release --show-bin-path)
-work=$(mktemp -d)
-server_pid=
-cleanup() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+bin=$BENCH_BIN
+bench_workdir delivery
 
 # The broker as deployed: migrations as the schema owner, served as an unprivileged role granted breakglass_app.
 psql -qc "CREATE DATABASE bench"
 owner="postgres://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/bench?sslmode=disable"
 export BREAKGLASS_MIGRATION_DATABASE_URL=$owner
 export DATABASE_URL="postgres://bench_app:bench-app-password@$PGHOST:$PGPORT/bench?sslmode=disable"
-head -c 32 /dev/urandom | base64 > "$work/master.key"
-chmod 600 "$work/master.key"
-export BREAKGLASS_MASTER_KEY_FILE=$work/master.key BREAKGLASS_LOG_LEVEL=warning
+bench_master_key
 # The engineers below enrol and break glass from one address; as behind a reverse proxy, each is told apart by
 # X-Forwarded-For, so the per-address sign-in budget (a person typing) does not throttle the benchmark.
 export BREAKGLASS_TRUSTED_PROXIES=127.0.0.1
@@ -46,28 +31,16 @@ if [ "${BENCH_NO_NOTIFY:-0}" = 1 ]; then
     wakes="poll 500 ms alone (BENCH_NO_NOTIFY)"
 fi
 
-port=$(free_port)
 receiver_port=$(free_port)
-"$bin/breakglassd" serve --port "$port" >"$work/server.log" 2>&1 &
-server_pid=$!
-export BREAKGLASS_URL="http://127.0.0.1:$port"
-for _ in $(seq 1 200); do curl -sf "$BREAKGLASS_URL/healthz" >/dev/null && break; sleep 0.05; done
-curl -sf "$BREAKGLASS_URL/healthz" >/dev/null || { echo "breakglassd did not start:" >&2; cat "$work/server.log" >&2; exit 1; }
+bench_serve "$work/server.log"
 
-# totp SECRET_FILE OFFSET: the code of the TOTP step OFFSET steps from now. Each code works once per user and
-# the server accepts one step either side, so a user's codes come from successive steps.
-totp() { oathtool --totp -b "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["secret"])' "$1")" -N "now $(($2 * 30)) seconds"; }
+# The admin, through the CLI's scripted enrolment; its two changes use this TOTP step and the next.
 enrolment_code() { awk '/enrolment code:/ { print $3 }'; }
-
-# The admin, through the CLI's scripted enrolment: previous step to confirm, then this one and the next.
-export BREAKGLASS_CREDENTIALS=$work/admin.json
-code=$("$bin/breakglassd" admin create bench-admin --role admin | enrolment_code)
-"$bin/breakglass" enroll "$code" --secret-out "$work/admin.secret" >/dev/null
-"$bin/breakglass" enroll --confirm "$code" --totp "$(totp "$work/admin.secret" -1)" >/dev/null
+bench_enroll bench-admin admin
 "$bin/breakglass" admin set-target bench-db --max-ttl 1h --max-total 1h --retro-deadline 24h --audience bench-api \
-    --totp "$(totp "$work/admin.secret" 0)" >/dev/null
+    --totp "$(bench_totp "$BENCH_SECRET" 0)" >/dev/null
 "$bin/breakglass" notify set-channel hook --kind webhook --endpoint "http://127.0.0.1:$receiver_port/hook" \
-    --event session.activated --event 'bench.*' --totp "$(totp "$work/admin.secret" 1)" >/dev/null
+    --event session.activated --event 'bench.*' --totp "$(bench_totp "$BENCH_SECRET" 1)" >/dev/null
 
 for i in $(seq 1 "$pages"); do
     "$bin/breakglassd" admin create "engineer$i" --role engineer | enrolment_code

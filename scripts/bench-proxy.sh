@@ -9,37 +9,20 @@
 # for one group commit), then verifies the audit chain.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-if [ "${1:-}" != --inner ]; then
-    scripts/ensure-deps.sh --for-tests >&2
-    swift build -c release --product breakglassd >&2
-    swift build -c release --product breakglass >&2
-    BENCH_BIN=$(swift build -c release --show-bin-path) BREAKGLASS_PG_DURABLE=1 exec scripts/with-postgres.sh "$0" --inner
-fi
+source scripts/bench-lib.sh
+bench_start breakglassd breakglass -- "$0" "$@"
 
 clients=${BENCH_CLIENTS:-8}
 seconds=${BENCH_SECONDS:-15}
 scale=${BENCH_SCALE:-10}
 bin=$BENCH_BIN
-work=$(mktemp -d /tmp/breakglass-bench-proxy.XXXXXX)
-broker_pid=
-cleanup() {
-    [ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-# TOTP codes are one-time: each step-up waits for the next 30-second step.
-next_code() {
-    sleep $((31 - $(date +%s) % 30))
-    oathtool --totp -b "$secret"
-}
+bench_workdir proxy
 
 # The target: pgbench's tables, the role sessions are granted, the broker's managing role, and a role of the
 # same shape for the direct run.
 mgr_password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 direct_password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-psql -qX -c "CREATE DATABASE bench" -c "CREATE DATABASE breakglass"
+psql -qX -c "CREATE DATABASE bench"
 pgbench -i -q -s "$scale" bench >&2
 psql -qX -d bench -v ON_ERROR_STOP=1 <<SQL
 CREATE ROLE bench_ro NOLOGIN;
@@ -56,32 +39,17 @@ ALTER ROLE bench_direct SET log_statement = 'all';
 SQL
 printf '%s\n' "$mgr_password" > "$work/mgr.password"
 
-# The broker, on the same cluster (a superuser here only because this is a benchmark).
-head -c 32 /dev/urandom | base64 > "$work/master.key"
-chmod 600 "$work/master.key"
-http_port=$(free_port)
+# The broker, on the same cluster. The admin's two changes use this TOTP step and the next (see bench_enroll).
+bench_superuser_database breakglass
 proxy_port=$(free_port)
-export DATABASE_URL="postgres://$PGUSER:$PGPASSWORD@127.0.0.1:$PGPORT/breakglass?sslmode=disable"
-export BREAKGLASS_MIGRATION_DATABASE_URL=$DATABASE_URL BREAKGLASS_ALLOW_PRIVILEGED_ROLE=1 BREAKGLASS_MASTER_KEY_FILE=$work/master.key
-export BREAKGLASS_PORT=$http_port BREAKGLASS_PROXY_PORT=$proxy_port BREAKGLASS_LOG_LEVEL=warning
-"$bin/breakglassd" migrate >&2
-"$bin/breakglassd" serve > "$work/broker.log" 2>&1 &
-broker_pid=$!
-for _ in $(seq 1 100); do
-    curl -sf "http://127.0.0.1:$http_port/healthz" >/dev/null && break
-    sleep 0.1
-done
-
-export BREAKGLASS_URL=http://127.0.0.1:$http_port BREAKGLASS_CREDENTIALS=$work/credentials.json
-code=$("$bin/breakglassd" admin create alice --role admin --role engineer | sed -n 's/.*enrolment code: *\([^ ]*\).*/\1/p')
-"$bin/breakglass" enroll "$code" --secret-out "$work/secret.json" >&2
-secret=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["secret"])' "$work/secret.json")
-"$bin/breakglass" enroll --confirm "$code" --totp "$(oathtool --totp -b "$secret")" >&2
+export BREAKGLASS_PROXY_PORT=$proxy_port
+bench_serve "$work/broker.log"
+bench_enroll alice admin engineer
 "$bin/breakglass" admin set-target bench-pg --kind postgres --max-ttl 1h --pg-host 127.0.0.1 --pg-port "$PGPORT" --pg-database bench \
     --managing-role bench_mgr --managing-password-file "$work/mgr.password" --grant-role bench_ro --connection-limit 50 \
-    --access recorded --totp "$(next_code)" >&2
+    --access recorded --totp "$(bench_totp "$BENCH_SECRET" 0)" >&2
 session=$("$bin/breakglass" request bench-pg --reason "benchmark the recording proxy" --incident BENCH-1 --ttl 1h \
-    --totp "$(next_code)" --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["session"]["id"])')
+    --totp "$(bench_totp "$BENCH_SECRET" 1)" --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["session"]["id"])')
 token=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["token"])' "$work/sessions/$session.json")
 
 tps() { sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -n 1; }

@@ -88,13 +88,14 @@ public struct EmergencySession: Codable, Equatable, Sendable {
             }
             return EmergencySession(
                 id: id, requester: requester, target: target.name, reason: reason, incident: incident, state: .active,
-                activatedAt: at, expiresAt: at + ttl, hardLimit: at + ttl, retroDueAt: at + target.retroDeadline, extensions: 0, drill: true)
+                activatedAt: at, expiresAt: at + ttl, hardLimit: at + ttl,
+                retroDueAt: RetroWindow.opening(activatedAt: at, expiresAt: at + ttl, target: target, drill: true).dueAt, extensions: 0, drill: true)
         }
         let ttl = try checkTTL(ttl ?? target.maxTTL, target: target)
         return EmergencySession(
             id: id, requester: requester, target: target.name, reason: reason, incident: incident, state: .active,
             activatedAt: at, expiresAt: at + ttl, hardLimit: at + target.maxTotal,
-            retroDueAt: at + target.retroDeadline, extensions: 0, drill: drill)
+            retroDueAt: RetroWindow.opening(activatedAt: at, expiresAt: at + ttl, target: target, drill: false).dueAt, extensions: 0, drill: drill)
     }
 
     /// State as of `now`: an active session past its expiry is expired even before the reaper records it.

@@ -60,17 +60,16 @@ public struct ChannelSender: Sendable {
 
     static func request(_ message: NotificationMessage, kind: ChannelKind, config: ChannelConfig, now: Date, source: String) throws -> HTTPClientRequest {
         var url = config.url
-        let json: [String: Any]
+        let body: [UInt8]
         switch kind {
         case .slack:
-            json = message.slackBody()
+            body = try encode(message.slackBody())
         case .pagerduty:
             if !url.hasSuffix("/v2/enqueue") { url = (url.hasSuffix("/") ? String(url.dropLast()) : url) + "/v2/enqueue" }
-            json = message.pagerDutyBody(routingKey: config.routingKey ?? "", source: source)
+            body = try encode(message.pagerDutyBody(routingKey: config.routingKey ?? "", source: source))
         case .webhook:
-            json = message.webhookBody()
+            body = try encode(message.webhookBody())
         }
-        let body = Array(try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys, .withoutEscapingSlashes]))
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -85,6 +84,14 @@ public struct ChannelSender: Sendable {
         request.body = .bytes(ByteBuffer(bytes: body))
         return request
     }
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    private static func encode<Body: Encodable>(_ body: Body) throws -> [UInt8] { Array(try encoder.encode(body)) }
 
     static func classify(_ error: any Error) -> String {
         let text = "\(error)"

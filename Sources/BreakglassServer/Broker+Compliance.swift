@@ -2,26 +2,6 @@ import BreakglassCore
 import BreakglassStore
 import Foundation
 
-public enum RetroDecision: String, Sendable, CaseIterable {
-    case approve, reject, waive
-
-    var recorded: String {
-        switch self {
-        case .approve: return "approved"
-        case .reject: return "rejected"
-        case .waive: return "waived"
-        }
-    }
-
-    var auditType: AuditEventType {
-        switch self {
-        case .approve: return .retroApproved
-        case .reject: return .retroRejected
-        case .waive: return .retroWaived
-        }
-    }
-}
-
 /// How the engineer proved who they were, as the audit log recorded it.
 public struct MFAFacts: Codable, Sendable {
     public var method: String
@@ -93,7 +73,11 @@ extension Broker {
             throw BreakglassError(.invalidInput, "session_too_large",
                                   "session \(sessionId) has more than \(limit) audit events; export them with `breakglass audit export` and verify offline")
         }
-        let events = rows.compactMap { row in AuditChain.decode(body: row.body).map { AuditEventView(id: row.id, seq: row.seq, hash: row.hash, event: $0) } }
+        // An event this build cannot read would otherwise drop out of the story unseen.
+        let events = try rows.map { row in
+            guard let event = AuditChain.decode(body: row.body) else { throw BreakglassError.corruptRow("audit event \(row.id) (audit_events.body)") }
+            return AuditEventView(id: row.id, seq: row.seq, hash: row.hash, event: event)
+        }
         let activation = events.first { $0.event.type == .sessionActivated }?.event
         let mfa = MFAFacts(method: "totp", outcome: activation?.details["mfa_outcome"] ?? "unknown",
                            deniedAttempts: events.filter { $0.event.type == .sessionDenied }.count,
@@ -115,46 +99,29 @@ extension Broker {
                             origin: RequestOrigin) async throws -> RetroView {
         try actor.require(.compliance, to: "review retro PRs")
         try Role.requireSeparated(actor.roles, allowAdminCompliance: settings.allowAdminCompliance)
-        let note = try Validation.reason(note, field: decision == .waive ? "reason" : "note")
+        let note = try Validation.reason(note, field: decision.noteField)
         let now = clock.now()
-        let decided = try await database.transactionCommittingRefusal { tx -> Outcome<RetroObligation> in
+        let review = try await database.transactionCommittingRefusal { tx -> Outcome<RetroReview> in
             guard let obligation = try await tx.obligation(sessionId: sessionId, forUpdate: true) else {
                 throw BreakglassError.sessionUnknown(sessionId)
             }
             let creator = try await tx.user(named: obligation.requester)?.createdBy
-            do {
-                try obligation.checkReviewer(actor.name, requesterCreatedBy: creator)
-            } catch let error as BreakglassError {
-                try await tx.appendAudit(AuditEvent(
-                    type: .retroReviewRefused, outcome: .failure, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
-                    target: obligation.target, sessionId: sessionId,
-                    details: ["decision": decision.rawValue, "failure": error.code, "requester": obligation.requester]))
+            switch try RetroReview.decide(decision, on: obligation, by: actor.name, roles: actor.roles, note: note, requesterCreatedBy: creator,
+                                          origin: origin, now: now) {
+            case .refused(let error, let event):
+                try await tx.appendAudit(event)
                 return .refused(error)
+            case .decided(let review):
+                try await tx.saveObligation(review.obligation)
+                try await tx.insertReview(sessionId: sessionId, decision: review.decision, reviewer: actor.name, note: note,
+                                          prURL: obligation.prURL, now: now)
+                try await tx.enqueueNotification(type: review.decision.pageType, sessionId: sessionId, payload: review.page, now: now)
+                try await tx.appendAudit(review.event)
+                return .done(review)
             }
-            let decided: RetroObligation
-            switch decision {
-            case .approve: decided = try obligation.approve(by: actor.name, note: note, now: now, requesterCreatedBy: creator)
-            case .reject: decided = try obligation.reject(by: actor.name, note: note, now: now, requesterCreatedBy: creator)
-            case .waive: decided = try obligation.waive(by: actor.name, reason: note, now: now, requesterCreatedBy: creator)
-            }
-            try await tx.saveObligation(decided)
-            try await tx.insertReview(sessionId: sessionId, decision: decision.recorded, reviewer: actor.name, note: note,
-                                      prURL: obligation.prURL, now: now)
-            try await tx.enqueueNotification(type: "retro.\(decision.recorded)", sessionId: sessionId, payload: [
-                "session_id": sessionId, "user": obligation.requester, "target": obligation.target, "pr_url": obligation.prURL ?? "-",
-                "note": note, "reviewer": actor.name, "due_at": Timestamp.format(obligation.dueAt),
-            ], now: now)
-            var details = ["decision": decision.recorded, "requester": obligation.requester, "pr_url": obligation.prURL ?? "",
-                           "previous_status": obligation.status.rawValue, "due_at": Timestamp.format(obligation.dueAt)]
-            if let independent = obligation.independentApproval { details["independent_pr_approval"] = String(independent) }
-            if let commit = obligation.mergeCommit { details["merge_commit"] = commit }
-            try await tx.appendAudit(AuditEvent(
-                type: decision.auditType, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin, target: obligation.target,
-                sessionId: sessionId, reason: note, details: details))
-            return .done(decided)
         }
-        logger.notice("retro PR reviewed", metadata: ["session.id": "\(sessionId)", "retro.decision": "\(decision.recorded)"])
-        return RetroView(decided, now: now)
+        logger.notice("retro PR reviewed", metadata: ["session.id": "\(sessionId)", "retro.decision": "\(review.decision.rawValue)"])
+        return RetroView(review.obligation, now: now)
     }
 
     /// Compliance accepts a candidate PR (one that named the session but could not link itself) as the
@@ -166,13 +133,10 @@ extension Broker {
         let now = clock.now()
         let linked = try await database.transactionCommittingRefusal { tx -> Outcome<RetroObligation> in
             guard let obligation = try await tx.obligation(sessionId: sessionId, forUpdate: true) else { throw BreakglassError.sessionUnknown(sessionId) }
-            do {
-                try obligation.checkReviewer(actor.name, requesterCreatedBy: try await tx.user(named: obligation.requester)?.createdBy)
-            } catch let error as BreakglassError {
-                try await tx.appendAudit(AuditEvent(
-                    type: .retroReviewRefused, outcome: .failure, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
-                    target: obligation.target, sessionId: sessionId,
-                    details: ["decision": "accept_candidate", "failure": error.code, "requester": obligation.requester, "pr_url": url]))
+            if let (error, event) = SeparationOfDuties.refusal(
+                reviewer: actor.name, roles: actor.roles, of: obligation, requesterCreatedBy: try await tx.user(named: obligation.requester)?.createdBy,
+                decision: "accept_candidate", origin: origin, now: now, details: ["pr_url": url]) {
+                try await tx.appendAudit(event)
                 return .refused(error)
             }
             guard try await tx.acceptRetroCandidate(sessionId: sessionId, prURL: url, by: actor.name, now: now) else {
@@ -257,7 +221,7 @@ extension Broker {
         let ticket = "bgw_" + Secrets.base64url(Secrets.randomBytes(32))
         let now = clock.now()
         try await database.transaction { tx in
-            try await tx.insertWebLogin(tokenHash: Secrets.hash(ticket), userId: actor.id, kind: "ticket", now: now, expiresAt: now + 120,
+            try await tx.insertWebLogin(tokenHash: Secrets.hash(ticket), userId: actor.id, kind: .ticket, now: now, expiresAt: now + 120,
                                         apiTokenHash: actor.tokenHash)
         }
         return ticket
@@ -275,7 +239,7 @@ extension Broker {
                 throw BreakglassError(.unauthenticated, "ticket_invalid",
                                       "this sign-in link is unknown, used or expired; run `breakglass compliance web` for a new one")
             }
-            try await tx.insertWebLogin(tokenHash: Secrets.hash(cookie), userId: userId, kind: "session", now: now, expiresAt: now + lifetime,
+            try await tx.insertWebLogin(tokenHash: Secrets.hash(cookie), userId: userId, kind: .session, now: now, expiresAt: now + lifetime,
                                         apiTokenHash: apiTokenHash)
             try await tx.appendAudit(AuditEvent(type: .webLogin, at: now, actor: user.name, actorRoles: user.roles, origin: origin,
                                                 details: ["expires_at": Timestamp.format(now + lifetime)]))

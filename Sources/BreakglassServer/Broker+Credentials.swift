@@ -96,16 +96,16 @@ extension Broker {
     private func failActivation(_ session: EmergencySession, failure: CredentialStepFailure, now: Date) async throws {
         _ = try await database.transaction { tx in
             guard let record = try await tx.session(id: session.id, forUpdate: true), record.session.state == .active else { return }
-            let closed = try record.session.fail(step: failure.failedStep, now: now)
-            try await tx.updateSession(closed, from: .active)
-            try await moveRetroDeadline(tx: tx, session: closed, target: nil, now: now)
+            let failed = try record.session.fail(step: failure.failedStep, now: now)
+            try await tx.updateSession(failed, from: .active)
+            let closed = try await moveRetroDeadline(tx: tx, session: failed, target: nil, now: now)
             let details = ["failed_step": failure.failedStep, "steps": failure.done.joined(separator: ","), "error": String(failure.message.prefix(500)),
                            "state": closed.state.rawValue, "requester": closed.requester]
             try await tx.appendAudit(AuditEvent(
                 type: .credentialIssueFailed, outcome: .failure, at: now, actor: Self.serverActor, target: closed.target, sessionId: closed.id,
                 reason: closed.closeReason, incident: closed.incident, details: details))
             try await tx.enqueueNotification(type: AuditEventType.credentialIssueFailed.rawValue, sessionId: closed.id,
-                                             payload: Self.pagePayload(closed).merging(details) { $1 }, now: now)
+                                             payload: closed.pagePayload.merging(details) { $1 }, now: now)
         }
     }
 
@@ -135,7 +135,7 @@ extension Broker {
                         type: .credentialRevokeFailed, outcome: .failure, at: now, actor: Self.serverActor, target: target.name,
                         sessionId: session.id, incident: session.incident, details: details))
                     try await tx.enqueueNotification(type: AuditEventType.credentialRevokeFailed.rawValue, sessionId: session.id,
-                                                     payload: Self.pagePayload(session).merging(details) { $1 }, now: now)
+                                                     payload: session.pagePayload.merging(details) { $1 }, now: now)
                 }
             }
         } catch {

@@ -166,80 +166,48 @@ extension Broker {
             let wait = try await database.transaction { try await $0.takeSendSlot(channelId: channel.id, interval: channel.minInterval, now: now) }
             if let wait {
                 // Not this channel's turn yet: queue behind the slot, without counting an attempt.
-                _ = try await database.transaction { try await $0.updateDelivery(id: claimed.id, claimedBy: instance, state: "pending", attempted: false, nextAttemptAt: wait,
+                _ = try await database.transaction { try await $0.updateDelivery(id: claimed.id, claimedBy: instance, state: .pending, attempted: false, nextAttemptAt: wait,
                                                                              finishedAt: nil, error: nil) }
                 return
             }
         }
         let config = try JSONDecoder().decode(ChannelConfig.self, from: Data(box.open(channel.configEnc, context: ChannelRecord.context(channel.id))))
         let result = await sender.send(claimed.message, kind: channel.kind, config: config, now: now)
-        // A receiver's Retry-After counts from its answer: one slower than its own Retry-After is not retried at once.
-        let answered = clock.now()
-        var verdict = result.status.map {
-            DeliveryPolicy.classify(kind: channel.kind, status: $0, body: result.body, retryAfter: result.retryAfter)
-        } ?? .retry(after: nil, reason: "no answer (\(result.errorClass ?? "network error"))")
-        if result.errorClass?.hasPrefix("config:") == true { verdict = .dead(reason: "the channel configuration is invalid") }
-        let attempts = claimed.attempts + 1
-        let outcome: String
-        var nextAttempt: Date?
-        switch verdict {
-        case .delivered: outcome = "delivered"
-        case .dead: outcome = "dead"
-        case .gone: outcome = "gone"
-        case .retry(let after, let reason):
-            let at = answered + DeliveryPolicy.delay(afterAttempt: attempts, retryAfter: after, random: Double.random(in: 0.5...1))
-            if at.timeIntervalSince(claimed.message.createdAt) > settings.deliveryMaxAge {
-                verdict = .dead(reason: "\(reason); gave up after \(attempts) attempts over \(TTL.format(answered.timeIntervalSince(claimed.message.createdAt)))")
-                outcome = "dead"
-            } else {
-                outcome = "retry"
-                nextAttempt = at
-            }
-        }
-        let detail: String? = switch verdict {
-        case .delivered: nil
-        case .retry(_, let reason), .dead(let reason), .gone(let reason): reason
-        }
-        let finalVerdict = verdict, retryAt = nextAttempt
+        let decision = DeliveryPolicy.decide(
+            kind: channel.kind, status: result.status, body: result.body, retryAfter: result.retryAfter, errorClass: result.errorClass,
+            messageType: claimed.message.type, attempt: claimed.attempts + 1, queuedAt: claimed.message.createdAt, answeredAt: clock.now(),
+            maxAge: settings.deliveryMaxAge, usesSnapshot: claimed.usesSnapshot, random: Double.random(in: 0.5...1))
         try await database.transaction { tx in
-            try await tx.recordAttempt(deliveryId: claimed.id, at: now, latencyMs: result.latencyMs, statusCode: result.status, outcome: outcome,
-                                       errorClass: result.errorClass, detail: detail, instance: instance)
-            let state = switch finalVerdict {
-            case .delivered: "delivered"
-            case .retry: "pending"
-            case .dead, .gone: "dead"
-            }
-            let owned = try await tx.updateDelivery(id: claimed.id, claimedBy: instance, state: state, attempted: true, nextAttemptAt: retryAt,
-                                                    finishedAt: state == "pending" ? nil : now, error: detail)
+            try await tx.recordAttempt(deliveryId: claimed.id, at: now, latencyMs: result.latencyMs, statusCode: result.status, outcome: decision.outcome,
+                                       errorClass: result.errorClass, detail: decision.detail, instance: instance)
+            let owned = try await tx.updateDelivery(id: claimed.id, claimedBy: instance, state: decision.state, attempted: true,
+                                                    nextAttemptAt: decision.nextAttemptAt, finishedAt: decision.state == .pending ? nil : now,
+                                                    error: decision.detail)
             // Another instance took the delivery over after this claim lapsed; its result stands.
-            guard owned else { return }
-            switch finalVerdict {
-            case .delivered, .retry:
-                break
-            case .dead(let reason), .gone(let reason):
-                if case .gone = finalVerdict, !claimed.usesSnapshot {
-                    try await tx.disableChannel(id: channel.id, reason: reason)
-                    try await tx.appendAudit(AuditEvent(type: .channelDisabled, outcome: .failure, at: now, actor: nil,
-                                                        details: ["channel": channel.name, "host": channel.host, "reason": reason]))
-                }
-                try await alertDeliveryFailure(tx: tx, claimed: claimed, reason: reason, now: now)
+            guard owned, decision.isDeadLetter else { return }
+            let reason = decision.detail ?? ""
+            if decision.disablesChannel {
+                try await tx.disableChannel(id: channel.id, reason: reason)
+                try await tx.appendAudit(AuditEvent(type: .channelDisabled, outcome: .failure, at: now, actor: nil,
+                                                    details: ["channel": channel.name, "host": channel.host, "reason": reason]))
             }
+            try await alertDeliveryFailure(tx: tx, claimed: claimed, reason: reason, announce: decision.alertsOtherChannels, now: now)
         }
-        if outcome != "delivered" {
+        if decision.outcome != .delivered {
             logger.warning("page not delivered", metadata: ["delivery.id": "\(claimed.id)", "channel.name": "\(channel.name)",
-                                                            "channel.host": "\(channel.host)", "delivery.outcome": "\(outcome)",
+                                                            "channel.host": "\(channel.host)", "delivery.outcome": "\(decision.outcome.rawValue)",
                                                             "http.status": "\(result.status.map(String.init) ?? "-")"])
         }
     }
 
-    /// A dead letter is audited and announced on every other channel (a failure alert never alerts about itself).
-    private func alertDeliveryFailure(tx: Tx, claimed: ClaimedDelivery, reason: String, now: Date) async throws {
+    /// A dead letter is audited, and announced on every other channel when the policy says so.
+    private func alertDeliveryFailure(tx: Tx, claimed: ClaimedDelivery, reason: String, announce: Bool, now: Date) async throws {
         let channel = claimed.channel
         try await tx.appendAudit(AuditEvent(type: .deliveryFailed, outcome: .failure, at: now, actor: nil, sessionId: claimed.message.sessionId,
                                             details: ["channel": channel.name, "host": channel.host, "event": claimed.message.type,
                                                       "delivery_id": claimed.id.uuidString.lowercased(), "reason": reason]))
-        guard claimed.message.type != "delivery.failed" else { return }
-        try await tx.enqueueNotification(type: "delivery.failed", sessionId: claimed.message.sessionId, payload: [
+        guard announce else { return }
+        try await tx.enqueueNotification(type: DeliveryPolicy.failureAlertType, sessionId: claimed.message.sessionId, payload: [
             "channel": channel.name, "channel_id": channel.id.uuidString.lowercased(), "host": channel.host,
             "event": claimed.message.type, "error": reason, "delivery_id": claimed.id.uuidString.lowercased(),
         ], now: now)

@@ -9,7 +9,7 @@ public struct RetroView: Codable, Sendable {
     public var target: String
     public var status: RetroStatus
     /// `status`, or `overdue` for an owed obligation past its deadline.
-    public var state: String
+    public var state: RetroState
     public var dueAt: Date
     public var secondsLeft: Int
     public var prUrl: String?
@@ -49,11 +49,10 @@ extension Broker {
     /// escalation, so for an admin it is an admin change: a fresh TOTP code, and paged.
     public func linkRetro(sessionId: String, url: String, actor: AuthUser, totp: String? = nil, origin: RequestOrigin) async throws -> RetroView {
         let url = try PullRequestLink.validate(url)
-        let requester = try await database.read { try await $0.obligation(sessionId: sessionId)?.requester }
-        guard let requester, requester == actor.name || actor.seesEverything else { throw BreakglassError.sessionUnknown(sessionId) }
-        guard requester == actor.name || actor.has(.admin) else {
-            throw BreakglassError.forbidden("only the engineer who broke glass in \(sessionId), or an admin, may link its retro PR")
+        guard let requester = try await database.read({ try await $0.obligation(sessionId: sessionId)?.requester }) else {
+            throw BreakglassError.sessionUnknown(sessionId)
         }
+        let right = try SeparationOfDuties.linkRight(actor: actor.name, roles: actor.roles, requester: requester, sessionId: sessionId)
         @Sendable func link(_ tx: Tx, _ now: Date) async throws -> RetroObligation {
             guard let obligation = try await tx.obligation(sessionId: sessionId, forUpdate: true) else { throw BreakglassError.sessionUnknown(sessionId) }
             let linked = try obligation.link(url: url, by: actor.name, source: .cli, now: now)
@@ -62,10 +61,11 @@ extension Broker {
             return linked
         }
         let linked: RetroObligation
-        if requester == actor.name {
+        switch right {
+        case .own:
             let now = clock.now()
             linked = try await database.transaction { try await link($0, now) }
-        } else {
+        case .adminChange:
             linked = try await adminChange(actor: actor, totp: totp, action: "link other engineers' retro PRs", origin: origin) { tx, now in
                 let linked = try await link(tx, now)
                 return (linked, AdminPage(type: "admin.retro_linked", payload: ["session_id": sessionId, "user": requester, "pr_url": url,
@@ -77,18 +77,10 @@ extension Broker {
 
     func recordLink(tx: Tx, from previous: RetroObligation, to linked: RetroObligation, actor: String, roles: [Role],
                     origin: RequestOrigin, now: Date, details: [String: String]) async throws {
-        try await tx.saveObligation(linked)
-        var payload = ["session_id": linked.sessionId, "user": linked.requester, "target": linked.target, "pr_url": linked.prURL ?? "",
-                       "due_at": Timestamp.format(linked.dueAt)]
-        payload["linked_by"] = actor
-        try await tx.enqueueNotification(type: AuditEventType.retroLinked.rawValue, sessionId: linked.sessionId, payload: payload, now: now)
-        try await tx.appendAudit(AuditEvent(
-            type: .retroLinked, at: now, actor: actor, actorRoles: roles, origin: origin, target: linked.target, sessionId: linked.sessionId,
-            details: details.merging([
-                "pr_url": linked.prURL ?? "", "source": linked.prSource?.rawValue ?? "", "previous_status": previous.status.rawValue,
-                "due_at": Timestamp.format(linked.dueAt), "linked_in_time": now <= linked.dueAt ? "true" : "false",
-                "ladder_stopped_at_rung": String(linked.nextLevel),
-            ]) { given, _ in given }))
+        let link = RetroLink(from: previous, to: linked, actor: actor, roles: roles, origin: origin, now: now, details: details)
+        try await tx.saveObligation(link.obligation)
+        try await tx.enqueueNotification(type: RetroLink.pageType, sessionId: linked.sessionId, payload: link.page, now: now)
+        try await tx.appendAudit(link.event)
     }
 
     /// What `actor` owes (open first), or everyone's for admin and compliance.
@@ -122,41 +114,23 @@ extension Broker {
     }
 
     private func announce(_ firing: RungFiring, of obligation: RetroObligation, tx: Tx, now: Date) async throws {
-        var details = [
-            "rung": firing.rung.name, "level": "\(firing.level + 1)/\(obligation.ladder.rungs.count)",
-            "scheduled_at": Timestamp.format(firing.scheduledAt), "due_at": Timestamp.format(obligation.dueAt),
-            "severity": firing.rung.severity, "requester": obligation.requester,
-        ]
-        if firing.isLate { details["late_by"] = TTL.format(firing.lateBy) }
-        if firing.skipped {
-            details["why"] = "a reminder is moot once the deadline has passed; escalations continue"
-            try await tx.appendAudit(AuditEvent(type: .retroRungSkipped, at: now, actor: nil, target: obligation.target,
-                                                sessionId: obligation.sessionId, details: details))
-            return
+        let announcement = RungAnnouncement(firing, of: obligation, now: now)
+        if let page = announcement.page {
+            try await tx.enqueueNotification(type: page.type, sessionId: obligation.sessionId, payload: page.payload, now: now)
         }
-        var payload = details
-        payload["session_id"] = obligation.sessionId
-        payload["user"] = obligation.requester
-        payload["target"] = obligation.target
-        if !firing.rung.isReminder { payload["overdue_since"] = Timestamp.format(obligation.dueAt) }
-        if let rejection = obligation.lastRejection { payload["note"] = "last PR rejected: \(rejection)" }
-        try await tx.enqueueNotification(type: firing.rung.eventType, sessionId: obligation.sessionId, payload: payload, now: now)
-        details["event_type"] = firing.rung.eventType
-        try await tx.appendAudit(AuditEvent(type: .retroEscalated, at: now, actor: nil, target: obligation.target,
-                                            sessionId: obligation.sessionId, details: details))
+        try await tx.appendAudit(announcement.event)
     }
 
-    /// Targets whose retro deadline runs from the session's end move it when the session is extended or closes.
-    func moveRetroDeadline(tx: Tx, session: EmergencySession, target: Target?, now: Date) async throws {
+    /// Targets whose retro deadline runs from the session's end move it when the session is extended or closes:
+    /// load, decide (`RetroDeadlineMove`), save. Returns the session carrying its (possibly moved) deadline.
+    func moveRetroDeadline(tx: Tx, session: EmergencySession, target: Target?, now: Date) async throws -> EmergencySession {
         var resolved = target
         if resolved == nil { resolved = try await tx.target(named: session.target) }
-        guard let target = resolved, target.retroFrom == .end,
+        guard let target = resolved, RetroWindow.follows(session, on: target),
               let obligation = try await tx.obligation(sessionId: session.id, forUpdate: true),
-              let moved = obligation.rescheduled(for: session, target: target) else { return }
-        try await tx.saveObligation(moved)
-        try await tx.appendAudit(AuditEvent(
-            type: .retroDeadlineMoved, at: now, actor: nil, target: session.target, sessionId: session.id,
-            details: ["previous_due_at": Timestamp.format(obligation.dueAt), "due_at": Timestamp.format(moved.dueAt),
-                      "basis": "session end", "window_start": Timestamp.format(moved.windowStart)]))
+              let move = RetroDeadlineMove.decide(session: session, obligation: obligation, target: target, now: now) else { return session }
+        try await tx.saveObligation(move.obligation)
+        try await tx.appendAudit(move.event)
+        return move.session
     }
 }

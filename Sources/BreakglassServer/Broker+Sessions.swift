@@ -58,46 +58,30 @@ extension Broker {
             let targetName = try Validation.targetName(request.target)
             guard let target = found else { throw BreakglassError.targetUnknown(targetName) }
             try checkRecordedAccessAvailable(target)
-            // Bad input is refused before the code is checked, so a typo does not spend or count a TOTP code.
-            var session = try EmergencySession.activate(id: id, requester: user.name, target: target, reason: request.reason,
-                                                        incident: request.incident, ttl: request.ttl, now: now, drill: request.drill)
-            let obligation = RetroObligation.opened(for: session, target: target, ladder: settings.retroLadder)
-            session.retroDueAt = obligation.dueAt
-            func denial(_ failure: String) -> AuditEvent {
-                AuditEvent(type: .sessionDenied, outcome: .failure, at: now, actor: user.name, actorRoles: user.roles, origin: origin,
-                           target: target.name, sessionId: id, reason: session.reason, incident: session.incident,
-                           details: ["failure": failure, "mfa": "totp"].merging(Self.drillMark(session)) { $1 })
-            }
-            guard target.allows(user: user.name, roles: user.roles) else {
-                try await tx.appendAudit(denial("not_allowed"))
+            let activation = try Activation.decide(id: id, requester: user.name, roles: user.roles, target: target, reason: request.reason,
+                                                   incident: request.incident, ttl: request.ttl, drill: request.drill, ladder: settings.retroLadder,
+                                                   origin: origin, now: now)
+            guard activation.isAllowed else {
+                try await tx.appendAudit(activation.denial("not_allowed"))
                 return .refused(.forbidden("you are not allowed to request \(target.name); ask an admin to add you to its requesters"))
             }
             let step: Int64
-            switch try await prove(totp: request.totp, user: user, tx: tx, now: now, spending: false, denial: denial) {
+            switch try await prove(totp: request.totp, user: user, tx: tx, now: now, spending: false, denial: activation.denial) {
             case .refused(let error, let event):
-                try await tx.enqueueNotification(type: AuditEventType.sessionDenied.rawValue, sessionId: id, payload: [
-                    "user": user.name, "target": target.name, "failure": error.code, "incident": session.incident,
-                ].merging(Self.drillMark(session)) { $1 }, now: now)
+                try await tx.enqueueNotification(type: AuditEventType.sessionDenied.rawValue, sessionId: id, payload: activation.denialPage(error.code),
+                                                 now: now)
                 try await tx.appendAudit(event)
                 return .refused(error)
             case .proven(let proven):
                 step = proven
             }
+            let session = activation.session
             let credential = CredentialRef(kind: target.kind, keyId: issuer.signingKid, tokenId: id, audience: target.audience,
                                            role: target.kind == .postgres ? PostgresTarget.roleName(sessionId: id) : nil)
-            var activated = AuditEvent(
-                type: .sessionActivated, at: now, actor: user.name, actorRoles: user.roles, origin: origin, target: target.name,
-                sessionId: id, reason: session.reason, incident: session.incident,
-                details: ["mfa": "totp", "mfa_outcome": "success", "credential_kind": target.kind.rawValue, "key_id": issuer.signingKid,
-                          "audience": target.audience, "expires_at": Timestamp.format(session.expiresAt),
-                          "retro_due_at": Timestamp.format(session.retroDueAt), "ttl": TTL.format(session.expiresAt.timeIntervalSince(now))]
-                    .merging(Self.drillMark(session)) { $1 })
-            // A drill is the evidence that the response plan was tested.
-            if session.drill { activated.controls = Array(Set(activated.controls + DrillPlan.controls)).sorted() }
             // The spend, the session, its obligation, its page and its audit event commit together.
             try await tx.recordActivation(ActivationRecord(
-                session: session, userId: user.id, step: step, credential: credential, origin: origin, obligation: obligation,
-                pageType: AuditEventType.sessionActivated.rawValue, page: Self.pagePayload(session), event: activated, now: now))
+                session: session, userId: user.id, step: step, credential: credential, origin: origin, obligation: activation.obligation,
+                pageType: Activation.pageType, page: session.pagePayload, event: activation.activated(keyId: issuer.signingKid), now: now))
             return .done((session, target, actor))
         }
         logger.notice(session.drill ? "drill session activated" : "session activated",
@@ -127,15 +111,14 @@ extension Broker {
                 return .refused(error)
             }
             try await tx.updateSession(extended, from: .active)
-            try await moveRetroDeadline(tx: tx, session: extended, target: target, now: now)
-            try await tx.enqueueNotification(type: AuditEventType.sessionExtended.rawValue, sessionId: sessionId,
-                                             payload: Self.pagePayload(extended), now: now)
+            let moved = try await moveRetroDeadline(tx: tx, session: extended, target: target, now: now)
+            try await tx.enqueueNotification(type: AuditEventType.sessionExtended.rawValue, sessionId: sessionId, payload: moved.pagePayload, now: now)
             try await tx.appendAudit(AuditEvent(
                 type: .sessionExtended, at: now, actor: user.name, actorRoles: user.roles, origin: origin, target: target.name,
                 sessionId: sessionId, details: ["mfa": "totp", "mfa_outcome": "success", "added": TTL.format(ttl),
                                                 "previous_expires_at": Timestamp.format(record.session.expiresAt),
                                                 "expires_at": Timestamp.format(extended.expiresAt), "key_id": issuer.signingKid]))
-            return .done((extended, target))
+            return .done((moved, target))
         }
         return SessionGrant(session: session, credential: try await extendCredential(for: session, target: target, actor: actor, now: now),
                             pagesQueued: [AuditEventType.sessionExtended.rawValue])
@@ -163,10 +146,10 @@ extension Broker {
         let now = clock.now()
         let closed = try await database.transaction { tx in
             guard let record = try await tx.session(id: sessionId, forUpdate: true) else { throw BreakglassError.sessionUnknown(sessionId) }
-            let closed = try decide(record, now)
-            try await tx.updateSession(closed, from: .active)
-            try await moveRetroDeadline(tx: tx, session: closed, target: nil, now: now)
-            try await tx.enqueueNotification(type: type.rawValue, sessionId: sessionId, payload: Self.pagePayload(closed), now: now)
+            let decided = try decide(record, now)
+            try await tx.updateSession(decided, from: .active)
+            let closed = try await moveRetroDeadline(tx: tx, session: decided, target: nil, now: now)
+            try await tx.enqueueNotification(type: type.rawValue, sessionId: sessionId, payload: closed.pagePayload, now: now)
             try await tx.appendAudit(AuditEvent(
                 type: type, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin, target: closed.target,
                 sessionId: sessionId, reason: closed.closeReason, incident: closed.incident,
@@ -185,12 +168,12 @@ extension Broker {
         let now = clock.now()
         let expired = try await database.transaction { tx in
             var closed: [EmergencySession] = []
-            for record in try await tx.claimExpiredSessions(now: now, limit: limit) {
-                guard let expired = record.session.expire(now: now) else { continue }
-                try await tx.updateSession(expired, from: .active)
-                try await moveRetroDeadline(tx: tx, session: expired, target: nil, now: now)
+            for session in try await tx.claimExpiredSessions(now: now, limit: limit) {
+                guard let recorded = session.expire(now: now) else { continue }
+                try await tx.updateSession(recorded, from: .active)
+                let expired = try await moveRetroDeadline(tx: tx, session: recorded, target: nil, now: now)
                 try await tx.enqueueNotification(type: AuditEventType.sessionExpired.rawValue, sessionId: expired.id,
-                                                 payload: Self.pagePayload(expired), now: now)
+                                                 payload: expired.pagePayload, now: now)
                 try await tx.appendAudit(AuditEvent(
                     type: .sessionExpired, at: now, actor: nil, origin: .server, target: expired.target, sessionId: expired.id,
                     incident: expired.incident,
@@ -227,23 +210,6 @@ extension Broker {
         return try await database.read { tx in
             try await tx.sessions(userId: everyone ? nil : actor.id, limit: limit).map { $0.session.asSeen(at: now) }
         }
-    }
-
-    /// What a page says; never a credential.
-    static func pagePayload(_ session: EmergencySession) -> [String: String] {
-        var payload = [
-            "session_id": session.id, "user": session.requester, "target": session.target, "reason": session.reason,
-            "incident": session.incident, "state": session.state.rawValue, "expires_at": Timestamp.format(session.expiresAt),
-            "retro_due_at": Timestamp.format(session.retroDueAt),
-        ]
-        if let closedAt = session.closedAt { payload["closed_at"] = Timestamp.format(closedAt) }
-        if let by = session.closedBy { payload["closed_by"] = by }
-        return payload.merging(drillMark(session)) { $1 }
-    }
-
-    /// `drill: true` for a drill's pages and audit details (the outbox marks later pages by session too).
-    static func drillMark(_ session: EmergencySession) -> [String: String] {
-        session.drill ? [NotificationMessage.drillKey: "true"] : [:]
     }
 }
 

@@ -42,7 +42,7 @@ extension Broker {
                 try await tx.appendAudit(event)
                 return .refused(error.code == BreakglassError.totpWrong.code ? Self.loginFailed : error)
             }
-            try await tx.insertAPIToken(hash: Secrets.hash(token), userId: user.id, now: now, expiresAt: expires, via: "login")
+            try await tx.insertAPIToken(hash: Secrets.hash(token), userId: user.id, now: now, expiresAt: expires, via: .login)
             try await tx.appendAudit(AuditEvent(type: .tokenIssued, at: now, actor: user.name, actorRoles: user.roles, origin: origin,
                                                 details: ["via": "login", "mfa": "totp", "token_id": Self.tokenId(token),
                                                           "expires_at": Timestamp.format(expires)]))

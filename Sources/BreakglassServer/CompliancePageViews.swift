@@ -30,7 +30,7 @@ struct QueuePageView {
 
     init(_ entries: [RetroView], metrics: RetroMetrics, user: String, now: Date) {
         self.user = user
-        overdue = entries.filter { $0.state == "overdue" }.map {
+        overdue = entries.filter { $0.state == .overdue }.map {
             Overdue(sessionId: $0.sessionId, requester: $0.requester, target: $0.target, dueAt: PageText.time($0.dueAt),
                     overdueFor: PageText.age(now.timeIntervalSince($0.dueAt)), rungsFired: $0.rungsFired, lastRejection: $0.lastRejection ?? "—")
         }
@@ -103,7 +103,7 @@ struct SessionPageView {
         credential = "\(c.kind.rawValue) · key \(c.keyId ?? "-") · aud \(c.audience ?? "-") · jti \(c.tokenId ?? "-")"
         from = "\(story.clientAddress ?? "-") · \(story.userAgent ?? "-")"
         retro = Retro(
-            overdue: story.retro.state == "overdue", retroState: story.retro.state, dueAt: PageText.time(o.dueAt),
+            overdue: story.retro.state == .overdue, retroState: story.retro.state.rawValue, dueAt: PageText.time(o.dueAt),
             linked: o.prURL != nil, prURL: o.prURL ?? "", prSource: o.prSource?.rawValue ?? "", linkedAt: PageText.time(o.linkedAt),
             linkedBy: o.linkedBy ?? "",
             merged: o.mergedAt != nil, mergedAt: PageText.time(o.mergedAt), mergedBy: o.mergedBy ?? "?", mergeCommit: o.mergeCommit ?? "?",
@@ -114,13 +114,13 @@ struct SessionPageView {
                       receivedAt: PageText.time($0.receivedAt), acceptedAt: PageText.time($0.acceptedAt))
         }
         escalations = story.escalations.map {
-            Escalation(rung: $0.rung, scheduledAt: PageText.time($0.scheduledAt), firedAt: PageText.time($0.firedAt), outcome: $0.outcome)
+            Escalation(rung: $0.rung, scheduledAt: PageText.time($0.scheduledAt), firedAt: PageText.time($0.firedAt), outcome: $0.outcome.rawValue)
         }
         reviews = story.reviews.map {
-            Review(decision: $0.decision, reviewer: $0.reviewer, note: $0.note, decidedAt: PageText.time($0.decidedAt))
+            Review(decision: $0.decision.rawValue, reviewer: $0.reviewer, note: $0.note, decidedAt: PageText.time($0.decidedAt))
         }
         pages = story.pages.map {
-            Page(eventType: $0.eventType, channel: "\($0.channel) (\($0.host))", deliveryState: $0.state,
+            Page(eventType: $0.eventType, channel: "\($0.channel) (\($0.host))", deliveryState: $0.state.rawValue,
                  attemptedAt: PageText.time($0.attemptedAt), statusCode: $0.statusCode.map(String.init) ?? "—")
         }
         statements = Self.statements(story.events)

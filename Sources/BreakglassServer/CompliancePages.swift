@@ -63,7 +63,7 @@ struct CompliancePages: Sendable {
         var lines = [header.joined(separator: ",")]
         for e in entries {
             let age = e.status == .linked ? now.timeIntervalSince(e.linkedAt ?? now) : now.timeIntervalSince(e.dueAt)
-            let cells = [e.sessionId, e.state, e.requester, e.target, Timestamp.format(e.dueAt), String(Int(max(0, age))), e.prUrl ?? "",
+            let cells = [e.sessionId, e.state.rawValue, e.requester, e.target, Timestamp.format(e.dueAt), String(Int(max(0, age))), e.prUrl ?? "",
                          e.linkedAt.map(Timestamp.format) ?? "", e.mergedAt.map(Timestamp.format) ?? "",
                          e.independentApproval.map { String($0) } ?? "", String(e.rungsFired), e.lastRejection ?? ""]
             lines.append(cells.map(csvCell).joined(separator: ","))

@@ -1,3 +1,4 @@
+import BreakglassAPI
 import BreakglassCore
 import BreakglassStore
 import Foundation
@@ -6,6 +7,8 @@ import Prometheus
 
 /// The HTTP JSON API. Handlers only translate between HTTP and the broker's use cases.
 enum Routes {
+    static let openAPIDocument = ByteBuffer(bytes: OpenAPIDocument.bytes)
+
     static func build(broker: Broker, migrator: Migrator, pages: CompliancePages, secureCookies: Bool = false,
                       processMetrics: PrometheusCollectorRegistry? = nil) -> Router<BreakglassRequestContext> {
         let router = Router(context: BreakglassRequestContext.self)
@@ -28,6 +31,8 @@ enum Routes {
         let readiness = ResponseCache(maxAge: .seconds(1)), revocations = ResponseCache(maxAge: .seconds(2))
 
         router.get("/healthz") { _, _ in try APICoding.response(["status": "ok"]) }
+        // The contract the API is generated from, as compiled in: the repository's file, byte for byte.
+        router.get("/openapi.json") { _, _ in APICoding.response(json: openAPIDocument) }
         router.get("/readyz") { _, _ in
             let body = try await readiness.value {
                 let pending = try await broker.database.read { try await migrator.pending($0) }
@@ -120,8 +125,11 @@ enum Routes {
         }
         api.put("/targets/:name") { request, context in
             let body = try await APICoding.decode(TargetBody.self, from: request)
-            guard let kind = CredentialKind(rawValue: body.kind ?? "token") else {
-                throw BreakglassError.invalid("kind", "credential kind '\(body.kind ?? "")' is not supported; supported: token, postgres")
+            let kind = try body.kind.map { text in
+                guard let kind = CredentialKind(rawValue: text) else {
+                    throw BreakglassError.invalid("kind", "credential kind '\(text)' is not supported; supported: token, postgres")
+                }
+                return kind
             }
             let name = try context.parameters.require("name")
             let maxTTL = try parseDuration(body.maxTtl, field: "max_ttl")!
@@ -131,13 +139,11 @@ enum Routes {
                 }
                 return basis
             }
-            let target = Target(
-                name: name, kind: kind, audience: body.audience ?? name, maxTTL: maxTTL,
-                maxTotal: try parseDuration(body.maxTotal, field: "max_total") ?? maxTTL * 4,
-                retroDeadline: try parseDuration(body.retroDeadline, field: "retro_deadline") ?? 24 * 3600,
-                retroFrom: retroFrom ?? .activation, requesters: body.requesters ?? ["role:engineer"],
-                drillDeadline: try parseDuration(body.drillDeadline, field: "drill_deadline"),
-                postgres: kind == .postgres ? try postgresSettings(body) : nil)
+            // What the admin left out, the core fills in (`TargetDefaults`).
+            let target = try Target.defaulted(
+                name: name, kind: kind, audience: body.audience, maxTTL: maxTTL, maxTotal: try parseDuration(body.maxTotal, field: "max_total"),
+                retroDeadline: try parseDuration(body.retroDeadline, field: "retro_deadline"), retroFrom: retroFrom, requesters: body.requesters,
+                drillDeadline: try parseDuration(body.drillDeadline, field: "drill_deadline"), postgres: { try postgresSettings(body) })
             let created = try await broker.saveTarget(target, managingPassword: body.managingPassword, actor: try context.requireUser(),
                                                       totp: body.totp, origin: origin(request, context))
             return try APICoding.response(target, status: created ? .created : .ok)
@@ -147,12 +153,6 @@ enum Routes {
 
     /// A `postgres` target's settings from the request, with the fields it cannot do without named.
     static func postgresSettings(_ body: TargetBody) throws -> PostgresTarget {
-        guard let host = body.pgHost else { throw BreakglassError.invalid("pg_host", "a postgres target needs pg_host (--pg-host)") }
-        guard let database = body.pgDatabase else { throw BreakglassError.invalid("pg_database", "a postgres target needs pg_database (--pg-database)") }
-        guard let managingRole = body.managingRole else {
-            throw BreakglassError.invalid("managing_role", "a postgres target needs managing_role (--managing-role)")
-        }
-        guard let grantRole = body.grantRole else { throw BreakglassError.invalid("grant_role", "a postgres target needs grant_role (--grant-role)") }
         let tls = try body.pgTls.map { text in
             guard let mode = PostgresTLSMode(rawValue: text) else {
                 throw BreakglassError.invalid("pg_tls", "pg_tls must be one of \(PostgresTLSMode.allCases.map(\.rawValue).joined(separator: ", ")), not '\(text)'")
@@ -165,10 +165,10 @@ enum Routes {
             }
             return mode
         }
-        return PostgresTarget(host: host, port: body.pgPort ?? 5432, database: database, tls: tls, managingRole: managingRole, grantRole: grantRole,
-                              connectionLimit: body.connectionLimit ?? 5,
-                              statementTimeout: try parseDuration(body.statementTimeout, field: "statement_timeout"),
-                              access: access ?? .recorded, redactParameters: body.redactParameters ?? false)
+        return try .defaulted(host: body.pgHost, port: body.pgPort, database: body.pgDatabase, tls: tls, managingRole: body.managingRole,
+                              grantRole: body.grantRole, connectionLimit: body.connectionLimit,
+                              statementTimeout: try parseDuration(body.statementTimeout, field: "statement_timeout"), access: access,
+                              redactParameters: body.redactParameters)
     }
 
     /// Breaking glass authenticates in the activation's own first statement rather than in `AuthMiddleware` (a

@@ -13,7 +13,7 @@ public struct ActivationRecord: Sendable {
     public var origin: RequestOrigin
     public var obligation: RetroObligation
     public var pageType: String
-    /// Carries the drill mark already (`Broker.pagePayload`): the session row is not visible to the page's
+    /// Carries the drill mark already (`EmergencySession.pagePayload`): the session row is not visible to the page's
     /// insert in the same statement, so the outbox cannot mark it from there.
     public var page: [String: String]
     public var event: AuditEvent

@@ -47,11 +47,11 @@ public struct DeliveryLogEntry: Codable, Sendable {
     public var host: String
     public var eventType: String
     public var sessionId: String?
-    public var state: String
+    public var state: DeliveryState
     public var attemptedAt: Date?
     public var statusCode: Int?
     public var latencyMs: Int?
-    public var outcome: String?
+    public var outcome: DeliveryAttemptOutcome?
     public var errorClass: String?
     public var detail: String?
 }
@@ -64,16 +64,29 @@ extension Tx {
     }
 
     public func channels(name: String? = nil) async throws -> [ChannelRecord] {
+        try await channelRows(name: name).map { try $0.get() }
+    }
+
+    /// For routing and sending: a channel whose stored kind this build cannot read is left out rather than
+    /// stopping every page to every other channel. `notify list` and `breakglassd check` still name it.
+    public func sendableChannels() async throws -> [ChannelRecord] {
+        try await channelRows(name: nil).compactMap { try? $0.get() }
+    }
+
+    private func channelRows(name: String?) async throws -> [Result<ChannelRecord, BreakglassError>] {
         let rows = try await query("""
             SELECT id, name, kind, config_enc, host, events, targets, enabled, disabled_reason, min_interval_ms FROM channels
             WHERE \(name)::text IS NULL OR name = \(name) ORDER BY name
             """)
-        var out: [ChannelRecord] = []
+        var out: [Result<ChannelRecord, BreakglassError>] = []
         for try await (id, name, kind, config, host, events, targets, enabled, reason, interval) in rows.decode(
             (UUID, String, String, Data, String, [String], [String], Bool, String?, Int).self) {
-            out.append(ChannelRecord(id: id, name: name, kind: ChannelKind(rawValue: kind) ?? .webhook, configEnc: Array(config), host: host,
-                                     routing: ChannelRouting(events: events, targets: targets), enabled: enabled, disabledReason: reason,
-                                     minInterval: TimeInterval(interval) / 1000))
+            out.append(Result {
+                ChannelRecord(id: id, name: name, kind: try ChannelKind(stored: kind, "the kind of channel \(name) (channels.kind)"),
+                              configEnc: Array(config), host: host,
+                              routing: ChannelRouting(events: events, targets: targets), enabled: enabled, disabledReason: reason,
+                              minInterval: TimeInterval(interval) / 1000)
+            }.mapError { $0 as? BreakglassError ?? BreakglassError.corruptRow("channel \(name) (channels)") })
         }
         return out
     }
@@ -106,8 +119,10 @@ extension Tx {
             messages.append(row)
         }
         guard !messages.isEmpty else { return 0 }
-        let channels = try await channels().filter(\.enabled)
+        let channels = try await sendableChannels().filter(\.enabled)
         for (id, type, target, payloadData) in messages {
+            // Not a corrupt-row error on purpose: one message altered by hand must not stop every page queued behind it.
+            // It is routed (and sent) with no fields; the audit chain still holds what happened.
             let payload = (try? JSONDecoder().decode([String: String].self, from: Data(payloadData.utf8))) ?? [:]
             for channel in channels {
                 let channelId = channel.id.uuidString.lowercased()
@@ -149,7 +164,7 @@ extension Tx {
             ids.append(id)
         }
         guard !ids.isEmpty else { return [] }
-        let channels = Dictionary(uniqueKeysWithValues: try await self.channels().map { ($0.id, $0) })
+        let channels = Dictionary(uniqueKeysWithValues: try await sendableChannels().map { ($0.id, $0) })
         var out: [ClaimedDelivery] = []
         for try await (id, attempts, channelId, outboxId, type, sessionId, payload, created, snapshotKind, snapshotConfig, snapshotHost) in try await query("""
             SELECT d.id, d.attempts, d.channel_id, o.id, o.event_type, o.session_id, o.payload::text, o.created_at,
@@ -159,11 +174,11 @@ extension Tx {
             guard var channel = channels[channelId] else { continue }
             // An admin page goes where the channel pointed when the change was made (see enqueueAdminNotification).
             if let snapshotKind, let snapshotConfig {
-                guard let kind = ChannelKind(rawValue: snapshotKind) else { throw BreakglassError.corruptRow("the channel kind of delivery \(id) (deliveries.snapshot_kind)") }
-                channel.kind = kind
+                channel.kind = try ChannelKind(stored: snapshotKind, "the channel kind of delivery \(id) (deliveries.snapshot_kind)")
                 channel.configEnc = Array(snapshotConfig)
                 channel.host = snapshotHost ?? channel.host
             }
+            // As in `routeOutbox`: an unreadable payload still pages, with no fields, rather than blocking the claim.
             let fields = (try? JSONDecoder().decode([String: String].self, from: Data(payload.utf8))) ?? [:]
             out.append(ClaimedDelivery(id: id, attempts: attempts, channel: channel,
                                        message: NotificationMessage(id: "msg_" + outboxId.uuidString.lowercased(), type: type,
@@ -184,21 +199,21 @@ extension Tx {
         return next
     }
 
-    public func recordAttempt(deliveryId: UUID, at: Date, latencyMs: Int, statusCode: Int?, outcome: String, errorClass: String?,
+    public func recordAttempt(deliveryId: UUID, at: Date, latencyMs: Int, statusCode: Int?, outcome: DeliveryAttemptOutcome, errorClass: String?,
                               detail: String?, instance: String) async throws {
         try await execute("""
             INSERT INTO delivery_attempts (delivery_id, attempted_at, latency_ms, status_code, outcome, error_class, detail, instance)
-            VALUES (\(deliveryId), \(at), \(latencyMs), \(statusCode), \(outcome), \(errorClass), \(detail), \(instance))
+            VALUES (\(deliveryId), \(at), \(latencyMs), \(statusCode), \(outcome.rawValue), \(errorClass), \(detail), \(instance))
             """)
     }
 
     /// Ends or reschedules a claimed delivery. Only the current claimant's result counts, so a late result
     /// from an instance whose claim lapsed (and was taken over) cannot overwrite a newer one.
     @discardableResult
-    public func updateDelivery(id: UUID, claimedBy instance: String, state: String, attempted: Bool, nextAttemptAt: Date?,
+    public func updateDelivery(id: UUID, claimedBy instance: String, state: DeliveryState, attempted: Bool, nextAttemptAt: Date?,
                                finishedAt: Date?, error: String?) async throws -> Bool {
         let rows = try await query("""
-            UPDATE deliveries SET state = \(state), attempts = attempts + \(attempted ? 1 : 0), next_attempt_at = coalesce(\(nextAttemptAt), next_attempt_at),
+            UPDATE deliveries SET state = \(state.rawValue), attempts = attempts + \(attempted ? 1 : 0), next_attempt_at = coalesce(\(nextAttemptAt), next_attempt_at),
                 finished_at = \(finishedAt), last_error = coalesce(\(error), last_error), claimed_until = NULL, claimed_by = NULL
             WHERE id = \(id) AND claimed_by = \(instance) RETURNING id
             """).collect()
@@ -216,8 +231,11 @@ extension Tx {
             """)
         var out: [DeliveryLogEntry] = []
         for try await r in rows.decode((UUID, String, String, String, String?, String, Date?, Int?, Int?, String?, String?, String?).self) {
-            out.append(DeliveryLogEntry(deliveryId: r.0, channel: r.1, host: r.2, eventType: r.3, sessionId: r.4, state: r.5, attemptedAt: r.6,
-                                        statusCode: r.7, latencyMs: r.8, outcome: r.9, errorClass: r.10, detail: r.11))
+            out.append(DeliveryLogEntry(
+                deliveryId: r.0, channel: r.1, host: r.2, eventType: r.3, sessionId: r.4,
+                state: try DeliveryState(stored: r.5, "the state of delivery \(r.0) (deliveries.state)"), attemptedAt: r.6, statusCode: r.7,
+                latencyMs: r.8, outcome: try DeliveryAttemptOutcome(stored: r.9, "an attempt of delivery \(r.0) (delivery_attempts.outcome)"),
+                errorClass: r.10, detail: r.11))
         }
         return out
     }

@@ -19,7 +19,11 @@ extension Tx {
         for try await r in rows.decode((UUID, String, String?, Date, Bool, String?, String?, Int?, Date?, Date?, String?).self) {
             // Escalation pages say `level: "N/COUNT"` (1-based), as their audit events do.
             let level = r.1.hasPrefix("retro.") ? r.2.flatMap { $0.split(separator: "/").first }.flatMap { Int($0) }.map { $0 - 1 } : nil
-            let state = r.5 == nil ? (r.4 ? nil : DrillPageRecord.queued) : r.6
+            let state: DrillPageRecord.State? = if let delivery = r.6 {
+                .delivery(try DeliveryState(stored: delivery, "a delivery of page \(r.0) (deliveries.state)"))
+            } else {
+                r.4 ? nil : .queued
+            }
             out.append(DrillPageRecord(messageId: r.0.uuidString.lowercased(), eventType: r.1, level: level, queuedAt: r.3, channel: r.5,
                                        state: state, attempts: r.7 ?? 0, firstAttemptAt: r.8, deliveredAt: r.9, lastError: r.10))
         }

@@ -2,17 +2,23 @@ import BreakglassCore
 import Foundation
 import PostgresNIO
 
+/// A row of `web_logins`: a one-time sign-in link, or the browser session it was spent for.
+public enum WebLoginKind: String, Sendable, CaseIterable {
+    case ticket, session
+}
+
 extension Tx {
     /// Claims a GitHub delivery id for this transaction; false when it was processed before (a redelivery).
-    public func claimGitHubDelivery(id: String, event: String, now: Date, outcome: String) async throws -> Bool {
+    public func claimGitHubDelivery(id: String, event: String, now: Date) async throws -> Bool {
         !(try await query("""
-            INSERT INTO github_deliveries (delivery_id, event, received_at, outcome) VALUES (\(id), \(event), \(now), \(outcome))
+            INSERT INTO github_deliveries (delivery_id, event, received_at, outcome)
+            VALUES (\(id), \(event), \(now), \(GitHubDeliveryOutcome.processing.rawValue))
             ON CONFLICT DO NOTHING RETURNING delivery_id
             """).collect()).isEmpty
     }
 
-    public func setGitHubDeliveryOutcome(id: String, outcome: String) async throws {
-        try await execute("UPDATE github_deliveries SET outcome = \(outcome) WHERE delivery_id = \(id)")
+    public func setGitHubDeliveryOutcome(id: String, outcome: GitHubDeliveryOutcome) async throws {
+        try await execute("UPDATE github_deliveries SET outcome = \(outcome.rawValue) WHERE delivery_id = \(id)")
     }
 
     /// Keeps each reviewer's latest state on a PR; an older event arriving late does not overwrite a newer one,
@@ -123,10 +129,10 @@ extension Tx {
     // MARK: browser sign-in
 
     /// `apiTokenHash`: the API token the ticket was issued with; the browser session ends with it.
-    public func insertWebLogin(tokenHash: [UInt8], userId: UUID, kind: String, now: Date, expiresAt: Date, apiTokenHash: [UInt8]?) async throws {
+    public func insertWebLogin(tokenHash: [UInt8], userId: UUID, kind: WebLoginKind, now: Date, expiresAt: Date, apiTokenHash: [UInt8]?) async throws {
         try await execute("""
             INSERT INTO web_logins (token_hash, user_id, kind, created_at, expires_at, api_token_hash)
-            VALUES (\(Data(tokenHash)), \(userId), \(kind), \(now), \(expiresAt), \(apiTokenHash.map { Data($0) }))
+            VALUES (\(Data(tokenHash)), \(userId), \(kind.rawValue), \(now), \(expiresAt), \(apiTokenHash.map { Data($0) }))
             """)
     }
 

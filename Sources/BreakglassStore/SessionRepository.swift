@@ -24,7 +24,7 @@ public struct CredentialRef: Codable, Sendable, Equatable {
 public struct RevokedToken: Codable, Sendable, Equatable {
     public var jti: String
     public var exp: Date
-    public var state: String
+    public var state: SessionState
     public var revokedAt: Date
 }
 
@@ -92,13 +92,16 @@ extension Tx {
     }
 
     /// Active sessions whose expiry has passed, claimed so several broker instances split the work.
-    public func claimExpiredSessions(now: Date, limit: Int) async throws -> [SessionRecord] {
+    /// Sessions only, not their credentials: expiry needs neither the credential reference nor the mercy of its
+    /// shape, so one unreadable reference cannot stop every session behind it from expiring (revocation works
+    /// from the target, and pages its own failure).
+    public func claimExpiredSessions(now: Date, limit: Int) async throws -> [EmergencySession] {
         var binds = PostgresBindings()
         binds.append(now)
         binds.append(limit)
         let sql = Self.sessionSelect
             + " WHERE s.state = 'active' AND s.expires_at <= $1 ORDER BY s.expires_at LIMIT $2 FOR UPDATE OF s SKIP LOCKED"
-        return try await decodeSessions(query(PostgresQuery(unsafeSQL: sql, binds: binds)))
+        return try await decodeSessionRows(query(PostgresQuery(unsafeSQL: sql, binds: binds))).map(\.session)
     }
 
     /// Tokens taken away before their own expiry: sessions ended or revoked whose `exp` is still ahead.
@@ -108,7 +111,8 @@ extension Tx {
             SELECT id, state, expires_at, closed_at FROM sessions
             WHERE state IN ('ended', 'revoked') AND expires_at > \(now) AND credential_kind = 'token' ORDER BY closed_at
             """).decode((String, String, Date, Date?).self) {
-            out.append(RevokedToken(jti: id, exp: expires, state: state, revokedAt: closed ?? now))
+            out.append(RevokedToken(jti: id, exp: expires, state: try SessionState(stored: state, "the state of session \(id) (sessions.state)"),
+                                    revokedAt: closed ?? now))
         }
         return out
     }
@@ -122,16 +126,29 @@ extension Tx {
     }
 
     private func decodeSessions(_ rows: PostgresRowSequence) async throws -> [SessionRecord] {
-        var out: [SessionRecord] = []
+        try await decodeSessionRows(rows).map { row in
+            let credential: CredentialRef
+            do {
+                credential = try JSONDecoder().decode(CredentialRef.self, from: Data(row.credentialJSON.utf8))
+            } catch {
+                throw BreakglassError.corruptRow("the credential of session \(row.session.id) (sessions.credential_ref)")
+            }
+            return SessionRecord(session: row.session, userId: row.userId, credential: credential, clientAddress: row.clientAddress)
+        }
+    }
+
+    private func decodeSessionRows(_ rows: PostgresRowSequence) async throws
+        -> [(session: EmergencySession, userId: UUID, credentialJSON: String, clientAddress: String?)] {
+        var out: [(session: EmergencySession, userId: UUID, credentialJSON: String, clientAddress: String?)] = []
         for try await row in rows {
             let r = try row.decode((String, String, String, String, String, String, Date, Date, Date, Date, Int, Date?, String?, String?,
                                     UUID, String, String?, Bool).self)
             let session = EmergencySession(
-                id: r.0, requester: r.1, target: r.2, reason: r.3, incident: r.4, state: SessionState(rawValue: r.5) ?? .expired,
+                id: r.0, requester: r.1, target: r.2, reason: r.3, incident: r.4,
+                state: try SessionState(stored: r.5, "the state of session \(r.0) (sessions.state)"),
                 activatedAt: r.6, expiresAt: r.7, hardLimit: r.8, retroDueAt: r.9, extensions: r.10, closedAt: r.11,
                 closedBy: r.12, closeReason: r.13, drill: r.17)
-            let credential = (try? JSONDecoder().decode(CredentialRef.self, from: Data(r.15.utf8))) ?? CredentialRef(kind: .token)
-            out.append(SessionRecord(session: session, userId: r.14, credential: credential, clientAddress: r.16))
+            out.append((session, r.14, r.15, r.16))
         }
         return out
     }

@@ -6,7 +6,7 @@ extension Target {
     /// A row of `Tx.targetColumns`; a kind or settings that do not decode make the row corrupt.
     init(name: String, kind: String, audience: String, ttl: Int, total: Int, retro: Int, from: String, requesters: [String],
          drill: Int?, postgres: String?) throws {
-        guard let kind = CredentialKind(rawValue: kind) else { throw BreakglassError.corruptRow("target \(name)") }
+        let kind = try CredentialKind(stored: kind, "the kind of target \(name) (targets.kind)")
         let settings = try postgres.map { text in
             do { return try JSONDecoder().decode(PostgresTarget.self, from: Data(text.utf8)) } catch {
                 throw BreakglassError.corruptRow("the PostgreSQL settings of target \(name)")
@@ -14,7 +14,8 @@ extension Target {
         }
         self.init(name: name, kind: kind, audience: audience,
                   maxTTL: TimeInterval(ttl), maxTotal: TimeInterval(total), retroDeadline: TimeInterval(retro),
-                  retroFrom: RetroDeadlineBasis(rawValue: from) ?? .activation, requesters: requesters,
+                  retroFrom: try RetroDeadlineBasis(stored: from, "the retro deadline basis of target \(name) (targets.retro_deadline_from)"),
+                  requesters: requesters,
                   drillDeadline: drill.map(TimeInterval.init), postgres: settings)
     }
 }

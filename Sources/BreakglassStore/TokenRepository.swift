@@ -11,14 +11,14 @@ public struct APITokenRecord: Codable, Sendable, Equatable {
     public var expiresAt: Date
     public var revokedAt: Date?
     public var revokedBy: String?
-    public var issuedVia: String
+    public var issuedVia: TokenIssuance
 }
 
 extension Tx {
-    public func insertAPIToken(hash: [UInt8], userId: UUID, now: Date, expiresAt: Date, via: String) async throws {
+    public func insertAPIToken(hash: [UInt8], userId: UUID, now: Date, expiresAt: Date, via: TokenIssuance) async throws {
         try await execute("""
             INSERT INTO api_tokens (token_hash, user_id, created_at, expires_at, issued_via)
-            VALUES (\(Data(hash)), \(userId), \(now), \(expiresAt), \(via))
+            VALUES (\(Data(hash)), \(userId), \(now), \(expiresAt), \(via.rawValue))
             """)
     }
 
@@ -33,7 +33,8 @@ extension Tx {
             """)
         var out: [APITokenRecord] = []
         for try await (id, user, created, expires, revoked, by, via) in rows.decode((String, String, Date, Date, Date?, String?, String).self) {
-            out.append(APITokenRecord(id: id, user: user, createdAt: created, expiresAt: expires, revokedAt: revoked, revokedBy: by, issuedVia: via))
+            out.append(APITokenRecord(id: id, user: user, createdAt: created, expiresAt: expires, revokedAt: revoked, revokedBy: by,
+                                      issuedVia: try TokenIssuance(stored: via, "how API token \(id) was issued (api_tokens.issued_via)")))
         }
         return out
     }

@@ -25,10 +25,7 @@ extension UserRecord {
     /// A row of `Tx.userSelect`'s columns; roles that are not ours make the row corrupt, never a default.
     init(id: UUID, name: String, roles: [String], seed: Data?, pending: Data?, confirmed: Bool, step: Int64, locked: Date?,
          creator: String) throws {
-        let parsed = try roles.map { text in
-            guard let role = Role(rawValue: text) else { throw BreakglassError.corruptRow("the roles of user \(name) (users.roles)") }
-            return role
-        }
+        let parsed = try roles.map { try Role(stored: $0, "the roles of user \(name) (users.roles)") }
         self.init(id: id, name: name, roles: parsed, seedEnc: seed.map(Array.init), pendingSeedEnc: pending.map(Array.init),
                   confirmed: confirmed, lastStep: step, lockedUntil: locked, createdBy: creator)
     }
@@ -136,7 +133,7 @@ extension Tx {
             """)
         try await endWebSessions(userId: userId, now: now)
         try await execute("DELETE FROM totp_failures WHERE user_id = \(userId)")
-        try await insertAPIToken(hash: tokenHash, userId: userId, now: now, expiresAt: tokenExpiresAt, via: "enrollment")
+        try await insertAPIToken(hash: tokenHash, userId: userId, now: now, expiresAt: tokenExpiresAt, via: .enrollment)
     }
 
     // MARK: TOTP spending and lockout

@@ -67,18 +67,14 @@ struct ActivationLoad {
             }
             return results
         }
-        let seconds = Self.seconds(ContinuousClock.now - started)
+        let seconds = Latencies.milliseconds(ContinuousClock.now - started) / 1000
         let failed = results.filter { $0.0 != 201 }
         if let first = failed.first {
             throw BenchFailure("\(failed.count) of \(results.count) activations failed (first status \(first.0))")
         }
-        let sorted = results.map { Self.seconds($0.1) * 1000 }.sorted()
-        func percentile(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
+        let latencies = Latencies(results.map(\.1))
         print(String(format: "activations %d clients %d seconds %.2f rate %.0f p50_ms %.1f p99_ms %.1f max_ms %.1f",
-                     results.count, clients, seconds, Double(results.count) / seconds, percentile(0.5), percentile(0.99), sorted.last ?? 0))
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+                     results.count, clients, seconds, Double(results.count) / seconds, latencies.percentile(0.5), latencies.percentile(0.99),
+                     latencies.max))
     }
 }

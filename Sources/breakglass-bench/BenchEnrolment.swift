@@ -2,26 +2,14 @@ import BreakglassCore
 import BreakglassServer
 import BreakglassStore
 import Foundation
-import Logging
 
 /// Creates and enrols many engineers at once, the way `breakglassd admin create` and `breakglass enroll`
 /// would one by one (the host bootstrap path: no admin step-up, which allows one change per TOTP step).
 /// Writes one line per engineer, "API-TOKEN TOTP-SECRET", for `activate`.
 enum BenchEnrolment {
     static func enroll(users count: Int, to path: String, environment: [String: String]) async throws {
-        guard let url = environment["DATABASE_URL"], let keyFile = environment["BREAKGLASS_MASTER_KEY_FILE"] else {
-            throw BenchFailure("enroll-many needs DATABASE_URL and BREAKGLASS_MASTER_KEY_FILE, as breakglassd has")
-        }
-        let keyText = try String(contentsOfFile: keyFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let key = Data(base64Encoded: keyText) else { throw BenchFailure("\(keyFile) is not base64") }
-        let box = try SecretBox(keyBytes: Array(key))
-        let logger = {
-            var logger = Logger(label: "breakglass-bench")
-            logger.logLevel = .warning
-            return logger
-        }()
-        let lines = try await Database.withDatabase(try DatabaseConfig.parse(url: url), logger: logger) { database in
-            let broker = try await Broker.start(database: database, clock: SystemClock(), box: box, settings: .init(), logger: logger)
+        let lines = try await BenchDatabase.with(environment, for: "enroll-many") { database in
+            let broker = try await BenchDatabase.broker(database, environment: environment, for: "enroll-many")
             return try await withThrowingTaskGroup(of: String.self) { group in
                 var lines: [String] = []
                 var next = 0

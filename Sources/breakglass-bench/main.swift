@@ -3,12 +3,18 @@ import Foundation
 /// Load and data generators for the `scripts/bench-*` measurements. Not part of the product.
 ///
 ///     breakglass-bench audit-export EVENTS PATH
-///     breakglass-bench enroll-many USERS PATH        (DATABASE_URL, BREAKGLASS_MASTER_KEY_FILE)
+///     breakglass-bench enroll-many USERS PATH                      (DATABASE_URL, BREAKGLASS_MASTER_KEY_FILE)
 ///     breakglass-bench activate URL TARGET PATH CLIENTS
+///     breakglass-bench read URL TOKEN COUNT
+///     breakglass-bench seed-history TARGET SESSIONS EVENTS QUEUE    (DATABASE_URL)
+///     breakglass-bench escalation HISTORY DUE                      (DATABASE_URL, BREAKGLASS_MASTER_KEY_FILE)
 let usage = """
     usage: breakglass-bench audit-export EVENTS PATH
            breakglass-bench enroll-many USERS PATH
            breakglass-bench activate URL TARGET PATH CLIENTS
+           breakglass-bench read URL TOKEN COUNT
+           breakglass-bench seed-history TARGET SESSIONS EVENTS QUEUE
+           breakglass-bench escalation HISTORY DUE
     """
 
 struct BenchFailure: Error, CustomStringConvertible {
@@ -16,18 +22,29 @@ struct BenchFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+/// A count argument: a whole number of at least `minimum`.
+func count(_ text: String, atLeast minimum: Int = 1) throws -> Int {
+    guard let value = Int(text), value >= minimum else { throw BenchFailure(usage) }
+    return value
+}
+
 let arguments = Array(CommandLine.arguments.dropFirst())
+let environment = ProcessInfo.processInfo.environment
 do {
     switch (arguments.first, arguments.count) {
     case ("audit-export", 3):
-        guard let count = Int(arguments[1]), count > 0 else { throw BenchFailure(usage) }
-        try AuditExportWriter.write(events: count, to: arguments[2])
+        try AuditExportWriter.write(events: try count(arguments[1]), to: arguments[2])
     case ("enroll-many", 3):
-        guard let count = Int(arguments[1]), count > 0 else { throw BenchFailure(usage) }
-        try await BenchEnrolment.enroll(users: count, to: arguments[2], environment: ProcessInfo.processInfo.environment)
+        try await BenchEnrolment.enroll(users: try count(arguments[1]), to: arguments[2], environment: environment)
     case ("activate", 5):
-        guard let clients = Int(arguments[4]), clients > 0 else { throw BenchFailure(usage) }
-        try await ActivationLoad(baseURL: arguments[1], target: arguments[2], clients: clients).run(engineersFile: arguments[3])
+        try await ActivationLoad(baseURL: arguments[1], target: arguments[2], clients: try count(arguments[4])).run(engineersFile: arguments[3])
+    case ("read", 4):
+        try await ReadLoad(url: arguments[1], token: arguments[2], count: try count(arguments[3])).run()
+    case ("seed-history", 5):
+        try await HistorySeeder.seed(.init(target: arguments[1], sessions: try count(arguments[2]), events: try count(arguments[3]),
+                                           queue: try count(arguments[4], atLeast: 0)), environment: environment)
+    case ("escalation", 3):
+        try await EscalationScale(history: try count(arguments[1]), due: try count(arguments[2])).run(environment: environment)
     default:
         throw BenchFailure(usage)
     }

@@ -1,13 +1,17 @@
 import AsyncHTTPClient
+import BreakglassAPI
 import BreakglassCore
 import Foundation
 import NIOCore
-import NIOHTTP1
+import OpenAPIAsyncHTTPClient
+import OpenAPIRuntime
 
-/// Talks to breakglassd over its JSON API. Every failure becomes a `CLIError` with the server's message.
+/// Talks to breakglassd through the client generated from the API contract (`BreakglassAPI/openapi.json`):
+/// requests and answers are the contract's types. Every failure becomes a `CLIError` with the server's message.
 struct APIClient {
     let baseURL: String
     let token: String?
+    let api: Client
 
     init(options: GlobalOptions, requireToken: Bool = true) throws {
         let env = ProcessInfo.processInfo.environment
@@ -27,6 +31,13 @@ struct APIClient {
             throw CLIError(kind: .refused, code: "unauthenticated",
                            message: "no API token: run `breakglass enroll CODE` first or set BREAKGLASS_TOKEN")
         }
+        guard let server = URL(string: baseURL) else {
+            throw CLIError(kind: .usage, code: "bad_url", message: "'\(url)' is not an http(s) URL for the broker")
+        }
+        api = Client(serverURL: server,
+                     configuration: Configuration(dateTranscoder: BrokerTimestamps(), jsonEncodingOptions: [.sortedKeys]),
+                     transport: AsyncHTTPClientTransport(configuration: .init(client: Self.http, timeout: .seconds(30))),
+                     middlewares: [BrokerExchange(baseURL: baseURL, token: token)])
     }
 
     /// One client for the process. Connection failures are reported at once instead of being retried
@@ -38,78 +49,50 @@ struct APIClient {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()
 
-    static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        decoder.dateDecodingStrategy = Timestamp.decodingStrategy
-        return decoder
-    }()
-
-    /// Sends a request and returns the raw body of a 2xx response.
-    func send(_ method: HTTPMethod, _ path: String, body: [String: Any]? = nil) async throws -> Data {
-        var request = HTTPClientRequest(url: baseURL + path)
-        request.method = method
-        request.headers.add(name: "User-Agent", value: "breakglass-cli/1")
-        request.headers.add(name: "Accept", value: "application/json")
-        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
-        }
-        let response: HTTPClientResponse
-        let data: Data
+    /// Runs one operation of the generated client, and picks the answer out of its output (`.ok.body.json`), and
+    /// returns it with the bytes the broker sent: `--json` prints those, evidence packs are written and checked as
+    /// they came. An answer the contract does not describe, or one that does not match it, is an error that says so.
+    func call<Value>(_ operation: (Client) async throws -> Value) async throws -> (Value, Data) {
+        let reply = BrokerReply()
         do {
-            response = try await Self.http.execute(request, timeout: .seconds(30))
-            data = Data((try await response.body.collect(upTo: 64 * 1024 * 1024)).readableBytesView)
+            let value = try await BrokerReply.$current.withValue(reply) { try await operation(api) }
+            return (value, reply.body)
         } catch {
-            throw CLIError(kind: .unavailable, code: "unreachable", message: "cannot reach the broker at \(baseURL): \(Self.describe(error))")
+            // The generated client wraps what a middleware threw; the exchange's own errors come out as they went in.
+            if let failure = (error as? CLIError) ?? ((error as? ClientError)?.underlyingError as? CLIError) { throw failure }
+            throw CLIError(kind: .unexpected, code: "bad_response",
+                           message: "the broker's answer to \(reply.path) (HTTP \(reply.status)) was not understood\(Self.mismatch(error))")
         }
-        guard (200..<300).contains(response.status.code) else {
-            struct ErrorBody: Decodable { var error: [String: String] }
-            let parsed = try? JSONDecoder().decode(ErrorBody.self, from: data)
-            throw CLIError.fromServer(status: Int(response.status.code), code: parsed?.error["code"] ?? "http_\(response.status.code)",
-                                      message: parsed?.error["message"] ?? "the broker answered \(response.status.code)")
+    }
+
+    /// Where an answer departs from the contract, when the decoder says: a field's path, never its value.
+    static func mismatch(_ error: any Error) -> String {
+        guard case let decoding as DecodingError = (error as? ClientError)?.underlyingError ?? error else { return "" }
+        let (context, missing): (DecodingError.Context?, String?) = switch decoding {
+        case .keyNotFound(let key, let context): (context, key.stringValue)
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context): (context, nil)
+        @unknown default: (nil, nil)
         }
-        return data
+        guard let context else { return "" }
+        let steps = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" } + [missing.map { ".\($0)" } ?? ""]
+        let path = String(steps.joined().drop { $0 == "." })
+        return missing != nil ? ": '\(path)' is missing" : ": '\(path)' is not what the contract says"
     }
 
     /// For actions that are an admin change only sometimes (someone else's token or retro PR): sends without
     /// a code and, if the broker asks for one, asks the user and sends again.
-    func sendSteppingUp(_ method: HTTPMethod, _ path: String, body: [String: Any], totp: String?) async throws -> Data {
-        var body = body
-        if let totp { body["totp"] = totp }
+    func callSteppingUp<Value>(totp: String?, _ operation: (Client, _ totp: String?) async throws -> Value) async throws -> (Value, Data) {
         do {
-            return try await send(method, path, body: body)
+            return try await call { try await operation($0, totp) }
         } catch let error as CLIError where error.code == "totp_required" && totp == nil {
-            body["totp"] = try Prompt.totp(nil)
-            return try await send(method, path, body: body)
+            let code = try Prompt.totp(nil)
+            return try await call { try await operation($0, code) }
         }
-    }
-
-    func call<T: Decodable>(_ method: HTTPMethod, _ path: String, body: [String: Any]? = nil, as type: T.Type) async throws -> (T, Data) {
-        let data = try await send(method, path, body: body)
-        return (try Self.decode(T.self, data, path: path), data)
-    }
-
-    static func decode<T: Decodable>(_ type: T.Type, _ data: Data, path: String) throws -> T {
-        do {
-            return try decoder.decode(T.self, from: data)
-        } catch {
-            throw CLIError(kind: .unexpected, code: "bad_response", message: "the broker's answer to \(path) was not understood")
-        }
-    }
-
-    static func describe(_ error: any Error) -> String {
-        let text = "\(error)"
-        if text.contains("connectTimeout") { return "connection timed out" }
-        if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused (is breakglassd running?)" }
-        return text.count > 160 ? String(text.prefix(160)) + "…" : text
-    }
-
-    static func path(_ segment: String) -> String {
-        segment.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? segment
     }
 }
+
+/// Thrown from inside `APIClient.call` when an operation's output is a documented case the command cannot use.
+struct UnexpectedAnswer: Error {}
 
 /// Writes a response as the user asked: raw JSON or the human lines.
 func output(json: Bool, raw: Data, human: () -> String) {
@@ -120,10 +103,10 @@ func output(json: Bool, raw: Data, human: () -> String) {
     }
 }
 
-/// The body of a command that POSTs to one path and reports it done.
-func runAction(_ options: GlobalOptions, _ path: String, body: [String: Any]? = nil, done: String) async throws {
+/// The body of a command that performs one action and reports it done.
+func runAction<Value>(_ options: GlobalOptions, done: String, _ operation: (Client) async throws -> Value) async throws {
     try await runReportingErrors(json: options.json) {
-        let raw = try await APIClient(options: options).send(.POST, path, body: body)
+        let (_, raw) = try await APIClient(options: options).call(operation)
         output(json: options.json, raw: raw) { done }
     }
 }

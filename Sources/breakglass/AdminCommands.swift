@@ -1,4 +1,5 @@
 import ArgumentParser
+import BreakglassAPI
 import BreakglassCore
 import Foundation
 
@@ -7,11 +8,9 @@ struct Admin: AsyncParsableCommand {
         abstract: "Users and targets (admin role).",
         subcommands: [CreateUser.self, EnrollUser.self, Unlock.self, Users.self, SetGitHub.self, SetTarget.self, Targets.self])
 
-    struct GrantView: Decodable { var user: String; var roles: [String]; var enrollmentCode: String; var expiresAt: Date }
-
-    static func describe(_ grant: GrantView) -> String {
+    static func describe(_ grant: Components.Schemas.EnrollmentCodeGrant) -> String {
         """
-        ✔ \(grant.user) (\(grant.roles.joined(separator: ", ")))
+        ✔ \(grant.user) (\(grant.roles.map(\.rawValue).joined(separator: ", ")))
           one-time enrolment code: \(grant.enrollmentCode)
           valid until \(Timestamp.format(grant.expiresAt)); they run: breakglass enroll \(grant.enrollmentCode)
         """
@@ -27,8 +26,8 @@ struct Admin: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors(json: options.json) {
                 let client = try APIClient(options: options)
-                let (grant, raw) = try await client.call(.POST, "/v1/users", body: ["name": name, "roles": roles, "totp": try stepUp.code()],
-                                                         as: GrantView.self)
+                let body = Components.Schemas.CreateUserRequest(name: name, roles: roles, totp: try stepUp.code())
+                let (grant, raw) = try await client.call { try await $0.createUser(body: .json(body)).created.body.json }
                 output(json: options.json, raw: raw) { Admin.describe(grant) }
             }
         }
@@ -43,8 +42,10 @@ struct Admin: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors(json: options.json) {
                 let client = try APIClient(options: options)
-                let (grant, raw) = try await client.call(.POST, "/v1/users/\(APIClient.path(name))/enrollment", body: ["totp": try stepUp.code()],
-                                                         as: GrantView.self)
+                let body = Components.Schemas.StepUpRequest(totp: try stepUp.code())
+                let (grant, raw) = try await client.call {
+                    try await $0.issueEnrollmentCode(path: .init(name: name), body: .json(body)).created.body.json
+                }
                 output(json: options.json, raw: raw) { Admin.describe(grant) }
             }
         }
@@ -57,7 +58,9 @@ struct Admin: AsyncParsableCommand {
         @OptionGroup var stepUp: StepUpOptions
 
         func run() async throws {
-            try await runAction(options, "/v1/users/\(APIClient.path(name))/unlock", body: ["totp": try stepUp.code()], done: "✔ unlocked \(name)")
+            try await runAction(options, done: "✔ unlocked \(name)") {
+                try await $0.unlockUser(path: .init(name: name), body: .json(.init(totp: try stepUp.code()))).ok
+            }
         }
     }
 
@@ -71,9 +74,9 @@ struct Admin: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
-                var body: [String: Any] = login.map { ["login": $0] } ?? [:]
-                body["totp"] = try stepUp.code()
-                let raw = try await APIClient(options: options).send(.PUT, "/v1/users/\(APIClient.path(name))/github", body: body)
+                let client = try APIClient(options: options)
+                let body = Components.Schemas.GitHubLoginRequest(login: login, totp: try stepUp.code())
+                let (_, raw) = try await client.call { try await $0.setGitHubLogin(path: .init(name: name), body: .json(body)).ok }
                 output(json: options.json, raw: raw) { "✔ \(name) is \(login.map { "GitHub user \($0)" } ?? "no longer linked to a GitHub login")" }
             }
         }
@@ -85,11 +88,10 @@ struct Admin: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
-                struct U: Decodable { var name: String; var roles: [String]; var enrolled: Bool; var lockedUntil: Date? }
-                let (users, raw) = try await APIClient(options: options).call(.GET, "/v1/users", as: [U].self)
+                let (users, raw) = try await APIClient(options: options).call { try await $0.listUsers().ok.body.json }
                 output(json: options.json, raw: raw) {
                     users.map { u in
-                        "\(u.name)  \(u.roles.joined(separator: ","))  \(u.enrolled ? "enrolled" : "not enrolled")\(u.lockedUntil.map { $0 > Date() ? "  LOCKED until \(Timestamp.format($0))" : "" } ?? "")"
+                        "\(u.name)  \(u.roles.map(\.rawValue).joined(separator: ","))  \(u.enrolled ? "enrolled" : "not enrolled")\(u.lockedUntil.map { $0 > Date() ? "  LOCKED until \(Timestamp.format($0))" : "" } ?? "")"
                     }.joined(separator: "\n")
                 }
             }
@@ -101,12 +103,14 @@ struct Admin: AsyncParsableCommand {
             commandName: "set-target", abstract: "Create a target, or change the settings given of an existing one (the others stay as they are).")
         @OptionGroup var options: GlobalOptions
         @Argument(help: "Target name.") var name: String
-        @Option(help: "Credential kind: token (a signed JWT) or postgres (a temporary login role on a PostgreSQL server).") var kind: String?
+        @Option(help: "Credential kind: token (a signed JWT) or postgres (a temporary login role on a PostgreSQL server).")
+        var kind: Components.Schemas.CredentialKind?
         @Option(help: "JWT audience downstream services check (default: the target name).") var audience: String?
         @Option(help: "Longest TTL one request or extension may ask for, e.g. 1h (required for a new target).") var maxTtl: String?
         @Option(help: "Cap on the whole session with extensions (default 4 x max TTL).") var maxTotal: String?
         @Option(help: "Retro PR deadline (default 24h).") var retroDeadline: String?
-        @Option(help: "Whether the retro deadline runs from 'activation' (default) or from the session's 'end'.") var retroFrom: String?
+        @Option(help: "Whether the retro deadline runs from 'activation' (default) or from the session's 'end'.")
+        var retroFrom: Components.Schemas.RetroDeadlineBasis?
         @Option(name: .customLong("requester"), help: "Who may request: role:NAME or user:NAME; repeatable (default role:engineer).")
         var requesters: [String] = []
         @Option(help: "Enables drills on this target, with this retro PR deadline: 1m to 59m (e.g. 2m); real sessions keep at least 1h.")
@@ -116,7 +120,7 @@ struct Admin: AsyncParsableCommand {
         @Option(help: "postgres: the database engineers connect to; owned objects of a session's role are cleaned up in it.")
         var pgDatabase: String?
         @Option(help: "postgres: TLS towards the target: verify-full (default off loopback), require, or disable (default on loopback).")
-        var pgTls: String?
+        var pgTls: Components.Schemas.PostgresTLSMode?
         @Option(help: ArgumentHelp("postgres: the broker's role on the target; checked before anything is saved.", discussion: """
             It needs LOGIN, CREATEROLE, the right to grant --grant-role (PostgreSQL 16+: WITH ADMIN OPTION), and the right to \
             set per-role logging: GRANT SET ON PARAMETER log_statement (pgaudit.log and pgaudit.log_parameter when pgaudit is loaded).
@@ -131,7 +135,7 @@ struct Admin: AsyncParsableCommand {
             recorded: engineers connect only through the broker's PostgreSQL proxy (breakglassd serve --proxy-port), which records \
             every statement before it runs; they never see the role's password. direct: the role's credentials are shown once.
             """))
-        var access: String?
+        var access: Components.Schemas.PostgresAccessMode?
         @Flag(inversion: .prefixedNo, help: "postgres, recorded: keep Bind parameter values out of the record (their size only).")
         var redactParameters: Bool?
         @OptionGroup var stepUp: StepUpOptions
@@ -141,36 +145,37 @@ struct Admin: AsyncParsableCommand {
                 let client = try APIClient(options: options)
                 // The API replaces a target whole: changing one setting must not reset the others (an audience
                 // reset would make downstream services refuse every later credential).
-                let (targets, _) = try await client.call(.GET, "/v1/targets", as: [Target].self)
+                let (targets, _) = try await client.call { try await $0.listTargets().ok.body.json }
                 let current = targets.first { $0.name == name }
-                guard let maxTtl = maxTtl ?? current.map({ TTL.format($0.maxTTL) }) else {
+                guard let maxTtl = maxTtl ?? current.map({ TTL.format($0.maxTtl) }) else {
                     throw CLIError(kind: .usage, code: "max_ttl_missing", message: "--max-ttl is required for a new target")
                 }
-                var body: [String: Any] = ["kind": kind ?? current?.kind.rawValue ?? "token", "max_ttl": maxTtl, "totp": try stepUp.code()]
-                if let value = audience ?? current?.audience { body["audience"] = value }
-                if let value = maxTotal ?? current.map({ TTL.format($0.maxTotal) }) { body["max_total"] = value }
-                if let value = retroDeadline ?? current.map({ TTL.format($0.retroDeadline) }) { body["retro_deadline"] = value }
-                if let value = retroFrom ?? current?.retroFrom.rawValue { body["retro_from"] = value }
-                if let value = requesters.isEmpty ? current?.requesters : requesters { body["requesters"] = value }
-                if let value = drillDeadline ?? current?.drillDeadline.map({ TTL.format($0) }) { body["drill_deadline"] = value }
-                let pg = current?.postgres
-                if let value = pgHost ?? pg?.host { body["pg_host"] = value }
-                if let value = pgPort ?? pg?.port { body["pg_port"] = value }
-                if let value = pgDatabase ?? pg?.database { body["pg_database"] = value }
-                if let value = pgTls ?? pg?.tls.rawValue { body["pg_tls"] = value }
-                if let value = managingRole ?? pg?.managingRole { body["managing_role"] = value }
-                if let value = grantRole ?? pg?.grantRole { body["grant_role"] = value }
-                if let value = connectionLimit ?? pg?.connectionLimit { body["connection_limit"] = value }
-                if let value = statementTimeout ?? pg?.statementTimeout.map({ TTL.format($0) }) { body["statement_timeout"] = value }
-                if let value = access ?? pg?.access.rawValue { body["access"] = value }
-                if let value = redactParameters ?? pg?.redactParameters { body["redact_parameters"] = value }
+                var managingPassword: String?
                 if let managingPasswordFile {
                     guard let data = FileManager.default.contents(atPath: managingPasswordFile) else {
                         throw CLIError(kind: .usage, code: "managing_password_file", message: "cannot read --managing-password-file \(managingPasswordFile)")
                     }
-                    body["managing_password"] = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
+                    managingPassword = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
                 }
-                let (target, raw) = try await client.call(.PUT, "/v1/targets/\(APIClient.path(name))", body: body, as: Target.self)
+                let pg = current?.postgres
+                let body = Components.Schemas.SaveTargetRequest(
+                    kind: kind ?? current?.kind ?? .token, audience: audience ?? current?.audience, maxTtl: maxTtl,
+                    maxTotal: maxTotal ?? current.map { TTL.format($0.maxTotal) },
+                    retroDeadline: retroDeadline ?? current.map { TTL.format($0.retroDeadline) }, retroFrom: retroFrom ?? current?.retroFrom,
+                    requesters: requesters.isEmpty ? current?.requesters : requesters,
+                    drillDeadline: drillDeadline ?? current?.drillDeadline.map { TTL.format($0) },
+                    pgHost: pgHost ?? pg?.host, pgPort: pgPort ?? pg?.port, pgDatabase: pgDatabase ?? pg?.database, pgTls: pgTls ?? pg?.tls,
+                    managingRole: managingRole ?? pg?.managingRole, managingPassword: managingPassword, grantRole: grantRole ?? pg?.grantRole,
+                    connectionLimit: connectionLimit ?? pg?.connectionLimit, statementTimeout: statementTimeout ?? pg?.statementTimeout.map { TTL.format($0) },
+                    redactParameters: redactParameters ?? pg?.redactParameters, access: access ?? pg?.access, totp: try stepUp.code())
+                // A new target answers 201 and a changed one 200, both with the target as saved.
+                let (target, raw) = try await client.call { api in
+                    switch try await api.saveTarget(path: .init(name: name), body: .json(body)) {
+                    case .ok(let saved): return try saved.body.json
+                    case .created(let saved): return try saved.body.json
+                    default: throw UnexpectedAnswer()
+                    }
+                }
                 output(json: options.json, raw: raw) { Admin.describe(target) }
             }
         }
@@ -182,16 +187,16 @@ struct Admin: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
-                let (targets, raw) = try await APIClient(options: options).call(.GET, "/v1/targets", as: [Target].self)
+                let (targets, raw) = try await APIClient(options: options).call { try await $0.listTargets().ok.body.json }
                 output(json: options.json, raw: raw) { targets.isEmpty ? "no targets" : targets.map(Admin.describe).joined(separator: "\n") }
             }
         }
     }
 
-    static func describe(_ t: Target) -> String {
+    static func describe(_ t: Components.Schemas.Target) -> String {
         let pg = t.postgres.map { p in
             "  postgres=\(p.managingRole)@\(p.host):\(p.port)/\(p.database) tls=\(p.tls.rawValue) grant=\(p.grantRole) limit=\(p.connectionLimit)\(p.statementTimeout.map { " statement-timeout=\(TTL.format($0))" } ?? "") access=\(p.access.rawValue)\(p.redactParameters == true ? " redact-parameters" : "")"
         } ?? ""
-        return "\(t.name)  \(t.kind.rawValue)  aud=\(t.audience)  max-ttl=\(TTL.format(t.maxTTL))  max-total=\(TTL.format(t.maxTotal))  retro=\(TTL.format(t.retroDeadline)) from \(t.retroFrom.rawValue)  drill=\(t.drillDeadline.map { "on, retro \(TTL.format($0))" } ?? "off")  requesters=\(t.requesters.joined(separator: ","))\(pg)"
+        return "\(t.name)  \(t.kind.rawValue)  aud=\(t.audience)  max-ttl=\(TTL.format(t.maxTtl))  max-total=\(TTL.format(t.maxTotal))  retro=\(TTL.format(t.retroDeadline)) from \(t.retroFrom.rawValue)  drill=\(t.drillDeadline.map { "on, retro \(TTL.format($0))" } ?? "off")  requesters=\(t.requesters.joined(separator: ","))\(pg)"
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BreakglassAPI
 import BreakglassCore
 import BreakglassSystem
 import Foundation
@@ -7,8 +8,6 @@ struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Verify, export and pin the tamper-evident audit log.",
         subcommands: [Verify.self, Head.self, Export.self])
-
-    struct HeadView: Codable { var digest: String; var events: Int64; var heads: [ChainHead] }
 
     /// Verifies locally, with this CLI's own copy of the chain rules: the server's word is not needed.
     struct Verify: AsyncParsableCommand {
@@ -24,10 +23,10 @@ struct Audit: AsyncParsableCommand {
                 var expected: [ChainHead] = []
                 if let expectHead {
                     guard let data = FileManager.default.contents(atPath: expectHead),
-                          let head = try? APIClient.decoder.decode(HeadView.self, from: data) else {
+                          let head = try? JSONDecoder().decode(Components.Schemas.AuditHead.self, from: data) else {
                         throw CLIError(kind: .usage, code: "bad_head_file", message: "\(expectHead) is not a head saved by `breakglass audit head --json`")
                     }
-                    expected = head.heads
+                    expected = head.heads.map(ChainHead.init)
                 }
                 // Rows are fed to the verifier as they are read; a reordered file or page set is read twice.
                 let result: AuditVerification
@@ -38,10 +37,10 @@ struct Audit: AsyncParsableCommand {
                 } else {
                     let client = try APIClient(options: options)
                     // Heads first: every event up to them is committed, so paging afterwards cannot see gaps there.
-                    let (head, _) = try await client.call(.GET, "/v1/audit/head", as: HeadView.self)
+                    let (head, _) = try await client.call { try await $0.getAuditHead().ok.body.json }
                     let limits = Dictionary(uniqueKeysWithValues: head.heads.map { ($0.shard, $0.seq) })
-                    result = try await AuditChainVerifier.verify(recordedHeads: head.heads, expectedHeads: expected) { feed in
-                        try await AuditRowReading.forEachPage(client: client, query: "") { lines in
+                    result = try await AuditChainVerifier.verify(recordedHeads: head.heads.map(ChainHead.init), expectedHeads: expected) { feed in
+                        try await AuditRowReading.forEachPage(client: client) { lines in
                             for line in lines {
                                 let row = try AuditRowReading.decodeRow(line)
                                 if row.seq <= limits[row.shard, default: 0] { feed(row) }
@@ -74,7 +73,7 @@ struct Audit: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
-                let (head, raw) = try await APIClient(options: options).call(.GET, "/v1/audit/head", as: HeadView.self)
+                let (head, raw) = try await APIClient(options: options).call { try await $0.getAuditHead().ok.body.json }
                 output(json: options.json, raw: raw) { "\(head.digest)  (\(head.events) events; save `breakglass audit head --json` to verify against later)" }
             }
         }
@@ -97,11 +96,9 @@ struct Audit: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
-                var query = ""
-                if let from { query += "&from=\(from.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? from)" }
-                if let until { query += "&until=\(until.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? until)" }
                 var lines: [String] = []
-                try await AuditRowReading.forEachPage(client: try APIClient(options: options), query: query) { page in
+                try await AuditRowReading.forEachPage(client: try APIClient(options: options), from: from.flatMap(Timestamp.parse),
+                                                      until: until.flatMap(Timestamp.parse)) { page in
                     lines += page.map(String.init)
                 }
                 let data = Data(lines.map { $0 + "\n" }.joined().utf8)
@@ -117,5 +114,12 @@ struct Audit: AsyncParsableCommand {
                 }
             }
         }
+    }
+}
+
+extension ChainHead {
+    /// A head as the broker reports it, for this CLI's own copy of the chain rules.
+    init(_ head: Components.Schemas.ChainHead) {
+        self.init(shard: head.shard, seq: head.seq, hash: head.hash)
     }
 }

@@ -1,3 +1,4 @@
+import BreakglassAPI
 import BreakglassCore
 import Foundation
 
@@ -31,11 +32,13 @@ enum AuditRowReading {
         _ = try pending.withUnsafeBufferPointer { try forEachLine(in: $0, final: true) { try body(try decodeRow($0)) } }
     }
 
-    /// Every page of `/v1/audit/events`, as the JSON lines the broker sent, page by page.
-    static func forEachPage(client: APIClient, query: String, _ body: (_ lines: [Substring]) throws -> Void) async throws {
+    /// Every page of `/v1/audit/events` (events at `from` or later and before `until`, when given), as the JSON
+    /// lines the broker sent, page by page.
+    static func forEachPage(client: APIClient, from: Date? = nil, until: Date? = nil, _ body: (_ lines: [Substring]) throws -> Void) async throws {
         var after: Int64 = 0
         while true {
-            let data = try await client.send(.GET, "/v1/audit/events?limit=\(pageSize)&after_id=\(after)\(query)")
+            let query = Operations.ExportAuditEvents.Input.Query(from: from, until: until, afterId: after, limit: pageSize)
+            let (_, data) = try await client.call { try await $0.exportAuditEvents(query: query).ok.body.applicationXNdjson }
             let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
             try body(lines)
             guard lines.count == pageSize, let last = lines.last, let row = try? decodeRow(last) else { return }

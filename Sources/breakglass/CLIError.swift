@@ -1,4 +1,5 @@
 import ArgumentParser
+import BreakglassAPI
 import Foundation
 
 /// A failure the user should read: one line on stderr and an exit code that says which kind it was.
@@ -37,8 +38,11 @@ func runReportingErrors(json: Bool, _ body: () async throws -> Void) async throw
         try await body()
     } catch let error as CLIError {
         if json {
-            let payload = ["error": ["code": error.code, "message": error.message]]
-            if let data = try? JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys]) {
+            // The broker's own error shape, so a script reads a refusal the same way from either.
+            let payload = Components.Schemas.ErrorResponse(error: .init(code: error.code, message: error.message))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            if let data = try? encoder.encode(payload) {
                 FileHandle.standardError.write(data + Data("\n".utf8))
             }
         } else {

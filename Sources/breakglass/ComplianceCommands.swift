@@ -1,4 +1,5 @@
 import ArgumentParser
+import BreakglassAPI
 import BreakglassCore
 import BreakglassSystem
 import Foundation
@@ -18,15 +19,17 @@ struct Compliance: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors(json: options.json) {
                 let client = try APIClient(options: options)
+                let onlyDrills: Bool? = drills ? true : nil
                 if csv {
-                    FileHandle.standardOutput.write(try await client.send(.GET, "/v1/compliance/queue?format=csv\(drills ? "&drills=true" : "")"))
+                    let (_, raw) = try await client.call { try await $0.getComplianceQueue(query: .init(drills: onlyDrills, format: .csv)).ok.body.csv }
+                    FileHandle.standardOutput.write(raw)
                     return
                 }
-                let (entries, raw) = try await client.call(.GET, "/v1/compliance/queue\(drills ? "?drills=true" : "")", as: [RetroEntry].self)
+                let (entries, raw) = try await client.call { try await $0.getComplianceQueue(query: .init(drills: onlyDrills)).ok.body.json }
                 output(json: options.json, raw: raw) {
                     guard !entries.isEmpty else { return drills ? "no drill overdue or awaiting review" : "nothing overdue and nothing awaiting review" }
                     return entries.map { entry in
-                        entry.status == "linked"
+                        entry.status == .linked
                             ? "\(entry.line)  awaiting review since \(entry.linkedAt.map(Timestamp.format) ?? "-")"
                                 + (entry.independentApproval == false ? "  [no independent PR approval]" : "")
                             : entry.line + "  (\(entry.rungsFired) escalation rungs reached)"
@@ -36,34 +39,6 @@ struct Compliance: AsyncParsableCommand {
         }
     }
 
-    struct StoryView: Decodable {
-        struct MFA: Decodable { var method: String; var outcome: String; var deniedAttempts: Int; var extensionsProven: Int }
-        struct Credential: Decodable { var kind: String; var keyId: String?; var tokenId: String?; var audience: String? }
-        struct Obligation: Decodable {
-            var prUrl: String?; var prSource: String?; var linkedBy: String?; var mergedAt: Date?; var mergeCommit: String?
-            var mergedBy: String?; var prApprovers: [String]; var independentApproval: Bool?
-        }
-        struct Escalation: Decodable { var rung: String; var scheduledAt: Date; var firedAt: Date; var outcome: String }
-        struct Review: Decodable { var decision: String; var reviewer: String; var note: String; var decidedAt: Date }
-        struct Page: Decodable { var channel: String; var eventType: String; var state: String; var statusCode: Int? }
-        struct Candidate: Decodable { var prUrl: String; var prAuthor: String; var reason: String; var acceptedAt: Date? }
-        struct Event: Decodable {
-            struct Body: Decodable { var type: String; var at: Date; var actor: String?; var outcome: String }
-            var seq: Int64; var event: Body
-        }
-        var session: EmergencySession
-        var clientAddress: String?
-        var mfa: MFA
-        var credential: Credential
-        var retro: RetroEntry
-        var obligation: Obligation
-        var escalations: [Escalation]
-        var reviews: [Review]
-        var pages: [Page]
-        var events: [Event]
-        var candidates: [Candidate]
-    }
-
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The whole story of one session, from request to retro review.")
         @OptionGroup var options: GlobalOptions
@@ -71,23 +46,22 @@ struct Compliance: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
-                let (story, raw) = try await APIClient(options: options).call(.GET, "/v1/compliance/sessions/\(APIClient.path(session))",
-                                                                              as: StoryView.self)
+                let (story, raw) = try await APIClient(options: options).call { try await $0.getSessionStory(path: .init(id: session)).ok.body.json }
                 output(json: options.json, raw: raw) { Show.describe(story) }
             }
         }
 
-        static func describe(_ story: StoryView) -> String {
+        static func describe(_ story: Components.Schemas.SessionStory) -> String {
             let s = story.session, o = story.obligation
             var lines = [
                 "\(s.drill ? "[DRILL] " : "")\(s.id)  \(s.state.rawValue)  \(s.target)  by \(s.requester) from \(story.clientAddress ?? "-")",
                 "  reason:     \(s.reason)", "  incident:   \(s.incident)",
                 "  MFA:        \(story.mfa.method) \(story.mfa.outcome); \(story.mfa.deniedAttempts) denied attempts; \(story.mfa.extensionsProven) extensions",
-                "  credential: \(story.credential.kind) key \(story.credential.keyId ?? "-") aud \(story.credential.audience ?? "-") jti \(story.credential.tokenId ?? "-")",
+                "  credential: \(story.credential.kind.rawValue) key \(story.credential.keyId ?? "-") aud \(story.credential.audience ?? "-") jti \(story.credential.tokenId ?? "-")",
                 "  active:     \(Timestamp.format(s.activatedAt)) → \(Timestamp.format(s.closedAt ?? s.expiresAt))",
-                "  retro PR:   \(story.retro.state), \(story.retro.timing)",
+                "  retro PR:   \(story.retro.state.rawValue), \(story.retro.timing)",
             ]
-            if let url = o.prUrl { lines.append("  PR:         \(url) (\(o.prSource ?? "-"), linked by \(o.linkedBy ?? "-"))") }
+            if let url = o.prUrl { lines.append("  PR:         \(url) (\(o.prSource?.rawValue ?? "-"), linked by \(o.linkedBy ?? "-"))") }
             if let merged = o.mergedAt {
                 lines.append("  merged:     \(Timestamp.format(merged)) by \(o.mergedBy ?? "?") commit \(o.mergeCommit ?? "?")")
             }
@@ -101,12 +75,12 @@ struct Compliance: AsyncParsableCommand {
             }
             if let rejection = story.retro.lastRejection { lines.append("  last rejection: \(rejection)") }
             for e in story.escalations {
-                lines.append("  escalation: \(e.rung) scheduled \(Timestamp.format(e.scheduledAt)), \(e.outcome) \(Timestamp.format(e.firedAt))")
+                lines.append("  escalation: \(e.rung) scheduled \(Timestamp.format(e.scheduledAt)), \(e.outcome.rawValue) \(Timestamp.format(e.firedAt))")
             }
-            for r in story.reviews { lines.append("  review:     \(r.decision) by \(r.reviewer) at \(Timestamp.format(r.decidedAt)): \(r.note)") }
-            for p in story.pages { lines.append("  page:       \(p.eventType) → \(p.channel) \(p.state)\(p.statusCode.map { " (\($0))" } ?? "")") }
+            for r in story.reviews { lines.append("  review:     \(r.decision.rawValue) by \(r.reviewer) at \(Timestamp.format(r.decidedAt)): \(r.note)") }
+            for p in story.pages { lines.append("  page:       \(p.eventType) → \(p.channel) \(p.state.rawValue)\(p.statusCode.map { " (\($0))" } ?? "")") }
             for e in story.events {
-                lines.append("  audit #\(e.seq): \(Timestamp.format(e.event.at)) \(e.event.type) by \(e.event.actor ?? "server") (\(e.event.outcome))")
+                lines.append("  audit #\(e.seq): \(Timestamp.format(e.event.at)) \(e.event._type) by \(e.event.actor ?? "server") (\(e.event.outcome.rawValue))")
             }
             return lines.joined(separator: "\n")
         }
@@ -122,8 +96,9 @@ struct Compliance: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
-                let (entry, raw) = try await APIClient(options: options).call(
-                    .POST, "/v1/compliance/sessions/\(APIClient.path(session))/accept-candidate", body: ["url": url], as: RetroEntry.self)
+                let (entry, raw) = try await APIClient(options: options).call {
+                    try await $0.acceptRetroCandidate(path: .init(id: session), body: .json(.init(url: url))).ok.body.json
+                }
                 output(json: options.json, raw: raw) { "✔ \(entry.sessionId): \(entry.prUrl ?? url) accepted as the retro PR; escalation stopped" }
             }
         }
@@ -133,10 +108,27 @@ struct Compliance: AsyncParsableCommand {
         static var name: String { get }
         static var verb: String { get }
         static var noteField: String { get }
+        /// The decision's own operation of the API.
+        static func decide(_ api: Client, session: String, _ review: Components.Schemas.ReviewRequest) async throws -> Components.Schemas.RetroView
     }
-    enum Approve: DecisionKind { static let name = "approve"; static let verb = "approved"; static let noteField = "note" }
-    enum Reject: DecisionKind { static let name = "reject"; static let verb = "rejected (owed again)"; static let noteField = "note" }
-    enum Waive: DecisionKind { static let name = "waive"; static let verb = "waived"; static let noteField = "reason" }
+    enum Approve: DecisionKind {
+        static let name = "approve", verb = "approved", noteField = "note"
+        static func decide(_ api: Client, session: String, _ review: Components.Schemas.ReviewRequest) async throws -> Components.Schemas.RetroView {
+            try await api.approveRetro(path: .init(id: session), body: .json(review)).ok.body.json
+        }
+    }
+    enum Reject: DecisionKind {
+        static let name = "reject", verb = "rejected (owed again)", noteField = "note"
+        static func decide(_ api: Client, session: String, _ review: Components.Schemas.ReviewRequest) async throws -> Components.Schemas.RetroView {
+            try await api.rejectRetro(path: .init(id: session), body: .json(review)).ok.body.json
+        }
+    }
+    enum Waive: DecisionKind {
+        static let name = "waive", verb = "waived", noteField = "reason"
+        static func decide(_ api: Client, session: String, _ review: Components.Schemas.ReviewRequest) async throws -> Components.Schemas.RetroView {
+            try await api.waiveRetro(path: .init(id: session), body: .json(review)).ok.body.json
+        }
+    }
 
     struct Decide<Kind: DecisionKind>: AsyncParsableCommand {
         static var configuration: CommandConfiguration {
@@ -156,8 +148,8 @@ struct Compliance: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors(json: options.json) {
                 let text = (Kind.noteField == "note" ? note : reason) ?? ""
-                let (entry, raw) = try await APIClient(options: options).call(
-                    .POST, "/v1/compliance/sessions/\(APIClient.path(session))/\(Kind.name)", body: [Kind.noteField: text], as: RetroEntry.self)
+                let review = Kind.noteField == "note" ? Components.Schemas.ReviewRequest(note: text) : Components.Schemas.ReviewRequest(reason: text)
+                let (entry, raw) = try await APIClient(options: options).call { try await Kind.decide($0, session: session, review) }
                 output(json: options.json, raw: raw) { "✔ retro PR of \(entry.sessionId) \(Kind.verb)" }
             }
         }
@@ -171,7 +163,10 @@ struct Compliance: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
-                let data = try await APIClient(options: options).send(.GET, "/v1/compliance/sessions/\(APIClient.path(session))/evidence")
+                // The pack is written and checked as the broker sent it: its hash covers those bytes' content.
+                let (_, data) = try await APIClient(options: options).call {
+                    try await $0.exportEvidencePack(path: .init(id: session)).ok.body.json
+                }
                 let path = out ?? "evidence-\(session).json"
                 do {
                     try SecretFile.replace(atPath: path, contents: Array(data))
@@ -223,8 +218,8 @@ struct Compliance: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors(json: options.json) {
                 let client = try APIClient(options: options)
-                let (ticket, raw) = try await client.call(.POST, "/v1/compliance/web-ticket", as: [String: String].self)
-                output(json: options.json, raw: raw) { client.baseURL + (ticket["path"] ?? "/compliance") }
+                let (ticket, raw) = try await client.call { try await $0.issueWebTicket().created.body.json }
+                output(json: options.json, raw: raw) { client.baseURL + ticket.path }
             }
         }
     }

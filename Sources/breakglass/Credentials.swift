@@ -1,3 +1,4 @@
+import BreakglassAPI
 import BreakglassCore
 import BreakglassSystem
 import Foundation
@@ -37,12 +38,27 @@ struct SavedCredentials: Codable {
 }
 
 /// What `enroll` and `login` do with a new API token: save it (0600) and say so, as text or JSON.
-func saveIssuedToken(baseURL: String, user: String, roles: [String], token: String, expiresAt: Date, json: Bool, done: String) throws {
-    let path = try SavedCredentials(url: baseURL, user: user, token: token).save()
+func saveIssuedToken(_ grant: Components.Schemas.APITokenGrant, baseURL: String, json: Bool, done: String) throws {
+    let path = try SavedCredentials(url: baseURL, user: grant.user, token: grant.apiToken).save()
     if json {
-        let summary: [String: Any] = ["user": user, "roles": roles, "credentials_file": path, "token_expires_at": Timestamp.format(expiresAt)]
-        print(String(decoding: try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let summary = SavedTokenSummary(user: grant.user, roles: grant.roles.map(\.rawValue), credentialsFile: path,
+                                        tokenExpiresAt: Timestamp.format(grant.apiTokenExpiresAt))
+        print(String(decoding: try encoder.encode(summary), as: UTF8.self))
     } else {
-        print("✔ \(done); API token saved to \(path) (mode 0600), valid until \(Timestamp.format(expiresAt))")
+        print("✔ \(done); API token saved to \(path) (mode 0600), valid until \(Timestamp.format(grant.apiTokenExpiresAt))")
+    }
+}
+
+/// What `enroll --json` and `login --json` print: where the token went, never the token.
+struct SavedTokenSummary: Encodable {
+    var user: String
+    var roles: [String]
+    var credentialsFile: String
+    var tokenExpiresAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case user, roles, credentialsFile = "credentials_file", tokenExpiresAt = "token_expires_at"
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BreakglassAPI
 import BreakglassCore
 import BreakglassSystem
 import Foundation
@@ -23,9 +24,9 @@ struct Drill: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
-                let (grant, raw) = try await request.send("/v1/drills", options: options)
+                let (grant, raw) = try await request.send(options: options, drill: true)
                 let saved = SavedProxyLogin.saveOrShow(grant, brokerURL: try APIClient(options: options).baseURL)
-                output(json: options.json, raw: SavedProxyLogin.withoutToken(raw, savedTo: saved)) {
+                output(json: options.json, raw: try SavedProxyLogin.withoutToken(raw, of: grant, savedTo: saved)) {
                     """
                     DRILL — every page of this session says so; nothing here is a real activation.
                     \(describeGrant(grant, verb: "active", savedProxyLogin: saved))
@@ -46,14 +47,13 @@ struct Drill: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
-                let path = "/v1/drills/\(APIClient.path(session))/report"
-                let data = try await APIClient(options: options).send(.GET, path)
-                // Sealed like an evidence pack: recomputing the seal must give the hash the broker wrote.
+                let (report, data) = try await APIClient(options: options).call { try await $0.exportDrillReport(path: .init(id: session)).ok.body.json }
+                // Sealed like an evidence pack: recomputing the seal over the bytes the broker sent must give the
+                // hash the broker wrote.
                 guard let document = try? JSONDecoder().decode(JSONValue.self, from: data),
                       let hash = document[EvidencePack.hashMember]?.stringValue, EvidencePack.seal(document) == document else {
                     throw CLIError(kind: .unexpected, code: "report_invalid", message: "the broker's drill report does not match its pack_sha256")
                 }
-                let report = try APIClient.decode(DrillReport.self, data, path: path)
                 let file = out ?? "drill-report-\(session).json"
                 do {
                     try SecretFile.replace(atPath: file, contents: Array(data))
@@ -65,10 +65,10 @@ struct Drill: AsyncParsableCommand {
             }
         }
 
-        static func describe(_ report: DrillReport, file: String, hash: String) -> String {
+        static func describe(_ report: Components.Schemas.DrillReport, file: String, hash: String) -> String {
             var lines = ["\(report.passed ? "✔" : "✘") drill \(report.session.id) on \(report.session.target): written to \(file) (sha256 \(hash))"]
             for rung in report.rungs {
-                let paged = rung.pagedAt.map { "paged \(Timestamp.format($0)) (+\(TTL.format(rung.pagedLateBySeconds ?? 0)))" } ?? rung.outcome
+                let paged = rung.pagedAt.map { "paged \(Timestamp.format($0)) (+\(TTL.format(rung.pagedLateBySeconds ?? 0)))" } ?? rung.outcome.rawValue
                 let channels = rung.deliveries.map { "\($0.channel) \($0.state)" }.joined(separator: ", ")
                 lines.append("  rung \(rung.level) \(rung.eventType) due \(Timestamp.format(rung.dueAt)): \(paged)  [\(channels)]")
             }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BreakglassAPI
 import BreakglassCore
 import BreakglassSystem
 import Foundation
@@ -20,9 +21,6 @@ struct Enroll: AsyncParsableCommand {
     @Flag(help: "Step two of a scripted enrolment: confirm with --totp the secret shown by an earlier step one.")
     var confirm = false
 
-    struct Challenge: Decodable { var user: String; var secret: String; var otpauthUri: String; var algorithm: String; var digits: Int; var period: Int }
-    struct Result: Decodable { var user: String; var roles: [String]; var apiToken: String; var apiTokenExpiresAt: Date }
-
     func validate() throws {
         if confirm && secretOut != nil { throw ValidationError("--confirm and --secret-out are the two steps of a scripted enrolment; give one") }
         if secretOut != nil && totp != nil { throw ValidationError("--secret-out stops before the first code: confirm with --confirm CODE --totp …") }
@@ -40,7 +38,7 @@ struct Enroll: AsyncParsableCommand {
                 || FileManager.default.fileExists(atPath: secretOut) {
                 throw CLIError(kind: .usage, code: "secret_out", message: "\(secretOut) exists already; give a new file (the secret it may hold is still valid)")
             }
-            let (challenge, raw) = try await client.call(.POST, "/v1/enrollment/start", body: ["code": code], as: Challenge.self)
+            let (challenge, raw) = try await client.call { try await $0.startEnrollment(body: .json(.init(code: code))).ok.body.json }
             if let secretOut {
                 do {
                     try SecretFile.create(atPath: secretOut, contents: Array(raw))
@@ -68,10 +66,9 @@ struct Enroll: AsyncParsableCommand {
     }
 
     private func finish(client: APIClient, first: String) async throws {
-        let (result, _) = try await client.call(.POST, "/v1/enrollment/confirm", body: ["code": code, "totp": first], as: Result.self)
-        try saveIssuedToken(baseURL: client.baseURL, user: result.user, roles: result.roles, token: result.apiToken,
-                            expiresAt: result.apiTokenExpiresAt, json: options.json,
-                            done: "enrolled \(result.user) (\(result.roles.joined(separator: ", ")))")
+        let (grant, _) = try await client.call { try await $0.confirmEnrollment(body: .json(.init(code: code, totp: first))).created.body.json }
+        try saveIssuedToken(grant, baseURL: client.baseURL, json: options.json,
+                            done: "enrolled \(grant.user) (\(grant.roles.map(\.rawValue).joined(separator: ", ")))")
     }
 }
 
@@ -81,9 +78,8 @@ struct WhoAmI: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors(json: options.json) {
-            struct Me: Decodable { var name: String; var roles: [String] }
-            let (me, raw) = try await APIClient(options: options).call(.GET, "/v1/me", as: Me.self)
-            output(json: options.json, raw: raw) { "\(me.name) (\(me.roles.joined(separator: ", ")))" }
+            let (me, raw) = try await APIClient(options: options).call { try await $0.getCurrentUser().ok.body.json }
+            output(json: options.json, raw: raw) { "\(me.name) (\(me.roles.map(\.rawValue).joined(separator: ", ")))" }
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BreakglassAPI
 import BreakglassCore
 import Foundation
 
@@ -7,13 +8,8 @@ struct Notify: AsyncParsableCommand {
         abstract: "Paging channels (Slack, PagerDuty, signed webhooks) and their delivery log.",
         subcommands: [SetChannel.self, Channels.self, Test.self, Enable.self, Log.self, Retry.self])
 
-    struct ChannelView: Decodable {
-        var name: String; var kind: String; var host: String; var events: [String]; var targets: [String]
-        var enabled: Bool; var disabledReason: String?; var minIntervalMs: Int; var generatedSecret: String?
-    }
-
-    static func describe(_ c: ChannelView) -> String {
-        "\(c.name)  \(c.kind)  \(c.host)  events=\(c.events.joined(separator: ","))\(c.targets.isEmpty ? "" : "  targets=\(c.targets.joined(separator: ","))")"
+    static func describe(_ c: Components.Schemas.Channel) -> String {
+        "\(c.name)  \(c.kind.rawValue)  \(c.host)  events=\(c.events.joined(separator: ","))\(c.targets.isEmpty ? "" : "  targets=\(c.targets.joined(separator: ","))")"
             + (c.enabled ? "" : "  DISABLED: \(c.disabledReason ?? "")")
     }
 
@@ -21,7 +17,7 @@ struct Notify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "set-channel", abstract: "Create or change a channel (admin).")
         @OptionGroup var options: GlobalOptions
         @Argument(help: "Channel name.") var name: String
-        @Option(help: "slack, pagerduty or webhook.") var kind: String
+        @Option(help: "slack, pagerduty or webhook.") var kind: Components.Schemas.ChannelKind
         // Not `--url`: that is the broker's URL (GlobalOptions), and the two must never be confused.
         @Option(help: "Slack webhook URL, PagerDuty Events API base URL, or the webhook endpoint.") var endpoint: String
         @Option(help: "PagerDuty integration (routing) key.") var routingKey: String?
@@ -35,12 +31,12 @@ struct Notify: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
-                var body: [String: Any] = ["kind": kind, "url": endpoint, "secrets": secrets, "targets": targets, "totp": try stepUp.code()]
-                if !events.isEmpty { body["events"] = events }
-                if let routingKey { body["routing_key"] = routingKey }
-                if let minInterval { body["min_interval"] = minInterval }
-                let (channel, raw) = try await APIClient(options: options).call(.PUT, "/v1/notify/channels/\(APIClient.path(name))", body: body,
-                                                                                as: ChannelView.self)
+                let client = try APIClient(options: options)
+                // No --event means every event: the field is left out rather than sent empty.
+                let body = Components.Schemas.SaveChannelRequest(kind: kind, url: endpoint, routingKey: routingKey, secrets: secrets,
+                                                                 events: events.isEmpty ? nil : events, targets: targets,
+                                                                 minInterval: minInterval, totp: try stepUp.code())
+                let (channel, raw) = try await client.call { try await $0.saveChannel(path: .init(name: name), body: .json(body)).ok.body.json }
                 output(json: options.json, raw: raw) {
                     "✔ " + Notify.describe(channel)
                         + (channel.generatedSecret.map { "\n  signing secret (shown once; configure it at the receiver): \($0)" } ?? "")
@@ -55,7 +51,7 @@ struct Notify: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
-                let (channels, raw) = try await APIClient(options: options).call(.GET, "/v1/notify/channels", as: [ChannelView].self)
+                let (channels, raw) = try await APIClient(options: options).call { try await $0.listChannels().ok.body.json }
                 output(json: options.json, raw: raw) { channels.isEmpty ? "no channels" : channels.map(Notify.describe).joined(separator: "\n") }
             }
         }
@@ -67,8 +63,9 @@ struct Notify: AsyncParsableCommand {
         @Argument(help: "Channel name.") var channel: String
 
         func run() async throws {
-            try await runAction(options, "/v1/notify/channels/\(APIClient.path(channel))/test",
-                                done: "✔ test page queued for \(channel); see `breakglass notify log`")
+            try await runAction(options, done: "✔ test page queued for \(channel); see `breakglass notify log`") {
+                try await $0.testChannel(path: .init(name: channel)).accepted
+            }
         }
     }
 
@@ -79,8 +76,9 @@ struct Notify: AsyncParsableCommand {
         @OptionGroup var stepUp: StepUpOptions
 
         func run() async throws {
-            try await runAction(options, "/v1/notify/channels/\(APIClient.path(channel))/enable", body: ["totp": try stepUp.code()],
-                                done: "✔ \(channel) enabled")
+            try await runAction(options, done: "✔ \(channel) enabled") {
+                try await $0.enableChannel(path: .init(name: channel), body: .json(.init(totp: try stepUp.code()))).ok
+            }
         }
     }
 
@@ -90,23 +88,18 @@ struct Notify: AsyncParsableCommand {
         @Argument(help: "Session id.") var session: String?
         @Flag(help: "Only dead letters.") var dead = false
 
-        struct Entry: Decodable {
-            var deliveryId: String; var channel: String; var host: String; var eventType: String; var sessionId: String?; var state: String
-            var attemptedAt: Date?; var statusCode: Int?; var latencyMs: Int?; var outcome: String?; var errorClass: String?; var detail: String?
-        }
-
         func run() async throws {
             try await runReportingErrors(json: options.json) {
-                var query = dead ? "?dead=true" : "?dead=false"
-                if let session { query += "&session=\(APIClient.path(session))" }
-                let (entries, raw) = try await APIClient(options: options).call(.GET, "/v1/notify/log\(query)", as: [Entry].self)
+                let (entries, raw) = try await APIClient(options: options).call {
+                    try await $0.listDeliveries(query: .init(session: session, dead: dead)).ok.body.json
+                }
                 output(json: options.json, raw: raw) {
                     guard !entries.isEmpty else { return "no deliveries" }
                     return entries.map { e in
                         let attempt = e.attemptedAt.map {
-                            "\(Timestamp.format($0))  \(e.outcome ?? "-")  \(e.statusCode.map(String.init) ?? e.errorClass ?? "-")  \(e.latencyMs ?? 0)ms"
+                            "\(Timestamp.format($0))  \(e.outcome?.rawValue ?? "-")  \(e.statusCode.map(String.init) ?? e.errorClass ?? "-")  \(e.latencyMs ?? 0)ms"
                         } ?? "not attempted yet"
-                        return "\(e.deliveryId)  \(e.state)  \(e.eventType)  \(e.channel) (\(e.host))  \(attempt)\(e.detail.map { "  \($0)" } ?? "")"
+                        return "\(e.deliveryId)  \(e.state.rawValue)  \(e.eventType)  \(e.channel) (\(e.host))  \(attempt)\(e.detail.map { "  \($0)" } ?? "")"
                     }.joined(separator: "\n")
                 }
             }
@@ -120,8 +113,9 @@ struct Notify: AsyncParsableCommand {
         @OptionGroup var stepUp: StepUpOptions
 
         func run() async throws {
-            try await runAction(options, "/v1/notify/deliveries/\(APIClient.path(delivery))/retry", body: ["totp": try stepUp.code()],
-                                done: "✔ \(delivery) queued again")
+            try await runAction(options, done: "✔ \(delivery) queued again") {
+                try await $0.retryDelivery(path: .init(id: delivery), body: .json(.init(totp: try stepUp.code()))).accepted
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BreakglassAPI
 import BreakglassCore
 import BreakglassSystem
 import Foundation
@@ -6,16 +7,6 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// The recording proxy's login for a `recorded` session, as the broker shows it once.
-struct ProxyLogin: Codable {
-    var user: String
-    var password: String?
-    var host: String?
-    var port: Int
-    var database: String
-    var tls: Bool
-}
 
 /// A `recorded` session's proxy login kept by the CLI that broke glass (0600, one file per session), so
 /// `breakglass psql` can connect without the token ever being printed or typed.
@@ -33,7 +24,7 @@ struct SavedProxyLogin: Codable {
     }
 
     /// The login a grant carries (only a fresh activation carries the token).
-    static func login(from grant: SessionGrantView, brokerURL: String) -> SavedProxyLogin? {
+    static func login(from grant: Components.Schemas.SessionGrant, brokerURL: String) -> SavedProxyLogin? {
         guard let proxy = grant.credential.proxy, let token = proxy.password else { return nil }
         // A proxy listening on every address is reached at the broker's own host name.
         let host = proxy.host ?? URL(string: brokerURL)?.host ?? "127.0.0.1"
@@ -49,7 +40,7 @@ struct SavedProxyLogin: Codable {
     }
 
     /// Saves the login a grant carries; returns where, or nil when it carries none.
-    static func save(_ grant: SessionGrantView, brokerURL: String) throws -> String? {
+    static func save(_ grant: Components.Schemas.SessionGrant, brokerURL: String) throws -> String? {
         guard let login = login(from: grant, brokerURL: brokerURL) else { return nil }
         let path = Self.path(session: try checked(grant.session.id))
         do {
@@ -66,7 +57,7 @@ struct SavedProxyLogin: Codable {
 
     /// Saves the login; if that fails, the session is already active and the token exists nowhere else, so it
     /// is printed on stderr with the reason rather than lost.
-    static func saveOrShow(_ grant: SessionGrantView, brokerURL: String) -> String? {
+    static func saveOrShow(_ grant: Components.Schemas.SessionGrant, brokerURL: String) -> String? {
         do {
             return try save(grant, brokerURL: brokerURL)
         } catch {
@@ -80,17 +71,22 @@ struct SavedProxyLogin: Codable {
         }
     }
 
-    /// The grant as JSON for `--json`, with the proxy token replaced by where it was saved: scripts get the
-    /// session, and the token stays in its 0600 file.
-    static func withoutToken(_ raw: Data, savedTo path: String?) -> Data {
-        guard var grant = try? JSONSerialization.jsonObject(with: raw) as? [String: Any],
-              var credential = grant["credential"] as? [String: Any], var proxy = credential["proxy"] as? [String: Any],
-              proxy["password"] != nil else { return raw }
+    /// The grant as the broker sent it (`raw`), for `--json`, with the proxy token replaced by where it was saved:
+    /// scripts get the session, and the token stays in its 0600 file. A grant that carries a token and cannot be
+    /// rewritten is not printed at all.
+    static func withoutToken(_ raw: Data, of grant: Components.Schemas.SessionGrant, savedTo path: String?) throws -> Data {
+        guard grant.credential.proxy?.password != nil else { return raw }
+        let unprintable = CLIError(kind: .unexpected, code: "bad_response", message: "the broker's grant could not be printed without its proxy token")
+        guard case .object(var members)? = try? JSONDecoder().decode(JSONValue.self, from: raw),
+              case .object(var credential)? = members["credential"], case .object(var proxy)? = credential["proxy"] else { throw unprintable }
         proxy["password"] = nil
-        proxy["saved_to"] = path
-        credential["proxy"] = proxy
-        grant["credential"] = credential
-        return (try? JSONSerialization.data(withJSONObject: grant, options: [.sortedKeys, .withoutEscapingSlashes])) ?? raw
+        proxy["saved_to"] = path.map(JSONValue.string)
+        credential["proxy"] = .object(proxy)
+        members["credential"] = .object(credential)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let rewritten = try? encoder.encode(JSONValue.object(members)) else { throw unprintable }
+        return rewritten
     }
 
     static func load(session: String) throws -> SavedProxyLogin {
@@ -168,11 +164,6 @@ func visible(_ text: String) -> String {
 struct SessionCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "session", abstract: "What happened in a session.", subcommands: [Log.self])
 
-    struct StatementEvent: Decodable {
-        var id: Int64
-        var event: AuditEvent
-    }
-
     struct Log: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Every statement run through the recording proxy in a session, in order, with its result.",
@@ -183,21 +174,21 @@ struct SessionCommands: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors(json: options.json) {
                 let client = try APIClient(options: options)
-                let (events, raw) = try await client.call(.GET, "/v1/sessions/\(APIClient.path(session))/statements", as: [StatementEvent].self)
+                let (events, raw) = try await client.call { try await $0.listSessionStatements(path: .init(id: session)).ok.body.json }
                 output(json: options.json, raw: raw) { Self.describe(events) }
             }
         }
 
-        static func describe(_ events: [StatementEvent]) -> String {
+        static func describe(_ events: [Components.Schemas.AuditEventRecord]) -> String {
             guard !events.isEmpty else { return "no statements recorded for this session" }
             return events.map { view in
                 let e = view.event
                 // The engineer wrote this text: a carriage return or an escape sequence in it must not redraw
                 // the reviewer's terminal, so every control character is shown as an escape.
-                let d = e.details.mapValues(visible)
+                let d = e.details.additionalProperties.mapValues(visible)
                 let at = Timestamp.format(e.at)
                 let connection = "conn \(d["connection"]?.prefix(6) ?? "-")"
-                switch e.type {
+                switch AuditEventType(rawValue: e._type) {
                 case .proxyConnected:
                     return "\(at)  \(connection)  connected from \(e.clientAddress ?? "-") as \(d["role"] ?? "-")"
                 case .proxyDisconnected:

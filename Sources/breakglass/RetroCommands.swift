@@ -1,37 +1,20 @@
 import ArgumentParser
+import BreakglassAPI
 import BreakglassCore
 import Foundation
 
-/// An obligation as the API returns it.
-struct RetroEntry: Decodable {
-    var sessionId: String
-    var requester: String
-    var target: String
-    var status: String
-    var state: String
-    var dueAt: Date
-    var secondsLeft: Int
-    var prUrl: String?
-    var linkedAt: Date?
-    var mergedAt: Date?
-    var independentApproval: Bool?
-    var lastRejection: String?
-    var nextRung: String?
-    var nextRungAt: Date?
-    var rungsFired: Int
-    /// Absent from brokers that predate drills.
-    var drill: Bool?
-
+/// An obligation as the retro list and the compliance queue show it.
+extension Components.Schemas.RetroView {
     var timing: String {
         switch state {
-        case "overdue": return "OVERDUE by \(TTL.format(Double(-secondsLeft)))"
-        case "owed": return "due in \(TTL.format(Double(secondsLeft)))"
+        case .overdue: return "OVERDUE by \(TTL.format(Double(-secondsLeft)))"
+        case .owed: return "due in \(TTL.format(Double(secondsLeft)))"
         default: return "due \(Timestamp.format(dueAt))"
         }
     }
 
     var line: String {
-        (drill == true ? "[DRILL] " : "") + "\(sessionId)  \(state.padding(toLength: 8, withPad: " ", startingAt: 0))  \(target)  \(requester)  \(timing)"
+        (drill ? "[DRILL] " : "") + "\(sessionId)  \(state.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0))  \(target)  \(requester)  \(timing)"
             + (prUrl.map { "  \($0)" } ?? "") + (lastRejection.map { "  (rejected: \($0))" } ?? "")
     }
 }
@@ -50,9 +33,9 @@ struct Retro: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
-                let raw = try await APIClient(options: options).sendSteppingUp(.POST, "/v1/retro/\(APIClient.path(session))/link",
-                                                                               body: ["url": url], totp: totp)
-                let entry = try APIClient.decode(RetroEntry.self, raw, path: "/v1/retro")
+                let (entry, raw) = try await APIClient(options: options).callSteppingUp(totp: totp) {
+                    try await $0.linkRetroPullRequest(path: .init(id: session), body: .json(.init(url: url, totp: $1))).ok.body.json
+                }
                 output(json: options.json, raw: raw) {
                     "✔ retro PR for \(entry.sessionId) linked: \(entry.prUrl ?? url)\n  escalation stopped; compliance will review it"
                 }
@@ -67,7 +50,9 @@ struct Retro: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
-                let (entries, raw) = try await APIClient(options: options).call(.GET, "/v1/retro\(all ? "?all=true" : "")", as: [RetroEntry].self)
+                let (entries, raw) = try await APIClient(options: options).call {
+                    try await $0.listRetroObligations(query: .init(all: all ? true : nil)).ok.body.json
+                }
                 output(json: options.json, raw: raw) { entries.isEmpty ? "no retro PRs owed" : entries.map(\.line).joined(separator: "\n") }
             }
         }

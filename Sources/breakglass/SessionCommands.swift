@@ -1,19 +1,9 @@
 import ArgumentParser
+import BreakglassAPI
 import BreakglassCore
 import Foundation
 
-struct SessionGrantView: Decodable {
-    struct PostgresLogin: Decodable { var user: String; var password: String?; var host: String; var port: Int; var database: String; var sslmode: String }
-    struct Credential: Decodable {
-        var kind: String; var token: String?; var audience: String?; var keyId: String?; var postgres: PostgresLogin?; var proxy: ProxyLogin?
-        var expiresAt: Date
-    }
-    var session: EmergencySession
-    var credential: Credential
-    var pagesQueued: [String]
-}
-
-func describe(_ s: EmergencySession, now: Date = Date()) -> String {
+func describe(_ s: Components.Schemas.EmergencySession, now: Date = Date()) -> String {
     var lines = ["\(s.drill ? "[DRILL] " : "")\(s.id)  \(s.state.rawValue)  \(s.target)  by \(s.requester)"]
     lines.append("  reason:    \(s.reason)")
     lines.append("  incident:  \(s.incident)")
@@ -28,7 +18,7 @@ func describe(_ s: EmergencySession, now: Date = Date()) -> String {
     return lines.joined(separator: "\n")
 }
 
-func describeGrant(_ grant: SessionGrantView, verb: String, savedProxyLogin: String? = nil) -> String {
+func describeGrant(_ grant: Components.Schemas.SessionGrant, verb: String, savedProxyLogin: String? = nil) -> String {
     let s = grant.session
     return """
         ✔ session \(s.id) \(verb) on \(s.target) until \(Timestamp.format(s.expiresAt)) (\(TTL.format(s.expiresAt.timeIntervalSince(Date()))) left)
@@ -38,7 +28,7 @@ func describeGrant(_ grant: SessionGrantView, verb: String, savedProxyLogin: Str
         """
 }
 
-func describeCredential(_ credential: SessionGrantView.Credential, expiresAt: Date, savedProxyLogin: String? = nil) -> String {
+func describeCredential(_ credential: Components.Schemas.IssuedCredential, expiresAt: Date, savedProxyLogin: String? = nil) -> String {
     if let proxy = credential.proxy {
         let saved = savedProxyLogin.map { "; its proxy token is saved to \($0) (mode 0600), shown nowhere else" } ?? ""
         return """
@@ -58,7 +48,7 @@ func describeCredential(_ credential: SessionGrantView.Credential, expiresAt: Da
             """
     }
     return """
-          credential (\(credential.kind), audience \(credential.audience ?? "-")); shown once, the broker does not keep it:
+          credential (\(credential.kind.rawValue), audience \(credential.audience ?? "-")); shown once, the broker does not keep it:
         \(credential.token ?? "-")
         """
 }
@@ -88,13 +78,15 @@ struct SessionRequestOptions: ParsableArguments {
         }
     }
 
-    /// Posts the request to `path` and returns the grant. The code is asked for only once the client is set
-    /// up, so a missing token is said before anyone types a code.
-    func send(_ path: String, options: GlobalOptions) async throws -> (SessionGrantView, Data) {
+    /// Sends the request (breaking glass or starting a drill) and returns the grant. The code is asked for only
+    /// once the client is set up, so a missing token is said before anyone types a code.
+    func send(options: GlobalOptions, drill: Bool) async throws -> (Components.Schemas.SessionGrant, Data) {
         let client = try APIClient(options: options)
-        var body: [String: Any] = ["target": target, "reason": reason, "incident": incident, "totp": try Prompt.totp(totp)]
-        if let ttl { body["ttl"] = ttl }
-        return try await client.call(.POST, path, body: body, as: SessionGrantView.self)
+        let body = Components.Schemas.SessionRequest(target: target, reason: reason, incident: incident, ttl: ttl, totp: try Prompt.totp(totp))
+        return try await client.call { api in
+            if drill { return try await api.requestDrill(body: .json(body)).created.body.json }
+            return try await api.requestSession(body: .json(body)).created.body.json
+        }
     }
 }
 
@@ -106,9 +98,9 @@ struct RequestAccess: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors(json: options.json) {
-            let (grant, raw) = try await request.send("/v1/sessions", options: options)
+            let (grant, raw) = try await request.send(options: options, drill: false)
             let saved = SavedProxyLogin.saveOrShow(grant, brokerURL: try APIClient(options: options).baseURL)
-            output(json: options.json, raw: SavedProxyLogin.withoutToken(raw, savedTo: saved)) {
+            output(json: options.json, raw: try SavedProxyLogin.withoutToken(raw, of: grant, savedTo: saved)) {
                 describeGrant(grant, verb: "active", savedProxyLogin: saved)
             }
         }
@@ -124,10 +116,10 @@ struct Status: AsyncParsableCommand {
         try await runReportingErrors(json: options.json) {
             let client = try APIClient(options: options)
             if let session {
-                let (s, raw) = try await client.call(.GET, "/v1/sessions/\(APIClient.path(session))", as: EmergencySession.self)
+                let (s, raw) = try await client.call { try await $0.getSession(path: .init(id: session)).ok.body.json }
                 output(json: options.json, raw: raw) { describe(s) }
             } else {
-                let (all, raw) = try await client.call(.GET, "/v1/sessions", as: [EmergencySession].self)
+                let (all, raw) = try await client.call { try await $0.listSessions().ok.body.json }
                 let active = all.filter { $0.state == .active }
                 output(json: options.json, raw: raw) {
                     active.isEmpty ? "no active sessions" : active.map { describe($0) }.joined(separator: "\n")
@@ -144,7 +136,9 @@ struct List: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors(json: options.json) {
-            let (sessions, raw) = try await APIClient(options: options).call(.GET, "/v1/sessions\(all ? "?all=true" : "")", as: [EmergencySession].self)
+            let (sessions, raw) = try await APIClient(options: options).call {
+                try await $0.listSessions(query: .init(all: all ? true : nil)).ok.body.json
+            }
             output(json: options.json, raw: raw) {
                 guard !sessions.isEmpty else { return "no sessions" }
                 return sessions.map { s in
@@ -170,8 +164,8 @@ struct Extend: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors(json: options.json) {
             let client = try APIClient(options: options)
-            let (grant, raw) = try await client.call(.POST, "/v1/sessions/\(APIClient.path(session))/extend",
-                                                     body: ["ttl": ttl, "totp": try Prompt.totp(totp)], as: SessionGrantView.self)
+            let body = Components.Schemas.ExtendSessionRequest(ttl: ttl, totp: try Prompt.totp(totp))
+            let (grant, raw) = try await client.call { try await $0.extendSession(path: .init(id: session), body: .json(body)).ok.body.json }
             output(json: options.json, raw: raw) { describeGrant(grant, verb: "extended") }
         }
     }
@@ -184,7 +178,7 @@ struct End: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors(json: options.json) {
-            let (s, raw) = try await APIClient(options: options).call(.POST, "/v1/sessions/\(APIClient.path(session))/end", as: EmergencySession.self)
+            let (s, raw) = try await APIClient(options: options).call { try await $0.endSession(path: .init(id: session)).ok.body.json }
             output(json: options.json, raw: raw) { "✔ session \(s.id) ended at \(s.closedAt.map(Timestamp.format) ?? "-"); retro PR due by \(Timestamp.format(s.retroDueAt))" }
         }
     }
@@ -198,8 +192,9 @@ struct Revoke: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors(json: options.json) {
-            let (s, raw) = try await APIClient(options: options).call(.POST, "/v1/sessions/\(APIClient.path(session))/revoke",
-                                                                      body: ["reason": reason], as: EmergencySession.self)
+            let (s, raw) = try await APIClient(options: options).call {
+                try await $0.revokeSession(path: .init(id: session), body: .json(.init(reason: reason))).ok.body.json
+            }
             output(json: options.json, raw: raw) { "✔ session \(s.id) revoked at \(s.closedAt.map(Timestamp.format) ?? "-")" }
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BreakglassAPI
 import BreakglassCore
 import Foundation
 
@@ -16,10 +17,9 @@ struct Login: AsyncParsableCommand {
                 throw CLIError(kind: .usage, code: "user_missing", message: "give your user name: breakglass login NAME")
             }
             let client = try APIClient(options: options, requireToken: false)
-            struct Result: Decodable { var user: String; var roles: [String]; var apiToken: String; var apiTokenExpiresAt: Date }
-            let (result, _) = try await client.call(.POST, "/v1/login", body: ["user": user, "totp": try Prompt.totp(totp)], as: Result.self)
-            try saveIssuedToken(baseURL: client.baseURL, user: result.user, roles: result.roles, token: result.apiToken,
-                                expiresAt: result.apiTokenExpiresAt, json: options.json, done: "logged in as \(result.user)")
+            let body = Components.Schemas.LoginRequest(user: user, totp: try Prompt.totp(totp))
+            let (grant, _) = try await client.call { try await $0.login(body: .json(body)).created.body.json }
+            try saveIssuedToken(grant, baseURL: client.baseURL, json: options.json, done: "logged in as \(grant.user)")
         }
     }
 }
@@ -29,10 +29,6 @@ struct Tokens: AsyncParsableCommand {
         abstract: "List and revoke API tokens (yours; admins: anyone's).", subcommands: [ListTokens.self, RevokeToken.self],
         defaultSubcommand: ListTokens.self)
 
-    struct Entry: Decodable {
-        var id: String; var user: String; var createdAt: Date; var expiresAt: Date; var revokedAt: Date?; var revokedBy: String?; var issuedVia: String
-    }
-
     struct ListTokens: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "Your API tokens, newest first (never the tokens themselves).")
         @OptionGroup var options: GlobalOptions
@@ -40,15 +36,14 @@ struct Tokens: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
-                let query = user.map { "?user=\(APIClient.path($0))" } ?? ""
-                let (entries, raw) = try await APIClient(options: options).call(.GET, "/v1/tokens\(query)", as: [Entry].self)
+                let (entries, raw) = try await APIClient(options: options).call { try await $0.listAPITokens(query: .init(user: user)).ok.body.json }
                 output(json: options.json, raw: raw) {
                     guard !entries.isEmpty else { return "no tokens" }
                     let now = Date()
                     return entries.map { t in
                         let state = t.revokedAt.map { "revoked \(Timestamp.format($0)) by \(t.revokedBy ?? "?")" }
                             ?? (t.expiresAt <= now ? "expired \(Timestamp.format(t.expiresAt))" : "valid until \(Timestamp.format(t.expiresAt))")
-                        return "\(t.id)  \(t.user)  \(t.issuedVia) \(Timestamp.format(t.createdAt))  \(state)"
+                        return "\(t.id)  \(t.user)  \(t.issuedVia.rawValue) \(Timestamp.format(t.createdAt))  \(state)"
                     }.joined(separator: "\n")
                 }
             }
@@ -64,7 +59,9 @@ struct Tokens: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
-                let raw = try await APIClient(options: options).sendSteppingUp(.POST, "/v1/tokens/\(APIClient.path(id))/revoke", body: [:], totp: totp)
+                let (_, raw) = try await APIClient(options: options).callSteppingUp(totp: totp) {
+                    try await $0.revokeAPIToken(path: .init(id: id), body: .json(.init(totp: $1))).ok
+                }
                 output(json: options.json, raw: raw) { "✔ token \(id) revoked" }
             }
         }

@@ -19,24 +19,52 @@ struct JSONLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
         if let explicit { merged.merge(explicit) { $1 } }
-        let record: [String: Any] = [
-            "time": Self.timestamp(Date()), "level": event.level.rawValue, "label": label, "message": event.message.description,
-            "metadata": merged.mapValues(Self.json),
-        ]
-        guard var line = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        let record = Record(time: Self.timestamp(Date()), level: event.level.rawValue, label: label, message: event.message.description,
+                            metadata: merged.mapValues(Value.init))
+        guard var line = try? Self.encoder.encode(record) else { return }
         line.append(0x0A)
         // One write per record, so lines from concurrent tasks do not interleave.
         FileHandle.standardError.write(line)
     }
 
-    static func json(_ value: Logger.Metadata.Value) -> Any {
-        switch value {
-        case .string(let text): return text
-        case .stringConvertible(let value): return value.description
-        case .array(let values): return values.map(json)
-        case .dictionary(let values): return values.mapValues(json)
+    struct Record: Encodable {
+        var time: String
+        var level: String
+        var label: String
+        var message: String
+        var metadata: [String: Value]
+    }
+
+    /// A metadata value as JSON: strings stay strings, arrays and dictionaries nest.
+    enum Value: Encodable {
+        case string(String)
+        case array([Value])
+        case dictionary([String: Value])
+
+        init(_ value: Logger.Metadata.Value) {
+            switch value {
+            case .string(let text): self = .string(text)
+            case .stringConvertible(let value): self = .string(value.description)
+            case .array(let values): self = .array(values.map(Value.init))
+            case .dictionary(let values): self = .dictionary(values.mapValues(Value.init))
+            }
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .string(let text): try container.encode(text)
+            case .array(let values): try container.encode(values)
+            case .dictionary(let values): try container.encode(values)
+            }
         }
     }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
 
     static func timestamp(_ date: Date) -> String {
         date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: true).timeSeparator(.colon)) + "Z"

@@ -89,16 +89,16 @@ final class DrillTests: XCTestCase {
             let drill = message(type, base.merging(["drill": "true"]) { $1 }), real = message(type, base)
             XCTAssertTrue(drill.title.hasPrefix("[DRILL] "), type)
             XCTAssertFalse(real.title.contains("DRILL"), type)
-            let slack = drill.slackBody()
+            let slack = wireJSON(drill.slackBody())
             XCTAssertTrue((slack["text"] as! String).hasPrefix("[DRILL] "), type)
             XCTAssertFalse((slack["text"] as! String).contains("<!channel>"), "user text stays escaped")
             let blocks = slack["blocks"] as! [[String: Any]]
             XCTAssertTrue(((blocks[0]["text"] as! [String: Any])["text"] as! String).hasPrefix("[DRILL] "))
             XCTAssertTrue("\(blocks[1])".contains("*DRILL*"))
-            let data = drill.webhookBody()["data"] as! [String: Any]
+            let data = wireJSON(drill.webhookBody())["data"] as! [String: Any]
             XCTAssertEqual(data["drill"] as? Bool, true, type)
-            XCTAssertNil(real.webhookBody()["data"].flatMap { ($0 as! [String: Any])["drill"] })
-            let pd = drill.pagerDutyBody(routingKey: "k", source: "bg")
+            XCTAssertNil(wireJSON(real.webhookBody())["data"].flatMap { ($0 as! [String: Any])["drill"] })
+            let pd = wireJSON(drill.pagerDutyBody(routingKey: "k", source: "bg"))
             if let payload = pd["payload"] as? [String: Any] {
                 XCTAssertTrue((payload["summary"] as! String).hasPrefix("[DRILL] "), type)
                 XCTAssertEqual((payload["custom_details"] as! [String: Any])["drill"] as? Bool, true)
@@ -113,39 +113,39 @@ final class DrillTests: XCTestCase {
     func testADrillLinkedOnTimeStopsItsLadderWithoutFindings() throws {
         let o = RetroObligation.opened(for: drillSession(), target: target(), ladder: .standard)
         let due = (0..<5).map { o.fireTime(level: $0) }
-        let reached = (0..<2).map { DrillRungReached(level: $0, scheduledAt: due[$0], reachedAt: due[$0], outcome: "paged") }
+        let reached = (0..<2).map { DrillRungReached(level: $0, scheduledAt: due[$0], reachedAt: due[$0], outcome: .paged) }
         let pages = (0..<2).map { level in
             DrillPageRecord(messageId: "m\(level)", eventType: o.ladder.rungs[level].eventType, level: level, queuedAt: due[level], channel: "slack",
-                            state: "delivered", attempts: 1, firstAttemptAt: due[level], deliveredAt: due[level] + 1, lastError: nil)
+                            state: .delivery(.delivered), attempts: 1, firstAttemptAt: due[level], deliveredAt: due[level] + 1, lastError: nil)
         }
         // The PR is linked before the deadline: the escalations after it never fire, as planned.
         var linked = try o.link(url: "https://github.com/acme/payments/pull/9", by: "alice", source: .cli, now: due[1] + 5)
         linked = try linked.approve(by: "bob", note: "drill PR reviewed", now: due[1] + 10, requesterCreatedBy: nil)
         let report = DrillReport.make(session: drillSession(), obligation: linked, reached: reached, pages: pages, now: start + 3600, by: "bob")
-        XCTAssertEqual(report.rungs.suffix(3).map(\.outcome), ["stopped_by_link", "stopped_by_link", "stopped_by_link"])
+        XCTAssertEqual(report.rungs.suffix(3).map(\.outcome), [.stoppedByLink, .stoppedByLink, .stoppedByLink])
         XCTAssertEqual(report.findings.filter { $0.contains("never reached") }, [])
     }
 
     func testReportListsEveryRungAndNamesWhatWentWrong() {
         var o = RetroObligation.opened(for: drillSession(), target: target(), ladder: .standard)
         let due = (0..<5).map { o.fireTime(level: $0) }
-        let reached = (0..<4).map { DrillRungReached(level: $0, scheduledAt: due[$0], reachedAt: due[$0] + 1, outcome: "paged") }
-        func page(_ level: Int?, _ channel: String, _ state: String, deliveredAfter: TimeInterval?) -> DrillPageRecord {
+        let reached = (0..<4).map { DrillRungReached(level: $0, scheduledAt: due[$0], reachedAt: due[$0] + 1, outcome: .paged) }
+        func page(_ level: Int?, _ channel: String, _ state: DeliveryState, deliveredAfter: TimeInterval?) -> DrillPageRecord {
             let at = level.map { due[$0] } ?? start
             return DrillPageRecord(messageId: "m\(level ?? -1)", eventType: level.map { o.ladder.rungs[$0].eventType } ?? "session.activated",
-                                   level: level, queuedAt: at, channel: channel, state: state, attempts: 1, firstAttemptAt: at + 1,
-                                   deliveredAt: deliveredAfter.map { at + $0 }, lastError: state == "dead" ? "HTTP 404" : nil)
+                                   level: level, queuedAt: at, channel: channel, state: .delivery(state), attempts: 1, firstAttemptAt: at + 1,
+                                   deliveredAt: deliveredAfter.map { at + $0 }, lastError: state == .dead ? "HTTP 404" : nil)
         }
-        let pages = [page(nil, "slack", "delivered", deliveredAfter: 1), page(0, "slack", "delivered", deliveredAfter: 2),
-                     page(0, "pd", "delivered", deliveredAfter: 1), page(1, "slack", "delivered", deliveredAfter: 30),
-                     page(2, "slack", "dead", deliveredAfter: nil), page(3, "slack", "delivered", deliveredAfter: 2)]
+        let pages = [page(nil, "slack", .delivered, deliveredAfter: 1), page(0, "slack", .delivered, deliveredAfter: 2),
+                     page(0, "pd", .delivered, deliveredAfter: 1), page(1, "slack", .delivered, deliveredAfter: 30),
+                     page(2, "slack", .dead, deliveredAfter: nil), page(3, "slack", .delivered, deliveredAfter: 2)]
         o.status = .linked
         let report = DrillReport.make(session: drillSession(), obligation: o, reached: reached, pages: pages, now: start + 600, by: "bob")
         XCTAssertEqual(report.rungs.map(\.level), [1, 2, 3, 4, 5])
         XCTAssertEqual(report.rungs.map(\.dueAt), due)
         XCTAssertEqual(report.rungs[0].pagedAt, due[0] + 1, "the first channel that took the page")
         XCTAssertEqual(report.rungs[0].deliveries.map(\.channel), ["slack", "pd"])
-        XCTAssertEqual(report.rungs[4].outcome, "not_reached")
+        XCTAssertEqual(report.rungs[4].outcome, .notReached)
         XCTAssertEqual(report.pages.map(\.eventType), ["session.activated"])
         XCTAssertEqual(report.channels.map(\.channel), ["pd", "slack"])
         XCTAssertEqual(report.channels[1].dead, 1)

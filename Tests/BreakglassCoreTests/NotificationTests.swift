@@ -52,10 +52,10 @@ final class NotificationTests: XCTestCase {
 
     func testPagerDutyTriggerAndResolveShareOneDedupKeyAndSummaryIsCapped() {
         let payload = ["user": "alice", "target": "payments-db", "reason": String(repeating: "é", count: 3000)]
-        let trigger = NotificationMessage(id: "1", type: "session.activated", sessionId: "bg_X", payload: payload, createdAt: Date())
-            .pagerDutyBody(routingKey: "R0UTINGKEY", source: "breakglass")
-        let resolve = NotificationMessage(id: "2", type: "session.ended", sessionId: "bg_X", payload: payload, createdAt: Date())
-            .pagerDutyBody(routingKey: "R0UTINGKEY", source: "breakglass")
+        let trigger = wireJSON(NotificationMessage(id: "1", type: "session.activated", sessionId: "bg_X", payload: payload, createdAt: Date())
+            .pagerDutyBody(routingKey: "R0UTINGKEY", source: "breakglass"))
+        let resolve = wireJSON(NotificationMessage(id: "2", type: "session.ended", sessionId: "bg_X", payload: payload, createdAt: Date())
+            .pagerDutyBody(routingKey: "R0UTINGKEY", source: "breakglass"))
         XCTAssertEqual(trigger["event_action"] as? String, "trigger")
         XCTAssertEqual(resolve["event_action"] as? String, "resolve")
         XCTAssertEqual(trigger["dedup_key"] as? String, resolve["dedup_key"] as? String)
@@ -69,7 +69,7 @@ final class NotificationTests: XCTestCase {
         let message = NotificationMessage(id: "m1", type: "session.activated", sessionId: "bg_X",
                                           payload: ["user": "alice", "target": "db", "reason": "a <b>", "incident": "INC-1",
                                                     "expires_at": "t", "retro_due_at": "r", "session_id": "bg_X"], createdAt: Date())
-        let body = message.slackBody()
+        let body = wireJSON(message.slackBody())
         XCTAssertTrue((body["text"] as! String).contains("Reason: a &lt;b&gt;"))
         let blocks = body["blocks"] as! [[String: Any]]
         XCTAssertEqual(blocks[0]["type"] as? String, "header")
@@ -83,7 +83,7 @@ final class NotificationTests: XCTestCase {
         let message = NotificationMessage(id: "m<1>", type: "session.activated", sessionId: "bg_X",
                                           payload: ["user": "<!here>", "target": "db&co", "reason": hostile, "incident": "<!subteam^S1>"],
                                           createdAt: Date())
-        let body = message.slackBody()
+        let body = wireJSON(message.slackBody())
         var strings: [String] = []
         func collect(_ value: Any) {
             if let text = value as? String { strings.append(text) }
@@ -103,7 +103,7 @@ final class NotificationTests: XCTestCase {
     func testALongSlackHeaderIsCutOutsideAnEntity() {
         let message = NotificationMessage(id: "m1", type: "session.activated", sessionId: "bg_X",
                                           payload: ["user": String(repeating: "<", count: 200), "target": "db"], createdAt: Date())
-        let header = ((message.slackBody()["blocks"] as! [[String: Any]])[0]["text"] as! [String: Any])["text"] as! String
+        let header = ((wireJSON(message.slackBody())["blocks"] as! [[String: Any]])[0]["text"] as! [String: Any])["text"] as! String
         XCTAssertLessThanOrEqual(header.count, 150)
         XCTAssertTrue(header.hasSuffix("&lt;…"), header)
     }

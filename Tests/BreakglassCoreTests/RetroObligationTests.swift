@@ -35,7 +35,7 @@ final class RetroObligationTests: XCTestCase {
         let o = obligation(ladder: ladder)
         XCTAssertNil(o.nextDueAt)
         XCTAssertTrue(o.firing(now: start + 30 * day).1.isEmpty)
-        XCTAssertEqual(o.state(at: start + 2 * day), "overdue", "still owed, and overdue, without pages")
+        XCTAssertEqual(o.state(at: start + 2 * day), .overdue, "still owed, and overdue, without pages")
     }
 
     func testCatchUpFiresMissedRungsInOrderSayingHowLate() {
@@ -135,5 +135,31 @@ final class RetroObligationTests: XCTestCase {
         let text = #"{"b":[1,true,null,"x\u000f\n"],"a":{"é":1,"z":"\"\\/"},"€":2,"\u0080":3}"#
         let value = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
         XCTAssertEqual(value.canonical, #"{"a":{"z":"\"\\/","é":1},"b":[1,true,null,"x\u000f\n"],"\#u{80}":3,"€":2}"#)
+    }
+}
+
+final class RungAnnouncementTests: XCTestCase {
+    let start = Date(timeIntervalSince1970: 1_800_000_000)
+    let day: TimeInterval = 24 * 3600
+
+    func testAnOverdueRungPagesItsEventAndALateOneSaysHowLate() throws {
+        var o = RetroObligation(sessionId: "bg_ABCDEFGHIJKLMNOPQRST", requester: "alice", target: "payments-db", status: .owed,
+                                windowStart: start, dueAt: start + day, ladder: .standard)
+        o.lastRejection = "the PR does not say which backends were killed"
+        let (_, firings) = o.firing(now: start + day + 2 * 3600)
+        XCTAssertEqual(firings.map(\.rung.name), ["reminder", "reminder", "level1"])
+        let skipped = RungAnnouncement(firings[0], of: o, now: start + day + 2 * 3600)
+        XCTAssertNil(skipped.page, "a reminder past the deadline pages nobody")
+        XCTAssertEqual(skipped.event.type, .retroRungSkipped)
+        let level1 = RungAnnouncement(firings[2], of: o, now: start + day + 2 * 3600)
+        let page = try XCTUnwrap(level1.page)
+        XCTAssertEqual(page.type, "retro.level1")
+        XCTAssertEqual(page.payload["overdue_since"], Timestamp.format(start + day))
+        XCTAssertEqual(page.payload["late_by"], "2h")
+        XCTAssertEqual(page.payload["severity"], "warning")
+        XCTAssertEqual(page.payload["note"], "last PR rejected: the PR does not say which backends were killed")
+        XCTAssertEqual(level1.event.type, .retroEscalated)
+        XCTAssertEqual(level1.event.details["level"], "3/5")
+        XCTAssertEqual(level1.event.details["event_type"], "retro.level1")
     }
 }

@@ -89,7 +89,7 @@ final class EscalationLadderTests: RetroTestCase {
         XCTAssertEqual(events, ["retro.escalated", "retro.rung_skipped", "retro.escalated", "retro.escalated"],
                        "rungs are recorded in ladder order; the moot reminder is audited as skipped")
         let rows = try await server.broker.database.read { try await $0.escalations(sessionId: id) }
-        XCTAssertEqual(rows.map(\.outcome), ["paged", "skipped", "paged", "paged"])
+        XCTAssertEqual(rows.map(\.outcome), [.paged, .skipped, .paged, .paged])
         XCTAssertEqual(rows.map(\.level), [0, 1, 2, 3])
     }
 
@@ -136,9 +136,10 @@ final class EscalationLadderTests: RetroTestCase {
         XCTAssertEqual(session["retro_due_at"] as? String, Timestamp.format(expires + 2 * 3600))
 
         clock.advance(by: 600)
-        let checked4 = try await http.send(.POST, "/v1/sessions/\(id)/end", token: alice.token).status
-        XCTAssertEqual(checked4, 200)
+        let end = try await http.send(.POST, "/v1/sessions/\(id)/end", token: alice.token)
+        XCTAssertEqual(end.status, 200, end.text)
         let ended = Timestamp.truncated(clock.now())
+        XCTAssertEqual(end.json["retro_due_at"] as? String, Timestamp.format(ended + 2 * 3600), "the ended session carries the moved deadline")
         let owed = try await http.send(.GET, "/v1/retro", token: alice.token)
         let entry = try XCTUnwrap((try JSONSerialization.jsonObject(with: owed.body) as? [[String: Any]])?.first { $0["session_id"] as? String == id })
         XCTAssertEqual(entry["due_at"] as? String, Timestamp.format(ended + 2 * 3600))

@@ -52,7 +52,15 @@ final class RecordedTLSTests: BrokerTestCase {
         XCTAssertEqual(request.status, 0, request.stderr)
         let grant = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(request.stdout.utf8)) as? [String: Any])
         let id = try XCTUnwrap((grant["session"] as? [String: Any])?["id"] as? String)
-        XCTAssertEqual(((grant["credential"] as? [String: Any])?["proxy"] as? [String: Any])?["tls"] as? Bool, true)
+        let proxyLogin = try XCTUnwrap((grant["credential"] as? [String: Any])?["proxy"] as? [String: Any])
+        XCTAssertEqual(proxyLogin["tls"] as? Bool, true)
+        // --json names where the proxy token was saved (0600) instead of printing it.
+        let savedTo = try XCTUnwrap(proxyLogin["saved_to"] as? String, request.stdout)
+        XCTAssertTrue(savedTo.hasSuffix("/sessions/\(id).json"), savedTo)
+        XCTAssertNil(proxyLogin["password"])
+        let savedLogin = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: savedTo))) as? [String: Any])
+        let proxyToken = try XCTUnwrap(savedLogin["token"] as? String)
+        XCTAssertFalse(request.stdout.contains(proxyToken) || request.stderr.contains(proxyToken))
 
         let extra = ["BREAKGLASS_TOKEN": engineer.token, "BREAKGLASS_PSQL": "/usr/bin/psql", "BREAKGLASS_CA_FILE": cert]
         let env = try await Tools.cli(["psql", id, "--print-env"], server: server, credentials: credentialsPath("bob"), extra: extra)

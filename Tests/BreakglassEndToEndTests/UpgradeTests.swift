@@ -49,6 +49,66 @@ final class UpgradeTests: XCTestCase {
         }
     }
 
+    /// A state outside its closed set (a row altered by hand, or written by a newer build) is never read as a
+    /// default: an altered retro status must not turn into "owed", nor an unknown session state into "expired".
+    func testAnUnknownStateInARowIsAnInternalErrorNotADefault() async throws {
+        let legacy = try await upgraded(from: 5)
+        let server = try await startServer(on: legacy)
+        for sql in ["ALTER TABLE retro_obligations DROP CONSTRAINT retro_obligations_status_check",
+                    "UPDATE retro_obligations SET status = 'pending_review' WHERE session_id = '\(legacy.endedSession)'",
+                    "ALTER TABLE sessions DROP CONSTRAINT sessions_state_check",
+                    "UPDATE sessions SET state = 'paused' WHERE id = '\(legacy.activeSession)'"] {
+            try await legacy.database.asSuperuser(sql)
+        }
+        let http = HTTPTestClient(baseURL: server.baseURL)
+        let unreadable = [("/v1/retro?all=true", "retro_obligations.status", legacy.endedSession),
+                          ("/v1/compliance/sessions/\(legacy.endedSession)", "retro_obligations.status", legacy.endedSession),
+                          ("/v1/sessions?all=true", "sessions.state", legacy.activeSession),
+                          ("/v1/sessions/\(legacy.activeSession)", "sessions.state", legacy.activeSession)]
+        for (path, column, session) in unreadable {
+            let reply = try await http.send(.GET, path, token: legacy.reviewer.token)
+            XCTAssertEqual(reply.status, 500, "\(path): \(reply.text)")
+            XCTAssertEqual(reply.errorCode, "corrupt_row", reply.text)
+            XCTAssertTrue(reply.errorMessage?.contains(column) == true, reply.text)
+            XCTAssertTrue(reply.errorMessage?.contains(session) == true, reply.text)
+            XCTAssertFalse(reply.text.contains("pending_review") || reply.text.contains("paused"), "the stored text is not echoed: \(reply.text)")
+        }
+    }
+
+    /// One row this build cannot read must not stop the work queued behind it: a session whose credential
+    /// reference is unreadable still expires (and is paged), and a channel of an unknown kind does not stop
+    /// pages to the others.
+    func testOneUnreadableRowStopsNeitherExpiryNorPagesToOtherChannels() async throws {
+        let legacy = try await upgraded(from: 5)
+        for sql in ["UPDATE sessions SET credential_ref = '{\"kind\": \"carrier_pigeon\"}'::jsonb WHERE id = '\(legacy.activeSession)'",
+                    "ALTER TABLE channels DROP CONSTRAINT channels_kind_check",
+                    """
+                    INSERT INTO channels (id, name, kind, config_enc, host, events, targets, created_at, updated_at, updated_by)
+                    SELECT gen_random_uuid(), 'pigeon-loft', 'carrier_pigeon', config_enc, host, events, targets, created_at, updated_at, updated_by
+                    FROM channels WHERE name = 'sec-hook'
+                    """] {
+            try await legacy.database.asSuperuser(sql)
+        }
+        let clock = ManualClock(legacy.now)
+        let server = TestServer(database: legacy.database, clock: clock, masterKey: legacy.masterKey)
+        try await server.start()
+        self.server = server
+        clock.advance(by: 1800)
+        let receiver = try XCTUnwrap(receiver)
+        let deadline = ContinuousClock.now + .seconds(15)
+        var expiredPage = false
+        while !expiredPage && ContinuousClock.now < deadline {
+            expiredPage = await receiver.received("/hook").contains {
+                $0.json["type"] as? String == "session.expired"
+                    && ($0.json["data"] as? [String: Any])?["session_id"] as? String == legacy.activeSession
+            }
+            if !expiredPage { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        XCTAssertTrue(expiredPage, "the session expired and its page reached the readable channel")
+        let state = try await legacy.database.count("SELECT count(*)::bigint FROM sessions WHERE id = '\(legacy.activeSession)' AND state = 'expired'")
+        XCTAssertEqual(state, 1)
+    }
+
     func testDecodingFailuresInsideTheStoreAreInternalErrors() async throws {
         let database = try await TestDatabase.create(migrate: false)
         defer { Task { await database.drop() } }

@@ -21,12 +21,15 @@ public struct DrillPlan: Sendable, Equatable {
     /// Below an hour, which real sessions may never have; a drill of an hour or more rehearses nothing faster.
     public static let deadlines: ClosedRange<TimeInterval> = 60...(59 * 60)
 
+    /// A drill's retro PR deadline on `target`, from activation.
+    public static func deadline(target: Target) -> TimeInterval { target.drillDeadline ?? defaultDeadline }
+
     /// The plan for a drill on `target` with the ladder real sessions get now. Reminders keep their share of
     /// the window (50% of two minutes is one minute). Escalations after the deadline are scaled by one factor,
     /// the drill deadline over the real one, but never by more than fits the last escalation within one more
     /// deadline: a 2-minute drill has paged its whole ladder 4 minutes after it started, whatever the ladder.
     public static func make(target: Target, ladder: EscalationLadder) -> DrillPlan {
-        let deadline = target.drillDeadline ?? defaultDeadline
+        let deadline = deadline(target: target)
         let lastDelay = ladder.rungs.compactMap(\.afterDeadline).max() ?? 0
         var scale = deadline / target.retroDeadline
         if lastDelay > 0 { scale = min(scale, deadline / lastDelay) }

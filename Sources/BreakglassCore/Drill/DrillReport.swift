@@ -5,10 +5,9 @@ public struct DrillRungReached: Sendable, Equatable {
     public var level: Int
     public var scheduledAt: Date
     public var reachedAt: Date
-    /// `paged` or `skipped`.
-    public var outcome: String
+    public var outcome: EscalationOutcome
 
-    public init(level: Int, scheduledAt: Date, reachedAt: Date, outcome: String) {
+    public init(level: Int, scheduledAt: Date, reachedAt: Date, outcome: EscalationOutcome) {
         self.level = level
         self.scheduledAt = scheduledAt
         self.reachedAt = reachedAt
@@ -25,15 +24,20 @@ public struct DrillPageRecord: Sendable, Equatable {
     public var queuedAt: Date
     /// Nil when no channel was routed the page (or it is not routed yet).
     public var channel: String?
-    /// `pending`, `delivered` or `dead`; `queued` before the page is routed; nil when it was routed to no channel.
-    public var state: String?
-    public static let queued = "queued"
+    /// Nil when the page was routed to no channel.
+    public var state: State?
     public var attempts: Int
     public var firstAttemptAt: Date?
     public var deliveredAt: Date?
     public var lastError: String?
 
-    public init(messageId: String, eventType: String, level: Int?, queuedAt: Date, channel: String?, state: String?, attempts: Int,
+    /// Where the page stands: not routed to its channels yet, or its delivery's state at `channel`.
+    public enum State: Sendable, Equatable {
+        case queued
+        case delivery(DeliveryState)
+    }
+
+    public init(messageId: String, eventType: String, level: Int?, queuedAt: Date, channel: String?, state: State?, attempts: Int,
                 firstAttemptAt: Date?, deliveredAt: Date?, lastError: String?) {
         self.messageId = messageId
         self.eventType = eventType
@@ -46,6 +50,12 @@ public struct DrillPageRecord: Sendable, Equatable {
         self.deliveredAt = deliveredAt
         self.lastError = lastError
     }
+
+    /// The delivery's state at `channel`; nil while the page is queued or when it went nowhere.
+    public var deliveryState: DeliveryState? {
+        if case .delivery(let state) = state { return state }
+        return nil
+    }
 }
 
 /// What a drill showed: every rung with when it was due, reached and paged, every other page, each channel's
@@ -53,7 +63,7 @@ public struct DrillPageRecord: Sendable, Equatable {
 public struct DrillReport: Codable, Sendable, Equatable {
     public struct Delivery: Codable, Sendable, Equatable {
         public var channel: String
-        public var state: String
+        public var state: DeliveryState
         public var attempts: Int
         public var firstAttemptAt: Date?
         public var deliveredAt: Date?
@@ -63,16 +73,26 @@ public struct DrillReport: Codable, Sendable, Equatable {
     public struct Rung: Codable, Sendable, Equatable {
         public var level: Int
         public var name: String
-        public var severity: String
+        public var severity: Severity
         public var eventType: String
         public var dueAt: Date
-        /// `paged`, `skipped` (a reminder reached after the deadline) or `not_reached`.
-        public var outcome: String
+        public var outcome: Outcome
         public var reachedAt: Date?
         public var pagedAt: Date?
         /// From `dueAt` to the first channel that took the page.
         public var pagedLateBySeconds: Double?
         public var deliveries: [Delivery]
+
+        public enum Outcome: String, Codable, Sendable, CaseIterable {
+            case paged
+            /// A reminder reached after the deadline.
+            case skipped
+            /// The retro PR was linked before the rung was due: the ladder stopped, as planned.
+            case stoppedByLink = "stopped_by_link"
+            case notReached = "not_reached"
+
+            init(_ reached: EscalationOutcome) { self = reached == .paged ? .paged : .skipped }
+        }
     }
 
     public struct Page: Codable, Sendable, Equatable {
@@ -123,18 +143,18 @@ public struct DrillReport: Codable, Sendable, Equatable {
         var findings: [String] = []
         func deliveries(_ records: [DrillPageRecord]) -> [Delivery] {
             records.compactMap { r in
-                r.channel.map { Delivery(channel: $0, state: r.state ?? "pending", attempts: r.attempts, firstAttemptAt: r.firstAttemptAt,
+                r.channel.map { Delivery(channel: $0, state: r.deliveryState ?? .pending, attempts: r.attempts, firstAttemptAt: r.firstAttemptAt,
                                          deliveredAt: r.deliveredAt, lastError: r.lastError) }
             }
         }
         func check(_ what: String, _ list: [Delivery], records: [DrillPageRecord]) {
-            if records.contains(where: { $0.state == DrillPageRecord.queued }) {
+            if records.contains(where: { $0.state == .queued }) {
                 findings.append("\(what) was not yet routed to its channels")
             } else if list.isEmpty {
                 findings.append("\(what) was routed to no channel")
             }
-            for d in list where d.state != "delivered" {
-                findings.append(d.state == "dead"
+            for d in list where d.state != .delivered {
+                findings.append(d.state == .dead
                     ? "\(what) went to dead letter at \(d.channel)\(d.lastError.map { " (\($0))" } ?? "")"
                     : "\(what) was not delivered to \(d.channel) (\(d.attempts) attempts)")
             }
@@ -153,7 +173,7 @@ public struct DrillReport: Codable, Sendable, Equatable {
                 break
             case nil:
                 findings.append(now < due ? "\(what) is not due yet: the drill is still running" : "\(what) was never reached")
-            case "paged":
+            case .paged:
                 check(what, list, records: records)
                 if let pagedAt, pagedAt.timeIntervalSince(due) >= lateAfter {
                     findings.append("\(what) was paged \(TTL.format(pagedAt.timeIntervalSince(due).rounded())) late")
@@ -162,7 +182,7 @@ public struct DrillReport: Codable, Sendable, Equatable {
                 findings.append("\(what) was skipped: it was reached after the deadline")
             }
             return Rung(level: index + 1, name: rung.name, severity: rung.severity, eventType: rung.eventType, dueAt: due,
-                        outcome: hit?.outcome ?? (stoppedByLink ? "stopped_by_link" : "not_reached"), reachedAt: hit?.reachedAt, pagedAt: pagedAt,
+                        outcome: hit.map { Rung.Outcome($0.outcome) } ?? (stoppedByLink ? .stoppedByLink : .notReached), reachedAt: hit?.reachedAt, pagedAt: pagedAt,
                         pagedLateBySeconds: pagedAt.map { max(0, $0.timeIntervalSince(due)) }, deliveries: list)
         }
         var others: [Page] = []
@@ -182,10 +202,10 @@ public struct DrillReport: Codable, Sendable, Equatable {
         for record in pages {
             guard let name = record.channel else { continue }
             var entry = channels[name] ?? ChannelRecord(channel: name, delivered: 0, pending: 0, dead: 0)
-            switch record.state {
-            case "delivered": entry.delivered += 1
-            case "dead": entry.dead += 1
-            default: entry.pending += 1
+            switch record.deliveryState {
+            case .delivered: entry.delivered += 1
+            case .dead: entry.dead += 1
+            case .pending, nil: entry.pending += 1
             }
             channels[name] = entry
         }

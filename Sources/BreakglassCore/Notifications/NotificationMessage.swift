@@ -66,51 +66,46 @@ public struct NotificationMessage: Sendable, Equatable {
 
     /// Slack incoming webhook: Block Kit header and fields, with a plain-text fallback. Every string is
     /// escaped: Slack reads `<!channel>`, `<@U123>` and `<url|label>` in user text as pings and links.
-    public func slackBody() -> [String: Any] {
+    public func slackBody() -> SlackMessage {
         let labels: [(String, String)] = [("user", "Who"), ("target", "Target"), ("reason", "Reason"), ("incident", "Incident"),
                                           ("expires_at", "Expires"), ("retro_due_at", "Retro PR due"), ("session_id", "Session"),
                                           ("failure", "Failure"), ("locked_until", "Locked until"), ("channel", "Channel"),
                                           ("error", "Error"), ("rung", "Rung"), ("due_at", "Retro PR due"), ("overdue_since", "Overdue since"),
                                           ("late_by", "Paged late by"), ("pr_url", "PR"), ("note", "Note"),
                                           ("actor", "Admin"), ("host", "Host"), ("previous_host", "Previous host"), ("action", "Action")]
-        let fields = labels.compactMap { key, label in
-            payload[key].map { ["type": "mrkdwn", "text": "*\(label):*\n\(Self.slackEscape($0))"] }
-        }
-        var blocks: [[String: Any]] = [["type": "header", "text": ["type": "plain_text", "text": Self.slackEscape(title, limit: 150), "emoji": true]]]
+        let fields = labels.compactMap { key, label in payload[key].map { "*\(label):*\n\(Self.slackEscape($0))" } }
+        var blocks: [SlackBlock] = [.header(Self.slackEscape(title, limit: 150))]
         // Slack allows at most 10 fields per section.
         for chunk in stride(from: 0, to: fields.count, by: 10) {
-            blocks.append(["type": "section", "fields": Array(fields[chunk..<min(chunk + 10, fields.count)])])
+            blocks.append(.section(fields: Array(fields[chunk..<min(chunk + 10, fields.count)])))
         }
-        if isDrill {
-            blocks.insert(["type": "context", "elements": [["type": "mrkdwn", "text": Self.slackEscape(Self.drillNotice)]]], at: 1)
-        }
-        blocks.append(["type": "context", "elements": [["type": "mrkdwn", "text": "event `\(Self.slackEscape(type))` · id `\(Self.slackEscape(id))`"]]])
+        if isDrill { blocks.insert(.context([Self.slackEscape(Self.drillNotice)]), at: 1) }
+        blocks.append(.context(["event `\(Self.slackEscape(type))` · id `\(Self.slackEscape(id))`"]))
         let fallback = ([title] + (isDrill ? [Self.drillNotice] : []) + labels.compactMap { key, label in payload[key].map { "\(label): \($0)" } })
             .map { Self.slackEscape($0) }.joined(separator: "\n")
-        return ["text": fallback, "blocks": blocks]
+        return SlackMessage(text: fallback, blocks: blocks)
     }
 
     /// PagerDuty Events API v2. One dedup key per session, so retries and several broker instances never
     /// open two incidents, and the session's end resolves the one its activation triggered.
-    public func pagerDutyBody(routingKey: String, source: String) -> [String: Any] {
+    public func pagerDutyBody(routingKey: String, source: String) -> PagerDutyEvent {
         let resolving = ["session.ended", "session.expired", "session.revoked", "retro.linked", "retro.approved", "retro.waived"]
         let action = resolving.contains(type) ? "resolve" : "trigger"
-        var body: [String: Any] = ["routing_key": routingKey, "event_action": action, "dedup_key": pagerDutyDedupKey]
+        var body = PagerDutyEvent(routingKey: routingKey, eventAction: action, dedupKey: pagerDutyDedupKey)
         if action == "trigger" {
-            let severity: String
+            let severity: Severity
             switch type {
-            case "session.activated", "session.denied", "session.revoked": severity = "warning"
-            case "user.locked", "delivery.failed", "admin.step_up_denied", "credential.issue_failed", "credential.revoke_failed": severity = "error"
-            case _ where type.hasPrefix("admin."): severity = "warning"
-            // Each escalation rung carries its own severity, which PagerDuty maps to urgency.
-            case _ where type.hasPrefix("retro."): severity = payload["severity"] ?? "warning"
-            default: severity = "info"
+            case "session.activated", "session.denied", "session.revoked": severity = .warning
+            case "user.locked", "delivery.failed", "admin.step_up_denied", "credential.issue_failed", "credential.revoke_failed": severity = .error
+            case _ where type.hasPrefix("admin."): severity = .warning
+            // Each escalation rung carries its own severity, which PagerDuty maps to urgency. A page that names
+            // none (or one this build does not know) still goes out: a page is never held back over its loudness.
+            case _ where type.hasPrefix("retro."): severity = payload["severity"].flatMap(Severity.init(rawValue:)) ?? .warning
+            default: severity = .info
             }
-            var details: [String: Any] = payload
-            if isDrill { details[Self.drillKey] = true }
-            body["payload"] = ["summary": Self.truncate(title + (payload["reason"].map { " — \($0)" } ?? ""), to: 1024),
-                               "source": source, "severity": severity, "component": payload["target"] ?? "breakglass",
-                               "class": type, "custom_details": details] as [String: Any]
+            body.payload = .init(summary: Self.truncate(title + (payload["reason"].map { " — \($0)" } ?? ""), to: 1024),
+                                 source: source, severity: severity, component: payload["target"] ?? "breakglass",
+                                 eventClass: type, customDetails: PageData(fields: payload, drill: isDrill))
         }
         return body
     }
@@ -125,12 +120,10 @@ public struct NotificationMessage: Sendable, Equatable {
     }
 
     /// Generic webhook body: `type`, `timestamp` and `data`, as Standard Webhooks recommends.
-    public func webhookBody() -> [String: Any] {
-        var data: [String: Any] = payload
+    public func webhookBody() -> WebhookPayload {
+        var data = payload
         if let sessionId { data["session_id"] = sessionId }
-        // A boolean, so consumers filter rehearsals with `data.drill == true`.
-        if isDrill { data[Self.drillKey] = true }
-        return ["type": type, "timestamp": Timestamp.format(createdAt), "data": data]
+        return WebhookPayload(type: type, timestamp: Timestamp.format(createdAt), data: PageData(fields: data, drill: isDrill))
     }
 
     /// Said once more below a drill's Slack title: the title alone is easy to skim past.

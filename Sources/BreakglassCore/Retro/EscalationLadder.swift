@@ -9,10 +9,9 @@ public struct EscalationRung: Codable, Sendable, Equatable {
     public var fraction: Double?
     /// Escalations: fires this long after the deadline (0 = at the deadline).
     public var afterDeadline: TimeInterval?
-    /// PagerDuty severity: info and warning page low urgency, error and critical high urgency.
-    public var severity: String
+    public var severity: Severity
 
-    public init(name: String, fraction: Double? = nil, afterDeadline: TimeInterval? = nil, severity: String) {
+    public init(name: String, fraction: Double? = nil, afterDeadline: TimeInterval? = nil, severity: Severity) {
         self.name = name
         self.fraction = fraction
         self.afterDeadline = afterDeadline
@@ -34,7 +33,7 @@ public struct EscalationRung: Codable, Sendable, Equatable {
     public var spec: String {
         let delay = afterDeadline ?? 0
         let at = fraction.map { "\(Int(($0 * 100).rounded()))%" } ?? (delay == 0 ? "+0" : "+\(TTL.format(delay))")
-        return "\(name)@\(at)/\(severity)"
+        return "\(name)@\(at)/\(severity.rawValue)"
     }
 }
 
@@ -47,14 +46,12 @@ public struct EscalationLadder: Codable, Sendable, Equatable {
     /// Reminders to the engineer at 50% and 90% of the window; level 1 at the deadline (engineer and team),
     /// level 2 four hours later (security lead, low urgency), level 3 a day later (compliance, high urgency).
     public static let standard = EscalationLadder(rungs: [
-        EscalationRung(name: "reminder", fraction: 0.5, severity: "info"),
-        EscalationRung(name: "reminder", fraction: 0.9, severity: "info"),
-        EscalationRung(name: "level1", afterDeadline: 0, severity: "warning"),
-        EscalationRung(name: "level2", afterDeadline: 4 * 3600, severity: "warning"),
-        EscalationRung(name: "level3", afterDeadline: 24 * 3600, severity: "critical"),
+        EscalationRung(name: "reminder", fraction: 0.5, severity: .info),
+        EscalationRung(name: "reminder", fraction: 0.9, severity: .info),
+        EscalationRung(name: "level1", afterDeadline: 0, severity: .warning),
+        EscalationRung(name: "level2", afterDeadline: 4 * 3600, severity: .warning),
+        EscalationRung(name: "level3", afterDeadline: 24 * 3600, severity: .critical),
     ])
-
-    public static let severities = ["info", "warning", "error", "critical"]
 
     public var spec: String { rungs.map(\.spec).joined(separator: ",") }
 
@@ -71,9 +68,10 @@ public struct EscalationLadder: Codable, Sendable, Equatable {
                 throw BreakglassError.invalid("retro_ladder", "rung name '\(name)' must be 1-32 lowercase letters, digits or '-'")
             }
             let timing = parts[1].split(separator: "/", maxSplits: 1).map(String.init)
-            let severity = timing.count == 2 ? timing[1] : (timing[0].hasSuffix("%") ? "info" : "warning")
-            guard severities.contains(severity) else {
-                throw BreakglassError.invalid("retro_ladder", "severity '\(severity)' in '\(entry)' is not one of \(severities.joined(separator: ", "))")
+            let named = timing.count == 2 ? timing[1] : (timing[0].hasSuffix("%") ? "info" : "warning")
+            guard let severity = Severity(rawValue: named) else {
+                throw BreakglassError.invalid("retro_ladder",
+                                              "severity '\(named)' in '\(entry)' is not one of \(Severity.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             if timing[0].hasSuffix("%") {
                 guard let percent = Int(timing[0].dropLast()), percent > 0, percent < 100 else {

@@ -12,12 +12,17 @@ public enum RetroStatus: String, Codable, Sendable, CaseIterable {
     public var isSettled: Bool { self == .approved || self == .waived }
 }
 
+/// An obligation as people read it: its status, or `overdue` for one still owed past its deadline.
+public enum RetroState: String, Codable, Sendable, CaseIterable {
+    case owed, overdue, linked, approved, waived
+}
+
 /// Whether the SLA window starts when glass is broken or when the session closes.
 public enum RetroDeadlineBasis: String, Codable, Sendable, CaseIterable {
     case activation, end
 }
 
-public enum RetroPRSource: String, Codable, Sendable {
+public enum RetroPRSource: String, Codable, Sendable, CaseIterable {
     case cli, github
 }
 
@@ -32,6 +37,15 @@ public struct RungFiring: Sendable, Equatable {
 
     /// Reached within a scheduler tick or two of its time; anything later the page calls late.
     public var isLate: Bool { lateBy >= 60 }
+
+    public var outcome: EscalationOutcome { skipped ? .skipped : .paged }
+}
+
+/// What became of a rung the scheduler reached (`retro_escalations.outcome`).
+public enum EscalationOutcome: String, Codable, Sendable, CaseIterable, StoredEnum {
+    case paged
+    /// A reminder reached after the deadline: moot, audited, not paged.
+    case skipped
 }
 
 /// What an engineer owes after breaking glass, and the only ways it may change.
@@ -83,24 +97,19 @@ public struct RetroObligation: Codable, Sendable, Equatable {
         self.drill = drill
     }
 
-    /// The obligation a freshly activated session carries. A drill's runs from activation whatever the
-    /// target says, on the drill plan: it must page its whole ladder while the team is watching.
+    /// The obligation a freshly activated session carries, on the session's retro window (`RetroWindow`). A
+    /// drill's takes the drill plan's compressed ladder.
     public static func opened(for session: EmergencySession, target: Target, ladder: EscalationLadder) -> RetroObligation {
-        if session.drill {
-            let plan = DrillPlan.make(target: target, ladder: ladder)
-            return RetroObligation(sessionId: session.id, requester: session.requester, target: session.target, status: .owed,
-                                   windowStart: session.activatedAt, dueAt: session.activatedAt + plan.deadline, ladder: plan.ladder,
-                                   drill: true)
-        }
-        let start = target.retroFrom == .activation ? session.activatedAt : session.expiresAt
+        let window = RetroWindow.opening(activatedAt: session.activatedAt, expiresAt: session.expiresAt, target: target, drill: session.drill)
         return RetroObligation(sessionId: session.id, requester: session.requester, target: session.target, status: .owed,
-                               windowStart: start, dueAt: start + target.retroDeadline, ladder: ladder)
+                               windowStart: window.start, dueAt: window.dueAt,
+                               ladder: session.drill ? DrillPlan.make(target: target, ladder: ladder).ladder : ladder, drill: session.drill)
     }
 
     /// For targets whose deadline runs from the session's end, the window moves with extensions and the
     /// actual close. Returns nil when nothing changes.
     public func rescheduled(for session: EmergencySession, target: Target) -> RetroObligation? {
-        guard target.retroFrom == .end, !status.isSettled, !drill else { return nil }
+        guard RetroWindow.follows(session, on: target), !status.isSettled, !drill else { return nil }
         let start = session.closedAt ?? session.expiresAt
         guard start != windowStart else { return nil }
         var next = self
@@ -119,8 +128,13 @@ public struct RetroObligation: Codable, Sendable, Equatable {
         return fireTime(level: nextLevel)
     }
 
-    public func state(at now: Date) -> String {
-        status == .owed && now >= dueAt ? "overdue" : status.rawValue
+    public func state(at now: Date) -> RetroState {
+        switch status {
+        case .owed: now >= dueAt ? .overdue : .owed
+        case .linked: .linked
+        case .approved: .approved
+        case .waived: .waived
+        }
     }
 
     /// Every rung due by `now`, in ladder order, and the obligation after them. No rung is ever skipped
@@ -198,7 +212,7 @@ public struct RetroObligation: Codable, Sendable, Equatable {
 
     /// Nobody reviews a session they opened, nor one opened by an account they created: an admin could
     /// otherwise create a stooge, break glass as it and approve the result.
-    public func checkReviewer(_ reviewer: String, requesterCreatedBy creator: String?) throws {
+    public func checkReviewer(_ reviewer: String, requesterCreatedBy creator: String?) throws(BreakglassError) {
         guard reviewer != requester else {
             throw BreakglassError(.forbidden, "self_review",
                                   "separation of duties: \(reviewer) broke glass in \(sessionId) and cannot review its retro PR")
