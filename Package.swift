@@ -27,6 +27,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-openapi-generator", exact: "1.14.3"),
         .package(url: "https://github.com/apple/swift-openapi-runtime", exact: "1.13.4"),
         .package(url: "https://github.com/swift-server/swift-openapi-async-http-client", exact: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", exact: "2.1.1"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", exact: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", exact: "1.8.1"),
     ],
     targets: [
         .target(
@@ -34,7 +37,15 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
-        .target(name: "BreakglassSystem", swiftSettings: strict),
+        // Files that hold secrets, and the one way to run another program (swift-subprocess).
+        .target(
+            name: "BreakglassSystem",
+            dependencies: [
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "BreakglassStore",
             dependencies: [
@@ -109,6 +120,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ],
             swiftSettings: strict
         ),
@@ -154,7 +166,7 @@ let package = Package(
         .target(
             name: "BreakglassTestSupport",
             dependencies: [
-                "BreakglassCore", "BreakglassStore", "BreakglassServer",
+                "BreakglassCore", "BreakglassStore", "BreakglassServer", "BreakglassSystem",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -167,10 +179,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "BreakglassCoreTests", dependencies: ["BreakglassCore"], swiftSettings: strict),
+        .testTarget(name: "BreakglassSystemTests", dependencies: ["BreakglassSystem"], swiftSettings: strict),
         .testTarget(
             name: "BreakglassProxyTests",
             dependencies: [
-                "BreakglassProxy",
+                "BreakglassProxy", "BreakglassSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -70,7 +70,8 @@ public enum BrokerServer {
                                         proxy: ProxyService? = nil,
                                         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> ServiceGroup {
         try listen.validate()
-        let router = Routes.build(broker: broker, migrator: migrator, secureCookies: listen.tlsCertificatePath != nil, processMetrics: processMetrics)
+        let router = Routes.build(broker: broker, migrator: migrator, pages: try CompliancePages(), secureCookies: listen.tlsCertificatePath != nil,
+                                  processMetrics: processMetrics)
         // Idle connections are closed, so a client that opens many and sends nothing cannot hold them all.
         let http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(Int64(listen.idleTimeoutSeconds)))
         let server: HTTPServerBuilder

@@ -146,27 +146,27 @@ extension Routes {
     // MARK: read-only compliance pages
 
     static func addCompliancePages(_ router: Router<BreakglassRequestContext>, signIn: RouterGroup<BreakglassRequestContext>,
-                                   guardian: AuthFailureGuard, broker: Broker, secureCookies: Bool) {
+                                   guardian: AuthFailureGuard, broker: Broker, pages: CompliancePages, secureCookies: Bool) {
         signIn.get("/compliance/login") { request, _ in
             guard let ticket = request.uri.queryParameters.get("ticket") else {
-                return html(CompliancePages.problem(title: "Sign-in link incomplete",
-                                                    message: "Run `breakglass compliance web` and open the link it prints."), status: .badRequest)
+                return html(pages.problem(title: "Sign-in link incomplete",
+                                          message: "Run `breakglass compliance web` and open the link it prints."), status: .badRequest)
             }
-            return html(CompliancePages.confirmSignIn(ticket: String(ticket)))
+            return html(pages.confirmSignIn(ticket: String(ticket)))
         }
         signIn.post("/compliance/login") { request, context in
             var request = request
             let form = try await request.collectBody(upTo: 4096)
             let fields = URLComponents(string: "?" + String(buffer: form))?.queryItems ?? []
             guard let ticket = fields.first(where: { $0.name == "ticket" })?.value else {
-                return html(CompliancePages.problem(title: "Sign-in link incomplete",
-                                                    message: "Run `breakglass compliance web` and open the link it prints."), status: .badRequest)
+                return html(pages.problem(title: "Sign-in link incomplete",
+                                          message: "Run `breakglass compliance web` and open the link it prints."), status: .badRequest)
             }
             let cookie: String
             do {
                 cookie = try await broker.redeemWebTicket(ticket, origin: origin(request, context))
             } catch let error as BreakglassError where error.kind == .unauthenticated {
-                return html(CompliancePages.problem(title: "Sign-in link not valid", message: error.message), status: .unauthorized)
+                return html(pages.problem(title: "Sign-in link not valid", message: error.message), status: .unauthorized)
             }
             var headers = HTTPFields()
             headers[.location] = "/compliance"
@@ -183,36 +183,36 @@ extension Routes {
                     try await broker.endWebSession(cookie: cookie, origin: origin(request, context))
                 }
             }
-            var response = html(CompliancePages.problem(title: "Signed out", message: "This browser is signed out of the compliance pages."))
+            var response = html(pages.problem(title: "Signed out", message: "This browser is signed out of the compliance pages."))
             response.setCookie(Cookie(name: webCookie, value: "", maxAge: 0, path: "/compliance", secure: secureCookies, httpOnly: true,
                                       sameSite: .strict))
             return response
         }
         router.get("/compliance") { request, context in
-            try await withReviewer(request, context, broker: broker, guardian: guardian) { user in
+            try await withReviewer(request, context, broker: broker, guardian: guardian, pages: pages) { user in
                 let now = broker.clock.now()
                 async let queue = broker.complianceQueue(actor: user)
                 async let metrics = broker.retroMetrics()
-                return html(CompliancePages.queue(try await queue, metrics: try await metrics, user: user.name, now: now))
+                return html(pages.queue(try await queue, metrics: try await metrics, user: user.name, now: now))
             }
         }
         router.get("/compliance/queue.csv") { request, context in
-            try await withReviewer(request, context, broker: broker, guardian: guardian) { user in
+            try await withReviewer(request, context, broker: broker, guardian: guardian, pages: pages) { user in
                 csvResponse(try await broker.complianceQueue(actor: user), now: broker.clock.now())
             }
         }
         router.get("/compliance/sessions/:id") { request, context in
             let id = try context.parameters.require("id")
-            return try await withReviewer(request, context, broker: broker, guardian: guardian) { user in
-                html(CompliancePages.session(try await broker.sessionStory(sessionId: id, actor: user, origin: origin(request, context)),
-                                             user: user.name))
+            return try await withReviewer(request, context, broker: broker, guardian: guardian, pages: pages) { user in
+                html(pages.session(try await broker.sessionStory(sessionId: id, actor: user, origin: origin(request, context)),
+                                   user: user.name))
             }
         }
     }
 
     /// Resolves the reviewer from the browser cookie or a bearer token, answering problems as HTML pages.
     private static func withReviewer(_ request: Request, _ context: BreakglassRequestContext, broker: Broker, guardian: AuthFailureGuard,
-                                     _ body: (AuthUser) async throws -> Response) async throws -> Response {
+                                     pages: CompliancePages, _ body: (AuthUser) async throws -> Response) async throws -> Response {
         do {
             let user: AuthUser = try await guardian.authenticate(address: context.clientAddress) {
                 if let bearer = AuthMiddleware.bearerToken(request) { return try await broker.authenticate(bearer: bearer) }
@@ -224,15 +224,15 @@ extension Routes {
         } catch let error as BreakglassError where [.unauthenticated, .forbidden, .notFound, .rateLimited].contains(error.kind) {
             switch error.kind {
             case .rateLimited:
-                return html(CompliancePages.problem(title: "Too many requests", message: error.message), status: .tooManyRequests)
+                return html(pages.problem(title: "Too many requests", message: error.message), status: .tooManyRequests)
             case .unauthenticated:
-                return html(CompliancePages.problem(title: "Sign in required",
-                                                    message: "Run `breakglass compliance web` and open the one-time link it prints."),
+                return html(pages.problem(title: "Sign in required",
+                                          message: "Run `breakglass compliance web` and open the one-time link it prints."),
                             status: .unauthorized)
             case .forbidden:
-                return html(CompliancePages.problem(title: "Not allowed", message: error.message), status: .forbidden)
+                return html(pages.problem(title: "Not allowed", message: error.message), status: .forbidden)
             default:
-                return html(CompliancePages.problem(title: "Not found", message: error.message), status: .notFound)
+                return html(pages.problem(title: "Not found", message: error.message), status: .notFound)
             }
         }
     }

@@ -9,7 +9,7 @@ import Prometheus
 enum Routes {
     static let openAPIDocument = ByteBuffer(bytes: OpenAPIDocument.bytes)
 
-    static func build(broker: Broker, migrator: Migrator, secureCookies: Bool = false,
+    static func build(broker: Broker, migrator: Migrator, pages: CompliancePages, secureCookies: Bool = false,
                       processMetrics: PrometheusCollectorRegistry? = nil) -> Router<BreakglassRequestContext> {
         let router = Router(context: BreakglassRequestContext.self)
         // Request count and duration by route template (never the raw path), through swift-metrics: the
@@ -75,7 +75,7 @@ enum Routes {
 
         addGitHubHook(limited("github_hook", broker.settings.rateLimits.hook), broker: broker)
         addMetrics(router, broker: broker, counters: counters, processMetrics: processMetrics)
-        addCompliancePages(router, signIn: signIn, guardian: guardian, broker: broker, secureCookies: secureCookies)
+        addCompliancePages(router, signIn: signIn, guardian: guardian, broker: broker, pages: pages, secureCookies: secureCookies)
 
         addActivationRoutes(router, guardian: guardian, broker: broker)
         let api = router.group("/v1").add(middleware: AuthMiddleware(broker: broker, guardian: guardian))

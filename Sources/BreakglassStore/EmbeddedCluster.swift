@@ -77,11 +77,11 @@ public struct EmbeddedCluster: Sendable {
     public func start() async throws -> Connections {
         try prepareDataDirectory()
         if !FileManager.default.fileExists(atPath: initialisedMarker.path) {
-            try initialise()
+            try await initialise()
         }
         let port = try readPort()
         removeStalePidFile()
-        let status = try runner.run(bin("pg_ctl"), ["-D", pgData.path, "status"], allowFailure: true)
+        let status = try await runner.run(bin("pg_ctl"), ["-D", pgData.path, "status"], allowFailure: true)
         var started = false
         if status.status != 0 {
             logger.info("starting embedded PostgreSQL", metadata: ["pg.data": "\(clusterDirectory.path)", "pg.port": "\(port)"])
@@ -109,17 +109,20 @@ public struct EmbeddedCluster: Sendable {
     private func startServer() async throws {
         let arguments = ["-D", pgData.path, "-l", clusterDirectory.appendingPathComponent("server.log").path, "-w", "-t", "60", "start"]
         for _ in 0..<4 {
-            if try runner.run(bin("pg_ctl"), arguments, allowFailure: true).status == 0 { return }
+            if try await runner.run(bin("pg_ctl"), arguments, allowFailure: true).status == 0 { return }
             try await Task.sleep(for: .seconds(1))
         }
-        try runner.run(bin("pg_ctl"), arguments)
+        try await runner.run(bin("pg_ctl"), arguments)
     }
 
-    public func stop() {
-        _ = try? runner.run(bin("pg_ctl"), ["-D", pgData.path, "-m", "fast", "-w", "stop"], allowFailure: true)
+    /// Runs to its end even when the calling task is cancelled (a cancelled run kills its child): a cluster left
+    /// running keeps the data directory and its port.
+    public func stop() async {
+        let runner = runner, arguments = ["-D", pgData.path, "-m", "fast", "-w", "stop"], pgCtl = bin("pg_ctl")
+        _ = try? await Task { try await runner.run(pgCtl, arguments, allowFailure: true) }.value
     }
 
-    private func initialise() throws {
+    private func initialise() async throws {
         logger.notice("creating embedded PostgreSQL cluster", metadata: ["pg.data": "\(clusterDirectory.path)"])
         let password = try readOrCreateSecret(ownerPasswordFile)
         let fm = FileManager.default
@@ -134,11 +137,11 @@ public struct EmbeddedCluster: Sendable {
         }
         defer { try? fm.removeItem(at: pwfile) }
         if let account = runner.runAs {
-            try ProcessRunner(runAs: nil).run("/bin/chown", ["-R", account, clusterDirectory.path])
+            try await ProcessRunner(runAs: nil).run("/bin/chown", ["-R", account, clusterDirectory.path])
         }
         let data = pgData
-        try runner.run(bin("initdb"), ["-D", data.path, "-U", Self.superuser, "--auth=scram-sha-256", "--pwfile=\(pwfile.path)",
-                                       "-E", "UTF8", "--locale=C"])
+        try await runner.run(bin("initdb"), ["-D", data.path, "-U", Self.superuser, "--auth=scram-sha-256", "--pwfile=\(pwfile.path)",
+                                             "-E", "UTF8", "--locale=C"])
         let port = try Self.freeLoopbackPort()
         let settings = """
 

@@ -51,9 +51,10 @@ struct Enroll: AsyncParsableCommand {
             if options.json {
                 FileHandle.standardError.write(raw + Data("\n".utf8))
             } else {
+                let qrCode = await QRCode.render(challenge.otpauthUri)
                 FileHandle.standardError.write(Data("""
                     Add this account to your authenticator app (scan the QR code or the URI, or type the secret):
-                    \(QRCode.render(challenge.otpauthUri).map { $0 + "\n" } ?? "")  account: \(challenge.user)
+                    \(qrCode.map { $0 + "\n" } ?? "")  account: \(challenge.user)
                       URI:     \(challenge.otpauthUri)
                       secret:  \(challenge.secret)
                     (\(challenge.algorithm), \(challenge.digits) digits, \(challenge.period) s). Keep the secret private: it is shown only now.

@@ -60,7 +60,6 @@ struct Check: AsyncParsableCommand {
             report.fail("database", "\(runtime.databaseChoice): \(CheckReport.message(error))")
             return report
         }
-        defer { databases.stopEmbeddedIfOwned() }
         let settings = sendTest ? try? runtime.settings() : nil
         do {
             report.append(try await Database.withDatabase(databases.runtime, logger: runtime.logger) { database in
@@ -69,6 +68,7 @@ struct Check: AsyncParsableCommand {
         } catch {
             report.fail("database", "\(runtime.databaseChoice): \(databases.runtime.redacted) does not answer: \(CheckReport.message(error))")
         }
+        await databases.stopEmbeddedIfOwned()
         return report
     }
 

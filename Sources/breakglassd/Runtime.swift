@@ -33,10 +33,22 @@ struct Runtime {
 
         /// Decided again at the end, not only at the start: a `serve` that started meanwhile adopted the cluster
         /// this short-lived command started, and must not lose it when the command exits.
-        func stopEmbeddedIfOwned() {
+        func stopEmbeddedIfOwned() async {
             guard stopsEmbedded else { return }
             if ownership == nil, embedded?.isOwned == true { return }
-            embedded?.stop()
+            await embedded?.stop()
+        }
+
+        /// Runs `body`, then `stopEmbeddedIfOwned()` whether it succeeded or threw.
+        func stoppingEmbeddedAfter<T>(_ body: () async throws -> T) async throws -> T {
+            let result: Result<T, any Error>
+            do {
+                result = .success(try await body())
+            } catch {
+                result = .failure(error)
+            }
+            await stopEmbeddedIfOwned()
+            return try result.get()
         }
     }
 
@@ -210,7 +222,13 @@ struct Runtime {
         // A bad setting stops the broker before any database is touched.
         let settings = try settings()
         let databases = try await databases(owning: owningCluster)
-        defer { databases.stopEmbeddedIfOwned() }
+        try await databases.stoppingEmbeddedAfter {
+            try await withBroker(settings: settings, databases: databases, roleCheck: roleCheck, body)
+        }
+    }
+
+    private func withBroker(settings: Broker.Settings, databases: Databases, roleCheck: PrivilegedRolePolicy?,
+                            _ body: @Sendable (Broker, Migrator) async throws -> Void) async throws {
         let box = try masterKey(embedded: databases.embedded != nil)
         let migrator = try migrator()
         let logger = logger

@@ -73,11 +73,12 @@ struct Migrate: AsyncParsableCommand {
         let runtime = Runtime()
         try await reportingErrors {
             let databases = try await runtime.databases()
-            defer { databases.stopEmbeddedIfOwned() }
-            let migrator = try runtime.migrator()
-            let logger = runtime.logger
-            let applied = try await Database.withDatabase(databases.owner, logger: logger) { try await migrator.migrate($0, logger: logger) }
-            print(applied.isEmpty ? "schema is current (\(migrator.migrations.count) migrations)" : "applied: \(applied.joined(separator: ", "))")
+            try await databases.stoppingEmbeddedAfter {
+                let migrator = try runtime.migrator()
+                let logger = runtime.logger
+                let applied = try await Database.withDatabase(databases.owner, logger: logger) { try await migrator.migrate($0, logger: logger) }
+                print(applied.isEmpty ? "schema is current (\(migrator.migrations.count) migrations)" : "applied: \(applied.joined(separator: ", "))")
+            }
         }
     }
 }

@@ -46,7 +46,8 @@ final class APIContractTests: BrokerTestCase {
         try world.config.write(to: config, atomically: true, encoding: .utf8)
         // The fuzzer never knows a valid TOTP code, so no admin change it sends passes the step-up: the only
         // channel stays the loopback receiver, and no target it invents is ever connected to.
-        let result = try await run(Self.schemathesis.path, [
+        // The runner awaits the fuzzer without holding a thread: the in-process broker answers it meanwhile.
+        let result = try await Tools.run(Self.schemathesis.path, [
             "--config-file", config.path, "run", server.baseURL + "/openapi.json", "--url", server.baseURL,
             "--header", "Authorization: Bearer \(world.token)",
             "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance",
@@ -108,12 +109,5 @@ final class APIContractTests: BrokerTestCase {
             parameters = { "path.id" = "\(tokenIds.first ?? "")" }
             """
         return (alice.token, config)
-    }
-
-    /// Off the cooperative pool: the in-process broker answers the fuzzer on it meanwhile.
-    private func run(_ executable: String, _ arguments: [String]) async throws -> CommandResult {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(with: Result { try Tools.run(executable, arguments) }) }
-        }
     }
 }

@@ -70,7 +70,7 @@ final class AdminStepUpTests: BrokerTestCase {
                                         json: ["kind": "webhook", "url": receiver.url("/old"), "events": ["*"]])
         XCTAssertEqual(first.status, 200, first.text)
 
-        let code = try code(alice.secret)
+        let code = try await code(alice.secret)
         let repoint = try await http.send(.PUT, "/v1/notify/channels/compliance", token: alice.token,
                                           json: ["kind": "webhook", "url": receiver.url("/new"), "events": ["session.*"], "totp": code])
         XCTAssertEqual(repoint.status, 200, repoint.text)

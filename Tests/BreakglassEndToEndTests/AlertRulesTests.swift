@@ -7,11 +7,11 @@ import XCTest
 final class AlertRulesTests: BrokerTestCase {
     var rulesFile: URL { TestDatabase.repositoryRoot.appendingPathComponent("runbooks/prometheus/breakglass-alerts.yml") }
 
-    func testRulesFileParses() throws {
+    func testRulesFileParses() async throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") else {
             return XCTFail("promtool is missing: run scripts/ensure-deps.sh --for-tests (it installs Debian's prometheus package)")
         }
-        let result = try Tools.run("/usr/bin/promtool", ["check", "rules", rulesFile.path])
+        let result = try await Tools.run("/usr/bin/promtool", ["check", "rules", rulesFile.path])
         XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
         XCTAssertTrue(result.stdout.contains("SUCCESS: 4 rules found"), result.stdout)
     }

@@ -10,7 +10,7 @@ final class BadInputTests: BrokerTestCase {
         let alice = try await enrolledUser("alice", roles: [.admin, .engineer])
         try await makeTarget("payments-db", admin: alice, maxTTL: "1h")
         let valid: [String: Any] = ["target": "payments-db", "reason": "INC-4 clear the replication slot", "incident": "INC-4", "ttl": "30m",
-                                    "totp": try code(alice.secret)]
+                                    "totp": try await code(alice.secret)]
         let cases: [(String, [String: Any], Int, String, String)] = [
             ("ttl over max", ["ttl": "2h"], 400, "invalid_ttl", "exceeds the maximum of 1h for target payments-db"),
             ("ttl garbage", ["ttl": "soon"], 400, "invalid_ttl", "'soon' is not a duration"),
@@ -163,20 +163,20 @@ final class BadInputTests: BrokerTestCase {
     func testCLIExitCodesDistinguishUsageRefusalAndUnavailability() async throws {
         let alice = try await enrolledUser("alice", roles: [.engineer])
         let env = ["BREAKGLASS_TOKEN": alice.token]
-        let usage = try Tools.cli(["request", "payments-db", "--reason", "fix", "--incident", "INC-1", "--totp", "123456"], server: server,
-                                  credentials: credentialsPath("none"), extra: env)
+        let usage = try await Tools.cli(["request", "payments-db", "--reason", "fix", "--incident", "INC-1", "--totp", "123456"], server: server,
+                                        credentials: credentialsPath("none"), extra: env)
         XCTAssertEqual(usage.status, 64)
         XCTAssertTrue(usage.stderr.contains("reason must say what you will do and why"), usage.stderr)
-        let refused = try Tools.cli(["request", "payments-db", "--reason", "INC-1 flush the stuck cache", "--incident", "INC-1", "--totp", "123456"],
-                                    server: server, credentials: credentialsPath("none"), extra: env)
+        let refused = try await Tools.cli(["request", "payments-db", "--reason", "INC-1 flush the stuck cache", "--incident", "INC-1", "--totp", "123456"],
+                                          server: server, credentials: credentialsPath("none"), extra: env)
         XCTAssertEqual(refused.status, 77)
         XCTAssertEqual(refused.stderr, "breakglass: no target named 'payments-db'\n")
-        let unavailable = try Tools.run(Tools.binDirectory.appendingPathComponent("breakglass").path, ["list"],
-                                        environment: ["BREAKGLASS_URL": "http://127.0.0.1:1", "BREAKGLASS_TOKEN": alice.token,
-                                                      "BREAKGLASS_CREDENTIALS": credentialsPath("none")])
+        let unavailable = try await Tools.run(Tools.binDirectory.appendingPathComponent("breakglass").path, ["list"],
+                                              environment: ["BREAKGLASS_URL": "http://127.0.0.1:1", "BREAKGLASS_TOKEN": alice.token,
+                                                            "BREAKGLASS_CREDENTIALS": credentialsPath("none")])
         XCTAssertEqual(unavailable.status, 69)
         XCTAssertTrue(unavailable.stderr.contains("cannot reach the broker"), unavailable.stderr)
-        let json = try Tools.cli(["whoami", "--json"], server: server, credentials: credentialsPath("none"), extra: ["BREAKGLASS_TOKEN": "bgt_x"])
+        let json = try await Tools.cli(["whoami", "--json"], server: server, credentials: credentialsPath("none"), extra: ["BREAKGLASS_TOKEN": "bgt_x"])
         XCTAssertEqual(json.status, 77)
         XCTAssertTrue(json.stderr.contains("\"code\":\"unauthenticated\""), json.stderr)
     }

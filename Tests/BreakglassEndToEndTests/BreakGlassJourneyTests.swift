@@ -13,17 +13,17 @@ final class BreakGlassJourneyTests: BrokerTestCase {
     func testNewUserBreaksGlassAndTheAuditChainNamesATamperedRow() async throws {
         // 1. Bootstrap on the server host: `breakglassd admin create` against the same database and master key.
         let keyFile = try server.writeMasterKeyFile(in: scratch)
-        let admin = try Tools.run(Tools.binDirectory.appendingPathComponent("breakglassd").path,
-                                  ["admin", "create", "alice", "--role", "admin", "--role", "engineer"],
-                                  environment: ["DATABASE_URL": database.runtime.urlWithPassword, "BREAKGLASS_MIGRATION_DATABASE_URL": database.owner.urlWithPassword,
-                                                "BREAKGLASS_MASTER_KEY_FILE": keyFile, "BREAKGLASS_LOG_LEVEL": "error"])
+        let admin = try await Tools.run(Tools.binDirectory.appendingPathComponent("breakglassd").path,
+                                        ["admin", "create", "alice", "--role", "admin", "--role", "engineer"],
+                                        environment: ["DATABASE_URL": database.runtime.urlWithPassword, "BREAKGLASS_MIGRATION_DATABASE_URL": database.owner.urlWithPassword,
+                                                      "BREAKGLASS_MASTER_KEY_FILE": keyFile, "BREAKGLASS_LOG_LEVEL": "error"])
         XCTAssertEqual(admin.status, 0, admin.stderr)
         let enrolmentCode = try XCTUnwrap(admin.stdout.split(separator: "\n").first { $0.contains("enrolment code") }?
             .split(separator: " ").last.map(String.init))
 
         // 2. Enrol: the CLI shows the otpauth URI and secret, oathtool computes the first code from it.
         var secret = ""
-        let enrol = try Tools.interactive(
+        let enrol = try await Tools.interactive(
             Tools.binDirectory.appendingPathComponent("breakglass").path, ["enroll", enrolmentCode],
             environment: ["BREAKGLASS_URL": server.baseURL, "BREAKGLASS_CREDENTIALS": credentialsPath("alice")], marker: "secret:"
         ) { shown in
@@ -32,25 +32,26 @@ final class BreakGlassJourneyTests: BrokerTestCase {
             // qrencode (installed for the tests) draws the URI as a QR code in the terminal.
             XCTAssertTrue(shown.contains("█") || shown.contains("▀") || shown.contains("▄"), "QR code in \(shown)")
             secret = String(shown.split(separator: "\n").first { $0.contains("secret:") }!.split(separator: " ").last!)
-            return try code(secret)
+            return try await code(secret)
         }
         XCTAssertEqual(enrol.status, 0, enrol.stderr)
         XCTAssertTrue(enrol.stdout.contains("enrolled alice"), enrol.stdout)
         XCTAssertGreaterThanOrEqual(Base32.decode(secret)?.count ?? 0, 20, "seed has at least 160 bits")
         let mode = try FileManager.default.attributesOfItem(atPath: credentialsPath("alice"))[.posixPermissions] as! Int
         XCTAssertEqual(mode & 0o777, 0o600)
-        XCTAssertEqual(try cli(["whoami"], as: "alice").stdout, "alice (admin, engineer)\n")
+        let whoami = try await cli(["whoami"], as: "alice")
+        XCTAssertEqual(whoami.stdout, "alice (admin, engineer)\n")
 
         // 3. A token target.
         nextStep()
-        let target = try cli(["admin", "set-target", "payments-db", "--max-ttl", "1h", "--max-total", "2h", "--audience", "payments-api",
-                              "--totp", try code(secret)], as: "alice")
+        let target = try await cli(["admin", "set-target", "payments-db", "--max-ttl", "1h", "--max-total", "2h", "--audience", "payments-api",
+                                    "--totp", try code(secret)], as: "alice")
         XCTAssertEqual(target.status, 0, target.stderr)
 
         // 4. Break glass with a fresh code.
         nextStep()
-        let request = try cli(["request", "payments-db", "--reason", "INC-4521 lock pile-up, kill blockers", "--incident", "INC-4521",
-                               "--ttl", "30m", "--totp", try code(secret), "--json"], as: "alice")
+        let request = try await cli(["request", "payments-db", "--reason", "INC-4521 lock pile-up, kill blockers", "--incident", "INC-4521",
+                                     "--ttl", "30m", "--totp", try code(secret), "--json"], as: "alice")
         XCTAssertEqual(request.status, 0, request.stderr)
         let grant = try JSONSerialization.jsonObject(with: Data(request.stdout.utf8)) as! [String: Any]
         let session = grant["session"] as! [String: Any]
@@ -75,19 +76,20 @@ final class BreakGlassJourneyTests: BrokerTestCase {
         XCTAssertEqual(stored, 0, "the credential itself is not stored")
 
         // 6. Listed, extended with a fresh code, ended.
-        let list = try cli(["list"], as: "alice")
+        let list = try await cli(["list"], as: "alice")
         XCTAssertTrue(list.stdout.contains(sessionId) && list.stdout.contains("active"), list.stdout)
         nextStep()
-        let extend = try cli(["extend", sessionId, "--ttl", "15m", "--totp", try code(secret), "--json"], as: "alice")
+        let extend = try await cli(["extend", sessionId, "--ttl", "15m", "--totp", try code(secret), "--json"], as: "alice")
         XCTAssertEqual(extend.status, 0, extend.stderr)
         let extended = (try JSONSerialization.jsonObject(with: Data(extend.stdout.utf8)) as! [String: Any])["session"] as! [String: Any]
         XCTAssertEqual(extended["extensions"] as? Int, 1)
-        let end = try cli(["end", sessionId], as: "alice")
+        let end = try await cli(["end", sessionId], as: "alice")
         XCTAssertEqual(end.status, 0, end.stderr)
-        XCTAssertTrue(try cli(["status", sessionId], as: "alice").stdout.contains("ended"))
+        let status = try await cli(["status", sessionId], as: "alice")
+        XCTAssertTrue(status.stdout.contains("ended"))
 
         // 7. The audit chain verifies, with every step recorded.
-        let verify = try cli(["audit", "verify"], as: "alice")
+        let verify = try await cli(["audit", "verify"], as: "alice")
         XCTAssertEqual(verify.status, 0, verify.stdout + verify.stderr)
         XCTAssertTrue(verify.stdout.contains("audit chain intact"), verify.stdout)
         for type in ["user.created", "user.enrolled", "target.saved", "session.activated", "session.extended", "session.ended"] {
@@ -100,7 +102,7 @@ final class BreakGlassJourneyTests: BrokerTestCase {
         // 8. A superuser alters one row (bypassing the append-only trigger); verify names exactly that row.
         let victim = try await database.count("SELECT id::bigint FROM audit_events WHERE event_type = 'session.activated'")
         try await tamper("UPDATE audit_events SET body = replace(body, 'kill blockers', 'read only') WHERE id = \(victim)")
-        let broken = try cli(["audit", "verify"], as: "alice")
+        let broken = try await cli(["audit", "verify"], as: "alice")
         XCTAssertEqual(broken.status, 1, broken.stdout + broken.stderr)
         XCTAssertTrue(broken.stdout.contains("event \(victim) "), broken.stdout)
         XCTAssertTrue(broken.stdout.contains("altered"), broken.stdout)

@@ -17,10 +17,10 @@ final class BrokerAnswerTests: XCTestCase {
         await broker.stop()
     }
 
-    func end(_ extra: [String] = []) throws -> CommandResult {
-        try Tools.run(Tools.binDirectory.appendingPathComponent("breakglass").path, ["end", "bg_TEST"] + extra,
-                      environment: ["BREAKGLASS_URL": broker.url(""), "BREAKGLASS_TOKEN": "bgt_test",
-                                    "BREAKGLASS_CREDENTIALS": "/nonexistent/breakglass/credentials.json"])
+    func end(_ extra: [String] = []) async throws -> CommandResult {
+        try await Tools.run(Tools.binDirectory.appendingPathComponent("breakglass").path, ["end", "bg_TEST"] + extra,
+                            environment: ["BREAKGLASS_URL": broker.url(""), "BREAKGLASS_TOKEN": "bgt_test",
+                                          "BREAKGLASS_CREDENTIALS": "/nonexistent/breakglass/credentials.json"])
     }
 
     func answer(_ status: Int, _ body: String, type: String = "application/json") async {
@@ -29,7 +29,7 @@ final class BrokerAnswerTests: XCTestCase {
 
     func testAnAnswerMissingAFieldOfTheContractIsNotUnderstood() async throws {
         await answer(200, #"{"id":"bg_TEST"}"#)
-        let result = try end()
+        let result = try await end()
         XCTAssertEqual(result.status, 70, result.stderr)
         XCTAssertEqual(result.stderr, "breakglass: the broker's answer to \(endPath) (HTTP 200) was not understood: 'requester' is missing\n")
         XCTAssertEqual(result.stdout, "")
@@ -42,21 +42,21 @@ final class BrokerAnswerTests: XCTestCase {
 
     func testASuccessStatusTheContractDoesNotListIsNotUnderstood() async throws {
         await answer(204, "")
-        let result = try end()
+        let result = try await end()
         XCTAssertEqual(result.status, 70, result.stderr)
         XCTAssertEqual(result.stderr, "breakglass: the broker's answer to \(endPath) (HTTP 204) was not understood\n")
     }
 
     func testARefusalCarriesTheBrokersCodeAndMessageInTheContractsShape() async throws {
         await answer(409, #"{"error":{"code":"session_not_active","message":"session bg_TEST is ended, not active"}}"#)
-        let result = try end(["--json"])
+        let result = try await end(["--json"])
         XCTAssertEqual(result.status, 77, result.stderr)
         XCTAssertEqual(result.stderr, #"{"error":{"code":"session_not_active","message":"session bg_TEST is ended, not active"}}"# + "\n")
     }
 
     func testAProxysErrorPageIsReportedByItsStatus() async throws {
         await answer(502, "<html><body>Bad Gateway</body></html>", type: "text/html")
-        let result = try end()
+        let result = try await end()
         XCTAssertEqual(result.status, 69, result.stderr)
         XCTAssertEqual(result.stderr, "breakglass: the broker answered 502\n")
     }

@@ -39,7 +39,7 @@ class BrokerTestCase: XCTestCase {
     /// Moves to the next TOTP step, so a fresh code exists.
     func nextStep() { clock.advance(by: 30) }
 
-    func code(_ secret: String) throws -> String { try Tools.oathtool(secret: secret, at: clock.now()) }
+    func code(_ secret: String) async throws -> String { try await Tools.oathtool(secret: secret, at: clock.now()) }
 
     /// A user enrolled through the HTTP API; returns their TOTP secret and API token.
     func enrolledUser(_ name: String, roles: [Role]) async throws -> (secret: String, token: String) {
@@ -64,7 +64,7 @@ class BrokerTestCase: XCTestCase {
     func adminSend(_ method: HTTPMethod, _ path: String, as admin: (secret: String, token: String),
                    json: [String: Any] = [:]) async throws -> HTTPTestClient.Reply {
         var body = json
-        body["totp"] = try code(admin.secret)
+        body["totp"] = try await code(admin.secret)
         defer { nextStep() }
         return try await http.send(method, path, token: admin.token, json: body)
     }
@@ -86,7 +86,7 @@ class BrokerTestCase: XCTestCase {
 
     func credentialsPath(_ name: String) -> String { scratch.appendingPathComponent("\(name)-credentials.json").path }
 
-    func cli(_ args: [String], as user: String, stdin: String? = nil) throws -> CommandResult {
-        try Tools.cli(args, server: server, credentials: credentialsPath(user), stdin: stdin)
+    func cli(_ args: [String], as user: String, stdin: String? = nil) async throws -> CommandResult {
+        try await Tools.cli(args, server: server, credentials: credentialsPath(user), stdin: stdin)
     }
 }

@@ -14,8 +14,8 @@ final class CheckCommandTests: BrokerTestCase {
         return env
     }
 
-    func check(_ env: [String: String], _ arguments: [String] = []) throws -> CommandResult {
-        try Tools.run(Tools.binDirectory.appendingPathComponent("breakglassd").path, ["check"] + arguments, environment: env)
+    func check(_ env: [String: String], _ arguments: [String] = []) async throws -> CommandResult {
+        try await Tools.run(Tools.binDirectory.appendingPathComponent("breakglassd").path, ["check"] + arguments, environment: env)
     }
 
     func line(_ result: CommandResult, _ check: String) -> String? {
@@ -35,7 +35,7 @@ final class CheckCommandTests: BrokerTestCase {
     func testHealthyBrokerPassesEveryCheckWithoutPaging() async throws {
         let receiver = try await healthyBroker()
         defer { Task { await receiver.stop() } }
-        let result = try check(try environment())
+        let result = try await check(try environment())
         XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
         for check in ["configuration", "listen", "database", "migrations", "runtime role", "master key", "channel hook"] {
             XCTAssertTrue(line(result, check)?.hasPrefix("ok  ") == true, "\(check): \(result.stdout)")
@@ -46,7 +46,7 @@ final class CheckCommandTests: BrokerTestCase {
         let pages = await receiver.received()
         XCTAssertTrue(pages.isEmpty, "a check sends no page without --send-test")
 
-        let json = try check(try environment(), ["--json"])
+        let json = try await check(try environment(), ["--json"])
         XCTAssertEqual(json.status, 0)
         let parsed = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
         XCTAssertEqual(parsed?["ok"] as? Bool, true)
@@ -56,7 +56,7 @@ final class CheckCommandTests: BrokerTestCase {
     func testSendTestQueuesOneTestPagePerChannel() async throws {
         let receiver = try await healthyBroker()
         defer { Task { await receiver.stop() } }
-        let result = try check(try environment(), ["--send-test"])
+        let result = try await check(try environment(), ["--send-test"])
         XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
         XCTAssertTrue(line(result, "test pages")?.contains("queued notify.test for hook") == true, result.stdout)
         // The in-process broker delivers it, as any running broker would.
@@ -68,7 +68,7 @@ final class CheckCommandTests: BrokerTestCase {
     func testMissingOrWrongMasterKeyFails() async throws {
         let receiver = try await healthyBroker()
         defer { Task { await receiver.stop() } }
-        let missing = try check(try environment(keyFile: scratch.appendingPathComponent("absent.key").path))
+        let missing = try await check(try environment(keyFile: scratch.appendingPathComponent("absent.key").path))
         XCTAssertEqual(missing.status, 1)
         XCTAssertTrue(line(missing, "master key")?.hasPrefix("FAIL") == true, missing.stdout)
         XCTAssertTrue(line(missing, "master key")!.contains("absent.key does not exist"), missing.stdout)
@@ -76,12 +76,12 @@ final class CheckCommandTests: BrokerTestCase {
         let other = scratch.appendingPathComponent("other.key").path
         _ = FileManager.default.createFile(atPath: other, contents: Data(Data(SecretBox.generateKey()).base64EncodedString().utf8),
                                            attributes: [.posixPermissions: 0o600])
-        let wrong = try check(try environment(keyFile: other))
+        let wrong = try await check(try environment(keyFile: other))
         XCTAssertEqual(wrong.status, 1)
         XCTAssertTrue(line(wrong, "master key")!.contains("does not decrypt signing key"), wrong.stdout)
 
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: other)
-        let readable = try check(try environment(keyFile: other))
+        let readable = try await check(try environment(keyFile: other))
         XCTAssertTrue(line(readable, "master key")!.contains("readable by other users"), readable.stdout)
     }
 
@@ -90,7 +90,7 @@ final class CheckCommandTests: BrokerTestCase {
         defer { Task { await old.drop() } }
         let migrator = try Migrator.load(directory: TestDatabase.sqlDirectory)
         try await Database.withDatabase(old.owner, logger: TestDatabase.logger) { try await migrator.upTo(6).migrate($0, logger: TestDatabase.logger) }
-        let result = try check(try environment(database: old))
+        let result = try await check(try environment(database: old))
         XCTAssertEqual(result.status, 1)
         let migrations = try XCTUnwrap(line(result, "migrations"), result.stdout)
         XCTAssertTrue(migrations.hasPrefix("FAIL"), migrations)
@@ -100,7 +100,7 @@ final class CheckCommandTests: BrokerTestCase {
     func testPrivilegedRoleFails() async throws {
         var env = try environment()
         env["DATABASE_URL"] = database.owner.urlWithPassword
-        let result = try check(env)
+        let result = try await check(env)
         XCTAssertEqual(result.status, 1)
         let role = try XCTUnwrap(line(result, "runtime role"), result.stdout)
         XCTAssertTrue(role.hasPrefix("FAIL") && role.contains("superuser") && role.contains("breakglass_app"), role)
@@ -111,7 +111,7 @@ final class CheckCommandTests: BrokerTestCase {
         let port = try await LoopbackReceiver.unusedPort()
         let saved = try await adminSend(.PUT, "/v1/notify/channels/down", as: alice, json: ["kind": "webhook", "url": "http://127.0.0.1:\(port)/hook"])
         XCTAssertEqual(saved.status, 200, saved.text)
-        let result = try check(try environment())
+        let result = try await check(try environment())
         XCTAssertEqual(result.status, 1)
         let channel = try XCTUnwrap(line(result, "channel down"), result.stdout)
         XCTAssertTrue(channel.hasPrefix("FAIL") && channel.contains("unreachable (connect)"), channel)

@@ -63,7 +63,7 @@ final class ComplianceReviewTests: RetroTestCase {
         XCTAssertEqual(mergeEvent?.details["separation_of_duties"], "not satisfied: approved only by the engineer who broke glass")
 
         // Alice's GitHub login differs from her breakglass name: once recorded, it is still recognised as hers.
-        let mapped = try cli(["admin", "set-github", "alice", "alice-gh", "--totp", try code(alice.secret)], as: "alice")
+        let mapped = try await cli(["admin", "set-github", "alice", "alice-gh", "--totp", try code(alice.secret)], as: "alice")
         nextStep()
         XCTAssertEqual(mapped.status, 0, mapped.stderr)
         let (second, _) = try await activate()
@@ -97,8 +97,9 @@ final class ComplianceReviewTests: RetroTestCase {
         // Carol is compliance and engineer: she may review others' retro PRs but not her own.
         let carol = try await enrolledUser("carol", roles: [.compliance, .engineer])
         let (own, _) = try await activate(token: carol.token, secret: carol.secret)
-        XCTAssertEqual(try cli(["retro", "link", own, "https://github.com/acme/payments/pull/1"], as: "carol").status, 0)
-        let refused = try cli(["compliance", "approve", own, "--note", "I checked my own work carefully"], as: "carol")
+        let ownLink = try await cli(["retro", "link", own, "https://github.com/acme/payments/pull/1"], as: "carol")
+        XCTAssertEqual(ownLink.status, 0)
+        let refused = try await cli(["compliance", "approve", own, "--note", "I checked my own work carefully"], as: "carol")
         XCTAssertEqual(refused.status, 77)
         XCTAssertTrue(refused.stderr.contains("separation of duties"), refused.stderr)
         let checked9 = try await auditTypes(own).contains("retro.review_refused")
@@ -108,20 +109,21 @@ final class ComplianceReviewTests: RetroTestCase {
 
         // Alice is admin but not compliance.
         let (id, _) = try await activate()
-        XCTAssertEqual(try cli(["retro", "link", id, "https://gitlab.com/acme/platform/payments/-/merge_requests/12"], as: "alice").status, 0)
-        let admin = try cli(["compliance", "approve", id, "--note", "admin trying to approve"], as: "alice")
+        let gitlabLink = try await cli(["retro", "link", id, "https://gitlab.com/acme/platform/payments/-/merge_requests/12"], as: "alice")
+        XCTAssertEqual(gitlabLink.status, 0)
+        let admin = try await cli(["compliance", "approve", id, "--note", "admin trying to approve"], as: "alice")
         XCTAssertEqual(admin.status, 77)
         XCTAssertTrue(admin.stderr.contains("only the compliance role"), admin.stderr)
-        let vague = try cli(["compliance", "approve", id, "--note", "ok"], as: "carol")
+        let vague = try await cli(["compliance", "approve", id, "--note", "ok"], as: "carol")
         XCTAssertEqual(vague.status, 64, "a review note must say something")
 
-        let approved = try cli(["compliance", "approve", id, "--note", "diff matches INC-4521, blockers only"], as: "carol")
+        let approved = try await cli(["compliance", "approve", id, "--note", "diff matches INC-4521, blockers only"], as: "carol")
         XCTAssertEqual(approved.status, 0, approved.stderr)
         let checked11 = try await obligation(id).status
         XCTAssertEqual(checked11, .approved)
-        let twice = try cli(["compliance", "reject", id, "--note", "changed my mind about this one"], as: "bob")
+        let twice = try await cli(["compliance", "reject", id, "--note", "changed my mind about this one"], as: "bob")
         XCTAssertEqual(twice.status, 77)
-        let waived = try cli(["compliance", "waive", own, "--reason", "change was rolled back, nothing to document"], as: "bob")
+        let waived = try await cli(["compliance", "waive", own, "--reason", "change was rolled back, nothing to document"], as: "bob")
         XCTAssertEqual(waived.status, 0, waived.stderr)
         let checked12 = try await obligation(own).status
         XCTAssertEqual(checked12, .waived)
@@ -131,16 +133,18 @@ final class ComplianceReviewTests: RetroTestCase {
         let (id, at) = try await activate()
         clock.set(at + day + 60)
         try await waitUntil { try await self.rungCount(id) == 3 }
-        XCTAssertEqual(try cli(["retro", "link", id, "https://github.com/acme/payments/pull/77"], as: "alice").status, 0)
-        XCTAssertEqual(try cli(["compliance", "approve", id, "--note", "reviewed the diff against the incident"], as: "bob").status, 0)
+        let linked = try await cli(["retro", "link", id, "https://github.com/acme/payments/pull/77"], as: "alice")
+        XCTAssertEqual(linked.status, 0)
+        let approved = try await cli(["compliance", "approve", id, "--note", "reviewed the diff against the incident"], as: "bob")
+        XCTAssertEqual(approved.status, 0)
         // Jumping past the deadline: both reminders are skipped as moot, level 1 pages; then the link and approval pages.
         try await waitUntil { await self.receiver.received("/hook").count >= 3 }
 
         let path = scratch.appendingPathComponent("evidence.json").path
-        let export = try cli(["compliance", "evidence", id, "--out", path], as: "bob")
+        let export = try await cli(["compliance", "evidence", id, "--out", path], as: "bob")
         XCTAssertEqual(export.status, 0, export.stderr)
         XCTAssertTrue(export.stdout.contains("audit events proven"), export.stdout)
-        let verify = try cli(["compliance", "verify-evidence", path], as: "bob")
+        let verify = try await cli(["compliance", "verify-evidence", path], as: "bob")
         XCTAssertEqual(verify.status, 0, verify.stdout + verify.stderr)
 
         let pack = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
@@ -174,18 +178,18 @@ final class ComplianceReviewTests: RetroTestCase {
             assert links[-1]["hash"] == doc["audit"]["proof"]["head"]["hash"], "head"
             print(proven)
             """
-        let python = try Tools.run("/usr/bin/env", ["python3", "-c", script, path])
+        let python = try await Tools.run("/usr/bin/env", ["python3", "-c", script, path])
         XCTAssertEqual(python.status, 0, python.stderr)
         XCTAssertEqual(Int(python.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), 8, "activation, expiry, 3 rungs, link, approval, export")
 
         // Change one word of the justification: the pack no longer verifies.
         let original = try String(contentsOfFile: path, encoding: .utf8)
         try original.replacingOccurrences(of: "kill blockers", with: "kill everything").write(toFile: path, atomically: true, encoding: .utf8)
-        let tampered = try cli(["compliance", "verify-evidence", path], as: "bob")
+        let tampered = try await cli(["compliance", "verify-evidence", path], as: "bob")
         XCTAssertEqual(tampered.status, 1)
         XCTAssertTrue(tampered.stdout.contains("NOT intact"), tampered.stdout)
 
-        let engineer = try cli(["compliance", "evidence", id, "--out", path], as: "alice")
+        let engineer = try await cli(["compliance", "evidence", id, "--out", path], as: "alice")
         XCTAssertEqual(engineer.status, 77, "only compliance exports evidence")
     }
 
@@ -199,7 +203,8 @@ final class ComplianceReviewTests: RetroTestCase {
         XCTAssertEqual(hostile.status, 201, hostile.text)
         nextStep()
         let waiting = (hostile.json["session"] as! [String: Any])["id"] as! String
-        XCTAssertEqual(try cli(["retro", "link", waiting, "https://github.com/acme/payments/pull/5"], as: "alice").status, 0)
+        let linked = try await cli(["retro", "link", waiting, "https://github.com/acme/payments/pull/5"], as: "alice")
+        XCTAssertEqual(linked.status, 0)
         clock.set(at + day + 3 * 3600)
         try await waitUntil { try await self.rungCount(overdue) >= 3 }
 
@@ -227,7 +232,7 @@ final class ComplianceReviewTests: RetroTestCase {
         let hostilePage = try await http.send(.GET, "/compliance/sessions/\(waiting)", token: bob.token)
         XCTAssertTrue(hostilePage.text.contains("INC-4521 &lt;img src=x onerror=alert(1)&gt; cleanup"), hostilePage.text)
         XCTAssertFalse(hostilePage.text.contains("<img"))
-        let show = try cli(["compliance", "show", overdue], as: "bob")
+        let show = try await cli(["compliance", "show", overdue], as: "bob")
         XCTAssertEqual(show.status, 0, show.stderr)
         for line in ["reason:     INC-4521 lock pile-up, kill blockers", "MFA:        totp success", "retro PR:   overdue, OVERDUE by 3h",
                      "escalation: level1", "audit #"] {
@@ -240,7 +245,7 @@ final class ComplianceReviewTests: RetroTestCase {
         XCTAssertEqual(lines.first?.hasPrefix("session_id,state,requester,target,due_at,age_seconds"), true)
         XCTAssertTrue(lines[1].hasPrefix("\(overdue),overdue,alice,payments-db,"), "overdue first: \(lines)")
         XCTAssertTrue(lines[2].hasPrefix("\(waiting),linked,alice,"), "\(lines)")
-        let cliCSV = try cli(["compliance", "queue", "--csv"], as: "bob")
+        let cliCSV = try await cli(["compliance", "queue", "--csv"], as: "bob")
         XCTAssertEqual(cliCSV.stdout, csv.text)
 
         let metrics = try await http.send(.GET, "/metrics")
@@ -258,14 +263,14 @@ final class ComplianceReviewTests: RetroTestCase {
         clock.set(at + day + 7200)
         try await waitUntil { try await self.rungCount(id) >= 3 }
 
-        let link = try cli(["compliance", "web"], as: "bob")
+        let link = try await cli(["compliance", "web"], as: "bob")
         XCTAssertEqual(link.status, 0, link.stderr)
         let url = link.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         XCTAssertTrue(url.hasPrefix(server.baseURL + "/compliance/login?ticket=bgw_"), url)
 
-        func dumpDOM(_ url: String) throws -> String {
+        func dumpDOM(_ url: String) async throws -> String {
             let profile = scratch.appendingPathComponent("chromium-\(UUID().uuidString)").path
-            let result = try Tools.run(browser, [
+            let result = try await Tools.run(browser, [
                 "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(profile)", "--dump-dom", url,
             ])
             XCTAssertEqual(result.status, 0, result.stderr)
@@ -273,10 +278,10 @@ final class ComplianceReviewTests: RetroTestCase {
         }
         // The one-time link shows a confirmation page in the browser; opening it (a link previewer does) spends
         // nothing and sets no cookie.
-        let confirm = try dumpDOM(url)
+        let confirm = try await dumpDOM(url)
         XCTAssertTrue(confirm.contains("Sign in to breakglass compliance"), confirm)
         XCTAssertTrue(confirm.contains("id=\"confirm-sign-in\""), confirm)
-        let stillConfirm = try dumpDOM(url)
+        let stillConfirm = try await dumpDOM(url)
         XCTAssertTrue(stillConfirm.contains("confirm-sign-in"), "the GET did not spend the ticket")
 
         // The button's POST spends it and signs in; the queue renders in the browser from the signed-in page.
@@ -288,7 +293,7 @@ final class ComplianceReviewTests: RetroTestCase {
         let queue = try await http.send(.GET, "/compliance", headers: ["Cookie": cookie])
         let saved = scratch.appendingPathComponent("queue.html")
         try queue.body.write(to: saved)
-        let dom = try dumpDOM(saved.absoluteString)
+        let dom = try await dumpDOM(saved.absoluteString)
         XCTAssertTrue(dom.contains("Retro PR review queue"), dom)
         XCTAssertTrue(dom.contains("signed in as bob"))
         XCTAssertTrue(dom.contains("data-session=\"\(id)\""), dom)

@@ -30,7 +30,7 @@ final class DatabaseGuaranteeTests: BrokerTestCase {
         try await makeTarget("payments-db", admin: alice)
         try JSONSerialization.data(withJSONObject: ["url": server.baseURL, "user": "alice", "token": alice.token])
             .write(to: URL(fileURLWithPath: credentialsPath("alice")))
-        let head = try cli(["audit", "head", "--json"], as: "alice")
+        let head = try await cli(["audit", "head", "--json"], as: "alice")
         XCTAssertEqual(head.status, 0, head.stderr)
         let headFile = scratch.appendingPathComponent("head.json").path
         try head.stdout.write(toFile: headFile, atomically: true, encoding: .utf8)
@@ -44,9 +44,9 @@ final class DatabaseGuaranteeTests: BrokerTestCase {
                 UPDATE audit_chain_heads SET seq = victim.seq - 1, hash = victim.prev_hash WHERE shard = victim.shard;
             END $$
             """)
-        let unaware = try cli(["audit", "verify"], as: "alice")
+        let unaware = try await cli(["audit", "verify"], as: "alice")
         XCTAssertEqual(unaware.status, 0, "a consistent rollback is invisible from the database alone: \(unaware.stdout)")
-        let checked = try cli(["audit", "verify", "--expect-head", headFile], as: "alice")
+        let checked = try await cli(["audit", "verify", "--expect-head", headFile], as: "alice")
         XCTAssertEqual(checked.status, 1, checked.stdout + checked.stderr)
         // The unaware verify appended its own audit.exported event in the same chain, so the saved position now
         // holds a different event: reported as the chain having been rewritten up to the saved head.
@@ -58,15 +58,15 @@ final class DatabaseGuaranteeTests: BrokerTestCase {
         try await makeTarget("payments-db", admin: alice)
         let env = ["BREAKGLASS_TOKEN": alice.token]
         let file = scratch.appendingPathComponent("audit.jsonl").path
-        let export = try Tools.cli(["audit", "export", "--output", file], server: server, credentials: credentialsPath("x"), extra: env)
+        let export = try await Tools.cli(["audit", "export", "--output", file], server: server, credentials: credentialsPath("x"), extra: env)
         XCTAssertEqual(export.status, 0, export.stderr)
-        let offline = try Tools.run(Tools.binDirectory.appendingPathComponent("breakglass").path, ["audit", "verify", "--file", file])
+        let offline = try await Tools.run(Tools.binDirectory.appendingPathComponent("breakglass").path, ["audit", "verify", "--file", file])
         XCTAssertEqual(offline.status, 0, offline.stdout + offline.stderr)
         let text = try String(contentsOfFile: file, encoding: .utf8)
         try text.replacingOccurrences(of: "payments-db", with: "payments-dc").write(toFile: file, atomically: true, encoding: .utf8)
-        let edited = try Tools.run(Tools.binDirectory.appendingPathComponent("breakglass").path, ["audit", "verify", "--file", file])
+        let edited = try await Tools.run(Tools.binDirectory.appendingPathComponent("breakglass").path, ["audit", "verify", "--file", file])
         XCTAssertEqual(edited.status, 1, edited.stdout)
-        let timeRange = try Tools.cli(["audit", "export", "--from", "yesterday"], server: server, credentials: credentialsPath("x"), extra: env)
+        let timeRange = try await Tools.cli(["audit", "export", "--from", "yesterday"], server: server, credentials: credentialsPath("x"), extra: env)
         XCTAssertEqual(timeRange.status, 64)
         let exported = try await database.count("SELECT count(*)::bigint FROM audit_events WHERE event_type = 'audit.exported'")
         XCTAssertEqual(exported, 1, "reading the audit log is itself audited")
@@ -120,9 +120,9 @@ final class DatabaseGuaranteeTests: BrokerTestCase {
         XCTAssertEqual(stored, 1, "the signing key is stored encrypted (nonce + ciphertext + tag)")
     }
 
-    func testNonLoopbackListenWithoutTLSIsRefused() throws {
-        let result = try Tools.run(Tools.binDirectory.appendingPathComponent("breakglassd").path, ["serve", "--host", "0.0.0.0", "--port", "0"],
-                                   environment: ["BREAKGLASS_DATA_DIR": scratch.appendingPathComponent("unused").path])
+    func testNonLoopbackListenWithoutTLSIsRefused() async throws {
+        let result = try await Tools.run(Tools.binDirectory.appendingPathComponent("breakglassd").path, ["serve", "--host", "0.0.0.0", "--port", "0"],
+                                         environment: ["BREAKGLASS_DATA_DIR": scratch.appendingPathComponent("unused").path])
         XCTAssertNotEqual(result.status, 0)
         XCTAssertTrue(result.stderr.contains("refusing to listen on 0.0.0.0 without TLS"), result.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("unused").path), "refused before touching anything")
@@ -149,19 +149,19 @@ final class TLSListenerTests: XCTestCase {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let cert = dir.appendingPathComponent("cert.pem").path, key = dir.appendingPathComponent("key.pem").path
-        let made = try Tools.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                                                      "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1"])
+        let made = try await Tools.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                                                            "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1"])
         XCTAssertEqual(made.status, 0, made.stderr)
         let database = try await TestDatabase.create()
         let server = TestServer(database: database, clock: ManualClock(Date()))
         try await server.start(tls: (cert, key))
-        let https = try Tools.run("/usr/bin/curl", ["-s", "--cacert", cert, "\(server.baseURL)/healthz"])
-        let headers = try Tools.run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-D", "-", "--cacert", cert, "\(server.baseURL)/compliance"])
-        let plain = try Tools.run("/usr/bin/curl", ["-s", "--max-time", "3", "http://127.0.0.1:\(server.port)/healthz"])
+        let https = try await Tools.run("/usr/bin/curl", ["-s", "--cacert", cert, "\(server.baseURL)/healthz"])
+        let headers = try await Tools.run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-D", "-", "--cacert", cert, "\(server.baseURL)/compliance"])
+        let plain = try await Tools.run("/usr/bin/curl", ["-s", "--max-time", "3", "http://127.0.0.1:\(server.port)/healthz"])
         // An independent client (Python's ssl over OpenSSL) that offers only TLS 1.0/1.1, with the security
         // level lowered so the client side is willing: the broker must refuse the handshake.
-        func handshake(maxVersion: String) throws -> CommandResult {
-            try Tools.run("/usr/bin/env", ["python3", "-c", """
+        func handshake(maxVersion: String) async throws -> CommandResult {
+            try await Tools.run("/usr/bin/env", ["python3", "-c", """
                 import socket, ssl, sys
                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
                 ctx.check_hostname = False
@@ -174,8 +174,8 @@ final class TLSListenerTests: XCTestCase {
                         print(t.version())
                 """, String(server.port), maxVersion])
         }
-        let old = try handshake(maxVersion: "TLSv1_1")
-        let current = try handshake(maxVersion: "TLSv1_2")
+        let old = try await handshake(maxVersion: "TLSv1_1")
+        let current = try await handshake(maxVersion: "TLSv1_2")
         await server.stop()
         await database.drop()
         XCTAssertEqual(https.stdout, #"{"status":"ok"}"#, https.stderr)

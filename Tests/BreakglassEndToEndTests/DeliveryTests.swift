@@ -83,7 +83,7 @@ final class DeliveryTests: BrokerTestCase {
         XCTAssertEqual(pd[0].json["dedup_key"] as? String, pd[1].json["dedup_key"] as? String)
         XCTAssertEqual(pd[0].json["dedup_key"] as? String, "breakglass/session/\(id)")
 
-        let log = try adminCLI(["notify", "log", id])
+        let log = try await adminCLI(["notify", "log", id])
         XCTAssertEqual(log.status, 0, log.stderr)
         XCTAssertTrue(log.stdout.contains("delivered") && log.stdout.contains("(127.0.0.1)"), log.stdout)
         XCTAssertFalse(log.stdout.contains("/hook") || log.stdout.contains("/slack"), "the log never shows a URL path")
@@ -111,14 +111,14 @@ final class DeliveryTests: BrokerTestCase {
     func testTestPageReachesOnlyTheChannelUnderTest() async throws {
         try await channel("slack", ["kind": "slack", "url": receiver.url("/slack"), "events": ["session.activated"]])
         try await channel("hook", ["kind": "webhook", "url": receiver.url("/hook")])
-        let test = try adminCLI(["notify", "test", "slack"])
+        let test = try await adminCLI(["notify", "test", "slack"])
         XCTAssertEqual(test.status, 0, test.stderr)
         let page = try await firstRequest(at: "/slack").json
         XCTAssertTrue((page["text"] as? String)?.contains("test message for slack") == true, "\(page)")
         try await Task.sleep(for: .milliseconds(200))
         let others = await receiver.received("/hook").count
         XCTAssertEqual(others, 0)
-        let unknown = try adminCLI(["notify", "test", "nope"])
+        let unknown = try await adminCLI(["notify", "test", "nope"])
         XCTAssertEqual(unknown.status, 77)
         XCTAssertEqual(unknown.stderr, "breakglass: no notification channel named 'nope'\n")
         let bad = try await adminSend(.PUT, "/v1/notify/channels/pd", as: admin, json: ["kind": "pagerduty", "url": receiver.url("/pd")])
@@ -175,11 +175,11 @@ final class DeliveryTests: BrokerTestCase {
         let slackAttempts = await receiver.received("/slack").count
         XCTAssertEqual(slackAttempts, 1, "never retried")
 
-        let dead = try adminCLI(["notify", "log", "--dead", "--json"])
+        let dead = try await adminCLI(["notify", "log", "--dead", "--json"])
         let entries = try JSONSerialization.jsonObject(with: Data(dead.stdout.utf8)) as? [[String: Any]] ?? []
         XCTAssertEqual(entries.count, 1, dead.stdout + dead.stderr)
         let deliveryId = try XCTUnwrap(entries.first?["delivery_id"] as? String)
-        let retry = try adminCLI(["notify", "retry", deliveryId, "--totp", try code(admin.secret)])
+        let retry = try await adminCLI(["notify", "retry", deliveryId, "--totp", try code(admin.secret)])
         XCTAssertEqual(retry.status, 0, retry.stderr)
         clock.advance(by: 2)  // past the Slack channel's one-per-second slot taken by the failed send
         _ = try await receiver.waitFor(2, at: "/slack")
@@ -224,7 +224,7 @@ final class DeliveryTests: BrokerTestCase {
         try await waitUntil { try await self.database.count("SELECT count(*)::bigint FROM delivery_attempts") >= 1 }
         clock.advance(by: 25 * 3600)
         try await waitForDeliveries(state: "dead", count: 1)
-        let log = try adminCLI(["notify", "log", "--dead"])
+        let log = try await adminCLI(["notify", "log", "--dead"])
         XCTAssertTrue(log.stdout.contains("gave up after"), log.stdout)
         XCTAssertTrue(log.stdout.contains("connect"), log.stdout)
     }
@@ -321,8 +321,8 @@ final class DeliveryTests: BrokerTestCase {
         try await waitForDeliveries(state: "delivered", count: 1)
     }
 
-    func adminCLI(_ args: [String]) throws -> CommandResult {
-        try Tools.cli(args, server: server, credentials: credentialsPath("none"), extra: ["BREAKGLASS_TOKEN": admin.token])
+    func adminCLI(_ args: [String]) async throws -> CommandResult {
+        try await Tools.cli(args, server: server, credentials: credentialsPath("none"), extra: ["BREAKGLASS_TOKEN": admin.token])
     }
 
     func firstRequest(at path: String) async throws -> LoopbackReceiver.Received {

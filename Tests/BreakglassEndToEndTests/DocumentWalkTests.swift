@@ -131,9 +131,9 @@ final class DocumentWorld: @unchecked Sendable {
         return try XCTUnwrap((try JSONSerialization.jsonObject(with: data) as? [String: Any])?["token"] as? String)
     }
 
-    func code(_ user: String) throws -> String {
+    func code(_ user: String) async throws -> String {
         guard let secret = secrets[user] else { throw WalkFailure(description: "\(user) has no authenticator in this walk") }
-        return try Tools.oathtool(secret: secret, at: clock.now())
+        return try await Tools.oathtool(secret: secret, at: clock.now())
     }
 
     var http: HTTPTestClient { HTTPTestClient(baseURL: server.baseURL) }
@@ -157,7 +157,7 @@ final class DocumentWorld: @unchecked Sendable {
 
     func adminSend(_ method: HTTPMethod, _ path: String, json: [String: Any] = [:]) async throws -> HTTPTestClient.Reply {
         var body = json
-        body["totp"] = try code("alice")
+        body["totp"] = try await code("alice")
         defer { clock.advance(by: 30) }
         return try await http.send(method, path, token: try token("alice"), json: body)
     }
@@ -274,9 +274,9 @@ final class DocumentWorld: @unchecked Sendable {
         if text.hasPrefix("breakglassd serve") {
             result = try await serveBriefly(text)
         } else if text.hasPrefix("breakglass enroll ") && !text.contains("--totp") && !text.contains("--secret-out") {
-            result = try enrollInteractively(text, user: persona)
+            result = try await enrollInteractively(text, user: persona)
         } else {
-            result = try shell(text, persona: persona)
+            result = try await shell(text, persona: persona)
         }
         clock.advance(by: 30)
         if expectFailure {
@@ -366,7 +366,7 @@ final class DocumentWorld: @unchecked Sendable {
             let shown = try JSONSerialization.jsonObject(with: Data(contentsOf: scratch.appendingPathComponent(file))) as? [String: Any]
             let secret = try XCTUnwrap(shown?["secret"] as? String)
             replace(#"\bCODE\b"#, code)
-            replace(#"\bFIRST_CODE\b"#, try Tools.oathtool(secret: secret, at: clock.now()))
+            replace(#"\bFIRST_CODE\b"#, try await Tools.oathtool(secret: secret, at: clock.now()))
         }
         if text.contains("NAME") {
             try await ensureChannel("compliance-slack")
@@ -438,7 +438,7 @@ final class DocumentWorld: @unchecked Sendable {
         // The broker has history to tamper with (the block edits an activation).
         _ = try await newSession(of: "alice")
         // As the block does it: psql, as the schema owner, the whole -c script at once.
-        let result = try Tools.run("/usr/bin/psql", [database.owner.urlWithPassword, "-v", "ON_ERROR_STOP=1", "-c", String(sql)])
+        let result = try await Tools.run("/usr/bin/psql", [database.owner.urlWithPassword, "-v", "ON_ERROR_STOP=1", "-c", String(sql)])
         guard result.status == 0, !result.stdout.contains("UPDATE 0") else {
             throw WalkFailure(description: "\(command): the document's tampering changed nothing: \(result.stdout)\(result.stderr)")
         }
@@ -457,21 +457,21 @@ final class DocumentWorld: @unchecked Sendable {
                              "breakglass notify retry", "breakglass notify enable", "breakglass login", "breakglass drill payments-db",
                              "breakglass drill start", "breakglass retro link"]
 
-    func shell(_ text: String, persona: String) throws -> CommandResult {
+    func shell(_ text: String, persona: String) async throws -> CommandResult {
         var takesCode = Self.takesACode.contains { text.hasPrefix($0) }
         // Revoking someone else's token is an admin change; revoking one's own is not.
         if text.hasPrefix("breakglass tokens revoke") { takesCode = persona == "alice" && document.contains("OWNER") }
-        let stdin = takesCode ? ((try? code(persona)) ?? "") : ""
-        return try Tools.run("/bin/sh", ["-c", "cd '\(scratch.path)' && \(text)"], environment: environment(persona), stdin: stdin + "\n")
+        let stdin = takesCode ? ((try? await code(persona)) ?? "") : ""
+        return try await Tools.run("/bin/sh", ["-c", "cd '\(scratch.path)' && \(text)"], environment: environment(persona), stdin: stdin + "\n")
     }
 
-    func enrollInteractively(_ text: String, user: String) throws -> CommandResult {
+    func enrollInteractively(_ text: String, user: String) async throws -> CommandResult {
         let arguments = text.split(separator: " ").dropFirst().map(String.init)
-        return try Tools.interactive(Tools.binDirectory.appendingPathComponent("breakglass").path, arguments, environment: environment(user),
-                                     marker: "secret:") { shown in
+        return try await Tools.interactive(Tools.binDirectory.appendingPathComponent("breakglass").path, arguments, environment: environment(user),
+                                           marker: "secret:") { shown in
             let secret = String(shown.split(separator: "\n").first { $0.contains("secret:") }!.split(separator: " ").last!)
             self.secrets[user] = secret
-            return try Tools.oathtool(secret: secret, at: self.clock.now())
+            return try await Tools.oathtool(secret: secret, at: self.clock.now())
         }
     }
 
@@ -482,8 +482,8 @@ final class DocumentWorld: @unchecked Sendable {
         case .exited(let result):
             return CommandResult(status: result.status == 0 ? 1 : result.status, stdout: result.stdout, stderr: "exited at start: " + result.stderr)
         case .serving(let process, _):
-            process.kill(SIGTERM)
-            return process.finish()
+            process.signal(SIGTERM)
+            return try await process.finish()
         }
     }
 }

@@ -170,18 +170,18 @@ final class DrillTests: RetroTestCase {
         clock.set(at + 180)
         try await waitUntil { try await self.rungCount(drill) == 4 }
 
-        let queue = try cli(["compliance", "queue"], as: "bob")
+        let queue = try await cli(["compliance", "queue"], as: "bob")
         XCTAssertEqual(queue.status, 0, queue.stderr)
         XCTAssertFalse(queue.stdout.contains(drill), queue.stdout)
-        let drills = try cli(["compliance", "queue", "--drills"], as: "bob")
+        let drills = try await cli(["compliance", "queue", "--drills"], as: "bob")
         XCTAssertTrue(drills.stdout.contains("[DRILL] \(drill)") && drills.stdout.contains("OVERDUE"), drills.stdout)
         XCTAssertFalse(drills.stdout.contains(real), drills.stdout)
-        let owed = try cli(["retro", "list"], as: "alice")
+        let owed = try await cli(["retro", "list"], as: "alice")
         XCTAssertTrue(owed.stdout.contains("[DRILL] \(drill)"), owed.stdout)
         XCTAssertTrue(owed.stdout.contains("\n\(real)") || owed.stdout.hasPrefix(real), owed.stdout)
-        let sessions = try cli(["list"], as: "alice")
+        let sessions = try await cli(["list"], as: "alice")
         XCTAssertTrue(sessions.stdout.contains("[DRILL] \(drill)") && !sessions.stdout.contains("[DRILL] \(real)"), sessions.stdout)
-        let story = try cli(["compliance", "show", drill], as: "bob")
+        let story = try await cli(["compliance", "show", drill], as: "bob")
         XCTAssertTrue(story.stdout.hasPrefix("[DRILL] \(drill)"), story.stdout)
 
         let metrics = try await http.send(.GET, "/metrics").text
@@ -216,23 +216,23 @@ final class DrillTests: RetroTestCase {
 
     func testDrillAndDrillReportFromTheCLI() async throws {
         for args in [["drill", "--help"], ["drill", "start", "--help"], ["drill", "report", "--help"]] {
-            let help = try cli(args, as: "alice")
+            let help = try await cli(args, as: "alice")
             XCTAssertEqual(help.status, 0, "\(args): \(help.stderr)")
             XCTAssertTrue(help.stdout.contains("USAGE"), help.stdout)
         }
-        let set = try cli(["admin", "set-target", "payments-db", "--max-ttl", "1h", "--drill-deadline", "3m", "--totp", try code(alice.secret)],
-                          as: "alice")
+        let set = try await cli(["admin", "set-target", "payments-db", "--max-ttl", "1h", "--drill-deadline", "3m", "--totp", try code(alice.secret)],
+                                as: "alice")
         XCTAssertEqual(set.status, 0, set.stderr)
         nextStep()
-        let start = try cli(["drill", "payments-db", "--reason", "Q3 drill: lock pile-up rehearsal", "--incident", "DRILL-2026-Q3",
-                             "--ttl", "10m", "--totp", try code(alice.secret)], as: "alice")
+        let start = try await cli(["drill", "payments-db", "--reason", "Q3 drill: lock pile-up rehearsal", "--incident", "DRILL-2026-Q3",
+                                   "--ttl", "10m", "--totp", try code(alice.secret)], as: "alice")
         XCTAssertEqual(start.status, 0, start.stderr)
         XCTAssertTrue(start.stdout.hasPrefix("DRILL"), start.stdout)
         let id = try XCTUnwrap(start.stdout.range(of: #"bg_[A-Za-z0-9]+"#, options: .regularExpression).map { String(start.stdout[$0]) })
         nextStep()
 
         let file = scratch.appendingPathComponent("drill.json").path
-        let report = try cli(["drill", "report", id, "-o", file], as: "alice")
+        let report = try await cli(["drill", "report", id, "-o", file], as: "alice")
         XCTAssertEqual(report.status, 0, report.stderr)
         XCTAssertTrue(report.stdout.contains("rung 1 retro.reminder due") && report.stdout.contains("finding:"), report.stdout)
         let data = try Data(contentsOf: URL(fileURLWithPath: file))
@@ -241,7 +241,7 @@ final class DrillTests: RetroTestCase {
         let fields = try JSONSerialization.jsonObject(with: data) as? [String: Any]
         XCTAssertEqual(fields?["deadline_seconds"] as? Double, 180, "the target's drill deadline")
 
-        let unknown = try cli(["drill", "report", "bg_AAAAAAAAAAAAAAAAAAAA"], as: "alice")
+        let unknown = try await cli(["drill", "report", "bg_AAAAAAAAAAAAAAAAAAAA"], as: "alice")
         XCTAssertEqual(unknown.status, 77, unknown.stdout)
         XCTAssertTrue(unknown.stderr.hasPrefix("breakglass: "), unknown.stderr)
     }

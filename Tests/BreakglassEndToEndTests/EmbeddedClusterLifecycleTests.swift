@@ -37,13 +37,13 @@ final class EmbeddedClusterLifecycleTests: XCTestCase {
         return !["Z", "X"].contains(stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first.map(String.init) ?? "X")
     }
 
-    func admin(_ arguments: [String]) throws -> CommandResult {
-        try Tools.run(Tools.binDirectory.appendingPathComponent("breakglassd").path, ["admin"] + arguments, environment: env)
+    func admin(_ arguments: [String]) async throws -> CommandResult {
+        try await Tools.run(Tools.binDirectory.appendingPathComponent("breakglassd").path, ["admin"] + arguments, environment: env)
     }
 
     /// Creates a user on the running broker's cluster and returns their enrolment code.
-    func createUser(_ name: String) throws -> String {
-        let result = try admin(["create", name, "--role", "admin"])
+    func createUser(_ name: String) async throws -> String {
+        let result = try await admin(["create", name, "--role", "admin"])
         XCTAssertEqual(result.status, 0, result.stderr)
         return try XCTUnwrap(result.stdout.split(separator: "\n").first { $0.hasPrefix("enrolment code:") }?.split(separator: " ").last.map(String.init))
     }
@@ -57,10 +57,10 @@ final class EmbeddedClusterLifecycleTests: XCTestCase {
         let postmaster = try XCTUnwrap(postmasterPID())
         XCTAssertTrue(isRunning(postmaster))
         // A short-lived command on the same cluster leaves it running: the broker owns it.
-        _ = try createUser("alice")
+        _ = try await createUser("alice")
         XCTAssertTrue(isRunning(postmaster), "admin create must not stop the broker's cluster")
-        broker.process.kill(SIGTERM)
-        let result = broker.process.finish()
+        broker.process.signal(SIGTERM)
+        let result = try await broker.process.finish()
         XCTAssertEqual(result.status, 0, result.stderr.suffix(500).description)
         XCTAssertTrue(result.stderr.contains("using embedded cluster in \(dataDir.path) because no DATABASE_URL or PG* variable is set"),
                       result.stderr.prefix(1000).description)
@@ -73,10 +73,10 @@ final class EmbeddedClusterLifecycleTests: XCTestCase {
     /// postmaster it left running.
     func brokerKilledAfterWriting() async throws -> (code: String, postmaster: pid_t) {
         let first = try await BrokerProcess.start(env)
-        let code = try createUser("alice")
+        let code = try await createUser("alice")
         let postmaster = try XCTUnwrap(postmasterPID())
-        first.process.kill(SIGKILL)
-        _ = first.process.finish()
+        first.process.signal(SIGKILL)
+        _ = try await first.process.finish()
         return (code, postmaster)
     }
 
@@ -87,8 +87,9 @@ final class EmbeddedClusterLifecycleTests: XCTestCase {
         let postmaster = try XCTUnwrap(postmasterPID())
         let intact = try await enrolmentCodeWorks(code, at: next.url)
         XCTAssertTrue(intact, "data written before the SIGKILL is there")
-        next.process.kill(SIGTERM)
-        XCTAssertEqual(next.process.finish().status, 0)
+        next.process.signal(SIGTERM)
+        let stopped = try await next.process.finish()
+        XCTAssertEqual(stopped.status, 0)
         XCTAssertFalse(isRunning(postmaster), "the next broker stops the cluster it ran on")
         return postmaster
     }

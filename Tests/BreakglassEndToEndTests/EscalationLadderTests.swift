@@ -32,7 +32,7 @@ final class EscalationLadderTests: RetroTestCase {
         let events = try await auditTypes(id).filter { $0.hasPrefix("retro.") }
         XCTAssertEqual(events, Array(repeating: "retro.escalated", count: 5))
 
-        let list = try cli(["retro", "list"], as: "alice")
+        let list = try await cli(["retro", "list"], as: "alice")
         XCTAssertEqual(list.status, 0, list.stderr)
         XCTAssertTrue(list.stdout.contains(id) && list.stdout.contains("OVERDUE by"), list.stdout)
     }
@@ -95,10 +95,10 @@ final class EscalationLadderTests: RetroTestCase {
 
     func testLinkingStopsTheLadderAndARejectionRestartsIt() async throws {
         let (id, at) = try await activate()
-        let link = try cli(["retro", "link", id, "https://github.com/acme/payments/pull/4521"], as: "alice")
+        let link = try await cli(["retro", "link", id, "https://github.com/acme/payments/pull/4521"], as: "alice")
         XCTAssertEqual(link.status, 0, link.stderr)
         XCTAssertTrue(link.stdout.contains("escalation stopped"), link.stdout)
-        let bad = try cli(["retro", "link", id, "https://github.com/acme/payments/issues/4521"], as: "alice")
+        let bad = try await cli(["retro", "link", id, "https://github.com/acme/payments/issues/4521"], as: "alice")
         XCTAssertEqual(bad.status, 64)
         XCTAssertTrue(bad.stderr.contains("is not a pull request URL"), bad.stderr)
 
@@ -110,14 +110,14 @@ final class EscalationLadderTests: RetroTestCase {
         XCTAssertTrue(checked3)
 
         // Rejected after the level 2 time: the ladder resumes where the deadline puts it.
-        let reject = try cli(["compliance", "reject", id, "--note", "the PR does not say which backends were killed"], as: "bob")
+        let reject = try await cli(["compliance", "reject", id, "--note", "the PR does not say which backends were killed"], as: "bob")
         XCTAssertEqual(reject.status, 0, reject.stderr)
         try await waitUntil { try await self.rungCount(id) == 5 }
         try await waitUntil { await self.rungPages().count >= 3 }
         let pages = await rungPages()
         XCTAssertEqual(pages.map(\.rung), ["level1", "level2", "level3"])
         XCTAssertTrue((pages[0].data["note"] as? String)?.contains("which backends were killed") == true)
-        let list = try cli(["retro", "list"], as: "alice")
+        let list = try await cli(["retro", "list"], as: "alice")
         XCTAssertTrue(list.stdout.contains("rejected: the PR does not say"), list.stdout)
     }
 

@@ -41,11 +41,13 @@ final class ExternalDatabaseTests: XCTestCase {
         let sql = adapt(try block("sql", containing: "CREATE ROLE")).replacingOccurrences(of: "CREATE ROLE breakglass_app NOLOGIN;\n", with: "")
         await (try await TestDatabase.create(migrate: false)).drop()
         // Statement by statement, as psql runs a script (CREATE DATABASE cannot share a transaction).
-        let psql = try Tools.run("/usr/bin/psql", [superuser.urlWithPassword, "-v", "ON_ERROR_STOP=1", "-f", "-"], stdin: sql)
+        let psql = try await Tools.run("/usr/bin/psql", [superuser.urlWithPassword, "-v", "ON_ERROR_STOP=1", "-f", "-"], stdin: sql)
         XCTAssertEqual(psql.status, 0, psql.stderr)
         defer {
-            _ = try? Tools.run("/usr/bin/psql", [superuser.urlWithPassword, "-c", "DROP DATABASE IF EXISTS bgx_\(suffix) WITH (FORCE)"])
-            _ = try? Tools.run("/usr/bin/psql", [superuser.urlWithPassword, "-c", "DROP ROLE IF EXISTS bgx_server_\(suffix), bgx_owner_\(suffix)"])
+            Task {
+                _ = try? await Tools.run("/usr/bin/psql", [superuser.urlWithPassword, "-c", "DROP DATABASE IF EXISTS bgx_\(suffix) WITH (FORCE)"])
+                _ = try? await Tools.run("/usr/bin/psql", [superuser.urlWithPassword, "-c", "DROP ROLE IF EXISTS bgx_server_\(suffix), bgx_owner_\(suffix)"])
+            }
         }
 
         // 2 and 3, line by line as a shell would: the master key, the settings, `migrate` with the owner's URL,
@@ -69,21 +71,21 @@ final class ExternalDatabaseTests: XCTestCase {
                 } else {
                     XCTFail("serve must refuse an unmigrated database when it may not migrate it")
                 }
-                let migrate = try Tools.run(breakglassd, ["migrate"], environment: environment)
+                let migrate = try await Tools.run(breakglassd, ["migrate"], environment: environment)
                 XCTAssertEqual(migrate.status, 0, migrate.stderr)
                 XCTAssertTrue(migrate.stdout.contains("applied:"), migrate.stdout)
             } else if line == "breakglassd serve" {
                 XCTAssertNil(environment["BREAKGLASS_MIGRATION_DATABASE_URL"], "the serving broker never holds the owner's password")
                 let (process, url) = try await BrokerProcess.start(environment)
                 let ready = try await HTTPTestClient(baseURL: url).send(.GET, "/readyz")
-                process.kill(SIGTERM)
-                let result = process.finish()
+                process.signal(SIGTERM)
+                let result = try await process.finish()
                 XCTAssertEqual(ready.status, 200)
                 XCTAssertEqual(result.status, 0, result.stderr)
                 XCTAssertFalse(result.stderr.contains("privileged"), "the server role passes the privilege check: \(result.stderr)")
                 served = true
             } else if !line.isEmpty {
-                let shell = try Tools.run("/bin/sh", ["-c", line])
+                let shell = try await Tools.run("/bin/sh", ["-c", line])
                 XCTAssertEqual(shell.status, 0, "\(line): \(shell.stderr)")
             }
         }
@@ -93,12 +95,12 @@ final class ExternalDatabaseTests: XCTestCase {
         XCTAssertEqual(mode & 0o777, 0o600, "the umask makes the key 0600 from the start")
 
         // 4. The first administrator.
-        let admin = try Tools.run(breakglassd, ["admin", "create", "alice", "--role", "admin", "--role", "engineer"], environment: environment)
+        let admin = try await Tools.run(breakglassd, ["admin", "create", "alice", "--role", "admin", "--role", "engineer"], environment: environment)
         XCTAssertEqual(admin.status, 0, admin.stderr)
 
         // The server role owns nothing and cannot rewrite the audit log.
-        let owned = try Tools.run("/usr/bin/psql", [superuser.with(user: superuser.user, password: superuser.password, database: "bgx_\(suffix)").urlWithPassword,
-                                                    "-At", "-c", "SELECT count(*) FROM pg_tables WHERE tableowner = 'bgx_server_\(suffix)'"])
+        let owned = try await Tools.run("/usr/bin/psql", [superuser.with(user: superuser.user, password: superuser.password, database: "bgx_\(suffix)").urlWithPassword,
+                                                          "-At", "-c", "SELECT count(*) FROM pg_tables WHERE tableowner = 'bgx_server_\(suffix)'"])
         XCTAssertEqual(owned.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "0", owned.stderr)
     }
 

@@ -35,9 +35,9 @@ final class GitHubTrustTests: RetroTestCase {
         XCTAssertEqual(audited, 3)
 
         // Compliance sees them and may accept one.
-        let show = try cli(["compliance", "show", id], as: "bob")
+        let show = try await cli(["compliance", "show", id], as: "bob")
         XCTAssertTrue(show.stdout.contains("candidate:  https://github.com/acme/payments/pull/1 by mallory"), show.stdout)
-        let accept = try cli(["compliance", "accept-candidate", id, "https://github.com/acme/payments/pull/1"], as: "bob")
+        let accept = try await cli(["compliance", "accept-candidate", id, "https://github.com/acme/payments/pull/1"], as: "bob")
         XCTAssertEqual(accept.status, 0, accept.stderr)
         let linked = try await status(id)
         XCTAssertEqual(linked, .linked)

@@ -20,14 +20,14 @@ final class AuditReadTests: BrokerTestCase {
             SELECT count(*)::bigint FROM audit_events WHERE event_type = 'audit.exported' AND (body::jsonb -> 'event' -> 'details' ->> 'after_id') = '1'
             """)
         XCTAssertEqual(exported, 1)
-        let cli = try cli(["audit", "verify"], as: "alice", extra: ["BREAKGLASS_TOKEN": alice.token])
+        let cli = try await cli(["audit", "verify"], as: "alice", extra: ["BREAKGLASS_TOKEN": alice.token])
         XCTAssertEqual(cli.status, 0, cli.stderr)
         let after = try await database.count("SELECT count(*)::bigint FROM audit_events WHERE event_type IN ('audit.exported', 'audit.verified')")
         XCTAssertGreaterThan(after, 2, "the CLI's offline verification fetched the log, and that read is audited")
     }
 
-    func cli(_ args: [String], as user: String, extra: [String: String]) throws -> CommandResult {
-        try Tools.cli(args, server: server, credentials: credentialsPath(user), extra: extra)
+    func cli(_ args: [String], as user: String, extra: [String: String]) async throws -> CommandResult {
+        try await Tools.cli(args, server: server, credentials: credentialsPath(user), extra: extra)
     }
 }
 
@@ -113,11 +113,11 @@ final class WebSignInTests: BrokerTestCase {
 }
 
 final class ClientSafetyTests: XCTestCase {
-    func testTheCLIRefusesPlainHTTPToAnotherHost() throws {
+    func testTheCLIRefusesPlainHTTPToAnotherHost() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bg-cli-\(UUID().uuidString)")
-        let result = try Tools.run(Tools.binDirectory.appendingPathComponent("breakglass").path,
-                                   ["whoami", "--url", "http://198.51.100.7:8420"],
-                                   environment: ["BREAKGLASS_TOKEN": "bgt_x", "BREAKGLASS_CREDENTIALS": dir.appendingPathComponent("c.json").path])
+        let result = try await Tools.run(Tools.binDirectory.appendingPathComponent("breakglass").path,
+                                         ["whoami", "--url", "http://198.51.100.7:8420"],
+                                         environment: ["BREAKGLASS_TOKEN": "bgt_x", "BREAKGLASS_CREDENTIALS": dir.appendingPathComponent("c.json").path])
         XCTAssertEqual(result.status, 64, result.stderr)
         XCTAssertTrue(result.stderr.contains("refusing to send a token or TOTP code over plain http"), result.stderr)
     }
@@ -156,7 +156,7 @@ final class IdleConnectionTests: XCTestCase {
         let server = TestServer(database: database, clock: ManualClock(Date()))
         try await server.start(idleTimeoutSeconds: 1)
         // A client that connects and never sends a byte (slowloris): the broker hangs up.
-        let result = try Tools.run("/usr/bin/env", ["python3", "-c", """
+        let result = try await Tools.run("/usr/bin/env", ["python3", "-c", """
             import socket, sys, time
             s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
             s.settimeout(10)

@@ -15,21 +15,21 @@ final class HelpTests: XCTestCase {
             }
     }
 
-    func walk(_ executable: String, _ path: [String], visited: inout [String]) throws {
-        let result = try Tools.run(Tools.binDirectory.appendingPathComponent(executable).path, path + ["--help"])
+    func walk(_ executable: String, _ path: [String], visited: inout [String]) async throws {
+        let result = try await Tools.run(Tools.binDirectory.appendingPathComponent(executable).path, path + ["--help"])
         let command = ([executable] + path).joined(separator: " ")
         XCTAssertEqual(result.status, 0, "\(command) --help: \(result.stderr)")
         XCTAssertTrue(result.stdout.contains("USAGE: \(command)"), "\(command) --help printed: \(result.stdout)\(result.stderr)")
         visited.append(command)
         for sub in subcommands(of: result.stdout) {
-            try walk(executable, path + [sub], visited: &visited)
+            try await walk(executable, path + [sub], visited: &visited)
         }
     }
 
-    func testEveryHelpOfEverySubcommandRuns() throws {
+    func testEveryHelpOfEverySubcommandRuns() async throws {
         var visited: [String] = []
-        try walk("breakglass", [], visited: &visited)
-        try walk("breakglassd", [], visited: &visited)
+        try await walk("breakglass", [], visited: &visited)
+        try await walk("breakglassd", [], visited: &visited)
         // The walk really descended (a parser that found nothing would pass vacuously).
         for expected in ["breakglass notify set-channel", "breakglass compliance accept-candidate", "breakglass tokens revoke",
                          "breakglassd admin create", "breakglassd migrate"] {

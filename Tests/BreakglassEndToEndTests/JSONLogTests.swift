@@ -7,8 +7,8 @@ import XCTest
 final class JSONLogTests: BrokerTestCase {
     func testEveryLogLineIsOneJSONObject() async throws {
         let broker = try await BrokerProcess.start(try processEnvironment(["BREAKGLASS_LOG_FORMAT": "json"]))
-        broker.process.kill(SIGTERM)
-        let result = broker.process.finish()
+        broker.process.signal(SIGTERM)
+        let result = try await broker.process.finish()
         XCTAssertEqual(result.status, 0, result.stderr)
         let lines = result.stderr.split(separator: "\n")
         XCTAssertGreaterThanOrEqual(lines.count, 2, result.stderr)
@@ -30,9 +30,9 @@ final class JSONLogTests: BrokerTestCase {
         XCTAssertFalse(result.stderr.contains(TestDatabase.runtimePassword))
     }
 
-    func testAnUnknownFormatNamesTheKey() throws {
-        let result = try Tools.run(Tools.binDirectory.appendingPathComponent("breakglassd").path, ["check"],
-                                   environment: ["BREAKGLASS_LOG_FORMAT": "xml", "BREAKGLASS_DATA_DIR": scratch.path])
+    func testAnUnknownFormatNamesTheKey() async throws {
+        let result = try await Tools.run(Tools.binDirectory.appendingPathComponent("breakglassd").path, ["check"],
+                                         environment: ["BREAKGLASS_LOG_FORMAT": "xml", "BREAKGLASS_DATA_DIR": scratch.path])
         XCTAssertEqual(result.status, 1)
         XCTAssertTrue(result.stdout.contains("FAIL  configuration  BREAKGLASS_LOG_FORMAT 'xml' must be text or json"), result.stdout)
     }

@@ -33,18 +33,15 @@ final class KillTests: BrokerTestCase {
         let activation = try await HTTPTestClient(baseURL: first.url).send(.POST, "/v1/sessions", token: alice.token, json: [
             "target": "payments-db", "reason": "INC-7 restore the payments ledger", "incident": "INC-7", "totp": otp.code(at: Date()),
         ])
-        first.process.kill(SIGKILL)
-        _ = first.process.finish()
+        first.process.signal(SIGKILL)
+        _ = try await first.process.finish()
         XCTAssertEqual(activation.status, 201, activation.text)
         let sessionId = (activation.json["session"] as! [String: Any])["id"] as! String
         let undelivered = try await database.count("SELECT count(*)::bigint FROM deliveries WHERE state = 'delivered'")
         XCTAssertEqual(undelivered, 0, "killed before any delivery completed")
 
         let second = try await BrokerProcess.start(env)
-        defer {
-            second.process.kill(SIGTERM)
-            _ = second.process.finish()
-        }
+        defer { second.process.stop(SIGTERM) }
         for _ in 0..<200 {
             if try await database.count("SELECT count(*)::bigint FROM deliveries WHERE state = 'delivered'") == 1 { break }
             try await Task.sleep(for: .milliseconds(50))

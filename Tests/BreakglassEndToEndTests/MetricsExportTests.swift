@@ -17,7 +17,7 @@ final class MetricsExportTests: BrokerTestCase {
         return out
     }
 
-    func wrongCode(_ secret: String) throws -> String { String(format: "%06d", (Int(try code(secret))! + 500_000) % 1_000_000) }
+    func wrongCode(_ secret: String) async throws -> String { String(format: "%06d", (Int(try await code(secret))! + 500_000) % 1_000_000) }
 
     func testEveryBrokerFigureIsExportedAfterScriptedActivity() async throws {
         let receiver = LoopbackReceiver()
@@ -47,10 +47,7 @@ final class MetricsExportTests: BrokerTestCase {
         }
 
         let broker = try await BrokerProcess.start(try processEnvironment(["BREAKGLASS_LOG_LEVEL": "critical"]))
-        defer {
-            broker.process.kill(SIGTERM)
-            _ = broker.process.finish()
-        }
+        defer { broker.process.stop(SIGTERM) }
         let client = HTTPTestClient(baseURL: broker.url)
         let health = try await client.send(.GET, "/healthz")
         XCTAssertEqual(health.status, 200)

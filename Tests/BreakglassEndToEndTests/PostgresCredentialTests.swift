@@ -15,7 +15,7 @@ final class PostgresCredentialTests: PostgresTargetTestCase {
         XCTAssertEqual(login["user"] as? String, role)
         XCTAssertGreaterThanOrEqual((login["password"] as? String)?.count ?? 0, 22, "at least 128 bits")
 
-        let during = try psql(login, "SELECT current_user || ' ' || amount FROM payments")
+        let during = try await psql(login, "SELECT current_user || ' ' || amount FROM payments")
         XCTAssertEqual(during.status, 0, during.stderr)
         XCTAssertEqual(during.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "\(role) 4521")
 
@@ -34,7 +34,7 @@ final class PostgresCredentialTests: PostgresTargetTestCase {
 
         let ended = try await http.send(.POST, "/v1/sessions/\(id)/end", token: engineer.token, json: [:])
         XCTAssertEqual(ended.status, 200, ended.text)
-        let after = try psql(login, "SELECT 1")
+        let after = try await psql(login, "SELECT 1")
         XCTAssertNotEqual(after.status, 0)
         XCTAssertTrue(after.stderr.contains("authentication failed") || after.stderr.contains("does not exist"), after.stderr)
         let exists = try await roleExists(role)
@@ -47,16 +47,16 @@ final class PostgresCredentialTests: PostgresTargetTestCase {
     func testAnOpenConnectionIsTerminatedAtRevoke() async throws {
         try await makePostgresTarget()
         let (id, login) = try await breakGlass()
-        let open = try Subprocess.start("/usr/bin/psql", ["-X", "-At", "-c", "SELECT pg_sleep(60)"],
-                                        environment: psqlEnvironment(login))
-        defer { open.kill(SIGKILL); _ = open.finish() }
+        let open = try await Tools.start("/usr/bin/psql", ["-X", "-At", "-c", "SELECT pg_sleep(60)"],
+                                         environment: psqlEnvironment(login))
+        defer { open.stop(SIGKILL) }
         try await waitUntil {
             try await !self.rows(database: "postgres", "SELECT usename::text FROM pg_stat_activity WHERE usename = '\(id.lowercased())'").isEmpty
         }
         let revoked = try await adminSend(.POST, "/v1/sessions/\(id)/revoke", as: admin, json: ["reason": "INC-4521 access no longer needed"])
         XCTAssertEqual(revoked.status, 200, revoked.text)
         var result: CommandResult?
-        try await waitUntil { result = open.exited(); return result != nil }
+        try await waitUntil { result = try await open.exited(); return result != nil }
         XCTAssertNotEqual(result?.status, 0)
         XCTAssertTrue(result?.stderr.contains("terminat") ?? false, result?.stderr ?? "")
         let exists = try await roleExists(id.lowercased())
@@ -72,7 +72,7 @@ final class PostgresCredentialTests: PostgresTargetTestCase {
             return record?.session.state == .expired
         }
         try await waitUntil { try await !self.roleExists(id.lowercased()) }
-        let after = try psql(login, "SELECT 1")
+        let after = try await psql(login, "SELECT 1")
         XCTAssertNotEqual(after.status, 0)
     }
 
@@ -124,7 +124,8 @@ final class PostgresCredentialTests: PostgresTargetTestCase {
         XCTAssertEqual(removed, 1)
         let exists = try await roleExists(id.lowercased())
         XCTAssertFalse(exists)
-        XCTAssertNotEqual(try psql(login, "SELECT 1").status, 0)
+        let refused = try await psql(login, "SELECT 1")
+        XCTAssertNotEqual(refused.status, 0)
         // An active session's role is left alone.
         let (active, _) = try await breakGlass()
         clock.advance(by: 60)
@@ -167,9 +168,9 @@ final class PostgresCredentialTests: PostgresTargetTestCase {
         let (id, login) = try await breakGlass()
         var elsewhere = login
         elsewhere["database"] = otherDatabase
-        let made = try psql(elsewhere, "CREATE TABLE scratch_copy AS SELECT 4521 AS amount")
+        let made = try await psql(elsewhere, "CREATE TABLE scratch_copy AS SELECT 4521 AS amount")
         XCTAssertEqual(made.status, 0, made.stderr)
-        let here = try psql(login, "CREATE TEMP TABLE t AS SELECT 1")
+        let here = try await psql(login, "CREATE TEMP TABLE t AS SELECT 1")
         XCTAssertEqual(here.status, 0, here.stderr)
 
         let ended = try await http.send(.POST, "/v1/sessions/\(id)/end", token: engineer.token, json: [:])
@@ -184,32 +185,32 @@ final class PostgresCredentialTests: PostgresTargetTestCase {
 
     func testTheCLIShowsTheLoginOnceAsExports() async throws {
         try await makePostgresTarget()
-        let result = try Tools.cli(["request", "payments-db", "--reason", "INC-4521 lock pile-up, kill blockers", "--incident", "INC-4521",
-                                    "--ttl", "30m", "--totp", try code(engineer.secret)],
-                                   server: server, credentials: credentialsPath("bob"), extra: ["BREAKGLASS_TOKEN": engineer.token])
+        let result = try await Tools.cli(["request", "payments-db", "--reason", "INC-4521 lock pile-up, kill blockers", "--incident", "INC-4521",
+                                          "--ttl", "30m", "--totp", try code(engineer.secret)],
+                                         server: server, credentials: credentialsPath("bob"), extra: ["BREAKGLASS_TOKEN": engineer.token])
         XCTAssertEqual(result.status, 0, result.stderr + result.stdout)
         let exports = try XCTUnwrap(result.stdout.split(separator: "\n").first { $0.hasPrefix("export PGUSER=bg_") }, result.stdout)
-        let shell = try Tools.run("/bin/sh", ["-c", "\(exports); /usr/bin/psql -X -At -c 'SELECT count(*) FROM payments'"])
+        let shell = try await Tools.run("/bin/sh", ["-c", "\(exports); /usr/bin/psql -X -At -c 'SELECT count(*) FROM payments'"])
         XCTAssertEqual(shell.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "1", shell.stderr)
     }
 
-    func testSetTargetTakesThePasswordFromAFileAndKeepsItWhenNotGiven() throws {
+    func testSetTargetTakesThePasswordFromAFileAndKeepsItWhenNotGiven() async throws {
         let config = try TestDatabase.superuser()
         let passwordFile = scratch.appendingPathComponent("managing-password").path
         try (managerPassword + "\n").write(toFile: passwordFile, atomically: true, encoding: .utf8)
-        func setTarget(_ extra: [String]) throws -> CommandResult {
+        func setTarget(_ extra: [String]) async throws -> CommandResult {
             defer { nextStep() }
-            return try Tools.cli(["admin", "set-target", "payments-db", "--totp", try code(admin.secret)] + extra, server: server,
-                                 credentials: credentialsPath("alice"), extra: ["BREAKGLASS_TOKEN": admin.token])
+            return try await Tools.cli(["admin", "set-target", "payments-db", "--totp", try code(admin.secret)] + extra, server: server,
+                                       credentials: credentialsPath("alice"), extra: ["BREAKGLASS_TOKEN": admin.token])
         }
-        let created = try setTarget(["--kind", "postgres", "--max-ttl", "1h", "--pg-host", config.host, "--pg-port", String(config.port),
-                                     "--pg-database", targetDatabase, "--managing-role", manager, "--managing-password-file", passwordFile,
-                                     "--grant-role", oncall, "--access", "direct"])
+        let created = try await setTarget(["--kind", "postgres", "--max-ttl", "1h", "--pg-host", config.host, "--pg-port", String(config.port),
+                                           "--pg-database", targetDatabase, "--managing-role", manager, "--managing-password-file", passwordFile,
+                                           "--grant-role", oncall, "--access", "direct"])
         XCTAssertEqual(created.status, 0, created.stderr + created.stdout)
         XCTAssertTrue(created.stdout.contains("postgres=\(manager)@\(config.host):\(config.port)/\(targetDatabase)"), created.stdout)
         XCTAssertFalse(created.stdout.contains(managerPassword))
         // One setting changed: the others and the stored password stay, and the check passes again with it.
-        let changed = try setTarget(["--connection-limit", "4"])
+        let changed = try await setTarget(["--connection-limit", "4"])
         XCTAssertEqual(changed.status, 0, changed.stderr + changed.stdout)
         XCTAssertTrue(changed.stdout.contains("grant=\(oncall) limit=4"), changed.stdout)
     }

@@ -17,14 +17,14 @@ final class PostgresTargetClusterTests: BrokerTestCase {
     let managerPassword = "mgr-" + Secrets.base64url(Secrets.randomBytes(12))
 
     override func tearDown() async throws {
-        cluster?.stop()
+        await cluster?.stop()
         try await super.tearDown()
     }
 
     /// Starts the target cluster and makes, as its superuser, the database, the role to grant and the
     /// managing role the runbook describes.
     func startTarget(pgaudit: Bool) async throws -> TargetCluster {
-        let target = try TargetCluster(preload: pgaudit ? ["pgaudit"] : [])
+        let target = try await TargetCluster(preload: pgaudit ? ["pgaudit"] : [])
         cluster = target
         try await target.makeRunbookRoles(managerPassword: managerPassword, pgaudit: pgaudit)
         try await target.run(database: "payments", """
@@ -44,8 +44,8 @@ final class PostgresTargetClusterTests: BrokerTestCase {
         XCTAssertEqual(reply.status, 201, reply.text)
     }
 
-    func psql(_ login: [String: Any], _ sql: String) throws -> CommandResult {
-        try Tools.run("/usr/bin/psql", ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql], environment: environment(login))
+    func psql(_ login: [String: Any], _ sql: String) async throws -> CommandResult {
+        try await Tools.run("/usr/bin/psql", ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql], environment: environment(login))
     }
 
     func environment(_ login: [String: Any]) -> [String: String] {
@@ -83,7 +83,7 @@ final class PostgresTargetClusterTests: BrokerTestCase {
         XCTAssertTrue(config.first?.contains("pgaudit.log_parameter=on") ?? false, "\(config)")
         XCTAssertFalse(config.first?.contains("log_statement") ?? true, "pgaudit replaces log_statement: \(config)")
 
-        let ran = try psql(login, "SELECT amount * 2 AS doubled_4521 FROM ledger WHERE id = 1")
+        let ran = try await psql(login, "SELECT amount * 2 AS doubled_4521 FROM ledger WHERE id = 1")
         XCTAssertEqual(ran.status, 0, ran.stderr)
         XCTAssertEqual(ran.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "9042")
         let ended = try await http.send(.POST, "/v1/sessions/\(id)/end", token: engineer.token, json: [:])
@@ -111,7 +111,7 @@ final class PostgresTargetClusterTests: BrokerTestCase {
         XCTAssertTrue(config.first?.contains("log_statement=all") ?? false, "\(config)")
         XCTAssertFalse(config.first?.contains("pgaudit") ?? true, "\(config)")
 
-        let ran = try psql(login, "SELECT amount + 1 AS next_4522 FROM ledger WHERE id = 1")
+        let ran = try await psql(login, "SELECT amount + 1 AS next_4522 FROM ledger WHERE id = 1")
         XCTAssertEqual(ran.status, 0, ran.stderr)
         let ended = try await http.send(.POST, "/v1/sessions/\(id)/end", token: engineer.token, json: [:])
         XCTAssertEqual(ended.status, 200, ended.text)
@@ -140,7 +140,7 @@ final class PostgresTargetClusterTests: BrokerTestCase {
         let first = try await BrokerProcess.start(env)
         var killed = false
         defer {
-            if !killed { first.process.kill(SIGKILL); _ = first.process.finish() }
+            if !killed { first.process.stop(SIGKILL) }
         }
         func activate(_ user: (secret: String, token: String)) async throws -> (id: String, login: [String: Any]) {
             let otp = OneTimePassword(secret: Base32.decode(user.secret)!)
@@ -156,14 +156,14 @@ final class PostgresTargetClusterTests: BrokerTestCase {
         let expiring = try await activate(bob)
         let ending = try await activate(carol)
         let activatedAt = Date()
-        let open = try Subprocess.start("/usr/bin/psql", ["-X", "-At", "-c", "SELECT pg_sleep(300)"], environment: environment(expiring.login))
-        defer { open.kill(SIGKILL); _ = open.finish() }
+        let open = try await Tools.start("/usr/bin/psql", ["-X", "-At", "-c", "SELECT pg_sleep(300)"], environment: environment(expiring.login))
+        defer { open.stop(SIGKILL) }
         try await waitUntil {
             try await !target.rows("SELECT usename::text FROM pg_stat_activity WHERE usename = '\(expiring.id.lowercased())'").isEmpty
         }
 
-        first.process.kill(SIGKILL)
-        _ = first.process.finish()
+        first.process.signal(SIGKILL)
+        _ = try await first.process.finish()
         killed = true
         // The second broker died after closing carol's session in its store, before revoking.
         try await database.asSuperuser("""
@@ -176,20 +176,21 @@ final class PostgresTargetClusterTests: BrokerTestCase {
             let exists = try await target.rows("SELECT rolname::text FROM pg_roles WHERE rolname = '\(session.id.lowercased())'")
             XCTAssertEqual(exists.count, 1, "nothing ran to remove it yet")
         }
-        let refused = try psql(expiring.login, "SELECT 1")
+        let refused = try await psql(expiring.login, "SELECT 1")
         XCTAssertNotEqual(refused.status, 0, "VALID UNTIL refuses a new login after expiry with no broker running")
-        XCTAssertNil(open.exited(), "but VALID UNTIL alone does not end an open connection")
+        let stillOpen = try await open.exited() == nil
+        XCTAssertTrue(stillOpen, "but VALID UNTIL alone does not end an open connection")
 
         let second = try await BrokerProcess.start(env)
-        defer { second.process.kill(SIGTERM); _ = second.process.finish() }
+        defer { second.process.stop(SIGTERM) }
         try await waitUntil(timeout: 20) {
             try await target.rows("SELECT rolname::text FROM pg_roles WHERE rolname IN ('\(expiring.id.lowercased())', '\(ending.id.lowercased())')").isEmpty
         }
         var cut: CommandResult?
-        try await waitUntil { cut = open.exited(); return cut != nil }
+        try await waitUntil { cut = try await open.exited(); return cut != nil }
         XCTAssertTrue(cut?.stderr.contains("terminat") ?? false, cut?.stderr ?? "")
         for session in [expiring, ending] {
-            let after = try psql(session.login, "SELECT 1")
+            let after = try await psql(session.login, "SELECT 1")
             XCTAssertNotEqual(after.status, 0)
             XCTAssertTrue(after.stderr.contains("authentication failed") || after.stderr.contains("does not exist"), after.stderr)
         }

@@ -122,8 +122,8 @@ class PostgresTargetTestCase: BrokerTestCase {
          "PGPORT": String(login["port"] as! Int), "PGDATABASE": login["database"] as! String, "PGSSLMODE": login["sslmode"] as! String]
     }
 
-    func psql(_ login: [String: Any], _ sql: String) throws -> CommandResult {
-        try Tools.run("/usr/bin/psql", ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql], environment: psqlEnvironment(login))
+    func psql(_ login: [String: Any], _ sql: String) async throws -> CommandResult {
+        try await Tools.run("/usr/bin/psql", ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql], environment: psqlEnvironment(login))
     }
 
     func outboxTypes(session id: String) async throws -> [String] {

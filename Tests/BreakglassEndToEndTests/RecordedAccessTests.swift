@@ -34,8 +34,8 @@ final class RecordedAccessTests: PostgresTargetTestCase {
     }
 
     /// The session's statement log as `breakglass session log --json` prints it: (type, details) in order.
-    func statementLog(_ id: String) throws -> [(type: String, details: [String: String])] {
-        let result = try bob(["session", "log", id, "--json"])
+    func statementLog(_ id: String) async throws -> [(type: String, details: [String: String])] {
+        let result = try await bob(["session", "log", id, "--json"])
         XCTAssertEqual(result.status, 0, result.stderr)
         let events = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]], result.stdout)
         return events.map { view in
@@ -50,14 +50,14 @@ final class RecordedAccessTests: PostgresTargetTestCase {
     }
 
     /// The CLI as the engineer: the proxy login it saves lands next to its credentials, in this test's scratch.
-    func bob(_ arguments: [String]) throws -> CommandResult {
-        try Tools.cli(arguments, server: server, credentials: credentialsPath("bob"),
-                      extra: ["BREAKGLASS_TOKEN": engineer.token, "BREAKGLASS_PSQL": "/usr/bin/psql"])
+    func bob(_ arguments: [String]) async throws -> CommandResult {
+        try await Tools.cli(arguments, server: server, credentials: credentialsPath("bob"),
+                            extra: ["BREAKGLASS_TOKEN": engineer.token, "BREAKGLASS_PSQL": "/usr/bin/psql"])
     }
 
     func testPsqlThroughBreakglassIsRecordedStatementByStatementWithBindParametersInOrder() async throws {
-        let request = try bob(["request", "payments-db", "--reason", "INC-4521 lock pile-up, kill blockers", "--incident", "INC-4521",
-                               "--ttl", "30m", "--totp", try code(engineer.secret)])
+        let request = try await bob(["request", "payments-db", "--reason", "INC-4521 lock pile-up, kill blockers", "--incident", "INC-4521",
+                                     "--ttl", "30m", "--totp", try code(engineer.secret)])
         XCTAssertEqual(request.status, 0, request.stderr + request.stdout)
         let id = try XCTUnwrap(request.stdout.split(separator: "\n").compactMap { line -> String? in
             let words = line.split(separator: " ")
@@ -74,12 +74,12 @@ final class RecordedAccessTests: PostgresTargetTestCase {
         XCTAssertTrue(token.hasPrefix("bgp_"))
         XCTAssertFalse(request.stdout.contains(token) || request.stderr.contains(token))
 
-        let psql = try bob(["psql", id, "--", "-At", "-v", "ON_ERROR_STOP=1", "-c", "SELECT current_user", "-c", "SELECT amount FROM payments"])
+        let psql = try await bob(["psql", id, "--", "-At", "-v", "ON_ERROR_STOP=1", "-c", "SELECT current_user", "-c", "SELECT amount FROM payments"])
         XCTAssertEqual(psql.status, 0, psql.stderr)
         XCTAssertEqual(psql.stdout.split(separator: "\n"), [Substring(id.lowercased()), "4521"])
 
         // A client that binds its parameters (the extended protocol): the value is recorded with the statement.
-        let env = try bob(["psql", id, "--print-env"])
+        let env = try await bob(["psql", id, "--print-env"])
         XCTAssertEqual(env.status, 0, env.stderr)
         XCTAssertTrue(env.stdout.contains("export PGPASSWORD=\(token)"), env.stdout)
         let port = try XCTUnwrap(server.proxyPort)
@@ -99,10 +99,10 @@ final class RecordedAccessTests: PostgresTargetTestCase {
 
         // Results are committed behind their statements without holding up the answer: wait for them.
         try await waitUntil {
-            let log = try self.statementLog(id)
+            let log = try await self.statementLog(id)
             return log.filter { $0.type == "session.statement_result" }.count == 4 && log.filter { $0.type == "session.proxy_disconnected" }.count == 2
         }
-        let log = try statementLog(id)
+        let log = try await statementLog(id)
         XCTAssertEqual(log.filter { $0.type == "session.proxy_disconnected" }.map { $0.details["reason"] }, ["ended", "ended"],
                        "a client that says Terminate ended its own connection")
         let intents = log.filter { $0.type == "session.statement" }
@@ -125,7 +125,7 @@ final class RecordedAccessTests: PostgresTargetTestCase {
                 && $0.details["sequence"] == statement.details["sequence"] }!
             XCTAssertLessThan(index, result)
         }
-        let human = try bob(["session", "log", id])
+        let human = try await bob(["session", "log", id])
         XCTAssertTrue(human.stdout.contains("SELECT amount FROM payments WHERE id = $1::int  parameters [\"1\"]"), human.stdout)
         XCTAssertTrue(human.stdout.contains("→ ERROR 42501"), human.stdout)
 
@@ -147,8 +147,8 @@ final class RecordedAccessTests: PostgresTargetTestCase {
         XCTAssertTrue(table.contains("ERROR 42501: permission denied for table payments"), String(table))
 
         // Verify holds, and names a superuser's edit of a recorded statement.
-        let verifyCLI = try Tools.cli(["audit", "verify"], server: server, credentials: credentialsPath("carol"),
-                                      extra: ["BREAKGLASS_TOKEN": compliance.token])
+        let verifyCLI = try await Tools.cli(["audit", "verify"], server: server, credentials: credentialsPath("carol"),
+                                            extra: ["BREAKGLASS_TOKEN": compliance.token])
         XCTAssertEqual(verifyCLI.status, 0, verifyCLI.stdout + verifyCLI.stderr)
         try await database.asSuperuser("""
             DO $$ BEGIN
@@ -160,16 +160,16 @@ final class RecordedAccessTests: PostgresTargetTestCase {
         let edited = try await database.lines("""
             SELECT id::text FROM audit_events WHERE event_type = 'session.statement' AND session_id = '\(id)' AND body LIKE '%SELECT 1 FROM payments%'
             """)
-        let broken = try Tools.cli(["audit", "verify"], server: server, credentials: credentialsPath("carol"),
-                                   extra: ["BREAKGLASS_TOKEN": compliance.token])
+        let broken = try await Tools.cli(["audit", "verify"], server: server, credentials: credentialsPath("carol"),
+                                         extra: ["BREAKGLASS_TOKEN": compliance.token])
         XCTAssertEqual(broken.status, 1)
         XCTAssertTrue(broken.stdout.contains("event \(edited.first ?? "?") "), broken.stdout)
     }
 
     func testTheConnectionIsCutAtRevokeAndRefusedAfterwardsAndAfterExpiry() async throws {
         let (id, proxy) = try await breakGlassRecorded()
-        let open = try Subprocess.start("/usr/bin/psql", ["-X", "-At", "-c", "SELECT pg_sleep(60)"], environment: proxyEnvironment(proxy))
-        defer { open.kill(SIGKILL); _ = open.finish() }
+        let open = try await Tools.start("/usr/bin/psql", ["-X", "-At", "-c", "SELECT pg_sleep(60)"], environment: proxyEnvironment(proxy))
+        defer { open.stop(SIGKILL) }
         // And one idle between statements: both are the broker's to end.
         let idle = try await PostgresConnection.connect(
             configuration: .init(host: "127.0.0.1", port: proxy["port"] as! Int, username: id, password: try XCTUnwrap(proxy["password"] as? String),
@@ -182,15 +182,15 @@ final class RecordedAccessTests: PostgresTargetTestCase {
         let revoked = try await adminSend(.POST, "/v1/sessions/\(id)/revoke", as: admin, json: ["reason": "INC-4521 access no longer needed"])
         XCTAssertEqual(revoked.status, 200, revoked.text)
         var result: CommandResult?
-        try await waitUntil { result = open.exited(); return result != nil }
+        try await waitUntil { result = try await open.exited(); return result != nil }
         XCTAssertNotEqual(result?.status, 0)
         let count = await server.broker.recordingProxy.connections.count(session: id)
         XCTAssertEqual(count, 0)
-        let after = try Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"], environment: proxyEnvironment(proxy))
+        let after = try await Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"], environment: proxyEnvironment(proxy))
         XCTAssertNotEqual(after.status, 0)
         XCTAssertTrue(after.stderr.contains("password authentication failed"), after.stderr)
         try await waitUntil {
-            try self.statementLog(id).filter { $0.type == "session.proxy_disconnected" && $0.details["reason"]?.contains("cut by the broker") == true }
+            try await self.statementLog(id).filter { $0.type == "session.proxy_disconnected" && $0.details["reason"]?.contains("cut by the broker") == true }
                 .count == 2
         }
         XCTAssertTrue(idle.isClosed)
@@ -199,17 +199,18 @@ final class RecordedAccessTests: PostgresTargetTestCase {
 
         let (second, secondProxy) = try await breakGlassRecorded()
         let (_, thirdProxy) = try await breakGlassRecorded()
-        XCTAssertEqual(try Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"], environment: proxyEnvironment(secondProxy)).status, 0)
+        let reconnected = try await Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"], environment: proxyEnvironment(secondProxy))
+        XCTAssertEqual(reconnected.status, 0)
         // Another active session's valid token does not open this one.
-        let crossed = try Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"],
-                                    environment: proxyEnvironment(secondProxy, token: thirdProxy["password"] as? String))
+        let crossed = try await Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"],
+                                          environment: proxyEnvironment(secondProxy, token: thirdProxy["password"] as? String))
         XCTAssertNotEqual(crossed.status, 0)
         XCTAssertTrue(crossed.stderr.contains("password authentication failed"), crossed.stderr)
         clock.advance(by: 31 * 60)
         try await waitUntil {
             try await self.server.broker.database.read { try await $0.session(id: second) }?.session.state == .expired
         }
-        let expired = try Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"], environment: proxyEnvironment(secondProxy))
+        let expired = try await Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"], environment: proxyEnvironment(secondProxy))
         XCTAssertNotEqual(expired.status, 0)
         XCTAssertTrue(expired.stderr.contains("password authentication failed"), expired.stderr)
     }
@@ -218,7 +219,7 @@ final class RecordedAccessTests: PostgresTargetTestCase {
         let (id, proxy) = try await breakGlassRecorded()
         // Closed in the store by an instance that died before revoking: the role and the proxy secrets remain.
         try await database.asSuperuser("UPDATE sessions SET state = 'ended', closed_at = now() - interval '1 hour', closed_by = 'bob' WHERE id = '\(id)'")
-        let refused = try Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"], environment: proxyEnvironment(proxy))
+        let refused = try await Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"], environment: proxyEnvironment(proxy))
         XCTAssertNotEqual(refused.status, 0, "the proxy admits active sessions only")
         let removed = try await server.broker.reconcileCredentials()
         XCTAssertEqual(removed, 1)
@@ -239,7 +240,7 @@ final class RecordedAccessTests: PostgresTargetTestCase {
         try await database.asSuperuser("UPDATE sessions SET state = 'ended', closed_at = now(), closed_by = 'bob' WHERE id = '\(id)'")
         try await waitUntil { open.isClosed }
         try await waitUntil {
-            try self.statementLog(id).contains { $0.type == "session.proxy_disconnected" && $0.details["reason"]?.contains("cut by the broker") == true }
+            try await self.statementLog(id).contains { $0.type == "session.proxy_disconnected" && $0.details["reason"]?.contains("cut by the broker") == true }
         }
     }
 
@@ -248,12 +249,12 @@ final class RecordedAccessTests: PostgresTargetTestCase {
         let budget = Int(serverSettings.rateLimits.authFailures.burst)
         // A few past the budget: the bucket refills at one a second while psql runs.
         for _ in 0..<(budget + 5) {
-            let wrong = try Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"], environment: proxyEnvironment(proxy, token: "bgp_guess"))
+            let wrong = try await Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"], environment: proxyEnvironment(proxy, token: "bgp_guess"))
             XCTAssertNotEqual(wrong.status, 0)
         }
-        let right = try Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"], environment: proxyEnvironment(proxy))
+        let right = try await Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"], environment: proxyEnvironment(proxy))
         XCTAssertNotEqual(right.status, 0, "the address spent its budget of failed logins")
-        let statements = try statementLog(id).filter { $0.type == "session.proxy_connected" }
+        let statements = try await statementLog(id).filter { $0.type == "session.proxy_connected" }
         XCTAssertEqual(statements.count, 0)
     }
 
@@ -271,8 +272,8 @@ final class RecordedAccessTests: PostgresTargetTestCase {
     }
 
     func testARedactingTargetKeepsParameterValuesOutOfTheRecord() async throws {
-        let set = try Tools.cli(["admin", "set-target", "payments-db", "--redact-parameters", "--totp", try code(admin.secret)], server: server,
-                                credentials: credentialsPath("alice"), extra: ["BREAKGLASS_TOKEN": admin.token])
+        let set = try await Tools.cli(["admin", "set-target", "payments-db", "--redact-parameters", "--totp", try code(admin.secret)], server: server,
+                                      credentials: credentialsPath("alice"), extra: ["BREAKGLASS_TOKEN": admin.token])
         XCTAssertEqual(set.status, 0, set.stderr)
         nextStep()
         let (id, proxy) = try await breakGlassRecorded()
@@ -285,11 +286,12 @@ final class RecordedAccessTests: PostgresTargetTestCase {
             .collect().first?.decode(Int.self)
         XCTAssertEqual(amount, 4521)
         try await connection.close()
-        try await waitUntil { try self.statementLog(id).contains { $0.type == "session.statement_result" } }
-        let statement = try XCTUnwrap(try statementLog(id).first { $0.type == "session.statement" && $0.details["protocol"] == "extended" })
+        try await waitUntil { try await self.statementLog(id).contains { $0.type == "session.statement_result" } }
+        let log = try await statementLog(id)
+        let statement = try XCTUnwrap(log.first { $0.type == "session.statement" && $0.details["protocol"] == "extended" })
         XCTAssertEqual(statement.details["sql"], "SELECT amount FROM payments WHERE id = $1::int", "statement text is always kept")
         XCTAssertEqual(statement.details["parameters"], "[\"<redacted 1 bytes>\"]")
-        let targets = try Tools.cli(["admin", "targets"], server: server, credentials: credentialsPath("alice"), extra: ["BREAKGLASS_TOKEN": admin.token])
+        let targets = try await Tools.cli(["admin", "targets"], server: server, credentials: credentialsPath("alice"), extra: ["BREAKGLASS_TOKEN": admin.token])
         XCTAssertTrue(targets.stdout.contains("access=recorded redact-parameters"), targets.stdout)
     }
 
@@ -298,11 +300,12 @@ final class RecordedAccessTests: PostgresTargetTestCase {
         var env = proxyEnvironment(proxy)
         env["PGOPTIONS"] = "-c statement_timeout=0 -c search_path=pg_temp"
         env["PGAPPNAME"] = "innocent"
-        let shown = try Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT current_setting('statement_timeout') || ' ' || current_setting('application_name')"],
-                                  environment: env)
+        let shown = try await Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT current_setting('statement_timeout') || ' ' || current_setting('application_name')"],
+                                        environment: env)
         XCTAssertEqual(shown.status, 0, shown.stderr)
         XCTAssertEqual(shown.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "5min breakglass \(id)")
-        let connected = try XCTUnwrap(try statementLog(id).first { $0.type == "session.proxy_connected" })
+        let log = try await statementLog(id)
+        let connected = try XCTUnwrap(log.first { $0.type == "session.proxy_connected" })
         XCTAssertTrue(connected.details["parameters"]?.contains("application_name=breakglass \(id)") ?? false, "\(connected.details)")
         XCTAssertFalse(connected.details["parameters"]?.contains("options") ?? true)
     }
@@ -321,8 +324,9 @@ final class RecordedAccessTests: PostgresTargetTestCase {
             }
             try await LoopbackSocket.sendAndClose(payload, port: port)
         }
-        XCTAssertEqual(try Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"], environment: proxyEnvironment(proxy)).stdout, "1\n")
-        let statements = try statementLog(id).filter { $0.type == "session.statement" }
+        let answered = try await Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"], environment: proxyEnvironment(proxy))
+        XCTAssertEqual(answered.stdout, "1\n")
+        let statements = try await statementLog(id).filter { $0.type == "session.statement" }
         XCTAssertEqual(statements.map { $0.details["sql"] }, ["SELECT 1"])
     }
 }

@@ -19,17 +19,17 @@ final class RecordedTLSTests: BrokerTestCase {
     override func tearDown() async throws {
         await proxy?.stop()
         serving?.cancel()
-        cluster?.stop()
+        await cluster?.stop()
         try await super.tearDown()
     }
 
     func testBothLegsAreEncryptedAndPsqlVerifiesTheProxy() async throws {
         let cert = scratch.appendingPathComponent("cert.pem").path, key = scratch.appendingPathComponent("key.pem").path
-        let made = try Tools.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                                                      "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
-                                                      "-addext", "subjectAltName=IP:127.0.0.1"])
+        let made = try await Tools.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                                                            "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
+                                                            "-addext", "subjectAltName=IP:127.0.0.1"])
         XCTAssertEqual(made.status, 0, made.stderr)
-        let target = try TargetCluster(tls: (cert, key))
+        let target = try await TargetCluster(tls: (cert, key))
         cluster = target
         try await target.makeRunbookRoles(managerPassword: managerPassword)
         // The proxy with the broker's certificate, as `serve --tls-cert/--tls-key --proxy-port` runs it.
@@ -46,9 +46,9 @@ final class RecordedTLSTests: BrokerTestCase {
             "managing_role": "breakglass_manager", "managing_password": managerPassword, "grant_role": "payments_oncall_rw", "access": "recorded",
         ])
         XCTAssertEqual(saved.status, 201, saved.text)
-        let request = try Tools.cli(["request", "payments-pg", "--reason", "INC-4521 lock pile-up, kill blockers", "--incident", "INC-4521",
-                                     "--totp", try code(engineer.secret), "--json"],
-                                    server: server, credentials: credentialsPath("bob"), extra: ["BREAKGLASS_TOKEN": engineer.token])
+        let request = try await Tools.cli(["request", "payments-pg", "--reason", "INC-4521 lock pile-up, kill blockers", "--incident", "INC-4521",
+                                           "--totp", try code(engineer.secret), "--json"],
+                                          server: server, credentials: credentialsPath("bob"), extra: ["BREAKGLASS_TOKEN": engineer.token])
         XCTAssertEqual(request.status, 0, request.stderr)
         let grant = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(request.stdout.utf8)) as? [String: Any])
         let id = try XCTUnwrap((grant["session"] as? [String: Any])?["id"] as? String)
@@ -63,12 +63,12 @@ final class RecordedTLSTests: BrokerTestCase {
         XCTAssertFalse(request.stdout.contains(proxyToken) || request.stderr.contains(proxyToken))
 
         let extra = ["BREAKGLASS_TOKEN": engineer.token, "BREAKGLASS_PSQL": "/usr/bin/psql", "BREAKGLASS_CA_FILE": cert]
-        let env = try Tools.cli(["psql", id, "--print-env"], server: server, credentials: credentialsPath("bob"), extra: extra)
+        let env = try await Tools.cli(["psql", id, "--print-env"], server: server, credentials: credentialsPath("bob"), extra: extra)
         XCTAssertTrue(env.stdout.contains("export PGSSLMODE=verify-full"), env.stdout)
         XCTAssertTrue(env.stdout.contains("export PGSSLROOTCERT=\(cert)"), env.stdout)
-        let psql = try Tools.cli(["psql", id, "--", "-At", "-v", "ON_ERROR_STOP=1", "-c", "\\conninfo",
-                                  "-c", "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"],
-                                 server: server, credentials: credentialsPath("bob"), extra: extra)
+        let psql = try await Tools.cli(["psql", id, "--", "-At", "-v", "ON_ERROR_STOP=1", "-c", "\\conninfo",
+                                        "-c", "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"],
+                                       server: server, credentials: credentialsPath("bob"), extra: extra)
         XCTAssertEqual(psql.status, 0, psql.stderr)
         XCTAssertTrue(psql.stdout.contains("SSL connection (protocol: TLSv1."), psql.stdout)
         XCTAssertEqual(psql.stdout.split(separator: "\n").last, "t", "the proxy's connection to the target is TLS: \(psql.stdout)")
@@ -77,7 +77,7 @@ final class RecordedTLSTests: BrokerTestCase {
         // middle's injection) is never read as a login: TLS is in front of the decoder from the moment the
         // SSLRequest was decoded (or, in the same read, the decoder refuses it), so what follows the 'S' is a
         // TLS alert or a close, never an 'R'. The timing cannot force the race; this pins the behaviour.
-        let injected = try Tools.run("/usr/bin/env", ["python3", "-c", """
+        let injected = try await Tools.run("/usr/bin/env", ["python3", "-c", """
             import socket, struct, sys, time
             s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5)
             s.sendall(struct.pack('!ii', 8, 80877103))
@@ -97,8 +97,8 @@ final class RecordedTLSTests: BrokerTestCase {
         XCTAssertNotEqual(injected.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "52", "the cleartext startup was answered as a login")
 
         // A client that trusts other roots does not log in: psql really checks the proxy's certificate.
-        let otherRoots = try Tools.cli(["psql", id, "--", "-At", "-c", "SELECT 1"], server: server, credentials: credentialsPath("bob"),
-                                       extra: extra.merging(["BREAKGLASS_CA_FILE": "/etc/ssl/certs/ca-certificates.crt"]) { $1 })
+        let otherRoots = try await Tools.cli(["psql", id, "--", "-At", "-c", "SELECT 1"], server: server, credentials: credentialsPath("bob"),
+                                             extra: extra.merging(["BREAKGLASS_CA_FILE": "/etc/ssl/certs/ca-certificates.crt"]) { $1 })
         XCTAssertNotEqual(otherRoots.status, 0)
         XCTAssertTrue(otherRoots.stderr.contains("certificate verify failed"), otherRoots.stderr)
     }

@@ -42,9 +42,9 @@ class RetroTestCase: BrokerTestCase {
         return user
     }
 
-    override func cli(_ args: [String], as user: String, stdin: String? = nil) throws -> CommandResult {
-        try Tools.cli(args, server: server, credentials: credentialsPath(user), stdin: stdin,
-                      extra: tokens[user].map { ["BREAKGLASS_TOKEN": $0] } ?? [:])
+    override func cli(_ args: [String], as user: String, stdin: String? = nil) async throws -> CommandResult {
+        try await Tools.cli(args, server: server, credentials: credentialsPath(user), stdin: stdin,
+                            extra: tokens[user].map { ["BREAKGLASS_TOKEN": $0] } ?? [:])
     }
 
     override func tearDown() async throws {
@@ -92,16 +92,16 @@ class RetroTestCase: BrokerTestCase {
         let body = try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])
         var headers = ["X-GitHub-Event": event, "X-GitHub-Delivery": delivery, "Content-Type": "application/json",
                        "User-Agent": "GitHub-Hookshot/test"]
-        if let secret { headers["X-Hub-Signature-256"] = try signature ?? Self.pythonSignature(secret: secret, body: body) }
+        if let secret { headers["X-Hub-Signature-256"] = try await signature.asyncOr { try await Self.pythonSignature(secret: secret, body: body) } }
         return try await http.send(.POST, "/v1/hooks/github", rawBody: body, headers: headers)
     }
 
     /// Signed the way GitHub documents it, by an implementation that is not ours (Python's hmac).
-    static func pythonSignature(secret: String, body: Data) throws -> String {
+    static func pythonSignature(secret: String, body: Data) async throws -> String {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("gh-\(UUID().uuidString).json")
         try body.write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let result = try Tools.run("/usr/bin/env", [
+        let result = try await Tools.run("/usr/bin/env", [
             "python3", "-c", "import hmac, hashlib, sys; print('sha256=' + hmac.new(sys.argv[1].encode(), open(sys.argv[2], 'rb').read(), hashlib.sha256).hexdigest())",
             secret, file.path,
         ])

@@ -21,7 +21,7 @@ final class RuntimeRoleTests: BrokerTestCase {
     func testOneDatabaseURLForTheSchemaOwnerIsRefused() async throws {
         let run = try await BrokerProcess.run(try environment(databaseURL: database.owner.urlWithPassword))
         guard case .exited(let result) = run else {
-            if case .serving(let process, _) = run { process.kill(SIGTERM); _ = process.finish() }
+            if case .serving(let process, _) = run { process.signal(SIGTERM); _ = try await process.finish() }
             return XCTFail("breakglassd served as the schema owner")
         }
         XCTAssertEqual(result.status, 64, result.stderr)
@@ -39,8 +39,8 @@ final class RuntimeRoleTests: BrokerTestCase {
             let env = try environment(databaseURL: database.owner.urlWithPassword).merging(extra) { $1 }
             let broker = try await BrokerProcess.start(env, arguments: arguments)
             let health = try await HTTPTestClient(baseURL: broker.url).send(.GET, "/healthz")
-            broker.process.kill(SIGTERM)
-            _ = broker.process.finish()
+            broker.process.signal(SIGTERM)
+            _ = try await broker.process.finish()
             XCTAssertEqual(health.status, 200, "\(extra) \(arguments)")
         }
     }
@@ -49,8 +49,8 @@ final class RuntimeRoleTests: BrokerTestCase {
         let env = try environment(databaseURL: database.runtime.urlWithPassword, migrationURL: database.owner.urlWithPassword)
         let broker = try await BrokerProcess.start(env)
         let ready = try await HTTPTestClient(baseURL: broker.url).send(.GET, "/readyz")
-        broker.process.kill(SIGTERM)
-        _ = broker.process.finish()
+        broker.process.signal(SIGTERM)
+        _ = try await broker.process.finish()
         XCTAssertEqual(ready.status, 200, ready.text)
     }
 

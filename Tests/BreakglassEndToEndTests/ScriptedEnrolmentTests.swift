@@ -9,7 +9,7 @@ final class ScriptedEnrolmentTests: BrokerTestCase {
         let grant = try await server.broker.createUser(name: "carol", roles: [.engineer], actor: nil, origin: .server)
         let secretFile = scratch.appendingPathComponent("carol-secret.json").path
 
-        let first = try cli(["enroll", grant.enrollmentCode, "--secret-out", secretFile], as: "carol")
+        let first = try await cli(["enroll", grant.enrollmentCode, "--secret-out", secretFile], as: "carol")
         XCTAssertEqual(first.status, 0, first.stderr)
         XCTAssertTrue(first.stdout.contains("breakglass enroll --confirm \(grant.enrollmentCode) --totp"), first.stdout)
         let mode = try FileManager.default.attributesOfItem(atPath: secretFile)[.posixPermissions] as! Int
@@ -20,14 +20,15 @@ final class ScriptedEnrolmentTests: BrokerTestCase {
         XCTAssertFalse(first.stdout.contains(secret), "the secret goes to the file only")
 
         // The file is never overwritten (a second run, or a planted file, is refused).
-        let again = try cli(["enroll", grant.enrollmentCode, "--secret-out", secretFile], as: "carol")
+        let again = try await cli(["enroll", grant.enrollmentCode, "--secret-out", secretFile], as: "carol")
         XCTAssertEqual(again.status, 64, again.stderr)
 
-        let confirmed = try cli(["enroll", "--confirm", grant.enrollmentCode, "--totp", try code(secret)], as: "carol")
+        let confirmed = try await cli(["enroll", "--confirm", grant.enrollmentCode, "--totp", try code(secret)], as: "carol")
         XCTAssertEqual(confirmed.status, 0, confirmed.stderr)
-        XCTAssertEqual(try cli(["whoami"], as: "carol").stdout, "carol (engineer)\n")
+        let whoami = try await cli(["whoami"], as: "carol")
+        XCTAssertEqual(whoami.stdout, "carol (engineer)\n")
 
-        let both = try cli(["enroll", "--confirm", grant.enrollmentCode, "--secret-out", secretFile], as: "carol")
+        let both = try await cli(["enroll", "--confirm", grant.enrollmentCode, "--secret-out", secretFile], as: "carol")
         XCTAssertEqual(both.status, 64, "the two steps are exclusive: \(both.stderr)")
     }
 }

@@ -8,10 +8,10 @@ final class ShellCompletionTests: XCTestCase {
     let subcommands = ["breakglass": ["request", "enroll", "notify", "set-channel", "compliance", "audit"],
                        "breakglassd": ["serve", "migrate", "check", "admin"]]
 
-    func testEveryShellGetsCompletionsNamingTheSubcommands() throws {
+    func testEveryShellGetsCompletionsNamingTheSubcommands() async throws {
         for (binary, names) in subcommands {
             for shell in ["bash", "zsh", "fish"] {
-                let result = try Tools.run(Tools.binDirectory.appendingPathComponent(binary).path, ["--generate-completion-script", shell])
+                let result = try await Tools.run(Tools.binDirectory.appendingPathComponent(binary).path, ["--generate-completion-script", shell])
                 XCTAssertEqual(result.status, 0, "\(binary) \(shell): \(result.stderr)")
                 for name in names {
                     XCTAssertTrue(result.stdout.contains(name), "\(binary) \(shell) completion lacks \(name)")
@@ -20,12 +20,12 @@ final class ShellCompletionTests: XCTestCase {
         }
     }
 
-    func testTheInstallScriptWritesEachShellsFilesAndBashParsesThem() throws {
+    func testTheInstallScriptWritesEachShellsFilesAndBashParsesThem() async throws {
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("bg-home-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: home) }
         let path = Tools.binDirectory.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
-        let result = try Tools.run(TestDatabase.repositoryRoot.appendingPathComponent("scripts/install-completions.sh").path, [],
-                                   environment: ["HOME": home.path, "PATH": path, "XDG_DATA_HOME": "", "XDG_CONFIG_HOME": ""])
+        let result = try await Tools.run(TestDatabase.repositoryRoot.appendingPathComponent("scripts/install-completions.sh").path, [],
+                                         environment: ["HOME": home.path, "PATH": path, "XDG_DATA_HOME": "", "XDG_CONFIG_HOME": ""])
         XCTAssertEqual(result.status, 0, result.stderr)
         for name in ["breakglass", "breakglassd"] {
             for file in [".local/share/bash-completion/completions/\(name)", ".local/share/zsh/site-functions/_\(name)",
@@ -33,7 +33,7 @@ final class ShellCompletionTests: XCTestCase {
                 let size = (try? FileManager.default.attributesOfItem(atPath: home.appendingPathComponent(file).path)[.size] as? Int) ?? 0
                 XCTAssertGreaterThan(size, 100, file)
             }
-            let syntax = try Tools.run("/bin/bash", ["-n", home.appendingPathComponent(".local/share/bash-completion/completions/\(name)").path])
+            let syntax = try await Tools.run("/bin/bash", ["-n", home.appendingPathComponent(".local/share/bash-completion/completions/\(name)").path])
             XCTAssertEqual(syntax.status, 0, syntax.stderr)
         }
     }

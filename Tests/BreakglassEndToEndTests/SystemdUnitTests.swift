@@ -18,7 +18,7 @@ final class SystemdUnitTests: XCTestCase {
         return out
     }
 
-    func testSystemdAcceptsTheUnit() throws {
+    func testSystemdAcceptsTheUnit() async throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze") else {
             return XCTFail("systemd-analyze is missing (Debian's systemd package)")
         }
@@ -30,7 +30,7 @@ final class SystemdUnitTests: XCTestCase {
         let text = try String(contentsOf: unitFile, encoding: .utf8)
             .replacingOccurrences(of: "/usr/local/bin/breakglassd", with: Tools.binDirectory.appendingPathComponent("breakglassd").path)
         try text.write(to: copy, atomically: true, encoding: .utf8)
-        let result = try Tools.run("/usr/bin/systemd-analyze", ["verify", copy.path])
+        let result = try await Tools.run("/usr/bin/systemd-analyze", ["verify", copy.path])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(result.stdout + result.stderr, "", "systemd warns about nothing (an unknown key is only a warning)")
     }

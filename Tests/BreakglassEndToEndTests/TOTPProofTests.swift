@@ -7,7 +7,7 @@ final class TOTPProofTests: BrokerTestCase {
     func testTwentyConcurrentRequestsWithOneCodeYieldExactlyOneCredential() async throws {
         let alice = try await enrolledUser("alice", roles: [.admin, .engineer])
         try await makeTarget("payments-db", admin: alice)
-        let code = try code(alice.secret)
+        let code = try await code(alice.secret)
         let http = http
         let replies = try await withThrowingTaskGroup(of: HTTPTestClient.Reply.self) { group in
             for _ in 0..<20 {
@@ -41,7 +41,7 @@ final class TOTPProofTests: BrokerTestCase {
         try await makeTarget("payments-db", admin: alice)
         let first = try await requestSession(target: "payments-db", token: alice.token, secret: alice.secret)
         XCTAssertEqual(first.status, 201, first.text)
-        let spent = try code(alice.secret)
+        let spent = try await code(alice.secret)
         nextStep()
         let second = try await requestSession(target: "payments-db", token: alice.token, secret: alice.secret)
         XCTAssertEqual(second.status, 201, second.text)
@@ -58,7 +58,7 @@ final class TOTPProofTests: BrokerTestCase {
         let admin = try await enrolledUser("root", roles: [.admin])
         let bob = try await enrolledUser("bob", roles: [.engineer])
         try await makeTarget("payments-db", admin: admin)
-        let good = try code(bob.secret)
+        let good = try await code(bob.secret)
         let wrong = String(format: "%06d", (Int(good)! + 1) % 1_000_000)
         var last: HTTPTestClient.Reply?
         for attempt in 1...5 {
@@ -142,8 +142,8 @@ final class TOTPProofTests: BrokerTestCase {
         let raw = Base32.decode(alice.secret)!
         let hex = raw.map { String(format: "%02x", $0) }.joined()
         let owner = database.owner
-        let dump = try Tools.run(pgBin("pg_dump"), ["-h", owner.host, "-p", String(owner.port), "-U", owner.user, "--inserts", owner.database],
-                                 environment: ["PGPASSWORD": owner.password ?? ""])
+        let dump = try await Tools.run(pgBin("pg_dump"), ["-h", owner.host, "-p", String(owner.port), "-U", owner.user, "--inserts", owner.database],
+                                       environment: ["PGPASSWORD": owner.password ?? ""])
         XCTAssertEqual(dump.status, 0, dump.stderr)
         XCTAssertTrue(dump.stdout.contains("totp_seed_enc"), "the dump contains the users table")
         XCTAssertFalse(dump.stdout.contains(alice.secret))
@@ -168,8 +168,8 @@ final class FailClosedTests: BrokerTestCase {
             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database.name)' AND usename = '\(TestDatabase.runtimeUser)'
             """)
         let env = ["BREAKGLASS_TOKEN": alice.token]
-        let result = try Tools.cli(["request", "payments-db", "--reason", "INC-9 unblock the settlement batch", "--incident", "INC-9",
-                                    "--totp", try code(alice.secret)], server: server, credentials: credentialsPath("x"), extra: env)
+        let result = try await Tools.cli(["request", "payments-db", "--reason", "INC-9 unblock the settlement batch", "--incident", "INC-9",
+                                          "--totp", try code(alice.secret)], server: server, credentials: credentialsPath("x"), extra: env)
         XCTAssertEqual(result.status, 69, result.stderr)
         XCTAssertEqual(result.stderr, "breakglass: the audit database is unreachable; nothing was issued\n")
         XCTAssertFalse(result.stdout.contains("eyJ"), "no credential printed")

@@ -22,22 +22,22 @@ final class TokenLifetimeTests: BrokerTestCase {
         XCTAssertEqual(unknown.errorCode, "login_failed", "an unknown user reads like a wrong code")
 
         // The CLI: login saves the new token where enroll did.
-        let login = try cli(["login", "bob", "--totp", try code(bob.secret)], as: "bob")
+        let login = try await cli(["login", "bob", "--totp", try code(bob.secret)], as: "bob")
         XCTAssertEqual(login.status, 0, login.stderr)
-        let whoami = try cli(["whoami"], as: "bob")
+        let whoami = try await cli(["whoami"], as: "bob")
         XCTAssertEqual(whoami.stdout, "bob (engineer)\n", whoami.stderr)
         nextStep()
 
-        let tokens = try cli(["tokens", "list", "--json"], as: "bob")
+        let tokens = try await cli(["tokens", "list", "--json"], as: "bob")
         XCTAssertEqual(tokens.status, 0, tokens.stderr)
         let entries = try JSONSerialization.jsonObject(with: Data(tokens.stdout.utf8)) as? [[String: Any]] ?? []
         XCTAssertEqual(entries.count, 2)
         let current = try XCTUnwrap(entries.first { $0["issued_via"] as? String == "login" }?["id"] as? String)
 
         // Revoking the token (a lost laptop) ends it at once.
-        let revoke = try cli(["tokens", "revoke", current], as: "bob")
+        let revoke = try await cli(["tokens", "revoke", current], as: "bob")
         XCTAssertEqual(revoke.status, 0, revoke.stderr)
-        let after = try cli(["whoami"], as: "bob")
+        let after = try await cli(["whoami"], as: "bob")
         XCTAssertEqual(after.status, 77, after.stdout)
         let revokedEvents = try await database.count("SELECT count(*)::bigint FROM audit_events WHERE event_type = 'user.token_revoked'")
         XCTAssertEqual(revokedEvents, 1)

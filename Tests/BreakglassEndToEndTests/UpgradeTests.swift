@@ -186,7 +186,7 @@ final class UpgradeTests: XCTestCase {
         }
 
         // The engineer enrolled under the old build breaks glass with a fresh code from their authenticator.
-        let code = try Tools.oathtool(secret: legacy.engineer.secret, at: legacy.now)
+        let code = try await Tools.oathtool(secret: legacy.engineer.secret, at: legacy.now)
         let session = try await http.send(.POST, "/v1/sessions", token: legacy.engineer.token, json: [
             "target": "payments-db", "reason": "INC-95 after the upgrade", "incident": "INC-95", "ttl": "15m", "totp": code,
         ])

@@ -1,4 +1,5 @@
 import BreakglassProxy
+import BreakglassSystem
 import Foundation
 import NIOCore
 import NIOPosix
@@ -123,17 +124,8 @@ private final class ScriptedServer: ChannelInboundHandler {
 
 /// Runs a PostgreSQL client binary to completion; returns its exit status and output.
 func runClient(_ path: String, _ arguments: [String], password: String) async throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
     // Only what the client needs: no PGSERVICE, PGSSLMODE or PGHOST from the caller's environment.
-    process.environment = ["PGPASSWORD": password, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PGCLIENTENCODING": "UTF8"]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    // Read before waiting so that a chatty client cannot fill the pipe and block.
-    let output = try await Task.detached { try pipe.fileHandleForReading.readToEnd() ?? Data() }.value
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    let environment = ["PGPASSWORD": password, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PGCLIENTENCODING": "UTF8"]
+    let outcome = try await ChildProcess(path, arguments, environment: environment).run(mergingErrorIntoOutput: true)
+    return (outcome.status, outcome.stdout)
 }

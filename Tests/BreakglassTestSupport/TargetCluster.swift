@@ -26,7 +26,7 @@ public final class TargetCluster: @unchecked Sendable {
 
     /// Creates and starts it; `preload` goes into `shared_preload_libraries`; with `tls` (PEM certificate and
     /// key files) it also accepts TLS connections.
-    public init(preload: [String] = [], tls: (certificate: String, key: String)? = nil) throws {
+    public init(preload: [String] = [], tls: (certificate: String, key: String)? = nil) async throws {
         let versions = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []).compactMap(Int.init).sorted(by: >)
         guard let version = versions.first else { throw BreakglassError(.internalFailure, "target_cluster", "no PostgreSQL server binaries") }
         binDirectory = "/usr/lib/postgresql/\(version)/bin"
@@ -37,10 +37,10 @@ public final class TargetCluster: @unchecked Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         let pwfile = directory.appendingPathComponent("pw")
         try password.write(to: pwfile, atomically: true, encoding: .utf8)
-        if !runAs.isEmpty { try Self.check(Tools.run("/bin/chown", ["-R", "postgres", directory.path]), "chown") }
-        try Self.check(Tools.run(runAs.first ?? "\(binDirectory)/initdb",
-                                 Array(runAs.dropFirst()) + (runAs.isEmpty ? [] : ["\(binDirectory)/initdb"]) +
-                                 ["-D", data, "-U", "postgres", "--auth=scram-sha-256", "--pwfile=\(pwfile.path)", "-E", "UTF8", "--locale=C"]),
+        if !runAs.isEmpty { try Self.check(await Tools.run("/bin/chown", ["-R", "postgres", directory.path]), "chown") }
+        try Self.check(await Tools.run(runAs.first ?? "\(binDirectory)/initdb",
+                                       Array(runAs.dropFirst()) + (runAs.isEmpty ? [] : ["\(binDirectory)/initdb"]) +
+                                       ["-D", data, "-U", "postgres", "--auth=scram-sha-256", "--pwfile=\(pwfile.path)", "-E", "UTF8", "--locale=C"]),
                        "initdb")
         try? FileManager.default.removeItem(at: pwfile)
         let preloadLine = preload.isEmpty ? "" : "shared_preload_libraries = '\(preload.joined(separator: ","))'\n"
@@ -51,7 +51,7 @@ public final class TargetCluster: @unchecked Sendable {
                 let destination = URL(fileURLWithPath: data).appendingPathComponent(name).path
                 try FileManager.default.copyItem(atPath: source, toPath: destination)
                 try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: destination)
-                if !runAs.isEmpty { try Self.check(Tools.run("/bin/chown", ["postgres", destination]), "chown") }
+                if !runAs.isEmpty { try Self.check(await Tools.run("/bin/chown", ["postgres", destination]), "chown") }
             }
             tlsLines = "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"
         }
@@ -74,18 +74,18 @@ public final class TargetCluster: @unchecked Sendable {
         handle.seekToEndOfFile()
         handle.write(Data(settings.utf8))
         try handle.close()
-        try Self.check(pgCtl(["-D", data, "-l", directory.appendingPathComponent("start.log").path, "-w", "-t", "60", "start"]), "pg_ctl start")
+        try Self.check(await pgCtl(["-D", data, "-l", directory.appendingPathComponent("start.log").path, "-w", "-t", "60", "start"]), "pg_ctl start")
     }
 
     var data: String { directory.appendingPathComponent("data").path }
 
-    func pgCtl(_ arguments: [String]) throws -> CommandResult {
-        try Tools.run(runAs.first ?? "\(binDirectory)/pg_ctl", Array(runAs.dropFirst()) + (runAs.isEmpty ? [] : ["\(binDirectory)/pg_ctl"]) + arguments)
+    func pgCtl(_ arguments: [String]) async throws -> CommandResult {
+        try await Tools.run(runAs.first ?? "\(binDirectory)/pg_ctl", Array(runAs.dropFirst()) + (runAs.isEmpty ? [] : ["\(binDirectory)/pg_ctl"]) + arguments)
     }
 
     /// Stops it and removes everything it wrote.
-    public func stop() {
-        _ = try? pgCtl(["-D", data, "-m", "immediate", "-w", "stop"])
+    public func stop() async {
+        _ = try? await pgCtl(["-D", data, "-m", "immediate", "-w", "stop"])
         try? FileManager.default.removeItem(at: directory)
     }
 
