@@ -3,7 +3,8 @@
 # (the embedded default and the test clusters) and oathtool (the independent TOTP implementation the
 # tests check against); with --for-tests also chromium, the headless browser the compliance page is
 # tested in, qrencode, which draws the enrolment QR code, promtool, which checks the example Prometheus
-# alert rules, and pgaudit for the PostgreSQL server (a test's target cluster loads it). Safe to run repeatedly.
+# alert rules, pgaudit for the PostgreSQL server (a test's target cluster loads it), and schemathesis (from
+# PyPI), which fuzzes the running broker from its OpenAPI document. Safe to run repeatedly.
 set -euo pipefail
 
 need=()
@@ -18,6 +19,8 @@ if [ "${1:-}" = "--for-tests" ]; then
     # pgaudit, for the test whose target cluster preloads it (the session role's statements as AUDIT lines).
     pgmajor=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 | cut -d/ -f5)
     if [ -n "$pgmajor" ] && [ ! -e "/usr/lib/postgresql/$pgmajor/lib/pgaudit.so" ]; then need+=("postgresql-$pgmajor-pgaudit"); fi
+    # Debian's python3 makes virtual environments only with python3-venv.
+    python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 fi
 
 if [ ${#need[@]} -gt 0 ]; then
@@ -31,3 +34,16 @@ if [ ${#need[@]} -gt 0 ]; then
         || { apt-get update >/dev/null && apt-get install -y --no-install-recommends "${need[@]}" >/dev/null; }
 fi
 command -v swift >/dev/null 2>&1 || { echo "swift is not on PATH (Swift 6 toolchain required)" >&2; exit 1; }
+
+if [ "${1:-}" = "--for-tests" ]; then
+    # Debian's Python refuses system-wide pip installs: schemathesis gets a virtual environment of its own in the
+    # user's cache, outside the repository, where APIContractTests finds it. Pinned: the test uses its CLI flags.
+    version=4.32.5
+    home="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
+    venv="${XDG_CACHE_HOME:-$home/.cache}/breakglass/schemathesis"
+    if [ "$("$venv/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, version $version" ]; then
+        echo "installing schemathesis $version into $venv ..." >&2
+        { python3 -m venv "$venv" && "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$version"; } >/dev/null \
+            || { echo "could not install schemathesis $version into $venv" >&2; exit 1; }
+    fi
+fi

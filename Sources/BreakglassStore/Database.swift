@@ -88,10 +88,16 @@ public struct Database: Sendable {
         return try result.get()
     }
 
+    static let invalidText = BreakglassError(.invalidInput, "invalid_text",
+                                             "a name, id or text in the request contains a NUL character, which cannot be stored; nothing was changed")
+
     static func translate(_ error: any Error, logger: Logger) -> any Error {
         if error is BreakglassError || error is CancellationError { return error }
         if let psql = error as? PSQLError {
             let state = psql.serverInfo?[.sqlState] ?? ""
+            // character_not_in_repertoire: a NUL (or bytes that are not UTF-8) in a name, id or text the client sent,
+            // which PostgreSQL text cannot hold. The broker never makes such text itself: it is bad input, not a fault.
+            if state == "22021" { return invalidText }
             logger.error("database error", metadata: ["db.sqlstate": "\(state)", "db.code": "\(psql.code)",
                                                       "db.message": "\(psql.serverInfo?[.message] ?? "")"])
             if psql.serverInfo == nil || unavailableStates.contains(where: state.hasPrefix) { return BreakglassError.storeUnavailable }

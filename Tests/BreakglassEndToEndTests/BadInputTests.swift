@@ -1,6 +1,7 @@
 import BreakglassCore
 import BreakglassTestSupport
 import Foundation
+import NIOHTTP1
 import XCTest
 
 /// Every kind of bad input gets a precise 4xx JSON error (or CLI message and exit code) and writes nothing.
@@ -38,6 +39,54 @@ final class BadInputTests: BrokerTestCase {
         XCTAssertEqual(failures, 0, "bad input is refused before the code is checked, so it neither spends nor counts it")
         let good = try await http.send(.POST, "/v1/sessions", token: alice.token, json: valid)
         XCTAssertEqual(good.status, 201, "the same code still works after the refusals: \(good.text)")
+    }
+
+    /// PostgreSQL text cannot hold a NUL character: a name, id or code carrying one (as the fuzzer sends) is bad
+    /// input, refused with a 4xx before it reaches the database, never a 500.
+    func testNulCharactersInNamesAndIdsAreBadInputNotServerErrors() async throws {
+        let alice = try await enrolledUser("alice", roles: [.admin, .engineer])
+        let carol = try await enrolledUser("carol", roles: [.compliance])
+        let nul = "%00"
+        let reads: [(String, String)] = [
+            ("token owner", "/v1/tokens?user=al\(nul)ice"), ("delivery log session", "/v1/notify/log?session=bg_\(nul)x"),
+            ("session", "/v1/sessions/bg_\(nul)x"), ("statements", "/v1/sessions/bg_\(nul)x/statements"),
+            ("story", "/v1/compliance/sessions/bg_\(nul)x"), ("evidence", "/v1/compliance/sessions/bg_\(nul)x/evidence"),
+            ("drill report", "/v1/drills/bg_\(nul)x/report"),
+        ]
+        for (name, path) in reads {
+            for token in [alice.token, carol.token] {
+                let reply = try await http.send(.GET, path, token: token)
+                XCTAssertTrue((400..<500).contains(reply.status), "\(name): \(reply.status) \(reply.text)")
+            }
+        }
+        let writes: [(String, String, [String: Any])] = [
+            ("end", "/v1/sessions/bg_\(nul)x/end", [:]), ("revoke", "/v1/sessions/bg_\(nul)x/revoke", ["reason": "INC-1 stop it now"]),
+            ("extend", "/v1/sessions/bg_\(nul)x/extend", ["ttl": "5m", "totp": "123456"]),
+            ("link", "/v1/retro/bg_\(nul)x/link", ["url": "https://github.com/acme/payments/pull/1"]),
+            ("approve", "/v1/compliance/sessions/bg_\(nul)x/approve", ["note": "fine"]),
+            ("accept candidate", "/v1/compliance/sessions/bg_\(nul)x/accept-candidate", ["url": "https://github.com/acme/payments/pull/1"]),
+            ("token revoke", "/v1/tokens/ab\(nul)cd/revoke", [:]), ("channel test", "/v1/notify/channels/si\(nul)em/test", [:]),
+            ("login", "/v1/login", ["user": "al\u{0}ice", "totp": "123456"]),
+            ("enrolment", "/v1/enrollment/start", ["code": "AB\u{0}CD"]),
+            ("session target", "/v1/sessions", ["target": "pay\u{0}", "reason": "INC-1 clear the lock pile-up", "incident": "INC-1",
+                                                "totp": "123456"]),
+        ]
+        for (name, path, body) in writes {
+            for token in [alice.token, carol.token] {
+                let reply = try await http.send(.POST, path, token: token, json: body)
+                XCTAssertTrue((400..<500).contains(reply.status), "\(name): \(reply.status) \(reply.text)")
+            }
+        }
+        // Admin changes read their names only after the step-up: a valid code each.
+        let adminWrites: [(String, HTTPMethod, String, [String: Any])] = [
+            ("unlock", .POST, "/v1/users/al\(nul)ice/unlock", [:]), ("enrolment code", .POST, "/v1/users/al\(nul)ice/enrollment", [:]),
+            ("github login", .PUT, "/v1/users/al\(nul)ice/github", ["login": "alice"]),
+            ("enable channel", .POST, "/v1/notify/channels/si\(nul)em/enable", [:]),
+        ]
+        for (name, method, path, body) in adminWrites {
+            let reply = try await adminSend(method, path, as: alice, json: body)
+            XCTAssertTrue((400..<500).contains(reply.status), "\(name): \(reply.status) \(reply.text)")
+        }
     }
 
     func testMalformedAndOversizedBodiesAndUnknownRoutes() async throws {
