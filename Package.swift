@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-openapi-generator", exact: "1.14.3"),
         .package(url: "https://github.com/apple/swift-openapi-runtime", exact: "1.13.4"),
         .package(url: "https://github.com/swift-server/swift-openapi-async-http-client", exact: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird", exact: "2.1.0"),
     ],
     targets: [
         .target(
@@ -87,6 +88,7 @@ let package = Package(
         .target(
             name: "BreakglassAPI",
             dependencies: [
+                "BreakglassCore",
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
@@ -102,6 +104,8 @@ let package = Package(
             dependencies: [
                 "BreakglassCore", "BreakglassStore", "BreakglassCredentials", "BreakglassNotify", "BreakglassProxy", "BreakglassAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -154,7 +158,7 @@ let package = Package(
         .target(
             name: "BreakglassTestSupport",
             dependencies: [
-                "BreakglassCore", "BreakglassStore", "BreakglassServer",
+                "BreakglassCore", "BreakglassStore", "BreakglassServer", "BreakglassAPI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -183,8 +187,9 @@ let package = Package(
             name: "BreakglassEndToEndTests",
             dependencies: [
                 "BreakglassTestSupport", "BreakglassCore", "BreakglassStore", "BreakglassServer", "BreakglassCredentials", "BreakglassSystem",
-                "BreakglassProxy",
+                "BreakglassProxy", "BreakglassAPI",
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict
