@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache", exact: "2.1.1"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", exact: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system", exact: "1.8.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird", exact: "2.1.0"),
     ],
     targets: [
         .target(
@@ -98,6 +99,7 @@ let package = Package(
         .target(
             name: "BreakglassAPI",
             dependencies: [
+                "BreakglassCore",
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
@@ -113,6 +115,8 @@ let package = Package(
             dependencies: [
                 "BreakglassCore", "BreakglassStore", "BreakglassCredentials", "BreakglassNotify", "BreakglassProxy", "BreakglassAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -166,7 +170,7 @@ let package = Package(
         .target(
             name: "BreakglassTestSupport",
             dependencies: [
-                "BreakglassCore", "BreakglassStore", "BreakglassServer", "BreakglassSystem",
+                "BreakglassCore", "BreakglassStore", "BreakglassServer", "BreakglassSystem", "BreakglassAPI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -196,8 +200,9 @@ let package = Package(
             name: "BreakglassEndToEndTests",
             dependencies: [
                 "BreakglassTestSupport", "BreakglassCore", "BreakglassStore", "BreakglassServer", "BreakglassCredentials", "BreakglassSystem",
-                "BreakglassProxy",
+                "BreakglassProxy", "BreakglassAPI",
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict

@@ -63,6 +63,11 @@ public struct ListenConfig: Sendable {
 /// Builds the HTTP server and its background services as one `ServiceGroup`. `breakglassd serve` runs it
 /// until SIGTERM/SIGINT; the end-to-end tests run the same group and stop it with a graceful shutdown.
 public enum BrokerServer {
+    /// The HTTP routes alone, as `serve` mounts them: in-process router tests drive this with HummingbirdTesting.
+    public static func makeRouter(broker: Broker, migrator: Migrator) throws -> Router<BreakglassRequestContext> {
+        try Routes.build(broker: broker, migrator: migrator, pages: try CompliancePages())
+    }
+
     public static func makeServiceGroup(broker: Broker, migrator: Migrator, listen: ListenConfig, logger: Logger,
                                         expiryPoll: Duration = .seconds(1), deliveryPoll: Duration? = .milliseconds(500),
                                         retroPoll: Duration? = .seconds(5),
@@ -70,8 +75,8 @@ public enum BrokerServer {
                                         proxy: ProxyService? = nil,
                                         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> ServiceGroup {
         try listen.validate()
-        let router = Routes.build(broker: broker, migrator: migrator, pages: try CompliancePages(), secureCookies: listen.tlsCertificatePath != nil,
-                                  processMetrics: processMetrics)
+        let router = try Routes.build(broker: broker, migrator: migrator, pages: try CompliancePages(), secureCookies: listen.tlsCertificatePath != nil,
+                                      processMetrics: processMetrics)
         // Idle connections are closed, so a client that opens many and sends nothing cannot hold them all.
         let http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(Int64(listen.idleTimeoutSeconds)))
         let server: HTTPServerBuilder

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import OpenAPIRuntime
 
 /// Turns every error into `{"error":{"code","message"}}` with a fitting status. Unknown errors become a
 /// generic 500 whose details go to the log only: users never see a stack trace or driver message.
@@ -11,7 +12,12 @@ struct ErrorMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
-            return try await next(request, context)
+            do {
+                return try await next(request, context)
+            } catch let error as ServerError {
+                // A generated handler wraps what went wrong: the use case's own error, or why its input did not decode.
+                throw Self.unwrap(error)
+            }
         } catch let error as BreakglassError {
             if error.kind == .internalFailure || error.kind == .unavailable {
                 context.logger.error("request failed", metadata: ["error.code": "\(error.code)"])
@@ -33,6 +39,29 @@ struct ErrorMiddleware: RouterMiddleware {
         } catch {
             context.logger.error("unexpected error", metadata: ["error.type": "\(type(of: error))"])
             return Self.json(status: .internalServerError, code: "internal_error", message: "the broker hit an unexpected error; nothing was issued")
+        }
+    }
+
+    /// What a generated operation's failure means to the client: the use case's error as thrown, a body or
+    /// parameter that did not decode as the field it names (the messages the API always gave), anything else as is.
+    static func unwrap(_ error: ServerError) -> any Error {
+        switch error.underlyingError {
+        case let error as BreakglassError:
+            return error
+        case DecodingError.keyNotFound(let key, _):
+            return BreakglassError.invalid(key.stringValue, "the field '\(key.stringValue)' is required")
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            let field = context.codingPath.last?.stringValue ?? "body"
+            return BreakglassError.invalid(field, "the field '\(field)' has the wrong type")
+        case DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty:
+            let field = context.codingPath.last?.stringValue ?? "body"
+            return BreakglassError.invalid(field, "the field '\(field)' has a value the API does not accept")
+        case is DecodingError:
+            return BreakglassError(.invalidInput, "invalid_json", "the request body is not a JSON object of the expected shape")
+        default:
+            // A query or path parameter that is not of its declared type, before any use case ran.
+            guard error.operationInput == nil else { return error.underlyingError }
+            return BreakglassError(.invalidInput, "invalid_request", "the request does not match the API contract: \(error.causeDescription)")
         }
     }
 

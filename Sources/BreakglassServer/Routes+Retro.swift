@@ -5,60 +5,8 @@ import HTTPTypes
 import Hummingbird
 import Prometheus
 
-struct LinkBody: Decodable { var url: String; var totp: String? }
-struct NoteBody: Decodable { var note: String?; var reason: String? }
-
 extension Routes {
     static let webCookie = "bg_compliance"
-
-    static func addRetroRoutes(_ api: RouterGroup<BreakglassRequestContext>, broker: Broker) {
-        api.get("/retro") { request, context in
-            let everyone = request.uri.queryParameters.get("all") == "true"
-            return try APICoding.response(try await broker.retroObligations(actor: try context.requireUser(), everyone: everyone))
-        }
-        api.post("/retro/:id/link") { request, context in
-            let body = try await APICoding.decode(LinkBody.self, from: request)
-            return try APICoding.response(try await broker.linkRetro(sessionId: try context.parameters.require("id"), url: body.url,
-                                                                     actor: try context.requireUser(), totp: body.totp, origin: origin(request, context)))
-        }
-        api.get("/compliance/queue") { request, context in
-            let queue = try await broker.complianceQueue(actor: try context.requireUser(), drills: request.uri.queryParameters.get("drills") == "true")
-            if request.uri.queryParameters.get("format") == "csv" { return csvResponse(queue, now: broker.clock.now()) }
-            return try APICoding.response(queue)
-        }
-        api.get("/compliance/sessions/:id") { request, context in
-            try APICoding.response(try await broker.sessionStory(sessionId: try context.parameters.require("id"), actor: try context.requireUser(),
-                                                                 origin: origin(request, context)))
-        }
-        for decision in RetroDecision.allCases {
-            api.post("/compliance/sessions/:id/\(decision.rawValue)") { request, context in
-                let body = try await APICoding.decode(NoteBody.self, from: request)
-                let field = decision == .waive ? "reason" : "note"
-                guard let note = body.note ?? body.reason else { throw BreakglassError.invalid(field, "the field '\(field)' is required") }
-                return try APICoding.response(try await broker.reviewRetro(
-                    sessionId: try context.parameters.require("id"), decision: decision, note: note, actor: try context.requireUser(),
-                    origin: origin(request, context)))
-            }
-        }
-        api.post("/compliance/sessions/:id/accept-candidate") { request, context in
-            let body = try await APICoding.decode(LinkBody.self, from: request)
-            return try APICoding.response(try await broker.acceptCandidate(sessionId: try context.parameters.require("id"), url: body.url,
-                                                                           actor: try context.requireUser(), origin: origin(request, context)))
-        }
-        api.get("/compliance/sessions/:id/evidence") { request, context in
-            let pack = try await broker.evidencePack(sessionId: try context.parameters.require("id"), actor: try context.requireUser(),
-                                                     origin: origin(request, context))
-            return try APICoding.response(pack)
-        }
-        api.get("/compliance/metrics") { _, context in
-            try context.requireUser().require(.compliance, to: "read compliance metrics")
-            return try APICoding.response(try await broker.retroMetrics())
-        }
-        api.post("/compliance/web-ticket") { _, context in
-            let ticket = try await broker.issueWebTicket(actor: try context.requireUser())
-            return try APICoding.response(["path": "/compliance/login?ticket=\(ticket)", "expires_in": "2m"], status: .created)
-        }
-    }
 
     /// GitHub authenticates with the HMAC signature of the raw body, not a bearer token. The route is rate
     /// limited per address and the body capped before the signature is checked.
@@ -73,7 +21,7 @@ extension Routes {
                 throw BreakglassError(.tooLarge, "body_too_large", "the GitHub payload is larger than 1 MiB")
             }
             // GitHub's "application/json" content type; the form-encoded variant is not accepted.
-            try APICoding.requireJSON(request, bodyEmpty: false)
+            try APICoding.requireJSON(request.headers[.contentType], bodyEmpty: false)
             let outcome = try await broker.receiveGitHub(GitHubDelivery(
                 event: request.headers[HTTPField.Name("X-GitHub-Event")!], deliveryId: request.headers[HTTPField.Name("X-GitHub-Delivery")!],
                 signature: request.headers[HTTPField.Name("X-Hub-Signature-256")!], body: Array(buffer.readableBytesView)),
@@ -87,7 +35,7 @@ extension Routes {
                            processMetrics: PrometheusCollectorRegistry?) {
         // Unauthenticated, so a scrape storm must not become a database storm: one rendering serves every
         // request for a couple of seconds.
-        let cache = ResponseCache(maxAge: .seconds(2))
+        let cache = ResponseCache<ByteBuffer>(maxAge: .seconds(2))
         router.get("/metrics") { _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"

@@ -69,15 +69,3 @@ final class BrokerReply: Sendable {
     var path: String { received.withLockedValue { $0.path } }
     var body: Data { received.withLockedValue { $0.body } }
 }
-
-/// Times as the broker writes them (UTC ISO 8601 with milliseconds), read as leniently as the broker reads them.
-struct BrokerTimestamps: DateTranscoder {
-    func encode(_ date: Date) throws -> String { Timestamp.format(date) }
-
-    func decode(_ text: String) throws -> Date {
-        guard let date = Timestamp.parse(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "'\(text)' is not an ISO 8601 time"))
-        }
-        return date
-    }
-}
