@@ -8,8 +8,7 @@ import Foundation
 enum SchemaBridge {
     static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
-        let timestamps = BrokerTimestamps()
-        decoder.dateDecodingStrategy = .custom { decoder in try timestamps.decode(try decoder.singleValueContainer().decode(String.self)) }
+        decoder.dateDecodingStrategy = Timestamp.decodingStrategy
         return decoder
     }()
 
