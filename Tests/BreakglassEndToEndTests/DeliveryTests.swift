@@ -210,7 +210,7 @@ final class DeliveryTests: BrokerTestCase {
         try await waitUntil { try await self.database.count("SELECT count(*)::bigint FROM delivery_attempts WHERE outcome = 'retry'") >= 3 }
         let back = LoopbackReceiver()
         try await back.start(port: port)
-        defer { Task { await back.stop() } }
+        addTeardownBlock { await back.stop() }
         clock.advance(by: 600)
         let got = try await back.waitFor(3, at: "/hook")
         XCTAssertEqual(Set(got.compactMap { $0.headers["webhook-id"] }).count, 3)
@@ -232,7 +232,7 @@ final class DeliveryTests: BrokerTestCase {
     func testTwoInstancesDeliverEachPageExactlyOnce() async throws {
         let second = TestServer(database: database, clock: clock, masterKey: server.masterKey)
         try await second.start()
-        defer { Task { await second.stop() } }
+        addTeardownBlock { await second.stop() }
         try await channel("hook", ["kind": "webhook", "url": receiver.url("/hook"), "events": ["session.activated"]])
         let count = 200
         for _ in 0..<count { _ = try await activate() }

@@ -47,7 +47,7 @@ final class EscalationLadderTests: RetroTestCase {
         }
         let second = TestServer(database: database, clock: clock, masterKey: server.masterKey)
         try await second.start(settings: serverSettings)
-        defer { Task { await second.stop() } }
+        addTeardownBlock { await second.stop() }
 
         // Step through every rung with both schedulers (and both delivery services) racing.
         for offset in [day * 0.5, day * 0.9, day, day + 4 * 3600, 2 * day].map({ $0 + 120 }) {

@@ -175,7 +175,7 @@ final class RecordedAccessTests: PostgresTargetTestCase {
             configuration: .init(host: "127.0.0.1", port: proxy["port"] as! Int, username: id, password: try XCTUnwrap(proxy["password"] as? String),
                                  database: targetDatabase, tls: .disable),
             id: 3, logger: Logger(label: "recorded-access-test"))
-        defer { Task { try? await idle.close() } }
+        addTeardownBlock { try? await idle.close() }
         try await waitUntil {
             try await !self.rows(database: "postgres", "SELECT usename::text FROM pg_stat_activity WHERE usename = '\(id.lowercased())'").isEmpty
         }
@@ -235,7 +235,7 @@ final class RecordedAccessTests: PostgresTargetTestCase {
             configuration: .init(host: "127.0.0.1", port: proxy["port"] as! Int, username: id, password: try XCTUnwrap(proxy["password"] as? String),
                                  database: targetDatabase, tls: .disable),
             id: 4, logger: Logger(label: "recorded-access-test"))
-        defer { Task { try? await open.close() } }
+        addTeardownBlock { try? await open.close() }
         // Closed by another instance whose revoke of the role failed: this instance was never told.
         try await database.asSuperuser("UPDATE sessions SET state = 'ended', closed_at = now(), closed_by = 'bob' WHERE id = '\(id)'")
         try await waitUntil { open.isClosed }
