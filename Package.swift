@@ -184,6 +184,12 @@ let package = Package(
         ),
         .testTarget(name: "BreakglassCoreTests", dependencies: ["BreakglassCore"], swiftSettings: strict),
         .testTarget(name: "BreakglassSystemTests", dependencies: ["BreakglassSystem"], swiftSettings: strict),
+        // The store against a real PostgreSQL (a fresh database per test), below the HTTP layer: claims, races and the chain.
+        .testTarget(
+            name: "BreakglassStoreTests",
+            dependencies: ["BreakglassTestSupport", "BreakglassCore", "BreakglassStore"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "BreakglassProxyTests",
             dependencies: [

@@ -302,6 +302,9 @@ public struct ProxyServer: Sendable {
                     return
                 }
             }
+        } catch where saidGoodbye.withLockedValue({ $0 }) {
+            // Closing the target's socket after a goodbye can fail too (the target closed it first): still an ordinary end.
+            return
         } catch let failure as TargetConnector.Failure {
             switch failure {
             case .refused(let sqlState, let message):
@@ -326,6 +329,7 @@ public struct ProxyServer: Sendable {
             }
         case is WireProtocolError: "malformed protocol input"
         case is ChannelError: "the connection closed"
+        case is IOError: "the connection was reset"
         default: "error"
         }
     }

@@ -18,6 +18,8 @@ public struct Broker: Sendable {
     let hookRejections = HookRejections()
     /// This instance's recording proxy: where it listens (if it does), its live connections, its journal.
     public let recordingProxy: RecordingProxy
+    /// Passes of the background loops that found nothing to do.
+    public let idlePasses = IdlePasses()
 
     public struct Settings: Sendable {
         /// Name shown in authenticator apps and used as the JWT `iss`.

@@ -83,7 +83,10 @@ public struct DeliveryService: Service, CustomStringConvertible {
                 } catch {
                     logger.warning("delivery pass failed", metadata: ["error": "\(error)"])
                 }
-                if !busy { await nap(&wakes, doorbell: doorbell) }
+                if !busy {
+                    if await inFlight.count == 0 { broker.idlePasses.record(.delivery) }
+                    await nap(&wakes, doorbell: doorbell)
+                }
             }
         }
     }

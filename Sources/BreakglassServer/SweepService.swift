@@ -15,20 +15,20 @@ public struct SweepService: Service, CustomStringConvertible {
     let pass: @Sendable () async throws -> Int
     /// Run once on graceful shutdown, so counts kept in memory are not lost with the process.
     var finalPass: (@Sendable () async throws -> Int)?
+    /// Where a pass that found nothing due is counted, for loops whose quiet tests assert.
+    var idle: (passes: IdlePasses, loop: IdlePasses.Loop)?
 
     /// Records expiry of sessions at their time, and on start of every session that expired while no broker ran.
     public static func expiry(broker: Broker, pollInterval: Duration = .seconds(1), logger: Logger) -> SweepService {
-        SweepService(description: "ExpiryService", pollInterval: pollInterval, logger: logger, doneMessage: "sessions expired") {
-            try await broker.expireDueSessions()
-        }
+        SweepService(description: "ExpiryService", pollInterval: pollInterval, logger: logger, doneMessage: "sessions expired",
+                     pass: { try await broker.expireDueSessions() }, idle: (broker.idlePasses, .expiry))
     }
 
     /// Fires retro PR reminders and escalations when due, and on start every rung missed while no broker ran.
     public static func retroEscalation(broker: Broker, pollInterval: Duration = .seconds(5), logger: Logger) -> SweepService {
         SweepService(description: "RetroEscalationService", pollInterval: pollInterval, logger: logger,
-                     doneMessage: "retro escalation rungs reached") {
-            try await broker.fireDueEscalations()
-        }
+                     doneMessage: "retro escalation rungs reached", pass: { try await broker.fireDueEscalations() },
+                     idle: (broker.idlePasses, .retroEscalation))
     }
 
     /// Removes what closed sessions left on their targets (a revocation that failed, a broker that died
@@ -55,6 +55,7 @@ public struct SweepService: Service, CustomStringConvertible {
                     handled = try await pass()
                     if handled > 0 { logger.notice(doneMessage, metadata: ["count": "\(handled)"]) }
                 } while handled > 0
+                if let idle { idle.passes.record(idle.loop) }
             } catch {
                 // The database may be briefly away; what was not recorded is still due and the next tick does it.
                 logger.warning("\(description) pass failed", metadata: ["error": "\(error)"])

@@ -84,6 +84,18 @@ class BrokerTestCase: XCTestCase {
         XCTFail("condition not met within \(seconds) s")
     }
 
+    /// Waits until each loop, in the order given, has twice looked and found nothing to do (delivery: with nothing
+    /// in flight) on every server: only after that does "nothing more happened" mean something.
+    func settle(_ loops: IdlePasses.Loop..., servers: [TestServer]? = nil) async throws {
+        for loop in loops {
+            for server in servers ?? [server] {
+                let passes = server.broker.idlePasses
+                let mark = passes.count(loop)
+                try await waitUntil { passes.count(loop) >= mark + 2 }
+            }
+        }
+    }
+
     func credentialsPath(_ name: String) -> String { scratch.appendingPathComponent("\(name)-credentials.json").path }
 
     func cli(_ args: [String], as user: String, stdin: String? = nil) async throws -> CommandResult {

@@ -34,7 +34,7 @@ final class CheckCommandTests: BrokerTestCase {
 
     func testHealthyBrokerPassesEveryCheckWithoutPaging() async throws {
         let receiver = try await healthyBroker()
-        defer { Task { await receiver.stop() } }
+        addTeardownBlock { await receiver.stop() }
         let result = try await check(try environment())
         XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
         for check in ["configuration", "listen", "database", "migrations", "runtime role", "master key", "channel hook"] {
@@ -55,7 +55,7 @@ final class CheckCommandTests: BrokerTestCase {
 
     func testSendTestQueuesOneTestPagePerChannel() async throws {
         let receiver = try await healthyBroker()
-        defer { Task { await receiver.stop() } }
+        addTeardownBlock { await receiver.stop() }
         let result = try await check(try environment(), ["--send-test"])
         XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
         XCTAssertTrue(line(result, "test pages")?.contains("queued notify.test for hook") == true, result.stdout)
@@ -67,7 +67,7 @@ final class CheckCommandTests: BrokerTestCase {
 
     func testMissingOrWrongMasterKeyFails() async throws {
         let receiver = try await healthyBroker()
-        defer { Task { await receiver.stop() } }
+        addTeardownBlock { await receiver.stop() }
         let missing = try await check(try environment(keyFile: scratch.appendingPathComponent("absent.key").path))
         XCTAssertEqual(missing.status, 1)
         XCTAssertTrue(line(missing, "master key")?.hasPrefix("FAIL") == true, missing.stdout)
@@ -87,7 +87,7 @@ final class CheckCommandTests: BrokerTestCase {
 
     func testPendingMigrationFails() async throws {
         let old = try await TestDatabase.create(migrate: false)
-        defer { Task { await old.drop() } }
+        addTeardownBlock { await old.drop() }
         let migrator = try Migrator.load(directory: TestDatabase.sqlDirectory)
         try await Database.withDatabase(old.owner, logger: TestDatabase.logger) { try await migrator.upTo(6).migrate($0, logger: TestDatabase.logger) }
         let result = try await check(try environment(database: old))

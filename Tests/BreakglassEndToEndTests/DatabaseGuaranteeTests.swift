@@ -74,7 +74,7 @@ final class DatabaseGuaranteeTests: BrokerTestCase {
 
     func testMigrationsApplyOnceRecordChecksumsAndRefuseAChangedFile() async throws {
         let fresh = try await TestDatabase.create(migrate: false)
-        defer { Task { await fresh.drop() } }
+        addTeardownBlock { await fresh.drop() }
         let logger = TestDatabase.logger
         let migrator = try Migrator.load(directory: TestDatabase.sqlDirectory)
         // Two instances starting together: the advisory lock lets one migrate, the other finds it done.

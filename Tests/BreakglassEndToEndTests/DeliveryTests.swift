@@ -115,7 +115,7 @@ final class DeliveryTests: BrokerTestCase {
         XCTAssertEqual(test.status, 0, test.stderr)
         let page = try await firstRequest(at: "/slack").json
         XCTAssertTrue((page["text"] as? String)?.contains("test message for slack") == true, "\(page)")
-        try await Task.sleep(for: .milliseconds(200))
+        try await settle(.delivery)
         let others = await receiver.received("/hook").count
         XCTAssertEqual(others, 0)
         let unknown = try await adminCLI(["notify", "test", "nope"])
@@ -149,12 +149,12 @@ final class DeliveryTests: BrokerTestCase {
             XCTAssertEqual(reply.status, 201, reply.text)
         }
         _ = try await receiver.waitFor(1, at: "/slack")
-        try await Task.sleep(for: .milliseconds(400))
+        try await settle(.delivery)
         let frozen = await receiver.received("/slack").count
         XCTAssertEqual(frozen, 1, "no burst: one message per second of broker time")
         clock.advance(by: 1.01)
         _ = try await receiver.waitFor(2, at: "/slack")
-        try await Task.sleep(for: .milliseconds(200))
+        try await settle(.delivery)
         let second = await receiver.received("/slack").count
         XCTAssertEqual(second, 2)
         clock.advance(by: 1.01)
@@ -198,7 +198,7 @@ final class DeliveryTests: BrokerTestCase {
         let disabled = try await database.count("SELECT count(*)::bigint FROM audit_events WHERE event_type = 'notify.channel_disabled'")
         XCTAssertEqual(disabled, 1)
         _ = try await activate()
-        try await Task.sleep(for: .milliseconds(200))
+        try await settle(.delivery)
         let sent = await receiver.received("/hook").count
         XCTAssertEqual(sent, 1, "a disabled endpoint gets nothing more")
     }
@@ -210,7 +210,7 @@ final class DeliveryTests: BrokerTestCase {
         try await waitUntil { try await self.database.count("SELECT count(*)::bigint FROM delivery_attempts WHERE outcome = 'retry'") >= 3 }
         let back = LoopbackReceiver()
         try await back.start(port: port)
-        defer { Task { await back.stop() } }
+        addTeardownBlock { await back.stop() }
         clock.advance(by: 600)
         let got = try await back.waitFor(3, at: "/hook")
         XCTAssertEqual(Set(got.compactMap { $0.headers["webhook-id"] }).count, 3)
@@ -232,12 +232,12 @@ final class DeliveryTests: BrokerTestCase {
     func testTwoInstancesDeliverEachPageExactlyOnce() async throws {
         let second = TestServer(database: database, clock: clock, masterKey: server.masterKey)
         try await second.start()
-        defer { Task { await second.stop() } }
+        addTeardownBlock { await second.stop() }
         try await channel("hook", ["kind": "webhook", "url": receiver.url("/hook"), "events": ["session.activated"]])
         let count = 200
         for _ in 0..<count { _ = try await activate() }
         let got = try await receiver.waitFor(count, at: "/hook", timeout: .seconds(60))
-        try await Task.sleep(for: .milliseconds(500))
+        try await settle(.delivery, servers: [server, second])
         let all = await receiver.received("/hook")
         XCTAssertEqual(got.count, count)
         XCTAssertEqual(all.count, count, "no page sent twice")
@@ -309,7 +309,7 @@ final class DeliveryTests: BrokerTestCase {
     /// Moves broker time on, then checks (after a moment of real time) that `path` still has only its first request.
     func assertNotRetried(at path: String, afterAdvancing seconds: TimeInterval, _ message: String, line: UInt = #line) async throws {
         clock.advance(by: seconds)
-        try await Task.sleep(for: .milliseconds(300))
+        try await settle(.delivery)
         let count = await receiver.received(path).count
         XCTAssertEqual(count, 1, message, line: line)
     }

@@ -109,7 +109,7 @@ final class DrillTests: RetroTestCase {
         for path in ["/slack", "/pd/v2/enqueue", "/siem", "/hook"] {
             try await waitUntil { await self.rungPagesAt(path, id).count >= offsets.count }
         }
-        try await Task.sleep(for: .milliseconds(300))   // a duplicate would have arrived by now
+        try await settle(.retroEscalation, .delivery)   // a duplicate would have been sent by now
         for path in ["/slack", "/pd/v2/enqueue", "/siem", "/hook"] {
             let pages = await rungPagesAt(path, id)
             XCTAssertEqual(pages.map(\.rung), ["reminder", "reminder", "level1", "level2", "level3"], "\(path): each rung once, in order")

@@ -20,7 +20,7 @@ final class EscalationLadderTests: RetroTestCase {
         try await jump(to: due + day + 1, session: id, rungs: 5, pages: 5)
         // Later ticks find nothing more to do.
         clock.advance(by: 30 * day)
-        try await Task.sleep(for: .milliseconds(400))
+        try await settle(.retroEscalation, .delivery)
 
         let pages = await rungPages().filter { $0.session == id }
         XCTAssertEqual(pages.map(\.rung), ["reminder", "reminder", "level1", "level2", "level3"])
@@ -47,18 +47,18 @@ final class EscalationLadderTests: RetroTestCase {
         }
         let second = TestServer(database: database, clock: clock, masterKey: server.masterKey)
         try await second.start(settings: serverSettings)
-        defer { Task { await second.stop() } }
+        addTeardownBlock { await second.stop() }
 
         // Step through every rung with both schedulers (and both delivery services) racing.
         for offset in [day * 0.5, day * 0.9, day, day + 4 * 3600, 2 * day].map({ $0 + 120 }) {
             clock.set(start + offset)
-            try await Task.sleep(for: .milliseconds(150))
+            try await settle(.retroEscalation, servers: [server, second])
         }
         try await waitUntil {
             try await self.database.count("SELECT count(*)::bigint FROM retro_escalations") == 5 * sessions.count
         }
         try await waitUntil { await self.rungPages().count >= 5 * sessions.count }
-        try await Task.sleep(for: .milliseconds(300))
+        try await settle(.retroEscalation, .delivery, servers: [server, second])
         let pages = await rungPages()
         XCTAssertEqual(pages.count, 5 * sessions.count, "every rung of every obligation paged exactly once")
         for id in sessions {
@@ -103,7 +103,7 @@ final class EscalationLadderTests: RetroTestCase {
         XCTAssertTrue(bad.stderr.contains("is not a pull request URL"), bad.stderr)
 
         clock.set(at + 3 * day)
-        try await Task.sleep(for: .milliseconds(400))
+        try await settle(.retroEscalation, .delivery)
         let checked2 = try await rungCount(id)
         XCTAssertEqual(checked2, 0, "a linked PR stops the ladder")
         let checked3 = await rungPages().isEmpty

@@ -33,7 +33,7 @@ final class ExpiryTests: BrokerTestCase {
         // A broker that has not run its expiry pass yet already reports the session as expired.
         let reader = TestServer(database: database, clock: clock, masterKey: server.masterKey)
         try await reader.start()
-        defer { Task { await reader.stop() } }
+        addTeardownBlock { await reader.stop() }
         let shown = try await HTTPTestClient(baseURL: reader.baseURL).send(.GET, "/v1/sessions/\(id)", token: alice.token)
         XCTAssertEqual(shown.json["state"] as? String, "expired")
         try await waitUntil { try await self.database.count("SELECT count(*)::bigint FROM sessions WHERE state = 'expired'") == 1 }

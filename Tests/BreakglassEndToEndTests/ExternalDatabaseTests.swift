@@ -108,7 +108,7 @@ final class ExternalDatabaseTests: XCTestCase {
     /// change to an applied file is still refused.
     func testAnAmendedMigrationAcceptsOnlyTheChecksumItDeclaresToReplace() async throws {
         let database = try await TestDatabase.create()
-        defer { Task { await database.drop() } }
+        addTeardownBlock { await database.drop() }
         let migrator = try Migrator.load(directory: TestDatabase.sqlDirectory)
         try await database.asSuperuser("""
             UPDATE schema_migrations SET checksum = '30d58abb92dab4bc0a0ac1dade2ea63737034f70ebf281ce3eed030306c7a1e6' WHERE version = 3

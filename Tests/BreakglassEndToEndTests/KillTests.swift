@@ -16,7 +16,7 @@ final class KillTests: BrokerTestCase {
     func testPageCommittedBeforeASIGKILLIsDeliveredAfterRestart() async throws {
         let receiver = LoopbackReceiver()
         try await receiver.start()
-        defer { Task { await receiver.stop() } }
+        addTeardownBlock { await receiver.stop() }
         // The first delivery hangs, so an instance that got as far as sending dies mid-request.
         await receiver.script("/hook", [.init(status: 200, delay: .seconds(5))])
         let alice = try await enrolledUser("alice", roles: [.admin, .engineer])

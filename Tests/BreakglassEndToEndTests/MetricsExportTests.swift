@@ -22,7 +22,7 @@ final class MetricsExportTests: BrokerTestCase {
     func testEveryBrokerFigureIsExportedAfterScriptedActivity() async throws {
         let receiver = LoopbackReceiver()
         try await receiver.start()
-        defer { Task { await receiver.stop() } }
+        addTeardownBlock { await receiver.stop() }
         await receiver.setDefault("/dead", .init(status: 400, body: "no such hook"))
         let alice = try await enrolledUser("alice", roles: [.admin, .engineer])
         let bob = try await enrolledUser("bob", roles: [.engineer])

@@ -111,7 +111,7 @@ final class UpgradeTests: XCTestCase {
 
     func testDecodingFailuresInsideTheStoreAreInternalErrors() async throws {
         let database = try await TestDatabase.create(migrate: false)
-        defer { Task { await database.drop() } }
+        addTeardownBlock { await database.drop() }
         let failure: (any Error)? = await {
             do {
                 try await Database.withDatabase(database.owner, logger: TestDatabase.logger) { db in

@@ -38,6 +38,14 @@ public struct TestDatabase: Sendable {
     }
 
     public static func create(migrate: Bool = true) async throws -> TestDatabase {
+        // Tests that run in parallel (swift-testing) would otherwise alter the shared runtime role at the same time,
+        // which PostgreSQL refuses with "tuple concurrently updated".
+        try await creation.serially { try await createAlone(migrate: migrate) }
+    }
+
+    private static let creation = Turnstile()
+
+    private static func createAlone(migrate: Bool) async throws -> TestDatabase {
         let superuser = try superuser()
         let name = "bg_test_" + Base32.encode(Secrets.randomBytes(10)).lowercased()
         try await Provisioning.prepare(superuser: superuser, database: name, runtimeUser: runtimeUser, runtimePassword: runtimePassword,
@@ -114,5 +122,23 @@ extension DatabaseConfig {
     /// The libpq URL, password included, for handing to a `breakglassd` process in a test.
     public var urlWithPassword: String {
         "postgres://\(user):\(password ?? "")@\(host):\(port)/\(database)?sslmode=disable"
+    }
+}
+
+/// One at a time, in arrival order, across suspension points (an actor alone lets calls interleave at each `await`).
+actor Turnstile {
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func serially<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        if busy {
+            await withCheckedContinuation { waiting.append($0) }
+        } else {
+            busy = true
+        }
+        defer {
+            if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
+        }
+        return try await body()
     }
 }
