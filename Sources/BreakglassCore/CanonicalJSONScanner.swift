@@ -131,36 +131,9 @@ struct CanonicalJSONScanner {
         }
     }
 
-    /// `YYYY-MM-DDTHH:MM:SS.mmmZ` as `Timestamp.format` writes it, read to the same `Date` as
-    /// `Timestamp.parse`. Years before 1970 are left to the formatter, whose calendar turns Julian
-    /// before 1582.
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ` as `Timestamp.format` writes it (`Timestamp.parseWritten`).
     func timestamp(_ range: Range<Int>) -> Date? {
         guard range.count == 24 else { return nil }
-        let b = bytes.baseAddress! + range.lowerBound
-        func digits(_ at: Int, _ count: Int) -> Int? {
-            var value = 0
-            for i in at..<at + count {
-                let d = Int(b[i]) - 0x30
-                guard (0...9).contains(d) else { return nil }
-                value = value * 10 + d
-            }
-            return value
-        }
-        guard b[4] == 0x2D, b[7] == 0x2D, b[10] == 0x54, b[13] == 0x3A, b[16] == 0x3A, b[19] == 0x2E, b[23] == 0x5A,
-              let year = digits(0, 4), let month = digits(5, 2), let day = digits(8, 2), let hour = digits(11, 2),
-              let minute = digits(14, 2), let second = digits(17, 2), let millis = digits(20, 3),
-              year >= 1970, (1...12).contains(month), hour < 24, minute < 60, second < 60 else { return nil }
-        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-        let monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
-        guard (1...monthDays).contains(day) else { return nil }
-        // Days since 1970-01-01 in the proleptic Gregorian calendar (Howard Hinnant's days_from_civil).
-        let y = month <= 2 ? year - 1 : year
-        let era = y / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        let days = era * 146_097 + dayOfEra - 719_468
-        let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second
-        return Date(timeIntervalSince1970: Double(seconds) + Double(millis) / 1000)
+        return Timestamp.parseWritten(UnsafeBufferPointer(rebasing: bytes[range]))
     }
 }

@@ -155,7 +155,7 @@ extension Broker {
     /// One JSON document for an auditor: the session's whole story, its audit events with the chain segment
     /// proving them, the controls they evidence, and the pack's own SHA-256. The export itself is audited
     /// first, so the pack proves it too.
-    public func evidencePack(sessionId: String, actor: AuthUser, origin: RequestOrigin) async throws -> JSONValue {
+    public func evidencePack(sessionId: String, actor: AuthUser, origin: RequestOrigin) async throws -> SealedDocument<EvidencePackDocument> {
         try actor.require(.compliance, to: "export evidence")
         let now = clock.now()
         try await database.transaction { tx in
@@ -169,43 +169,16 @@ extension Broker {
             let segment = try await tx.sessionChainSegment(sessionId: sessionId)
             return (story, ChainProof.make(sessionId: sessionId, shard: segment.shard, rows: segment.rows, head: segment.head))
         }
-        struct Pack: Encodable {
-            var format = "breakglass-evidence/1"
-            /// Said at the top, so nobody files a rehearsal as a real emergency change.
-            var drill: Bool
-            var notice: String?
-            var generatedAt: Date
-            var generatedBy: String
-            var issuer: String
-            var session: EmergencySession
-            var request: [String: String]
-            var mfa: MFAFacts
-            var credential: CredentialFacts
-            var retro: RetroObligation
-            var escalations: [EscalationRecord]
-            var reviews: [ReviewRecord]
-            var pages: [DeliveryLogEntry]
-            var audit: AuditSection
-            var controls: [String]
-            var verification: String
-        }
-        struct AuditSection: Encodable {
-            var events: [AuditEventView]
-            var proof: ChainProof
-        }
-        var request = ["reason": story.session.reason, "incident": story.session.incident]
-        request["client_address"] = story.clientAddress
-        request["user_agent"] = story.userAgent
-        let pack = Pack(
+        let request = EvidencePackDocument.Request(reason: story.session.reason, incident: story.session.incident,
+                                                   clientAddress: story.clientAddress, userAgent: story.userAgent)
+        return try SealedDocument(EvidencePackDocument(
             drill: story.session.drill,
             notice: story.session.drill ? "DRILL: a rehearsal of the break-glass path, not a real activation (PCI DSS 12.10.2 test)" : nil,
             generatedAt: now, generatedBy: actor.name, issuer: settings.issuerName, session: story.session, request: request, mfa: story.mfa,
             credential: story.credential, retro: story.obligation, escalations: story.escalations, reviews: story.reviews,
-            pages: story.pages, audit: AuditSection(events: story.events, proof: proof),
+            pages: story.pages, audit: .init(events: story.events, proof: proof),
             controls: ChainProof.controls(of: proof.verify(sessionId: sessionId).events),
-            verification: "pack_sha256 is SHA-256 of the RFC 8785 canonical JSON of this document without pack_sha256; each audit.proof link with a body hashes as sha256(prev_hash + \"\\n\" + body); `breakglass compliance verify-evidence FILE` checks both")
-        let data = try APICoding.encoder.encode(pack)
-        return EvidencePack.seal(try JSONDecoder().decode(JSONValue.self, from: data))
+            verification: "pack_sha256 is SHA-256 of the RFC 8785 canonical JSON of this document without pack_sha256; each audit.proof link with a body hashes as sha256(prev_hash + \"\\n\" + body); `breakglass compliance verify-evidence FILE` checks both"))
     }
 
     public func retroMetrics() async throws -> RetroMetrics {

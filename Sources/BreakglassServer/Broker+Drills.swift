@@ -6,7 +6,7 @@ extension Broker {
     /// What a drill showed, as one sealed JSON document (`pack_sha256` as in an evidence pack): every rung with
     /// when it was due, reached and paged, every page per channel, the review and the findings. The engineer
     /// who ran the drill, admins and compliance may export it; the export is audited.
-    public func drillReport(sessionId: String, actor: AuthUser, origin: RequestOrigin) async throws -> JSONValue {
+    public func drillReport(sessionId: String, actor: AuthUser, origin: RequestOrigin) async throws -> SealedDocument<DrillReport> {
         let now = clock.now()
         let report = try await database.transaction { tx in
             guard let record = try await tx.session(id: sessionId), record.userId == actor.id || actor.seesEverything,
@@ -26,6 +26,6 @@ extension Broker {
             return DrillReport.make(session: record.session.asSeen(at: now), obligation: obligation, reached: reached,
                                     pages: try await tx.drillPages(sessionId: sessionId), now: now, by: actor.name)
         }
-        return EvidencePack.seal(try JSONDecoder().decode(JSONValue.self, from: try APICoding.encoder.encode(report)))
+        return try SealedDocument(report)
     }
 }

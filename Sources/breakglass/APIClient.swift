@@ -53,15 +53,23 @@ struct APIClient {
     /// returns it with the bytes the broker sent: `--json` prints those, evidence packs are written and checked as
     /// they came. An answer the contract does not describe, or one that does not match it, is an error that says so.
     func call<Value>(_ operation: (Client) async throws -> Value) async throws -> (Value, Data) {
+        switch try await answer(operation) {
+        case .understood(let value, let raw): return (value, raw)
+        case .misread(let misread): throw misread.error
+        }
+    }
+
+    /// `call`, but a success this CLI cannot read is handed back rather than thrown: a grant from a newer broker
+    /// stands for an active, paged session whose credential must not be lost (`SalvagedGrant`).
+    func answer<Value>(_ operation: (Client) async throws -> Value) async throws -> Answer<Value> {
         let reply = BrokerReply()
         do {
             let value = try await BrokerReply.$current.withValue(reply) { try await operation(api) }
-            return (value, reply.body)
+            return .understood(value, reply.body)
         } catch {
             // The generated client wraps what a middleware threw; the exchange's own errors come out as they went in.
             if let failure = (error as? CLIError) ?? ((error as? ClientError)?.underlyingError as? CLIError) { throw failure }
-            throw CLIError(kind: .unexpected, code: "bad_response",
-                           message: "the broker's answer to \(reply.path) (HTTP \(reply.status)) was not understood\(Self.mismatch(error))")
+            return .misread(MisreadAnswer(status: reply.status, path: reply.path, body: reply.body, mismatch: Self.mismatch(error)))
         }
     }
 
@@ -88,6 +96,25 @@ struct APIClient {
             let code = try Prompt.totp(nil)
             return try await call { try await operation($0, code) }
         }
+    }
+}
+
+/// An operation's answer: read as the contract says, or a success whose bytes did not match it.
+enum Answer<Value> {
+    case understood(Value, Data)
+    case misread(MisreadAnswer)
+}
+
+/// A success the generated client could not read: where the answer departs from the contract (a field's path,
+/// never its value) and the bytes, for a command that can still use part of them.
+struct MisreadAnswer {
+    let status: Int
+    let path: String
+    let body: Data
+    let mismatch: String
+
+    var error: CLIError {
+        CLIError(kind: .unexpected, code: "bad_response", message: "the broker's answer to \(path) (HTTP \(status)) was not understood\(mismatch)")
     }
 }
 

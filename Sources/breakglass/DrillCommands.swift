@@ -24,8 +24,15 @@ struct Drill: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
-                let (grant, raw) = try await request.send(options: options, drill: true)
-                let saved = SavedProxyLogin.saveOrShow(grant, brokerURL: try APIClient(options: options).baseURL)
+                let brokerURL = try APIClient(options: options).baseURL
+                let answer = try await request.send(options: options, drill: true)
+                guard case .understood(let grant, let raw) = answer else {
+                    if case .misread(let misread) = answer {
+                        try SalvagedGrant.report(misread, options: options, brokerURL: brokerURL, verb: "active (DRILL)")
+                    }
+                    return
+                }
+                let saved = SavedProxyLogin.saveOrShow(grant, brokerURL: brokerURL)
                 output(json: options.json, raw: try SavedProxyLogin.withoutToken(raw, of: grant, savedTo: saved)) {
                     """
                     DRILL — every page of this session says so; nothing here is a real activation.

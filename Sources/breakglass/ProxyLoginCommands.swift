@@ -39,10 +39,9 @@ struct SavedProxyLogin: Codable {
         return session
     }
 
-    /// Saves the login a grant carries; returns where, or nil when it carries none.
-    static func save(_ grant: Components.Schemas.SessionGrant, brokerURL: String) throws -> String? {
-        guard let login = login(from: grant, brokerURL: brokerURL) else { return nil }
-        let path = Self.path(session: try checked(grant.session.id))
+    /// Saves the login; returns where.
+    static func save(_ login: SavedProxyLogin) throws -> String {
+        let path = Self.path(session: try checked(login.session))
         do {
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
@@ -55,17 +54,21 @@ struct SavedProxyLogin: Codable {
         return path
     }
 
+    /// Saves the login a grant carries; returns where, or nil when it carries none.
+    static func saveOrShow(_ grant: Components.Schemas.SessionGrant, brokerURL: String) -> String? {
+        saveOrShow(login(from: grant, brokerURL: brokerURL))
+    }
+
     /// Saves the login; if that fails, the session is already active and the token exists nowhere else, so it
     /// is printed on stderr with the reason rather than lost.
-    static func saveOrShow(_ grant: Components.Schemas.SessionGrant, brokerURL: String) -> String? {
+    static func saveOrShow(_ login: SavedProxyLogin?) -> String? {
+        guard let login else { return nil }
         do {
-            return try save(grant, brokerURL: brokerURL)
+            return try save(login)
         } catch {
             let message = (error as? CLIError)?.message ?? "\(error)"
-            var text = "breakglass: \(message)\nthe proxy login is shown here instead, once (PGUSER is the session, PGPASSWORD its token):\n"
-            if let login = login(from: grant, brokerURL: brokerURL) {
-                text += login.environment.map { "export \($0.0)=\(shellQuoted($0.1))" }.joined(separator: "\n") + "\n"
-            }
+            let text = "breakglass: \(message)\nthe proxy login is shown here instead, once (PGUSER is the session, PGPASSWORD its token):\n"
+                + login.environment.map { "export \($0.0)=\(shellQuoted($0.1))" }.joined(separator: "\n") + "\n"
             FileHandle.standardError.write(Data(text.utf8))
             return nil
         }
@@ -75,7 +78,11 @@ struct SavedProxyLogin: Codable {
     /// scripts get the session, and the token stays in its 0600 file. A grant that carries a token and cannot be
     /// rewritten is not printed at all.
     static func withoutToken(_ raw: Data, of grant: Components.Schemas.SessionGrant, savedTo path: String?) throws -> Data {
-        guard grant.credential.proxy?.password != nil else { return raw }
+        try withoutToken(raw, carriesToken: grant.credential.proxy?.password != nil, savedTo: path)
+    }
+
+    static func withoutToken(_ raw: Data, carriesToken: Bool, savedTo path: String?) throws -> Data {
+        guard carriesToken else { return raw }
         let unprintable = CLIError(kind: .unexpected, code: "bad_response", message: "the broker's grant could not be printed without its proxy token")
         guard case .object(var members)? = try? JSONDecoder().decode(JSONValue.self, from: raw),
               case .object(var credential)? = members["credential"], case .object(var proxy)? = credential["proxy"] else { throw unprintable }

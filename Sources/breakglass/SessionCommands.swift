@@ -80,10 +80,11 @@ struct SessionRequestOptions: ParsableArguments {
 
     /// Sends the request (breaking glass or starting a drill) and returns the grant. The code is asked for only
     /// once the client is set up, so a missing token is said before anyone types a code.
-    func send(options: GlobalOptions, drill: Bool) async throws -> (Components.Schemas.SessionGrant, Data) {
+    /// An answer this CLI cannot read comes back as `.misread`, for `SalvagedGrant` to rescue the credential.
+    func send(options: GlobalOptions, drill: Bool) async throws -> Answer<Components.Schemas.SessionGrant> {
         let client = try APIClient(options: options)
         let body = Components.Schemas.SessionRequest(target: target, reason: reason, incident: incident, ttl: ttl, totp: try Prompt.totp(totp))
-        return try await client.call { api in
+        return try await client.answer { api in
             if drill { return try await api.requestDrill(body: .json(body)).created.body.json }
             return try await api.requestSession(body: .json(body)).created.body.json
         }
@@ -98,10 +99,15 @@ struct RequestAccess: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors(json: options.json) {
-            let (grant, raw) = try await request.send(options: options, drill: false)
-            let saved = SavedProxyLogin.saveOrShow(grant, brokerURL: try APIClient(options: options).baseURL)
-            output(json: options.json, raw: try SavedProxyLogin.withoutToken(raw, of: grant, savedTo: saved)) {
-                describeGrant(grant, verb: "active", savedProxyLogin: saved)
+            let brokerURL = try APIClient(options: options).baseURL
+            switch try await request.send(options: options, drill: false) {
+            case .misread(let misread):
+                try SalvagedGrant.report(misread, options: options, brokerURL: brokerURL, verb: "active")
+            case .understood(let grant, let raw):
+                let saved = SavedProxyLogin.saveOrShow(grant, brokerURL: brokerURL)
+                output(json: options.json, raw: try SavedProxyLogin.withoutToken(raw, of: grant, savedTo: saved)) {
+                    describeGrant(grant, verb: "active", savedProxyLogin: saved)
+                }
             }
         }
     }
@@ -165,8 +171,10 @@ struct Extend: AsyncParsableCommand {
         try await runReportingErrors(json: options.json) {
             let client = try APIClient(options: options)
             let body = Components.Schemas.ExtendSessionRequest(ttl: ttl, totp: try Prompt.totp(totp))
-            let (grant, raw) = try await client.call { try await $0.extendSession(path: .init(id: session), body: .json(body)).ok.body.json }
-            output(json: options.json, raw: raw) { describeGrant(grant, verb: "extended") }
+            switch try await client.answer({ try await $0.extendSession(path: .init(id: session), body: .json(body)).ok.body.json }) {
+            case .understood(let grant, let raw): output(json: options.json, raw: raw) { describeGrant(grant, verb: "extended") }
+            case .misread(let misread): try SalvagedGrant.report(misread, options: options, brokerURL: client.baseURL, verb: "extended")
+            }
         }
     }
 }

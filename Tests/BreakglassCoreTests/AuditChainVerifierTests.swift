@@ -182,7 +182,7 @@ final class AuditChainVerifierTests: XCTestCase {
             let text = Timestamp.format(date)
             let bytes = Array(text.utf8)
             let scanned = bytes.withUnsafeBufferPointer { CanonicalJSONScanner($0).timestamp(0..<$0.count) }
-            XCTAssertEqual(scanned, Timestamp.parse(text), text)
+            XCTAssertEqual(scanned, Timestamp.parseISO8601(text), text)
         }
         for text in ["2026-02-29T00:00:00.000Z", "2026-13-01T00:00:00.000Z", "2026-01-01T24:00:00.000Z", "1969-12-31T23:59:59.999Z",
                      "2026-01-01T00:00:60.000Z", "2026-01-01 00:00:00.000Z"] {

@@ -1,4 +1,4 @@
-import BreakglassCore
+@testable import BreakglassCore
 import Foundation
 import XCTest
 
@@ -24,5 +24,42 @@ final class TimestampTests: XCTestCase {
     func testFormattedTimesParseBack() {
         let date = Date(timeIntervalSince1970: 1_800_000_000.123)
         XCTAssertEqual(Timestamp.parse(Timestamp.format(date)).map(Timestamp.format), "2027-01-15T08:00:00.123Z")
+    }
+
+    /// The hand reader must land on the formatter's instant exactly: times read back are compared and re-sealed.
+    func testHandReadTimesAreTheFormattersInstantsExactly() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<5_000 {
+            let date = Date(timeIntervalSince1970: Double(Int64.random(in: 0...253_402_300_799_999, using: &generator)) / 1000)
+            let written = Timestamp.format(date)
+            let whole = String(written.prefix(19)) + "Z"
+            for text in [written, whole] {
+                XCTAssertNotNil(Self.handRead(text), "\(text) is read by hand")
+                XCTAssertEqual(Timestamp.parse(text), Timestamp.parseISO8601(text), text)
+            }
+        }
+    }
+
+    func testEdgeCasesReadAsTheFormatterReadsThem() {
+        let valid = ["1970-01-01T00:00:00.000Z", "2024-02-29T12:00:00.000Z", "2000-02-29T00:00:00Z", "2100-02-28T23:59:59.999Z",
+                     "2026-12-31T23:59:59Z", "9999-12-31T23:59:59.999Z"]
+        for text in valid {
+            XCTAssertNotNil(Self.handRead(text), text)
+            XCTAssertNotNil(Timestamp.parse(text), text)
+            XCTAssertEqual(Timestamp.parse(text), Timestamp.parseISO8601(text), text)
+        }
+        // Not the broker's form, or not a real instant: left to the formatter, whatever it makes of them.
+        let others = ["2026-02-29T00:00:00.000Z", "2100-02-29T00:00:00Z", "2026-13-01T00:00:00.000Z", "2026-01-01T24:00:00.000Z",
+                      "2026-01-01T00:00:60.000Z", "1969-12-31T23:59:59.999Z", "2026-01-01T00:00:00.000+02:00", "2026-01-01T00:00:00.5Z",
+                      "2026-01-01T00:00:00.000z", "2026-01-01 00:00:00.000Z", "2026-1-01T00:00:00.000Z", "", "not a time at all!!"]
+        for text in others {
+            XCTAssertNil(Self.handRead(text), text)
+            XCTAssertEqual(Timestamp.parse(text), Timestamp.parseISO8601(text), text)
+        }
+        XCTAssertEqual(Timestamp.parse("2026-01-01T02:00:00.000+02:00"), Timestamp.parse("2026-01-01T00:00:00.000Z"), "offsets still read")
+    }
+
+    private static func handRead(_ text: String) -> Date? {
+        Array(text.utf8).withUnsafeBufferPointer { Timestamp.parseWritten($0) }
     }
 }

@@ -8,17 +8,17 @@ extension BrokerAPI {
     func getAuditHead(_ input: Operations.GetAuditHead.Input) async throws -> Operations.GetAuditHead.Output {
         let heads = try await broker.auditHeads()
         return .ok(.init(body: .json(.init(digest: AuditChain.digest(heads), events: heads.reduce(0) { $0 + $1.seq },
-                                           heads: try SchemaBridge.schema(heads)))))
+                                           heads: heads.map { .init($0) }))))
     }
 
     func verifyAudit(_ input: Operations.VerifyAudit.Input) async throws -> Operations.VerifyAudit.Output {
-        .ok(.init(body: .json(try SchemaBridge.schema(try await broker.verifyAudit(actor: try actor(), expectedHeads: [], origin: origin)))))
+        .ok(.init(body: .json(.init(try await broker.verifyAudit(actor: try actor(), expectedHeads: [], origin: origin)))))
     }
 
     func verifyAuditAgainstHeads(_ input: Operations.VerifyAuditAgainstHeads.Input) async throws -> Operations.VerifyAuditAgainstHeads.Output {
         let body = input.body.map { switch $0 { case .json(let value): value } }
-        let expected = try body?.expectedHeads.map { try SchemaBridge.schema($0, as: [ChainHead].self) } ?? []
-        return .ok(.init(body: .json(try SchemaBridge.schema(try await broker.verifyAudit(actor: try actor(), expectedHeads: expected, origin: origin)))))
+        let expected = body?.expectedHeads?.map { ChainHead($0) } ?? []
+        return .ok(.init(body: .json(.init(try await broker.verifyAudit(actor: try actor(), expectedHeads: expected, origin: origin)))))
     }
 
     /// Raw chain rows as JSON lines, in id order, a page at a time (`after_id` continues).

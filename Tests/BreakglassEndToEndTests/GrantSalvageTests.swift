@@ -1,0 +1,106 @@
+import BreakglassTestSupport
+import Foundation
+import XCTest
+
+/// A newer broker may add an enum value this CLI does not know. Its 201 still means the session is active and
+/// paged, and the credential in it is shown nowhere else: the CLI must hand it over, with a warning, not lose it.
+/// The broker here is a loopback receiver answering as such a broker would.
+final class GrantSalvageTests: XCTestCase {
+    var broker: LoopbackReceiver!
+    var home: URL!
+
+    override func setUp() async throws {
+        broker = LoopbackReceiver()
+        try await broker.start()
+        home = FileManager.default.temporaryDirectory.appendingPathComponent("salvage-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() async throws {
+        await broker.stop()
+        try? FileManager.default.removeItem(at: home)
+    }
+
+    static let session = """
+        "session": {"id": "bg_salvage1", "requester": "alice", "target": "payments-db", "reason": "INC-7 lock pile-up, kill blockers",
+          "incident": "INC-7", "state": "STATE", "activated_at": "2026-11-26T20:00:00.000Z", "expires_at": "2026-11-26T20:30:00.000Z",
+          "hard_limit": "2026-11-26T22:00:00.000Z", "retro_due_at": "2026-11-27T20:00:00.000Z", "extensions": 0, "drill": false}
+        """
+
+    func answer(status: Int = 201, state: String = "active", credential: String) -> LoopbackReceiver.Answer {
+        let body = "{\(Self.session.replacingOccurrences(of: "STATE", with: state)), \"credential\": \(credential), \"pages_queued\": [\"session.activated\"]}"
+        return .init(status: status, headers: ["Content-Type": "application/json"], body: body)
+    }
+
+    func breakGlass(_ extra: [String] = []) async throws -> CommandResult {
+        try await cli(["request", "payments-db", "--reason", "INC-7 lock pile-up, kill blockers", "--incident", "INC-7", "--totp", "123456"] + extra)
+    }
+
+    func cli(_ arguments: [String]) async throws -> CommandResult {
+        try await Tools.run(Tools.binDirectory.appendingPathComponent("breakglass").path, arguments,
+                            environment: ["BREAKGLASS_URL": broker.url(""), "BREAKGLASS_TOKEN": "bgt_salvage_test_token",
+                                          "BREAKGLASS_CREDENTIALS": home.appendingPathComponent("credentials.json").path])
+    }
+
+    func testATokenUnderAnUnknownSessionStateIsHandedOverWithAWarning() async throws {
+        let jwt = "eyJhbGciOiJFZERTQSJ9.salvaged-token.signature"
+        await broker.setDefault("/v1/sessions", answer(state: "quarantined", credential: """
+            {"kind": "token", "token": "\(jwt)", "audience": "payments-api", "key_id": "k1", "expires_at": "2026-11-26T20:30:00.000Z"}
+            """))
+        let result = try await breakGlass()
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("bg_salvage1"), result.stdout)
+        XCTAssertTrue(result.stdout.contains(jwt), result.stdout)
+        XCTAssertTrue(result.stderr.contains("fields this CLI does not understand"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("session.state"), "the warning names the member: \(result.stderr)")
+        XCTAssertFalse(result.stderr.contains(jwt), "the token is printed where the normal path prints it only")
+    }
+
+    func testADirectPostgresPasswordUnderAnUnknownKindIsExported() async throws {
+        let password = "s3cret-role-password"
+        await broker.setDefault("/v1/sessions", answer(credential: """
+            {"kind": "postgres_v2", "postgres": {"user": "bg_salvage1", "password": "\(password)", "host": "db.internal", "port": 5432,
+             "database": "payments", "sslmode": "require"}, "expires_at": "2026-11-26T20:30:00.000Z"}
+            """))
+        let result = try await breakGlass()
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("export PGUSER=bg_salvage1 PGPASSWORD=\(password) PGHOST=db.internal PGPORT=5432"), result.stdout)
+        XCTAssertTrue(result.stderr.contains("credential.kind"), result.stderr)
+        XCTAssertFalse(result.stderr.contains(password))
+    }
+
+    func testAProxyTokenUnderAnUnknownKindIsSavedToItsFileAndPrintedNowhere() async throws {
+        let token = "bgp_salvaged_proxy_token"
+        await broker.setDefault("/v1/sessions", answer(credential: """
+            {"kind": "recorded_ssh", "proxy": {"user": "bg_salvage1", "password": "\(token)", "port": 6543, "database": "payments",
+             "tls": false}, "expires_at": "2026-11-26T20:30:00.000Z"}
+            """))
+        let result = try await breakGlass(["--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertFalse(result.stdout.contains(token), result.stdout)
+        XCTAssertFalse(result.stderr.contains(token), result.stderr)
+        XCTAssertTrue(result.stdout.contains("saved_to"), "scripts read where the token went: \(result.stdout)")
+        let saved = try String(contentsOf: home.appendingPathComponent("sessions/bg_salvage1.json"), encoding: .utf8)
+        XCTAssertTrue(saved.contains(token), saved)
+        XCTAssertTrue(saved.contains("6543"), saved)
+    }
+
+    func testAnExtensionUnderAnUnknownStateIsReported() async throws {
+        await broker.setDefault("/v1/sessions/bg_salvage1/extend", answer(status: 200, state: "extended_pending_review", credential: """
+            {"kind": "token", "token": "eyJ.extended.sig", "audience": "payments-api", "expires_at": "2026-11-26T20:45:00.000Z"}
+            """))
+        let result = try await cli(["extend", "bg_salvage1", "--ttl", "15m", "--totp", "123456"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("bg_salvage1 extended"), result.stdout)
+        XCTAssertTrue(result.stderr.contains("does not understand"), result.stderr)
+    }
+
+    func testAnAnswerWithNothingUsableIsStillAnError() async throws {
+        await broker.setDefault("/v1/sessions", .init(status: 201, headers: ["Content-Type": "application/json"],
+                                                      body: #"{"session": {"state": "quarantined"}, "credential": {"kind": "ssh"}}"#))
+        let result = try await breakGlass()
+        XCTAssertEqual(result.status, 70, "\(result.stdout)\(result.stderr)")
+        XCTAssertTrue(result.stderr.contains("was not understood"), result.stderr)
+        XCTAssertFalse(result.stderr.contains("warning"), result.stderr)
+    }
+}
