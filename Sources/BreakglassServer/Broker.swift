@@ -78,11 +78,11 @@ public struct Broker: Sendable {
     public static func start(database: Database, clock: any BrokerClock, box: SecretBox, settings: Settings,
                              logger: Logger) async throws -> Broker {
         let keys = try await database.transaction { tx in
-            try await tx.lockSigningKeys()
-            var keys = try await tx.signingKeys()
+            try await tx.signingKeys.lock()
+            var keys = try await tx.signingKeys.unretired()
             if keys.isEmpty {
                 let key = try TokenIssuer.generateKey(box: box, now: clock.now())
-                try await tx.insertSigningKey(key)
+                try await tx.signingKeys.insert(key)
                 logger.notice("created token signing key", metadata: ["key.kid": "\(key.kid)"])
                 keys = [key]
             }
@@ -102,7 +102,7 @@ public struct Broker: Sendable {
     /// Expired tokens and tokens of a locked account are refused with what to do about it.
     public func authenticate(bearer: String) async throws -> AuthUser {
         let hash = try Self.apiTokenHash(bearer)
-        guard let (user, expiresAt) = try await database.read({ try await $0.user(apiTokenHash: hash) }) else {
+        guard let (user, expiresAt) = try await database.read({ try await $0.users.find(apiTokenHash: hash) }) else {
             throw BreakglassError.unauthenticated
         }
         return try Self.admit(user, tokenHash: hash, tokenExpiresAt: expiresAt, now: clock.now())
@@ -151,7 +151,7 @@ public struct Broker: Sendable {
         let outcome = settings.verifier.verify(code: code, otp: OneTimePassword(secret: seed), at: now, lastUsedStep: lastStep)
         switch outcome {
         case .accepted(let step):
-            if spending { try await tx.spendTOTPStep(userId: user.id, step: step) }
+            if spending { try await tx.users.spendTOTPStep(userId: user.id, step: step) }
             return .proven(step: step)
         case .reused(replayOfLast: true):
             // The step just accepted, submitted again: refused and audited, but a double submit during an
@@ -159,15 +159,15 @@ public struct Broker: Sendable {
             // Audited as "totp_replayed", apart from failures, so metrics and lockout counts agree.
             return .refused(.totpReused, denial("totp_replayed"))
         case .wrong, .reused(replayOfLast: false):
-            let failures = try await tx.recordTOTPFailure(userId: user.id, now: now, windowStart: now - settings.lockout.window,
+            let failures = try await tx.users.recordTOTPFailure(userId: user.id, now: now, windowStart: now - settings.lockout.window,
                                                            source: counting.rawValue)
             let error: BreakglassError = outcome == .wrong ? .totpWrong : .totpReused
             if counting == .lockout, let until = settings.lockout.lockedUntil(afterFailureNumber: failures - 1, now: now) {
-                try await tx.lockUser(userId: user.id, until: until)
-                try await tx.appendAudit(AuditEvent(
+                try await tx.users.lock(id: user.id, until: until)
+                try await tx.audit.append(AuditEvent(
                     type: .userLocked, outcome: .failure, at: now, actor: user.name, actorRoles: user.roles,
                     details: ["locked_until": Timestamp.format(until), "failures": String(failures)]))
-                try await tx.enqueueNotification(type: "user.locked", sessionId: nil,
+                try await tx.outbox.enqueue(type: "user.locked", sessionId: nil,
                                                  payload: ["user": user.name, "locked_until": Timestamp.format(until)], now: now)
                 return .refused(
                     BreakglassError(.locked, "account_locked",
