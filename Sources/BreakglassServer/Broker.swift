@@ -74,10 +74,31 @@ public struct Broker: Sendable {
         }
     }
 
-    /// Loads (creating on first start) the token signing key; every instance ends up with the same keys.
+    /// A broker over a pool that is already running (a short-lived command's `Database.withDatabase`): loads,
+    /// creating on first start, the token signing keys.
     public static func start(database: Database, clock: any BrokerClock, box: SecretBox, settings: Settings,
                              logger: Logger) async throws -> Broker {
-        let keys = try await database.transaction { tx in
+        let keys = try await signingKeys(database: database, clock: clock, box: box, logger: logger)
+        return try await assemble(database: database, signingKeys: keys, clock: clock, box: box, settings: settings, logger: logger)
+    }
+
+    /// A broker for a `ServiceGroup` that runs its pool as a service (`BrokerServer.makeServiceGroup` puts it first):
+    /// nothing can be read through that pool before the group runs, so `check` (startup checks) and loading the
+    /// signing keys happen first on a short-lived pool of their own.
+    public static func startServing(database config: DatabaseConfig, deadline: Duration = .seconds(10), clock: any BrokerClock,
+                                    box: SecretBox, settings: Settings, logger: Logger,
+                                    checkingFirst check: @Sendable (Database) async throws -> Void = { _ in }) async throws -> Broker {
+        let keys = try await Database.withDatabase(config, logger: logger, deadline: deadline) { database in
+            try await check(database)
+            return try await signingKeys(database: database, clock: clock, box: box, logger: logger)
+        }
+        let database = try Database(config: config, logger: logger, deadline: deadline)
+        return try await assemble(database: database, signingKeys: keys, clock: clock, box: box, settings: settings, logger: logger)
+    }
+
+    /// Loads (creating on first start) the token signing keys; every instance ends up with the same keys.
+    static func signingKeys(database: Database, clock: any BrokerClock, box: SecretBox, logger: Logger) async throws -> [SigningKeyRecord] {
+        try await database.transaction { tx in
             try await tx.signingKeys.lock()
             var keys = try await tx.signingKeys.unretired()
             if keys.isEmpty {
@@ -88,6 +109,11 @@ public struct Broker: Sendable {
             }
             return keys
         }
+    }
+
+    /// Touches no database: `database` may be a pool that runs only later.
+    private static func assemble(database: Database, signingKeys keys: [SigningKeyRecord], clock: any BrokerClock, box: SecretBox,
+                                 settings: Settings, logger: Logger) async throws -> Broker {
         let issuer = try await TokenIssuer(stored: keys, box: box, issuer: settings.issuerName)
         let backends: [CredentialKind: any CredentialBackend] = [
             .token: TokenBackend(issuer: issuer), .postgres: PostgresRoleBackend(logger: logger),

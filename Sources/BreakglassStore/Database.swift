@@ -2,6 +2,7 @@ import BreakglassCore
 import Foundation
 import Logging
 import PostgresNIO
+import ServiceLifecycle
 
 /// The broker's PostgreSQL connection pool. Every write and its audit and outbox rows share one
 /// transaction; errors come out as `BreakglassError` so callers never see driver internals.
@@ -21,9 +22,6 @@ public struct Database: Sendable {
         client = PostgresClient(configuration: try config.clientConfiguration(), backgroundLogger: logger)
         announcer = OutboxAnnouncer(client: client, logger: logger)
     }
-
-    /// Runs the pool until the surrounding task is cancelled.
-    public func run() async { await client.run() }
 
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (Tx) async throws -> T) async throws -> T {
         let pages = PagesQueued()
@@ -189,8 +187,20 @@ extension Repository {
     var pages: PagesQueued { tx.pages }
 }
 
+/// The pool is a service of the server's `ServiceGroup`, listed first so that it stops last: the HTTP server and
+/// the background loops finish their work (and flush what they hold) on it during a graceful shutdown.
+extension Database: Service, CustomStringConvertible {
+    public var description: String { "PostgresPool" }
+
+    /// Runs the pool (it must run before anything leases a connection) until a graceful shutdown or cancellation.
+    public func run() async {
+        await client.run()
+    }
+}
+
 extension Database {
-    /// Opens a pool for the duration of `body` and closes it afterwards.
+    /// Opens a pool for the duration of `body` and closes it afterwards: for the short-lived commands and the
+    /// startup checks, which have no `ServiceGroup`.
     @discardableResult
     public static func withDatabase<T: Sendable>(_ config: DatabaseConfig, logger: Logger, deadline: Duration = .seconds(10),
                                                  _ body: @Sendable (Database) async throws -> T) async throws -> T {
