@@ -105,10 +105,10 @@ extension Broker {
                 step = proven
             }
             try await tx.users.confirmEnrollment(userId: user.id, codeHash: codeHash, step: step, tokenHash: Secrets.hash(token), now: now,
-                                           tokenExpiresAt: now + settings.apiTokenLifetime)
+                                                 tokenExpiresAt: now + settings.apiTokenLifetime)
             try await tx.audit.append(AuditEvent(type: .userEnrolled, at: now, actor: user.name, actorRoles: user.roles, origin: origin,
-                                                details: ["method": "totp-rfc6238-sha1-6-30",
-                                                          "token_expires_at": Timestamp.format(now + settings.apiTokenLifetime)]))
+                                                 details: ["method": "totp-rfc6238-sha1-6-30",
+                                                           "token_expires_at": Timestamp.format(now + settings.apiTokenLifetime)]))
             return .done(EnrollmentResult(user: user.name, roles: user.roles, apiToken: token, apiTokenExpiresAt: now + settings.apiTokenLifetime))
         }
     }
@@ -118,7 +118,7 @@ extension Broker {
             guard let user = try await tx.users.find(named: name, forUpdate: true) else { throw BreakglassError.userUnknown(name) }
             try await tx.users.unlock(id: user.id)
             try await tx.audit.append(AuditEvent(type: .userUnlocked, at: now, actor: actor?.name ?? Self.hostOperator,
-                                                actorRoles: actor?.roles ?? [.admin], origin: origin, details: ["user": name]))
+                                                 actorRoles: actor?.roles ?? [.admin], origin: origin, details: ["user": name]))
             return ((), AdminPage(type: "admin.user_unlocked", payload: ["user": name]))
         }
     }
@@ -161,7 +161,7 @@ extension Broker {
                                "managing_password": sealed == nil ? "kept" : "replaced"]) { $1 }
             }
             try await tx.audit.append(AuditEvent(type: .targetSaved, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
-                                                target: target.name, details: details))
+                                                 target: target.name, details: details))
             return (created, AdminPage(type: "admin.target_saved", payload: details.merging(["target": target.name]) { $1 }))
         }
     }
@@ -190,7 +190,7 @@ extension Broker {
                 throw BreakglassError(.conflict, "github_login_taken", "GitHub login '\(login ?? "")' already belongs to another user")
             }
             try await tx.audit.append(AuditEvent(type: .userUpdated, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
-                                                details: ["user": name, "github_login": login ?? ""]))
+                                                 details: ["user": name, "github_login": login ?? ""]))
             return ((), AdminPage(type: "admin.github_login_set", payload: ["user": name, "github_login": login ?? "(cleared)"]))
         }
     }

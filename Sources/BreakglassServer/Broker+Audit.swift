@@ -22,9 +22,9 @@ extension Broker {
         let now = clock.now()
         _ = try await database.transaction { tx in
             try await tx.audit.append(AuditEvent(type: .auditVerified, outcome: result.intact ? .success : .failure, at: now, actor: actor.name,
-                                                actorRoles: actor.roles, origin: origin,
-                                                details: ["events_checked": String(result.eventsChecked), "intact": String(result.intact),
-                                                          "expected_heads": String(expectedHeads.count)]))
+                                                 actorRoles: actor.roles, origin: origin,
+                                                 details: ["events_checked": String(result.eventsChecked), "intact": String(result.intact),
+                                                           "expected_heads": String(expectedHeads.count)]))
         }
         return result
     }
@@ -46,7 +46,7 @@ extension Broker {
             if let from { details["from"] = Timestamp.format(from) }
             if let until { details["until"] = Timestamp.format(until) }
             try await tx.audit.append(AuditEvent(type: .auditExported, at: now, actor: actor.name, actorRoles: actor.roles,
-                                                origin: origin, details: details))
+                                                 origin: origin, details: details))
             return rows
         }
     }

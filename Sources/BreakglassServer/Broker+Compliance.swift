@@ -57,7 +57,7 @@ extension Broker {
         return try await database.transaction { tx in
             let story = try await self.story(sessionId: sessionId, tx: tx, now: now)
             try await tx.audit.append(AuditEvent(type: .sessionViewed, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
-                                                target: story.session.target, sessionId: sessionId))
+                                                 target: story.session.target, sessionId: sessionId))
             return story
         }
     }
@@ -114,7 +114,7 @@ extension Broker {
             case .decided(let review):
                 try await tx.retro.save(review.obligation)
                 try await tx.retro.insertReview(sessionId: sessionId, decision: review.decision, reviewer: actor.name, note: note,
-                                          prURL: obligation.prURL, now: now)
+                                                prURL: obligation.prURL, now: now)
                 try await tx.outbox.enqueue(type: review.decision.pageType, sessionId: sessionId, payload: review.page, now: now)
                 try await tx.audit.append(review.event)
                 return .done(review)
@@ -144,7 +144,7 @@ extension Broker {
             }
             let linked = try obligation.link(url: url, by: actor.name, source: .github, now: now)
             try await tx.audit.append(AuditEvent(type: .retroCandidateAccepted, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
-                                                target: obligation.target, sessionId: sessionId, details: ["pr_url": url]))
+                                                 target: obligation.target, sessionId: sessionId, details: ["pr_url": url]))
             try await self.recordLink(tx: tx, from: obligation, to: linked, actor: actor.name, roles: actor.roles, origin: origin, now: now,
                                       details: ["accepted_candidate": "true"])
             return .done(linked)
@@ -161,7 +161,7 @@ extension Broker {
         try await database.transaction { tx in
             guard try await tx.sessions.find(id: sessionId) != nil else { throw BreakglassError.sessionUnknown(sessionId) }
             try await tx.audit.append(AuditEvent(type: .evidenceExported, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
-                                                sessionId: sessionId, details: ["format": "breakglass-evidence/1"]))
+                                                 sessionId: sessionId, details: ["format": "breakglass-evidence/1"]))
         }
         let (story, proof) = try await database.transaction { tx in
             try await tx.beginSnapshot()
@@ -222,7 +222,7 @@ extension Broker {
         let now = clock.now()
         try await database.transaction { tx in
             try await tx.webLogins.insert(tokenHash: Secrets.hash(ticket), userId: actor.id, kind: .ticket, now: now, expiresAt: now + 120,
-                                        apiTokenHash: actor.tokenHash)
+                                          apiTokenHash: actor.tokenHash)
         }
         return ticket
     }
@@ -240,9 +240,9 @@ extension Broker {
                                       "this sign-in link is unknown, used or expired; run `breakglass compliance web` for a new one")
             }
             try await tx.webLogins.insert(tokenHash: Secrets.hash(cookie), userId: userId, kind: .session, now: now, expiresAt: now + lifetime,
-                                        apiTokenHash: apiTokenHash)
+                                          apiTokenHash: apiTokenHash)
             try await tx.audit.append(AuditEvent(type: .webLogin, at: now, actor: user.name, actorRoles: user.roles, origin: origin,
-                                                details: ["expires_at": Timestamp.format(now + lifetime)]))
+                                                 details: ["expires_at": Timestamp.format(now + lifetime)]))
         }
         return cookie
     }

@@ -65,7 +65,7 @@ extension Broker {
         guard target.kind != .token else { return }
         _ = try await database.transaction { tx in
             try await tx.audit.append(AuditEvent(type: type, at: now, actor: Self.serverActor, target: target.name, sessionId: session.id,
-                                                details: details.merging(["valid_until": Timestamp.format(session.expiresAt)]) { $1 }))
+                                                 details: details.merging(["valid_until": Timestamp.format(session.expiresAt)]) { $1 }))
         }
     }
 
@@ -105,7 +105,7 @@ extension Broker {
                 type: .credentialIssueFailed, outcome: .failure, at: now, actor: Self.serverActor, target: closed.target, sessionId: closed.id,
                 reason: closed.closeReason, incident: closed.incident, details: details))
             try await tx.outbox.enqueue(type: AuditEventType.credentialIssueFailed.rawValue, sessionId: closed.id,
-                                             payload: closed.pagePayload.merging(details) { $1 }, now: now)
+                                        payload: closed.pagePayload.merging(details) { $1 }, now: now)
         }
     }
 
@@ -135,7 +135,7 @@ extension Broker {
                         type: .credentialRevokeFailed, outcome: .failure, at: now, actor: Self.serverActor, target: target.name,
                         sessionId: session.id, incident: session.incident, details: details))
                     try await tx.outbox.enqueue(type: AuditEventType.credentialRevokeFailed.rawValue, sessionId: session.id,
-                                                     payload: session.pagePayload.merging(details) { $1 }, now: now)
+                                                payload: session.pagePayload.merging(details) { $1 }, now: now)
                 }
             }
         } catch {

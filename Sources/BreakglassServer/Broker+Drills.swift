@@ -18,8 +18,8 @@ extension Broker {
                                       "\(sessionId) is a real session, not a drill; its record is its evidence pack (breakglass compliance evidence)")
             }
             try await tx.audit.append(AuditEvent(type: .drillReportExported, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
-                                                target: record.session.target, sessionId: sessionId,
-                                                details: ["format": "breakglass-drill-report/1"]))
+                                                 target: record.session.target, sessionId: sessionId,
+                                                 details: ["format": "breakglass-drill-report/1"]))
             let reached = try await tx.retro.escalations(sessionId: sessionId).map {
                 DrillRungReached(level: $0.level, scheduledAt: $0.scheduledAt, reachedAt: $0.firedAt, outcome: $0.outcome)
             }

@@ -83,7 +83,7 @@ extension Broker {
 
         if let review = github.review {
             let counted = try await tx.github.saveReview(prURL: github.url, reviewer: review.reviewer, reviewId: review.id, state: review.state,
-                                                        at: review.submittedAt, now: github.now)
+                                                         at: review.submittedAt, now: github.now)
             let approvers = try await tx.github.approvers(prURL: github.url)
             for obligation in try await tx.retro.obligations(prURL: github.url) where !obligation.status.isSettled {
                 let login = try await tx.github.login(userName: obligation.requester)

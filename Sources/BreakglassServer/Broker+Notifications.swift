@@ -78,7 +78,7 @@ extension Broker {
                 details["endpoint_or_keys_changed"] = String(before != config)
             }
             try await tx.audit.append(AuditEvent(type: .channelSaved, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
-                                                details: details))
+                                                 details: details))
             return (record, AdminPage(type: "admin.channel_saved", payload: details))
         }
         return ChannelView(record, generatedSecret: generated)
@@ -93,7 +93,7 @@ extension Broker {
         try await adminChange(actor: actor, totp: totp, action: "enable notification channels", origin: origin) { tx, now in
             guard try await tx.channels.enable(name: name) else { throw Self.channelUnknown(name) }
             try await tx.audit.append(AuditEvent(type: .channelSaved, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
-                                                details: ["channel": name, "enabled": "true"]))
+                                                 details: ["channel": name, "enabled": "true"]))
             return ((), AdminPage(type: "admin.channel_enabled", payload: ["channel": name]))
         }
     }
@@ -115,7 +115,7 @@ extension Broker {
                 "channel": channel.name, "channel_id": channel.id.uuidString.lowercased(), "user": actor?.name ?? Self.hostOperator,
             ], now: now)
             try await tx.audit.append(AuditEvent(type: .channelTested, at: now, actor: actor?.name ?? Self.hostOperator, actorRoles: actor?.roles ?? [], origin: origin,
-                                                details: ["channel": channel.name, "host": channel.host]))
+                                                 details: ["channel": channel.name, "host": channel.host]))
         }
     }
 
@@ -135,7 +135,7 @@ extension Broker {
                 throw BreakglassError(.notFound, "dead_letter_unknown", "no dead letter \(deliveryId)")
             }
             try await tx.audit.append(AuditEvent(type: .deliveryRedriven, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
-                                                details: ["delivery_id": deliveryId, "channel": channel]))
+                                                 details: ["delivery_id": deliveryId, "channel": channel]))
             return ((), AdminPage(type: "admin.delivery_redriven", payload: ["delivery_id": deliveryId, "channel": channel]))
         }
     }
@@ -179,17 +179,17 @@ extension Broker {
             maxAge: settings.deliveryMaxAge, usesSnapshot: claimed.usesSnapshot, random: Double.random(in: 0.5...1))
         try await database.transaction { tx in
             try await tx.deliveries.recordAttempt(deliveryId: claimed.id, at: now, latencyMs: result.latencyMs, statusCode: result.status, outcome: decision.outcome,
-                                       errorClass: result.errorClass, detail: decision.detail, instance: instance)
+                                                  errorClass: result.errorClass, detail: decision.detail, instance: instance)
             let owned = try await tx.deliveries.update(id: claimed.id, claimedBy: instance, state: decision.state, attempted: true,
-                                                    nextAttemptAt: decision.nextAttemptAt, finishedAt: decision.state == .pending ? nil : now,
-                                                    error: decision.detail)
+                                                       nextAttemptAt: decision.nextAttemptAt, finishedAt: decision.state == .pending ? nil : now,
+                                                       error: decision.detail)
             // Another instance took the delivery over after this claim lapsed; its result stands.
             guard owned, decision.isDeadLetter else { return }
             let reason = decision.detail ?? ""
             if decision.disablesChannel {
                 try await tx.channels.disable(id: channel.id, reason: reason)
                 try await tx.audit.append(AuditEvent(type: .channelDisabled, outcome: .failure, at: now, actor: nil,
-                                                    details: ["channel": channel.name, "host": channel.host, "reason": reason]))
+                                                     details: ["channel": channel.name, "host": channel.host, "reason": reason]))
             }
             try await alertDeliveryFailure(tx: tx, claimed: claimed, reason: reason, announce: decision.alertsOtherChannels, now: now)
         }
@@ -204,8 +204,8 @@ extension Broker {
     private func alertDeliveryFailure(tx: Tx, claimed: ClaimedDelivery, reason: String, announce: Bool, now: Date) async throws {
         let channel = claimed.channel
         try await tx.audit.append(AuditEvent(type: .deliveryFailed, outcome: .failure, at: now, actor: nil, sessionId: claimed.message.sessionId,
-                                            details: ["channel": channel.name, "host": channel.host, "event": claimed.message.type,
-                                                      "delivery_id": claimed.id.uuidString.lowercased(), "reason": reason]))
+                                             details: ["channel": channel.name, "host": channel.host, "event": claimed.message.type,
+                                                       "delivery_id": claimed.id.uuidString.lowercased(), "reason": reason]))
         guard announce else { return }
         try await tx.outbox.enqueue(type: DeliveryPolicy.failureAlertType, sessionId: claimed.message.sessionId, payload: [
             "channel": channel.name, "channel_id": channel.id.uuidString.lowercased(), "host": channel.host,

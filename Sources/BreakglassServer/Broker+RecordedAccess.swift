@@ -205,8 +205,8 @@ extension Broker {
                 return Self.statementLogTypes.contains(event.type) ? AuditEventView(id: row.id, seq: row.seq, hash: row.hash, event: event) : nil
             }
             try await tx.audit.append(AuditEvent(type: .sessionViewed, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
-                                                target: record.session.target, sessionId: sessionId,
-                                                details: ["view": "statement_log", "events": String(events.count)]))
+                                                 target: record.session.target, sessionId: sessionId,
+                                                 details: ["view": "statement_log", "events": String(events.count)]))
             return events
         }
     }

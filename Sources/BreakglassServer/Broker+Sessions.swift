@@ -69,7 +69,7 @@ extension Broker {
             switch try await prove(totp: request.totp, user: user, tx: tx, now: now, spending: false, denial: activation.denial) {
             case .refused(let error, let event):
                 try await tx.outbox.enqueue(type: AuditEventType.sessionDenied.rawValue, sessionId: id, payload: activation.denialPage(error.code),
-                                                 now: now)
+                                            now: now)
                 try await tx.audit.append(event)
                 return .refused(error)
             case .proven(let proven):
@@ -173,7 +173,7 @@ extension Broker {
                 try await tx.sessions.update(recorded, from: .active)
                 let expired = try await moveRetroDeadline(tx: tx, session: recorded, target: nil, now: now)
                 try await tx.outbox.enqueue(type: AuditEventType.sessionExpired.rawValue, sessionId: expired.id,
-                                                 payload: expired.pagePayload, now: now)
+                                            payload: expired.pagePayload, now: now)
                 try await tx.audit.append(AuditEvent(
                     type: .sessionExpired, at: now, actor: nil, origin: .server, target: expired.target, sessionId: expired.id,
                     incident: expired.incident,

@@ -24,7 +24,7 @@ extension Broker {
         return try await database.transactionCommittingRefusal { tx in
             guard let user = try await tx.users.find(named: name, forUpdate: true), user.confirmed else {
                 try await tx.audit.append(AuditEvent(type: .tokenIssued, outcome: .failure, at: now, actor: nil, origin: origin,
-                                                    details: ["via": "login", "failure": "unknown_user", "user_given": String(name.prefix(64))]))
+                                                     details: ["via": "login", "failure": "unknown_user", "user_given": String(name.prefix(64))]))
                 return .refused(Self.loginFailed)
             }
             func denial(_ failure: String) -> AuditEvent {
@@ -44,8 +44,8 @@ extension Broker {
             }
             try await tx.tokens.insert(hash: Secrets.hash(token), userId: user.id, now: now, expiresAt: expires, via: .login)
             try await tx.audit.append(AuditEvent(type: .tokenIssued, at: now, actor: user.name, actorRoles: user.roles, origin: origin,
-                                                details: ["via": "login", "mfa": "totp", "token_id": Self.tokenId(token),
-                                                          "expires_at": Timestamp.format(expires)]))
+                                                 details: ["via": "login", "mfa": "totp", "token_id": Self.tokenId(token),
+                                                           "expires_at": Timestamp.format(expires)]))
             return .done(LoginResult(user: user.name, roles: user.roles, apiToken: token, apiTokenExpiresAt: expires))
         }
     }
@@ -73,7 +73,7 @@ extension Broker {
                 guard try await tx.tokens.owner(id: id) == actor.id else { throw unknown }
                 try await tx.tokens.revoke(id: id, by: actor.name, now: now)
                 try await tx.audit.append(AuditEvent(type: .tokenRevoked, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
-                                                    details: ["token_id": id, "owner": actor.name]))
+                                                     details: ["token_id": id, "owner": actor.name]))
                 // Paged too: during a lost-laptop recovery, a thief holding the old token could revoke the owner's
                 // new one; the owner and security then see it happen.
                 try await tx.outbox.enqueue(type: "user.token_revoked", sessionId: nil, payload: [
@@ -86,7 +86,7 @@ extension Broker {
             guard let owner = try await tx.tokens.owner(id: id), let user = try await tx.users.find(id: owner) else { throw unknown }
             try await tx.tokens.revoke(id: id, by: actor.name, now: now)
             try await tx.audit.append(AuditEvent(type: .tokenRevoked, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
-                                                details: ["token_id": id, "owner": user.name]))
+                                                 details: ["token_id": id, "owner": user.name]))
             return ((), AdminPage(type: "admin.token_revoked", payload: ["user": user.name, "token_id": id]))
         }
     }

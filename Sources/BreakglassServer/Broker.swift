@@ -194,7 +194,7 @@ public struct Broker: Sendable {
                     type: .userLocked, outcome: .failure, at: now, actor: user.name, actorRoles: user.roles,
                     details: ["locked_until": Timestamp.format(until), "failures": String(failures)]))
                 try await tx.outbox.enqueue(type: "user.locked", sessionId: nil,
-                                                 payload: ["user": user.name, "locked_until": Timestamp.format(until)], now: now)
+                                            payload: ["user": user.name, "locked_until": Timestamp.format(until)], now: now)
                 return .refused(
                     BreakglassError(.locked, "account_locked",
                                     "\(error.message); that was \(failures) failed codes, so the account is locked until \(Timestamp.format(until))"),

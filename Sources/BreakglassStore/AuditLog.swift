@@ -83,7 +83,7 @@ public struct AuditLog: Repository {
 
     /// Rows in chain order for verification or export, optionally limited to a time range or one session.
     public func rows(from: Date? = nil, until: Date? = nil, sessionId: String? = nil, afterId: Int64 = 0,
-                          limit: Int = 100_000) async throws -> [AuditChainRow] {
+                     limit: Int = 100_000) async throws -> [AuditChainRow] {
         let rows = try await query("""
             SELECT id, shard, seq, occurred_at, body, prev_hash, hash FROM audit_events
             WHERE id > \(afterId)

@@ -126,7 +126,7 @@ public struct DeliveryRepository: Repository {
     /// from an instance whose claim lapsed (and was taken over) cannot overwrite a newer one.
     @discardableResult
     public func update(id: UUID, claimedBy instance: String, state: DeliveryState, attempted: Bool, nextAttemptAt: Date?,
-                               finishedAt: Date?, error: String?) async throws -> Bool {
+                       finishedAt: Date?, error: String?) async throws -> Bool {
         let rows = try await query("""
             UPDATE deliveries SET state = \(state.rawValue), attempts = attempts + \(attempted ? 1 : 0), next_attempt_at = coalesce(\(nextAttemptAt), next_attempt_at),
                 finished_at = \(finishedAt), last_error = coalesce(\(error), last_error), claimed_until = NULL, claimed_by = NULL

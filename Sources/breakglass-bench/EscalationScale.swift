@@ -25,7 +25,7 @@ struct EscalationScale {
         let now = broker.clock.now()
         try await database.transaction { tx in
             _ = try await tx.targets.save(Target(name: "payments-db", kind: .token, audience: "payments-db-api", maxTTL: 3600, maxTotal: 7200,
-                                               retroDeadline: 86400, requesters: []), by: "breakglass-bench", now: now)
+                                                 retroDeadline: 86400, requesters: []), by: "breakglass-bench", now: now)
         }
         let ladder = String(decoding: try JSONEncoder().encode(EscalationLadder.standard), as: UTF8.self)
 
