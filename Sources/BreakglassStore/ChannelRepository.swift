@@ -44,7 +44,7 @@ public struct ChannelRepository: Repository {
 
     /// For routing and sending: a channel whose stored kind this build cannot read is left out rather than
     /// stopping every page to every other channel. `notify list` and `breakglassd check` still name it.
-    public func sendable() async throws -> [ChannelRecord] {
+    func sendable() async throws -> [ChannelRecord] {
         try await channelRows(name: nil).compactMap { try? $0.get() }
     }
 

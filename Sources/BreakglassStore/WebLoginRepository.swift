@@ -58,7 +58,7 @@ public struct WebLoginRepository: Repository {
     }
 
     /// Ends every browser session and unused sign-in ticket of a user.
-    public func endSessions(userId: UUID, now: Date) async throws {
+    func endSessions(userId: UUID, now: Date) async throws {
         try await execute("UPDATE web_logins SET expires_at = \(now) WHERE user_id = \(userId) AND expires_at > \(now)")
     }
 }
