@@ -2,7 +2,7 @@ import Foundation
 
 /// Breaking glass, decided before anything is written: the session, the retro obligation it opens, and what is
 /// audited and paged whether the TOTP proof in between succeeds or not. The broker writes an accepted one with
-/// its spent step in one statement (`Tx.recordActivation`), and signs the credential only after the commit.
+/// its spent step in one statement (`tx.activations.record`), and signs the credential only after the commit.
 public struct Activation: Sendable, Equatable {
     public var session: EmergencySession
     public var obligation: RetroObligation

@@ -37,9 +37,9 @@ extension Broker {
         let validity = settings.enrollmentValidity
         return try await adminChange(actor: actor, totp: totp, action: "create users", origin: origin) { tx, now in
             let expires = Timestamp.truncated(now + validity)
-            let id = try await tx.insertUser(name: name, roles: roles, createdBy: creator, now: now)
-            try await tx.issueEnrollmentCode(userId: id, codeHash: Secrets.hash(Self.normalise(code)), now: now, expiresAt: expires)
-            try await tx.appendAudit(AuditEvent(
+            let id = try await tx.users.insert(name: name, roles: roles, createdBy: creator, now: now)
+            try await tx.users.issueEnrollmentCode(userId: id, codeHash: Secrets.hash(Self.normalise(code)), now: now, expiresAt: expires)
+            try await tx.audit.append(AuditEvent(
                 type: .userCreated, at: now, actor: creator, actorRoles: actor?.roles ?? [.admin], origin: origin,
                 details: ["user": name, "roles": roles.map(\.rawValue).joined(separator: ","), "enrollment_expires_at": Timestamp.format(expires)]))
             return (EnrollmentCodeGrant(user: name, roles: roles, enrollmentCode: code, expiresAt: expires),
@@ -55,9 +55,9 @@ extension Broker {
         let validity = settings.enrollmentValidity
         return try await adminChange(actor: actor, totp: totp, action: "issue enrolment codes", origin: origin) { tx, now in
             let expires = Timestamp.truncated(now + validity)
-            guard let user = try await tx.user(named: name, forUpdate: true) else { throw BreakglassError.userUnknown(name) }
-            try await tx.issueEnrollmentCode(userId: user.id, codeHash: Secrets.hash(Self.normalise(code)), now: now, expiresAt: expires)
-            try await tx.appendAudit(AuditEvent(
+            guard let user = try await tx.users.find(named: name, forUpdate: true) else { throw BreakglassError.userUnknown(name) }
+            try await tx.users.issueEnrollmentCode(userId: user.id, codeHash: Secrets.hash(Self.normalise(code)), now: now, expiresAt: expires)
+            try await tx.audit.append(AuditEvent(
                 type: .enrollmentIssued, at: now, actor: issuer, actorRoles: actor?.roles ?? [.admin], origin: origin,
                 details: ["user": name, "enrollment_expires_at": Timestamp.format(expires)]))
             return (EnrollmentCodeGrant(user: user.name, roles: user.roles, enrollmentCode: code, expiresAt: expires),
@@ -70,10 +70,10 @@ extension Broker {
         let now = clock.now()
         let seed = Secrets.randomBytes(20)
         let user = try await database.transaction { tx in
-            guard let user = try await tx.userForEnrollmentCode(Secrets.hash(Self.normalise(code)), now: now) else {
+            guard let user = try await tx.users.forEnrollmentCode(Secrets.hash(Self.normalise(code)), now: now) else {
                 throw Self.badEnrollmentCode
             }
-            try await tx.setPendingSeed(userId: user.id, seedEnc: try box.seal(seed, context: UserRecord.seedContext(user.id)))
+            try await tx.users.setPendingSeed(userId: user.id, seedEnc: try box.seal(seed, context: UserRecord.seedContext(user.id)))
             return user
         }
         let otp = OneTimePassword(secret: seed)
@@ -88,7 +88,7 @@ extension Broker {
         let codeHash = Secrets.hash(Self.normalise(code))
         let token = Secrets.apiToken()
         return try await database.transactionCommittingRefusal { tx in
-            guard let user = try await tx.userForEnrollmentCode(codeHash, now: now) else { throw Self.badEnrollmentCode }
+            guard let user = try await tx.users.forEnrollmentCode(codeHash, now: now) else { throw Self.badEnrollmentCode }
             guard user.pendingSeedEnc != nil else {
                 throw BreakglassError(.conflict, "enrollment_not_started", "start the enrolment first: the secret has not been shown yet")
             }
@@ -99,33 +99,33 @@ extension Broker {
             let step: Int64
             switch try await prove(totp: totp, user: user, tx: tx, now: now, against: .pending, denial: denied) {
             case .refused(let error, let event):
-                try await tx.appendAudit(event)
+                try await tx.audit.append(event)
                 return .refused(error)
             case .proven(let proven):
                 step = proven
             }
-            try await tx.confirmEnrollment(userId: user.id, codeHash: codeHash, step: step, tokenHash: Secrets.hash(token), now: now,
-                                           tokenExpiresAt: now + settings.apiTokenLifetime)
-            try await tx.appendAudit(AuditEvent(type: .userEnrolled, at: now, actor: user.name, actorRoles: user.roles, origin: origin,
-                                                details: ["method": "totp-rfc6238-sha1-6-30",
-                                                          "token_expires_at": Timestamp.format(now + settings.apiTokenLifetime)]))
+            try await tx.users.confirmEnrollment(userId: user.id, codeHash: codeHash, step: step, tokenHash: Secrets.hash(token), now: now,
+                                                 tokenExpiresAt: now + settings.apiTokenLifetime)
+            try await tx.audit.append(AuditEvent(type: .userEnrolled, at: now, actor: user.name, actorRoles: user.roles, origin: origin,
+                                                 details: ["method": "totp-rfc6238-sha1-6-30",
+                                                           "token_expires_at": Timestamp.format(now + settings.apiTokenLifetime)]))
             return .done(EnrollmentResult(user: user.name, roles: user.roles, apiToken: token, apiTokenExpiresAt: now + settings.apiTokenLifetime))
         }
     }
 
     public func unlock(name: String, actor: AuthUser?, totp: String? = nil, origin: RequestOrigin) async throws {
         try await adminChange(actor: actor, totp: totp, action: "unlock accounts", origin: origin) { tx, now in
-            guard let user = try await tx.user(named: name, forUpdate: true) else { throw BreakglassError.userUnknown(name) }
-            try await tx.unlockUser(userId: user.id)
-            try await tx.appendAudit(AuditEvent(type: .userUnlocked, at: now, actor: actor?.name ?? Self.hostOperator,
-                                                actorRoles: actor?.roles ?? [.admin], origin: origin, details: ["user": name]))
+            guard let user = try await tx.users.find(named: name, forUpdate: true) else { throw BreakglassError.userUnknown(name) }
+            try await tx.users.unlock(id: user.id)
+            try await tx.audit.append(AuditEvent(type: .userUnlocked, at: now, actor: actor?.name ?? Self.hostOperator,
+                                                 actorRoles: actor?.roles ?? [.admin], origin: origin, details: ["user": name]))
             return ((), AdminPage(type: "admin.user_unlocked", payload: ["user": name]))
         }
     }
 
     public func users(actor: AuthUser) async throws -> [UserRecord] {
         try actor.require(.admin, to: "list users")
-        return try await database.read { try await $0.allUsers() }
+        return try await database.read { try await $0.users.all() }
     }
 
     /// `managingPassword`: a `postgres` target's managing role password (nil keeps the stored one). The
@@ -142,7 +142,7 @@ extension Broker {
                 if let managingPassword, !managingPassword.isEmpty {
                     password = managingPassword
                     sealed = try box.seal(Array(managingPassword.utf8), context: PostgresTarget.passwordContext(target.name))
-                } else if let stored = try await tx.targetManagingPasswordEnc(named: target.name) {
+                } else if let stored = try await tx.targets.managingPasswordEnc(named: target.name) {
                     password = String(decoding: try box.open(stored, context: PostgresTarget.passwordContext(target.name)), as: UTF8.self)
                 } else {
                     throw BreakglassError.invalid("managing_password",
@@ -150,7 +150,7 @@ extension Broker {
                 }
                 try await checkCredentialTarget(CredentialTarget(target: target, managingPassword: password))
             }
-            let created = try await tx.saveTarget(target, managingPasswordEnc: sealed, by: actor.name, now: now)
+            let created = try await tx.targets.save(target, managingPasswordEnc: sealed, by: actor.name, now: now)
             var details = ["created": String(created), "kind": target.kind.rawValue, "audience": target.audience,
                            "max_ttl": TTL.format(target.maxTTL), "max_total": TTL.format(target.maxTotal),
                            "retro_deadline": TTL.format(target.retroDeadline), "requesters": target.requesters.joined(separator: ",")]
@@ -160,14 +160,14 @@ extension Broker {
                                "statement_timeout": pg.statementTimeout.map(TTL.format) ?? "-", "access": pg.access.rawValue,
                                "managing_password": sealed == nil ? "kept" : "replaced"]) { $1 }
             }
-            try await tx.appendAudit(AuditEvent(type: .targetSaved, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
-                                                target: target.name, details: details))
+            try await tx.audit.append(AuditEvent(type: .targetSaved, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
+                                                 target: target.name, details: details))
             return (created, AdminPage(type: "admin.target_saved", payload: details.merging(["target": target.name]) { $1 }))
         }
     }
 
     public func targets() async throws -> [Target] {
-        try await database.read { try await $0.targets() }
+        try await database.read { try await $0.targets.list() }
     }
 
     static let badEnrollmentCode = BreakglassError(
@@ -185,12 +185,12 @@ extension Broker {
             }
         }
         try await adminChange(actor: actor, totp: totp, action: "set users' GitHub logins", origin: origin) { tx, now in
-            guard let user = try await tx.user(named: name, forUpdate: true) else { throw BreakglassError.userUnknown(name) }
-            guard try await tx.setGitHubLogin(userId: user.id, login: login) else {
+            guard let user = try await tx.users.find(named: name, forUpdate: true) else { throw BreakglassError.userUnknown(name) }
+            guard try await tx.github.setLogin(userId: user.id, login: login) else {
                 throw BreakglassError(.conflict, "github_login_taken", "GitHub login '\(login ?? "")' already belongs to another user")
             }
-            try await tx.appendAudit(AuditEvent(type: .userUpdated, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
-                                                details: ["user": name, "github_login": login ?? ""]))
+            try await tx.audit.append(AuditEvent(type: .userUpdated, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
+                                                 details: ["user": name, "github_login": login ?? ""]))
             return ((), AdminPage(type: "admin.github_login_set", payload: ["user": name, "github_login": login ?? "(cleared)"]))
         }
     }

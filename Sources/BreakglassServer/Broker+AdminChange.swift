@@ -29,16 +29,16 @@ extension Broker {
         }
         let now = clock.now()
         return try await database.transactionCommittingRefusal { tx in
-            let before = try await tx.channels()
+            let before = try await tx.channels.list()
             if let actor, let totp {
-                guard let user = try await tx.user(id: actor.id, forUpdate: true) else { throw BreakglassError.unauthenticated }
+                guard let user = try await tx.users.find(id: actor.id, forUpdate: true) else { throw BreakglassError.unauthenticated }
                 func denial(_ failure: String) -> AuditEvent {
                     AuditEvent(type: .adminStepUpDenied, outcome: .failure, at: now, actor: user.name, actorRoles: user.roles, origin: origin,
                                details: ["action": action, "failure": failure, "mfa": "totp"])
                 }
                 if case .refused(let error, let event) = try await prove(totp: totp, user: user, tx: tx, now: now, denial: denial) {
-                    try await tx.appendAudit(event)
-                    try await tx.enqueueAdminNotification(type: "admin.step_up_denied", payload: [
+                    try await tx.audit.append(event)
+                    try await tx.outbox.enqueueAdmin(type: "admin.step_up_denied", payload: [
                         "user": user.name, "action": action, "failure": error.code, "client_address": origin.address ?? "-",
                     ], now: now, channelsBefore: before)
                     return .refused(error)
@@ -49,7 +49,7 @@ extension Broker {
             payload["actor"] = actor?.name ?? Self.hostOperator
             payload["mfa"] = actor == nil ? "host shell" : "totp"
             payload["client_address"] = origin.address ?? "-"
-            try await tx.enqueueAdminNotification(type: page.type, payload: payload, now: now, channelsBefore: before)
+            try await tx.outbox.enqueueAdmin(type: page.type, payload: payload, now: now, channelsBefore: before)
             return .done(result)
         }
     }

@@ -13,24 +13,24 @@ extension Broker {
         // One snapshot, so events committing meanwhile cannot look like gaps.
         let result = try await database.transaction { tx in
             try await tx.beginSnapshot()
-            let heads = try await tx.auditHeads()
+            let heads = try await tx.audit.heads()
             // Streamed in chain order into the verifier: memory stays constant however long the log grows.
             return try await AuditChainVerifier.verify(recordedHeads: heads, expectedHeads: expectedHeads) { feed in
-                try await tx.forEachAuditRowInChainOrder(feed)
+                try await tx.audit.forEachRowInChainOrder(feed)
             }
         }
         let now = clock.now()
         _ = try await database.transaction { tx in
-            try await tx.appendAudit(AuditEvent(type: .auditVerified, outcome: result.intact ? .success : .failure, at: now, actor: actor.name,
-                                                actorRoles: actor.roles, origin: origin,
-                                                details: ["events_checked": String(result.eventsChecked), "intact": String(result.intact),
-                                                          "expected_heads": String(expectedHeads.count)]))
+            try await tx.audit.append(AuditEvent(type: .auditVerified, outcome: result.intact ? .success : .failure, at: now, actor: actor.name,
+                                                 actorRoles: actor.roles, origin: origin,
+                                                 details: ["events_checked": String(result.eventsChecked), "intact": String(result.intact),
+                                                           "expected_heads": String(expectedHeads.count)]))
         }
         return result
     }
 
     public func auditHeads() async throws -> [ChainHead] {
-        try await database.read { try await $0.auditHeads() }
+        try await database.read { try await $0.audit.heads() }
     }
 
     /// One page of raw chain rows; every page is an audited access to the audit log (a reader who skips the
@@ -41,12 +41,12 @@ extension Broker {
         let limit = min(max(limit, 1), Self.auditPageSize)
         let now = clock.now()
         return try await database.transaction { tx in
-            let rows = try await tx.auditRows(from: from, until: until, afterId: afterId, limit: limit)
+            let rows = try await tx.audit.rows(from: from, until: until, afterId: afterId, limit: limit)
             var details = ["rows": String(rows.count), "after_id": String(afterId)]
             if let from { details["from"] = Timestamp.format(from) }
             if let until { details["until"] = Timestamp.format(until) }
-            try await tx.appendAudit(AuditEvent(type: .auditExported, at: now, actor: actor.name, actorRoles: actor.roles,
-                                                origin: origin, details: details))
+            try await tx.audit.append(AuditEvent(type: .auditExported, at: now, actor: actor.name, actorRoles: actor.roles,
+                                                 origin: origin, details: details))
             return rows
         }
     }

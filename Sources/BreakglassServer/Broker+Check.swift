@@ -18,7 +18,7 @@ extension Broker {
     /// Every channel with its decrypted URL. A channel whose configuration does not decrypt is an error
     /// naming it: the master key is not the one its configuration was sealed with.
     public static func channelEndpoints(database: Database, box: SecretBox) async throws -> [ChannelEndpoint] {
-        let channels = try await database.read { try await $0.channels() }
+        let channels = try await database.read { try await $0.channels.list() }
         return try channels.map { channel in
             let config: ChannelConfig
             do {

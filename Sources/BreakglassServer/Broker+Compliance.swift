@@ -47,7 +47,7 @@ extension Broker {
     public func complianceQueue(actor: AuthUser, drills: Bool = false) async throws -> [RetroView] {
         try actor.require(.compliance, to: "see the compliance queue")
         let now = clock.now()
-        return try await database.read { try await $0.complianceQueue(now: now, limit: 1000, drills: drills).map { RetroView($0, now: now) } }
+        return try await database.read { try await $0.retro.complianceQueue(now: now, limit: 1000, drills: drills).map { RetroView($0, now: now) } }
     }
 
     /// The session's story includes its audit rows with their hashes: a read of the audit log, so audited.
@@ -56,19 +56,19 @@ extension Broker {
         let now = clock.now()
         return try await database.transaction { tx in
             let story = try await self.story(sessionId: sessionId, tx: tx, now: now)
-            try await tx.appendAudit(AuditEvent(type: .sessionViewed, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
-                                                target: story.session.target, sessionId: sessionId))
+            try await tx.audit.append(AuditEvent(type: .sessionViewed, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
+                                                 target: story.session.target, sessionId: sessionId))
             return story
         }
     }
 
     func story(sessionId: String, tx: Tx, now: Date) async throws -> SessionStory {
-        guard let record = try await tx.session(id: sessionId), let obligation = try await tx.obligation(sessionId: sessionId) else {
+        guard let record = try await tx.sessions.find(id: sessionId), let obligation = try await tx.retro.obligation(sessionId: sessionId) else {
             throw BreakglassError.sessionUnknown(sessionId)
         }
         // A story with the newest events cut off would look complete: refuse instead, naming what to use.
         let limit = 1_000_000
-        let rows = try await tx.auditRows(sessionId: sessionId, limit: limit + 1)
+        let rows = try await tx.audit.rows(sessionId: sessionId, limit: limit + 1)
         guard rows.count <= limit else {
             throw BreakglassError(.invalidInput, "session_too_large",
                                   "session \(sessionId) has more than \(limit) audit events; export them with `breakglass audit export` and verify offline")
@@ -88,9 +88,9 @@ extension Broker {
             credential: CredentialFacts(kind: record.credential.kind, keyId: record.credential.keyId, tokenId: record.credential.tokenId,
                                         audience: record.credential.audience, expiresAt: session.expiresAt),
             retro: RetroView(obligation, now: now), obligation: obligation,
-            escalations: try await tx.escalations(sessionId: sessionId), reviews: try await tx.reviews(sessionId: sessionId),
-            pages: try await tx.deliveryLog(sessionId: sessionId, deadOnly: false, limit: 1000), events: events,
-            candidates: try await tx.retroCandidates(sessionId: sessionId))
+            escalations: try await tx.retro.escalations(sessionId: sessionId), reviews: try await tx.retro.reviews(sessionId: sessionId),
+            pages: try await tx.deliveries.log(sessionId: sessionId, deadOnly: false, limit: 1000), events: events,
+            candidates: try await tx.github.candidates(sessionId: sessionId))
     }
 
     /// Compliance approves, rejects (back to owed, with the reason) or waives a retro PR. The engineer who
@@ -102,21 +102,21 @@ extension Broker {
         let note = try Validation.reason(note, field: decision.noteField)
         let now = clock.now()
         let review = try await database.transactionCommittingRefusal { tx -> Outcome<RetroReview> in
-            guard let obligation = try await tx.obligation(sessionId: sessionId, forUpdate: true) else {
+            guard let obligation = try await tx.retro.obligation(sessionId: sessionId, forUpdate: true) else {
                 throw BreakglassError.sessionUnknown(sessionId)
             }
-            let creator = try await tx.user(named: obligation.requester)?.createdBy
+            let creator = try await tx.users.find(named: obligation.requester)?.createdBy
             switch try RetroReview.decide(decision, on: obligation, by: actor.name, roles: actor.roles, note: note, requesterCreatedBy: creator,
                                           origin: origin, now: now) {
             case .refused(let error, let event):
-                try await tx.appendAudit(event)
+                try await tx.audit.append(event)
                 return .refused(error)
             case .decided(let review):
-                try await tx.saveObligation(review.obligation)
-                try await tx.insertReview(sessionId: sessionId, decision: review.decision, reviewer: actor.name, note: note,
-                                          prURL: obligation.prURL, now: now)
-                try await tx.enqueueNotification(type: review.decision.pageType, sessionId: sessionId, payload: review.page, now: now)
-                try await tx.appendAudit(review.event)
+                try await tx.retro.save(review.obligation)
+                try await tx.retro.insertReview(sessionId: sessionId, decision: review.decision, reviewer: actor.name, note: note,
+                                                prURL: obligation.prURL, now: now)
+                try await tx.outbox.enqueue(type: review.decision.pageType, sessionId: sessionId, payload: review.page, now: now)
+                try await tx.audit.append(review.event)
                 return .done(review)
             }
         }
@@ -132,19 +132,19 @@ extension Broker {
         let url = try PullRequestLink.validate(url)
         let now = clock.now()
         let linked = try await database.transactionCommittingRefusal { tx -> Outcome<RetroObligation> in
-            guard let obligation = try await tx.obligation(sessionId: sessionId, forUpdate: true) else { throw BreakglassError.sessionUnknown(sessionId) }
+            guard let obligation = try await tx.retro.obligation(sessionId: sessionId, forUpdate: true) else { throw BreakglassError.sessionUnknown(sessionId) }
             if let (error, event) = SeparationOfDuties.refusal(
-                reviewer: actor.name, roles: actor.roles, of: obligation, requesterCreatedBy: try await tx.user(named: obligation.requester)?.createdBy,
+                reviewer: actor.name, roles: actor.roles, of: obligation, requesterCreatedBy: try await tx.users.find(named: obligation.requester)?.createdBy,
                 decision: "accept_candidate", origin: origin, now: now, details: ["pr_url": url]) {
-                try await tx.appendAudit(event)
+                try await tx.audit.append(event)
                 return .refused(error)
             }
-            guard try await tx.acceptRetroCandidate(sessionId: sessionId, prURL: url, by: actor.name, now: now) else {
+            guard try await tx.github.acceptCandidate(sessionId: sessionId, prURL: url, by: actor.name, now: now) else {
                 throw BreakglassError(.notFound, "candidate_unknown", "\(url) is not an unaccepted candidate PR of \(sessionId)")
             }
             let linked = try obligation.link(url: url, by: actor.name, source: .github, now: now)
-            try await tx.appendAudit(AuditEvent(type: .retroCandidateAccepted, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
-                                                target: obligation.target, sessionId: sessionId, details: ["pr_url": url]))
+            try await tx.audit.append(AuditEvent(type: .retroCandidateAccepted, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
+                                                 target: obligation.target, sessionId: sessionId, details: ["pr_url": url]))
             try await self.recordLink(tx: tx, from: obligation, to: linked, actor: actor.name, roles: actor.roles, origin: origin, now: now,
                                       details: ["accepted_candidate": "true"])
             return .done(linked)
@@ -159,14 +159,14 @@ extension Broker {
         try actor.require(.compliance, to: "export evidence")
         let now = clock.now()
         try await database.transaction { tx in
-            guard try await tx.session(id: sessionId) != nil else { throw BreakglassError.sessionUnknown(sessionId) }
-            try await tx.appendAudit(AuditEvent(type: .evidenceExported, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
-                                                sessionId: sessionId, details: ["format": "breakglass-evidence/1"]))
+            guard try await tx.sessions.find(id: sessionId) != nil else { throw BreakglassError.sessionUnknown(sessionId) }
+            try await tx.audit.append(AuditEvent(type: .evidenceExported, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
+                                                 sessionId: sessionId, details: ["format": "breakglass-evidence/1"]))
         }
         let (story, proof) = try await database.transaction { tx in
             try await tx.beginSnapshot()
             let story = try await self.story(sessionId: sessionId, tx: tx, now: now)
-            let segment = try await tx.sessionChainSegment(sessionId: sessionId)
+            let segment = try await tx.audit.chainSegment(sessionId: sessionId)
             return (story, ChainProof.make(sessionId: sessionId, shard: segment.shard, rows: segment.rows, head: segment.head))
         }
         let request = EvidencePackDocument.Request(reason: story.session.reason, incident: story.session.incident,
@@ -183,7 +183,7 @@ extension Broker {
 
     public func retroMetrics() async throws -> RetroMetrics {
         let now = clock.now()
-        return try await database.read { try await $0.retroMetrics(now: now) }
+        return try await database.read { try await $0.retro.metrics(now: now) }
     }
 
     // MARK: browser sign-in for the compliance pages
@@ -194,8 +194,8 @@ extension Broker {
         let ticket = "bgw_" + Secrets.base64url(Secrets.randomBytes(32))
         let now = clock.now()
         try await database.transaction { tx in
-            try await tx.insertWebLogin(tokenHash: Secrets.hash(ticket), userId: actor.id, kind: .ticket, now: now, expiresAt: now + 120,
-                                        apiTokenHash: actor.tokenHash)
+            try await tx.webLogins.insert(tokenHash: Secrets.hash(ticket), userId: actor.id, kind: .ticket, now: now, expiresAt: now + 120,
+                                          apiTokenHash: actor.tokenHash)
         }
         return ticket
     }
@@ -207,15 +207,15 @@ extension Broker {
         let lifetime = settings.webSessionLifetime
         try await database.transaction { tx in
             guard ticket.hasPrefix("bgw_"), ticket.count < 100,
-                  let (userId, apiTokenHash) = try await tx.spendWebTicket(tokenHash: Secrets.hash(ticket), now: now),
-                  let user = try await tx.user(id: userId) else {
+                  let (userId, apiTokenHash) = try await tx.webLogins.spendTicket(tokenHash: Secrets.hash(ticket), now: now),
+                  let user = try await tx.users.find(id: userId) else {
                 throw BreakglassError(.unauthenticated, "ticket_invalid",
                                       "this sign-in link is unknown, used or expired; run `breakglass compliance web` for a new one")
             }
-            try await tx.insertWebLogin(tokenHash: Secrets.hash(cookie), userId: userId, kind: .session, now: now, expiresAt: now + lifetime,
-                                        apiTokenHash: apiTokenHash)
-            try await tx.appendAudit(AuditEvent(type: .webLogin, at: now, actor: user.name, actorRoles: user.roles, origin: origin,
-                                                details: ["expires_at": Timestamp.format(now + lifetime)]))
+            try await tx.webLogins.insert(tokenHash: Secrets.hash(cookie), userId: userId, kind: .session, now: now, expiresAt: now + lifetime,
+                                          apiTokenHash: apiTokenHash)
+            try await tx.audit.append(AuditEvent(type: .webLogin, at: now, actor: user.name, actorRoles: user.roles, origin: origin,
+                                                 details: ["expires_at": Timestamp.format(now + lifetime)]))
         }
         return cookie
     }
@@ -223,7 +223,7 @@ extension Broker {
     public func authenticateWeb(cookie: String) async throws -> AuthUser {
         guard cookie.hasPrefix("bgs_"), cookie.count < 100 else { throw BreakglassError.unauthenticated }
         let now = clock.now()
-        guard let user = try await database.read({ try await $0.webSessionUser(tokenHash: Secrets.hash(cookie), now: now) }),
+        guard let user = try await database.read({ try await $0.webLogins.sessionUser(tokenHash: Secrets.hash(cookie), now: now) }),
               user.confirmed, !user.isLocked(at: now) else {
             throw BreakglassError.unauthenticated
         }
@@ -237,10 +237,10 @@ extension Broker {
         guard cookie.hasPrefix("bgs_"), cookie.count < 100 else { throw BreakglassError.unauthenticated }
         let now = clock.now()
         return try await database.transaction { tx in
-            guard let userId = try await tx.endWebSession(tokenHash: Secrets.hash(cookie), now: now), let user = try await tx.user(id: userId) else {
+            guard let userId = try await tx.webLogins.endSession(tokenHash: Secrets.hash(cookie), now: now), let user = try await tx.users.find(id: userId) else {
                 throw BreakglassError.unauthenticated
             }
-            try await tx.appendAudit(AuditEvent(type: .webLogout, at: now, actor: user.name, actorRoles: user.roles, origin: origin))
+            try await tx.audit.append(AuditEvent(type: .webLogout, at: now, actor: user.name, actorRoles: user.roles, origin: origin))
             return AuthUser(id: user.id, name: user.name, roles: user.roles)
         }
     }

@@ -22,7 +22,7 @@ extension Broker {
     /// The target with its managing secret opened for one call.
     func credentialTarget(_ target: Target) async throws -> CredentialTarget {
         guard target.kind == .postgres else { return CredentialTarget(target: target) }
-        guard let sealed = try await database.read({ try await $0.targetManagingPasswordEnc(named: target.name) }) else {
+        guard let sealed = try await database.read({ try await $0.targets.managingPasswordEnc(named: target.name) }) else {
             throw BreakglassError.corruptRow("the managing password of target \(target.name)")
         }
         let password = try box.open(sealed, context: PostgresTarget.passwordContext(target.name))
@@ -64,8 +64,8 @@ extension Broker {
                                  details: [String: String]) async throws {
         guard target.kind != .token else { return }
         _ = try await database.transaction { tx in
-            try await tx.appendAudit(AuditEvent(type: type, at: now, actor: Self.serverActor, target: target.name, sessionId: session.id,
-                                                details: details.merging(["valid_until": Timestamp.format(session.expiresAt)]) { $1 }))
+            try await tx.audit.append(AuditEvent(type: type, at: now, actor: Self.serverActor, target: target.name, sessionId: session.id,
+                                                 details: details.merging(["valid_until": Timestamp.format(session.expiresAt)]) { $1 }))
         }
     }
 
@@ -78,7 +78,7 @@ extension Broker {
         } catch {
             let failure = Self.stepFailure(error)
             _ = try await database.transaction { tx in
-                try await tx.appendAudit(AuditEvent(
+                try await tx.audit.append(AuditEvent(
                     type: .credentialExtendFailed, outcome: .failure, at: now, actor: Self.serverActor, target: target.name, sessionId: session.id,
                     details: ["failed_step": failure.failedStep, "steps": failure.done.joined(separator: ","), "error": failure.message]))
             }
@@ -95,17 +95,17 @@ extension Broker {
     /// Closes a session whose credential could not be issued as `failed`, with the step that failed as its reason.
     private func failActivation(_ session: EmergencySession, failure: CredentialStepFailure, now: Date) async throws {
         _ = try await database.transaction { tx in
-            guard let record = try await tx.session(id: session.id, forUpdate: true), record.session.state == .active else { return }
+            guard let record = try await tx.sessions.find(id: session.id, forUpdate: true), record.session.state == .active else { return }
             let failed = try record.session.fail(step: failure.failedStep, now: now)
-            try await tx.updateSession(failed, from: .active)
+            try await tx.sessions.update(failed, from: .active)
             let closed = try await moveRetroDeadline(tx: tx, session: failed, target: nil, now: now)
             let details = ["failed_step": failure.failedStep, "steps": failure.done.joined(separator: ","), "error": String(failure.message.prefix(500)),
                            "state": closed.state.rawValue, "requester": closed.requester]
-            try await tx.appendAudit(AuditEvent(
+            try await tx.audit.append(AuditEvent(
                 type: .credentialIssueFailed, outcome: .failure, at: now, actor: Self.serverActor, target: closed.target, sessionId: closed.id,
                 reason: closed.closeReason, incident: closed.incident, details: details))
-            try await tx.enqueueNotification(type: AuditEventType.credentialIssueFailed.rawValue, sessionId: closed.id,
-                                             payload: closed.pagePayload.merging(details) { $1 }, now: now)
+            try await tx.outbox.enqueue(type: AuditEventType.credentialIssueFailed.rawValue, sessionId: closed.id,
+                                        payload: closed.pagePayload.merging(details) { $1 }, now: now)
         }
     }
 
@@ -119,7 +119,7 @@ extension Broker {
         do {
             guard let target = try await resolve(known, name: session.target), target.kind != .token else { return }
             if target.postgres?.access == .recorded {
-                _ = try await database.transaction { tx in try await tx.deleteProxyCredential(sessionId: session.id) }
+                _ = try await database.transaction { tx in try await tx.proxyCredentials.delete(sessionId: session.id) }
             }
             do {
                 let steps = try await backend(for: target.kind).revoke(sessionId: session.id, on: try await credentialTarget(target))
@@ -131,11 +131,11 @@ extension Broker {
                                         "credential.step": "\(failure.failedStep)", "error": "\(failure.message)"])
                 let details = ["failed_step": failure.failedStep, "steps": failure.done.joined(separator: ","), "error": String(failure.message.prefix(500))]
                 _ = try await database.transaction { tx in
-                    try await tx.appendAudit(AuditEvent(
+                    try await tx.audit.append(AuditEvent(
                         type: .credentialRevokeFailed, outcome: .failure, at: now, actor: Self.serverActor, target: target.name,
                         sessionId: session.id, incident: session.incident, details: details))
-                    try await tx.enqueueNotification(type: AuditEventType.credentialRevokeFailed.rawValue, sessionId: session.id,
-                                                     payload: session.pagePayload.merging(details) { $1 }, now: now)
+                    try await tx.outbox.enqueue(type: AuditEventType.credentialRevokeFailed.rawValue, sessionId: session.id,
+                                                payload: session.pagePayload.merging(details) { $1 }, now: now)
                 }
             }
         } catch {
@@ -150,7 +150,7 @@ extension Broker {
     public func reconcileCredentials() async throws -> Int {
         let now = clock.now()
         var removed = 0
-        for target in try await database.read({ try await $0.postgresTargets() }) {
+        for target in try await database.read({ try await $0.targets.postgres() }) {
             let access: CredentialTarget
             let leftovers: [String]
             do {
@@ -164,13 +164,13 @@ extension Broker {
                 do {
                     // The session row stays locked while its role is removed, so two instances never do it twice.
                     let done = try await database.transaction { tx -> Bool in
-                        guard let record = try await tx.claimSession(id: id), record.session.target == target.name,
+                        guard let record = try await tx.sessions.claim(id: id), record.session.target == target.name,
                               record.session.state != .active,
                               now.timeIntervalSince(record.session.closedAt ?? record.session.expiresAt) >= Self.reconcileGrace else { return false }
                         let steps = try await backend(for: target.kind).revoke(sessionId: id, on: access)
                         // A broker that was down at the close never forgot the session's proxy secrets either.
-                        try await tx.deleteProxyCredential(sessionId: id)
-                        try await tx.appendAudit(Self.revokedEvent(session: record.session, target: target, steps: steps, reconciled: true, now: now))
+                        try await tx.proxyCredentials.delete(sessionId: id)
+                        try await tx.audit.append(Self.revokedEvent(session: record.session, target: target, steps: steps, reconciled: true, now: now))
                         return true
                     }
                     if done { removed += 1 }
@@ -185,7 +185,7 @@ extension Broker {
 
     private func recordRevoked(session: EmergencySession, target: Target, steps: [String], reconciled: Bool, now: Date) async throws {
         _ = try await database.transaction { tx in
-            try await tx.appendAudit(Self.revokedEvent(session: session, target: target, steps: steps, reconciled: reconciled, now: now))
+            try await tx.audit.append(Self.revokedEvent(session: session, target: target, steps: steps, reconciled: reconciled, now: now))
         }
     }
 
@@ -197,7 +197,7 @@ extension Broker {
 
     private func resolve(_ known: Target?, name: String) async throws -> Target? {
         if let known { return known }
-        return try await database.read { try await $0.target(named: name) }
+        return try await database.read { try await $0.targets.find(named: name) }
     }
 
     static func stepFailure(_ error: any Error) -> CredentialStepFailure {

@@ -49,14 +49,14 @@ extension Broker {
         }
         let payload = try GitHubWebhook.decode(delivery.body)
         return try await database.transaction { tx in
-            guard try await tx.claimGitHubDelivery(id: deliveryId, event: event, now: now) else {
+            guard try await tx.github.claimDelivery(id: deliveryId, event: event, now: now) else {
                 return GitHubOutcome(status: .duplicate, sessions: [])
             }
             var outcome = GitHubOutcome(status: .ignored, sessions: [])
             if let reconciliation = GitHubReconciliation(event: kind, payload: payload, deliveryId: deliveryId, origin: origin, now: now) {
                 outcome = try await self.reconcile(reconciliation, tx: tx)
             }
-            try await tx.setGitHubDeliveryOutcome(id: deliveryId, outcome: outcome.status)
+            try await tx.github.setDeliveryOutcome(id: deliveryId, outcome: outcome.status)
             return outcome
         }
     }
@@ -65,15 +65,15 @@ extension Broker {
     private func reconcile(_ github: GitHubReconciliation, tx: Tx) async throws -> GitHubOutcome {
         var touched: [String] = []
         for id in github.sessionIdsToLink {
-            guard let obligation = try await tx.obligation(sessionId: id, forUpdate: true) else { continue }
-            let login = github.needsRequesterLogin(obligation) ? try await tx.mappedGitHubLogin(userName: obligation.requester) : nil
+            guard let obligation = try await tx.retro.obligation(sessionId: id, forUpdate: true) else { continue }
+            let login = github.needsRequesterLogin(obligation) ? try await tx.github.mappedLogin(userName: obligation.requester) : nil
             switch try github.step(for: obligation, policy: settings.githubLinkPolicy, requesterLogin: login) {
             case nil:
                 continue
             case .recordAuthor(let updated):
-                try await tx.saveObligation(updated)
+                try await tx.retro.save(updated)
             case .candidate(let candidate, let event):
-                if try await tx.recordRetroCandidate(candidate) { try await tx.appendAudit(event) }
+                if try await tx.github.recordCandidate(candidate) { try await tx.audit.append(event) }
             case .link(let linked, let details):
                 try await recordLink(tx: tx, from: obligation, to: linked, actor: github.actor, roles: [], origin: github.origin, now: github.now,
                                      details: details)
@@ -82,25 +82,25 @@ extension Broker {
         }
 
         if let review = github.review {
-            let counted = try await tx.saveGitHubReview(prURL: github.url, reviewer: review.reviewer, reviewId: review.id, state: review.state,
-                                                        at: review.submittedAt, now: github.now)
-            let approvers = try await tx.gitHubApprovers(prURL: github.url)
-            for obligation in try await tx.obligations(prURL: github.url) where !obligation.status.isSettled {
-                let login = try await tx.gitHubLogin(userName: obligation.requester)
+            let counted = try await tx.github.saveReview(prURL: github.url, reviewer: review.reviewer, reviewId: review.id, state: review.state,
+                                                         at: review.submittedAt, now: github.now)
+            let approvers = try await tx.github.approvers(prURL: github.url)
+            for obligation in try await tx.retro.obligations(prURL: github.url) where !obligation.status.isSettled {
+                let login = try await tx.github.login(userName: obligation.requester)
                 let (updated, event) = github.reviewed(obligation, review: review, counted: counted, approvers: approvers, requesterLogin: login)
-                try await tx.appendAudit(event)
-                try await tx.saveObligation(updated)
+                try await tx.audit.append(event)
+                try await tx.retro.save(updated)
                 touched.append(obligation.sessionId)
             }
         }
 
         if github.isMerge {
-            let approvers = try await tx.gitHubApprovers(prURL: github.url)
-            for obligation in try await tx.obligations(prURL: github.url) where !obligation.status.isSettled {
-                let login = try await tx.gitHubLogin(userName: obligation.requester)
+            let approvers = try await tx.github.approvers(prURL: github.url)
+            for obligation in try await tx.retro.obligations(prURL: github.url) where !obligation.status.isSettled {
+                let login = try await tx.github.login(userName: obligation.requester)
                 let (merged, event) = github.merged(obligation, approvers: approvers, requesterLogin: login)
-                try await tx.saveObligation(merged)
-                try await tx.appendAudit(event)
+                try await tx.retro.save(merged)
+                try await tx.audit.append(event)
                 touched.append(merged.sessionId)
             }
         }
@@ -115,7 +115,7 @@ extension Broker {
         guard let batch = await hookRejections.take(now: now, interval: force ? 0 : settings.rejectionAuditInterval) else { return 0 }
         do {
             _ = try await database.transaction { tx in
-                try await tx.appendAudit(AuditEvent(
+                try await tx.audit.append(AuditEvent(
                     type: .githubDeliveriesRejected, outcome: .failure, at: now, actor: nil, origin: .server,
                     details: ["count": String(batch.count), "missing_signature": String(batch.missingSignature),
                               "bad_signature": String(batch.count - batch.missingSignature),

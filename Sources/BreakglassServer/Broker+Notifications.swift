@@ -57,12 +57,12 @@ extension Broker {
         let interval = request.minInterval ?? (request.kind == .slack ? 1 : 0)
         guard (0...3600).contains(interval) else { throw BreakglassError.invalid("min_interval", "min interval must be between 0s and 1h") }
         let record = try await adminChange(actor: actor, totp: totp, action: "configure notification channels", origin: origin) { [box] tx, now in
-            let previous = try await tx.channel(named: request.name)
+            let previous = try await tx.channels.find(named: request.name)
             let id = previous?.id ?? UUID()
             let sealed = try box.seal(Array(try JSONEncoder().encode(config)), context: ChannelRecord.context(id))
             let record = ChannelRecord(id: id, name: request.name, kind: request.kind, configEnc: sealed, host: config.host,
                                        routing: request.routing, enabled: true, disabledReason: nil, minInterval: interval)
-            try await tx.saveChannel(record, by: actor.name, now: now)
+            try await tx.channels.save(record, by: actor.name, now: now)
             var details = ["channel": request.name, "kind": request.kind.rawValue, "host": config.host,
                            "events": request.routing.events.joined(separator: ","), "targets": request.routing.targets.joined(separator: ","),
                            "signing_secrets": String(config.secrets.count)]
@@ -77,8 +77,8 @@ extension Broker {
                 let before = try? JSONDecoder().decode(ChannelConfig.self, from: Data(box.open(previous.configEnc, context: ChannelRecord.context(id))))
                 details["endpoint_or_keys_changed"] = String(before != config)
             }
-            try await tx.appendAudit(AuditEvent(type: .channelSaved, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
-                                                details: details))
+            try await tx.audit.append(AuditEvent(type: .channelSaved, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
+                                                 details: details))
             return (record, AdminPage(type: "admin.channel_saved", payload: details))
         }
         return ChannelView(record, generatedSecret: generated)
@@ -86,14 +86,14 @@ extension Broker {
 
     public func channels(actor: AuthUser) async throws -> [ChannelView] {
         guard actor.seesEverything else { throw BreakglassError.forbidden("only admin and compliance may list notification channels") }
-        return try await database.read { try await $0.channels() }.map { ChannelView($0) }
+        return try await database.read { try await $0.channels.list() }.map { ChannelView($0) }
     }
 
     public func enableChannel(name: String, actor: AuthUser, totp: String?, origin: RequestOrigin) async throws {
         try await adminChange(actor: actor, totp: totp, action: "enable notification channels", origin: origin) { tx, now in
-            guard try await tx.enableChannel(name: name) else { throw Self.channelUnknown(name) }
-            try await tx.appendAudit(AuditEvent(type: .channelSaved, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
-                                                details: ["channel": name, "enabled": "true"]))
+            guard try await tx.channels.enable(name: name) else { throw Self.channelUnknown(name) }
+            try await tx.audit.append(AuditEvent(type: .channelSaved, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
+                                                 details: ["channel": name, "enabled": "true"]))
             return ((), AdminPage(type: "admin.channel_enabled", payload: ["channel": name]))
         }
     }
@@ -107,15 +107,15 @@ extension Broker {
         try actor?.require(.admin, to: "send test pages")
         let now = clock.now()
         _ = try await database.transaction { tx in
-            guard let channel = try await tx.channel(named: name) else { throw Self.channelUnknown(name) }
-            guard try await !tx.testPagePending(channelId: channel.id) else {
+            guard let channel = try await tx.channels.find(named: name) else { throw Self.channelUnknown(name) }
+            guard try await !tx.outbox.testPagePending(channelId: channel.id) else {
                 throw BreakglassError(.conflict, "test_pending", "a test page for \(name) is already waiting to be sent; see `breakglass notify log`")
             }
-            try await tx.enqueueNotification(type: "notify.test", sessionId: nil, payload: [
+            try await tx.outbox.enqueue(type: "notify.test", sessionId: nil, payload: [
                 "channel": channel.name, "channel_id": channel.id.uuidString.lowercased(), "user": actor?.name ?? Self.hostOperator,
             ], now: now)
-            try await tx.appendAudit(AuditEvent(type: .channelTested, at: now, actor: actor?.name ?? Self.hostOperator, actorRoles: actor?.roles ?? [], origin: origin,
-                                                details: ["channel": channel.name, "host": channel.host]))
+            try await tx.audit.append(AuditEvent(type: .channelTested, at: now, actor: actor?.name ?? Self.hostOperator, actorRoles: actor?.roles ?? [], origin: origin,
+                                                 details: ["channel": channel.name, "host": channel.host]))
         }
     }
 
@@ -125,17 +125,17 @@ extension Broker {
                 throw BreakglassError.forbidden("only admin and compliance may read other sessions' delivery logs")
             }
         }
-        return try await database.read { try await $0.deliveryLog(sessionId: sessionId, deadOnly: deadOnly, limit: limit) }
+        return try await database.read { try await $0.deliveries.log(sessionId: sessionId, deadOnly: deadOnly, limit: limit) }
     }
 
     public func redrive(deliveryId: String, actor: AuthUser, totp: String?, origin: RequestOrigin) async throws {
         guard let id = UUID(uuidString: deliveryId) else { throw BreakglassError.invalid("delivery", "'\(deliveryId)' is not a delivery id") }
         try await adminChange(actor: actor, totp: totp, action: "re-drive dead letters", origin: origin) { tx, now in
-            guard let channel = try await tx.redrive(deliveryId: id, now: now) else {
+            guard let channel = try await tx.deliveries.redrive(deliveryId: id, now: now) else {
                 throw BreakglassError(.notFound, "dead_letter_unknown", "no dead letter \(deliveryId)")
             }
-            try await tx.appendAudit(AuditEvent(type: .deliveryRedriven, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
-                                                details: ["delivery_id": deliveryId, "channel": channel]))
+            try await tx.audit.append(AuditEvent(type: .deliveryRedriven, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
+                                                 details: ["delivery_id": deliveryId, "channel": channel]))
             return ((), AdminPage(type: "admin.delivery_redriven", payload: ["delivery_id": deliveryId, "channel": channel]))
         }
     }
@@ -149,13 +149,13 @@ extension Broker {
     /// Fans new outbox messages out into per-channel deliveries.
     public func routeOutbox(limit: Int = 200) async throws -> Int {
         let now = clock.now()
-        return try await database.transaction { try await $0.routeOutbox(now: now, limit: limit) }
+        return try await database.transaction { try await $0.deliveries.routeOutbox(now: now, limit: limit) }
     }
 
     public func claimDeliveries(instance: String, limit: Int) async throws -> [ClaimedDelivery] {
         let now = clock.now()
         let until = now + settings.deliveryClaim
-        return try await database.transaction { try await $0.claimDeliveries(now: now, claimUntil: until, instance: instance, limit: limit) }
+        return try await database.transaction { try await $0.deliveries.claim(now: now, claimUntil: until, instance: instance, limit: limit) }
     }
 
     /// Sends one claimed delivery and records the attempt and its consequence.
@@ -163,10 +163,10 @@ extension Broker {
         let now = clock.now()
         let channel = claimed.channel
         if channel.minInterval > 0 {
-            let wait = try await database.transaction { try await $0.takeSendSlot(channelId: channel.id, interval: channel.minInterval, now: now) }
+            let wait = try await database.transaction { try await $0.channels.takeSendSlot(channelId: channel.id, interval: channel.minInterval, now: now) }
             if let wait {
                 // Not this channel's turn yet: queue behind the slot, without counting an attempt.
-                _ = try await database.transaction { try await $0.updateDelivery(id: claimed.id, claimedBy: instance, state: .pending, attempted: false, nextAttemptAt: wait,
+                _ = try await database.transaction { try await $0.deliveries.update(id: claimed.id, claimedBy: instance, state: .pending, attempted: false, nextAttemptAt: wait,
                                                                              finishedAt: nil, error: nil) }
                 return
             }
@@ -178,18 +178,18 @@ extension Broker {
             messageType: claimed.message.type, attempt: claimed.attempts + 1, queuedAt: claimed.message.createdAt, answeredAt: clock.now(),
             maxAge: settings.deliveryMaxAge, usesSnapshot: claimed.usesSnapshot, random: Double.random(in: 0.5...1))
         try await database.transaction { tx in
-            try await tx.recordAttempt(deliveryId: claimed.id, at: now, latencyMs: result.latencyMs, statusCode: result.status, outcome: decision.outcome,
-                                       errorClass: result.errorClass, detail: decision.detail, instance: instance)
-            let owned = try await tx.updateDelivery(id: claimed.id, claimedBy: instance, state: decision.state, attempted: true,
-                                                    nextAttemptAt: decision.nextAttemptAt, finishedAt: decision.state == .pending ? nil : now,
-                                                    error: decision.detail)
+            try await tx.deliveries.recordAttempt(deliveryId: claimed.id, at: now, latencyMs: result.latencyMs, statusCode: result.status, outcome: decision.outcome,
+                                                  errorClass: result.errorClass, detail: decision.detail, instance: instance)
+            let owned = try await tx.deliveries.update(id: claimed.id, claimedBy: instance, state: decision.state, attempted: true,
+                                                       nextAttemptAt: decision.nextAttemptAt, finishedAt: decision.state == .pending ? nil : now,
+                                                       error: decision.detail)
             // Another instance took the delivery over after this claim lapsed; its result stands.
             guard owned, decision.isDeadLetter else { return }
             let reason = decision.detail ?? ""
             if decision.disablesChannel {
-                try await tx.disableChannel(id: channel.id, reason: reason)
-                try await tx.appendAudit(AuditEvent(type: .channelDisabled, outcome: .failure, at: now, actor: nil,
-                                                    details: ["channel": channel.name, "host": channel.host, "reason": reason]))
+                try await tx.channels.disable(id: channel.id, reason: reason)
+                try await tx.audit.append(AuditEvent(type: .channelDisabled, outcome: .failure, at: now, actor: nil,
+                                                     details: ["channel": channel.name, "host": channel.host, "reason": reason]))
             }
             try await alertDeliveryFailure(tx: tx, claimed: claimed, reason: reason, announce: decision.alertsOtherChannels, now: now)
         }
@@ -203,11 +203,11 @@ extension Broker {
     /// A dead letter is audited, and announced on every other channel when the policy says so.
     private func alertDeliveryFailure(tx: Tx, claimed: ClaimedDelivery, reason: String, announce: Bool, now: Date) async throws {
         let channel = claimed.channel
-        try await tx.appendAudit(AuditEvent(type: .deliveryFailed, outcome: .failure, at: now, actor: nil, sessionId: claimed.message.sessionId,
-                                            details: ["channel": channel.name, "host": channel.host, "event": claimed.message.type,
-                                                      "delivery_id": claimed.id.uuidString.lowercased(), "reason": reason]))
+        try await tx.audit.append(AuditEvent(type: .deliveryFailed, outcome: .failure, at: now, actor: nil, sessionId: claimed.message.sessionId,
+                                             details: ["channel": channel.name, "host": channel.host, "event": claimed.message.type,
+                                                       "delivery_id": claimed.id.uuidString.lowercased(), "reason": reason]))
         guard announce else { return }
-        try await tx.enqueueNotification(type: DeliveryPolicy.failureAlertType, sessionId: claimed.message.sessionId, payload: [
+        try await tx.outbox.enqueue(type: DeliveryPolicy.failureAlertType, sessionId: claimed.message.sessionId, payload: [
             "channel": channel.name, "channel_id": channel.id.uuidString.lowercased(), "host": channel.host,
             "event": claimed.message.type, "error": reason, "delivery_id": claimed.id.uuidString.lowercased(),
         ], now: now)

@@ -78,7 +78,7 @@ extension Broker {
         do {
             let sealed = try box.seal(Array(rolePassword.utf8), context: PostgresTarget.rolePasswordContext(sessionId: session.id))
             try await database.transaction { tx in
-                try await tx.insertProxyCredential(sessionId: session.id, tokenHash: ProxyToken.hash(token), rolePasswordEnc: sealed, now: now)
+                try await tx.proxyCredentials.insert(sessionId: session.id, tokenHash: ProxyToken.hash(token), rolePasswordEnc: sealed, now: now)
             }
         } catch {
             throw CredentialStepFailure(done: secret.steps, failedStep: "store_proxy_credential", message: "the broker's database refused it")
@@ -126,9 +126,9 @@ extension Broker {
             // Session ids are short; anything longer is no session of ours and costs no query.
             guard user.count <= 64, token.count <= 128 else { return nil }
             let (record, stored, target) = try await database.read { tx in
-                let record = try await tx.session(id: user)
-                let stored = record == nil ? nil : try await tx.proxyCredential(sessionId: user)
-                let target = record == nil ? nil : try await tx.target(named: record!.session.target)
+                let record = try await tx.sessions.find(id: user)
+                let stored = record == nil ? nil : try await tx.proxyCredentials.find(sessionId: user)
+                let target = record == nil ? nil : try await tx.targets.find(named: record!.session.target)
                 return (record, stored, target)
             }
             let now = clock.now()
@@ -154,7 +154,7 @@ extension Broker {
     /// A database that cannot answer keeps the connection (the target's own VALID UNTIL and the revoke still apply).
     func sessionStillActive(_ id: String) async -> Bool {
         do {
-            let record = try await database.read { try await $0.session(id: id) }
+            let record = try await database.read { try await $0.sessions.find(id: id) }
             return record?.session.state(at: clock.now()) == .active
         } catch {
             return true
@@ -196,17 +196,17 @@ extension Broker {
     public func statementLog(sessionId: String, actor: AuthUser, origin: RequestOrigin) async throws -> [AuditEventView] {
         let now = clock.now()
         return try await database.transaction { tx in
-            guard let record = try await tx.session(id: sessionId), record.userId == actor.id || actor.seesEverything else {
+            guard let record = try await tx.sessions.find(id: sessionId), record.userId == actor.id || actor.seesEverything else {
                 throw BreakglassError.sessionUnknown(sessionId)
             }
-            let rows = try await tx.auditRows(sessionId: sessionId, limit: 1_000_000)
+            let rows = try await tx.audit.rows(sessionId: sessionId, limit: 1_000_000)
             let events = try rows.compactMap { row -> AuditEventView? in
                 guard let event = AuditChain.decode(body: row.body) else { throw BreakglassError.corruptRow("audit event \(row.id)") }
                 return Self.statementLogTypes.contains(event.type) ? AuditEventView(id: row.id, seq: row.seq, hash: row.hash, event: event) : nil
             }
-            try await tx.appendAudit(AuditEvent(type: .sessionViewed, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
-                                                target: record.session.target, sessionId: sessionId,
-                                                details: ["view": "statement_log", "events": String(events.count)]))
+            try await tx.audit.append(AuditEvent(type: .sessionViewed, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin,
+                                                 target: record.session.target, sessionId: sessionId,
+                                                 details: ["view": "statement_log", "events": String(events.count)]))
             return events
         }
     }

@@ -49,12 +49,12 @@ extension Broker {
     /// escalation, so for an admin it is an admin change: a fresh TOTP code, and paged.
     public func linkRetro(sessionId: String, url: String, actor: AuthUser, totp: String? = nil, origin: RequestOrigin) async throws -> RetroView {
         let url = try PullRequestLink.validate(url)
-        guard let requester = try await database.read({ try await $0.obligation(sessionId: sessionId)?.requester }) else {
+        guard let requester = try await database.read({ try await $0.retro.obligation(sessionId: sessionId)?.requester }) else {
             throw BreakglassError.sessionUnknown(sessionId)
         }
         let right = try SeparationOfDuties.linkRight(actor: actor.name, roles: actor.roles, requester: requester, sessionId: sessionId)
         @Sendable func link(_ tx: Tx, _ now: Date) async throws -> RetroObligation {
-            guard let obligation = try await tx.obligation(sessionId: sessionId, forUpdate: true) else { throw BreakglassError.sessionUnknown(sessionId) }
+            guard let obligation = try await tx.retro.obligation(sessionId: sessionId, forUpdate: true) else { throw BreakglassError.sessionUnknown(sessionId) }
             let linked = try obligation.link(url: url, by: actor.name, source: .cli, now: now)
             try await self.recordLink(tx: tx, from: obligation, to: linked, actor: actor.name, roles: actor.roles, origin: origin, now: now,
                                       details: [:])
@@ -78,9 +78,9 @@ extension Broker {
     func recordLink(tx: Tx, from previous: RetroObligation, to linked: RetroObligation, actor: String, roles: [Role],
                     origin: RequestOrigin, now: Date, details: [String: String]) async throws {
         let link = RetroLink(from: previous, to: linked, actor: actor, roles: roles, origin: origin, now: now, details: details)
-        try await tx.saveObligation(link.obligation)
-        try await tx.enqueueNotification(type: RetroLink.pageType, sessionId: linked.sessionId, payload: link.page, now: now)
-        try await tx.appendAudit(link.event)
+        try await tx.retro.save(link.obligation)
+        try await tx.outbox.enqueue(type: RetroLink.pageType, sessionId: linked.sessionId, payload: link.page, now: now)
+        try await tx.audit.append(link.event)
     }
 
     /// What `actor` owes (open first), or everyone's for admin and compliance.
@@ -90,7 +90,7 @@ extension Broker {
         }
         let now = clock.now()
         return try await database.read { tx in
-            try await tx.obligations(userId: everyone ? nil : actor.id, openOnly: false, limit: 500).map { RetroView($0, now: now) }
+            try await tx.retro.obligations(userId: everyone ? nil : actor.id, openOnly: false, limit: 500).map { RetroView($0, now: now) }
         }
     }
 
@@ -100,14 +100,14 @@ extension Broker {
     public func fireDueEscalations(limit: Int = 25) async throws -> Int {
         let now = clock.now()
         return try await database.transaction { tx in
-            let due = try await tx.claimDueObligations(now: now, limit: limit)
+            let due = try await tx.retro.claimDue(now: now, limit: limit)
             for obligation in due {
                 let (next, firings) = obligation.firing(now: now)
                 for firing in firings {
-                    guard try await tx.recordRungFiring(sessionId: obligation.sessionId, firing: firing, now: now) else { continue }
+                    guard try await tx.retro.recordRungFiring(sessionId: obligation.sessionId, firing: firing, now: now) else { continue }
                     try await self.announce(firing, of: obligation, tx: tx, now: now)
                 }
-                try await tx.saveObligation(next)
+                try await tx.retro.save(next)
             }
             return due.count
         }
@@ -116,21 +116,21 @@ extension Broker {
     private func announce(_ firing: RungFiring, of obligation: RetroObligation, tx: Tx, now: Date) async throws {
         let announcement = RungAnnouncement(firing, of: obligation, now: now)
         if let page = announcement.page {
-            try await tx.enqueueNotification(type: page.type, sessionId: obligation.sessionId, payload: page.payload, now: now)
+            try await tx.outbox.enqueue(type: page.type, sessionId: obligation.sessionId, payload: page.payload, now: now)
         }
-        try await tx.appendAudit(announcement.event)
+        try await tx.audit.append(announcement.event)
     }
 
     /// Targets whose retro deadline runs from the session's end move it when the session is extended or closes:
     /// load, decide (`RetroDeadlineMove`), save. Returns the session carrying its (possibly moved) deadline.
     func moveRetroDeadline(tx: Tx, session: EmergencySession, target: Target?, now: Date) async throws -> EmergencySession {
         var resolved = target
-        if resolved == nil { resolved = try await tx.target(named: session.target) }
+        if resolved == nil { resolved = try await tx.targets.find(named: session.target) }
         guard let target = resolved, RetroWindow.follows(session, on: target),
-              let obligation = try await tx.obligation(sessionId: session.id, forUpdate: true),
+              let obligation = try await tx.retro.obligation(sessionId: session.id, forUpdate: true),
               let move = RetroDeadlineMove.decide(session: session, obligation: obligation, target: target, now: now) else { return session }
-        try await tx.saveObligation(move.obligation)
-        try await tx.appendAudit(move.event)
+        try await tx.retro.save(move.obligation)
+        try await tx.audit.append(move.event)
         return move.session
     }
 }

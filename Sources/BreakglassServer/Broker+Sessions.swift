@@ -51,7 +51,7 @@ extension Broker {
         let tokenHash = try Self.apiTokenHash(bearer)
         let id = Secrets.sessionId()
         let (session, target, actor) = try await database.transactionCommittingRefusal { tx -> Outcome<(EmergencySession, Target, AuthUser)> in
-            guard let (user, tokenExpiresAt, found) = try await tx.activationSubject(apiTokenHash: tokenHash, target: request.target) else {
+            guard let (user, tokenExpiresAt, found) = try await tx.activations.subject(apiTokenHash: tokenHash, target: request.target) else {
                 throw BreakglassError.unauthenticated
             }
             let actor = try Self.admit(user, tokenHash: tokenHash, tokenExpiresAt: tokenExpiresAt, now: now)
@@ -62,15 +62,15 @@ extension Broker {
                                                    incident: request.incident, ttl: request.ttl, drill: request.drill, ladder: settings.retroLadder,
                                                    origin: origin, now: now)
             guard activation.isAllowed else {
-                try await tx.appendAudit(activation.denial("not_allowed"))
+                try await tx.audit.append(activation.denial("not_allowed"))
                 return .refused(.forbidden("you are not allowed to request \(target.name); ask an admin to add you to its requesters"))
             }
             let step: Int64
             switch try await prove(totp: request.totp, user: user, tx: tx, now: now, spending: false, denial: activation.denial) {
             case .refused(let error, let event):
-                try await tx.enqueueNotification(type: AuditEventType.sessionDenied.rawValue, sessionId: id, payload: activation.denialPage(error.code),
-                                                 now: now)
-                try await tx.appendAudit(event)
+                try await tx.outbox.enqueue(type: AuditEventType.sessionDenied.rawValue, sessionId: id, payload: activation.denialPage(error.code),
+                                            now: now)
+                try await tx.audit.append(event)
                 return .refused(error)
             case .proven(let proven):
                 step = proven
@@ -79,7 +79,7 @@ extension Broker {
             let credential = CredentialRef(kind: target.kind, keyId: issuer.signingKid, tokenId: id, audience: target.audience,
                                            role: target.kind == .postgres ? PostgresTarget.roleName(sessionId: id) : nil)
             // The spend, the session, its obligation, its page and its audit event commit together.
-            try await tx.recordActivation(ActivationRecord(
+            try await tx.activations.record(ActivationRecord(
                 session: session, userId: user.id, step: step, credential: credential, origin: origin, obligation: activation.obligation,
                 pageType: Activation.pageType, page: session.pagePayload, event: activation.activated(keyId: issuer.signingKid), now: now))
             return .done((session, target, actor))
@@ -95,25 +95,25 @@ extension Broker {
     public func extend(sessionId: String, ttl: TimeInterval, totp: String, actor: AuthUser, origin: RequestOrigin) async throws -> SessionGrant {
         let now = clock.now()
         let (session, target) = try await database.transactionCommittingRefusal { tx -> Outcome<(EmergencySession, Target)> in
-            guard let user = try await tx.user(id: actor.id, forUpdate: true) else { throw BreakglassError.unauthenticated }
-            guard let record = try await tx.session(id: sessionId, forUpdate: true) else { throw BreakglassError.sessionUnknown(sessionId) }
+            guard let user = try await tx.users.find(id: actor.id, forUpdate: true) else { throw BreakglassError.unauthenticated }
+            guard let record = try await tx.sessions.find(id: sessionId, forUpdate: true) else { throw BreakglassError.sessionUnknown(sessionId) }
             guard record.userId == user.id else {
                 throw BreakglassError.forbidden("only the engineer who opened session \(sessionId) may extend it")
             }
-            guard let target = try await tx.target(named: record.session.target) else { throw BreakglassError.targetUnknown(record.session.target) }
+            guard let target = try await tx.targets.find(named: record.session.target) else { throw BreakglassError.targetUnknown(record.session.target) }
             let extended = try record.session.extend(by: ttl, target: target, now: now)
             func denial(_ failure: String) -> AuditEvent {
                 AuditEvent(type: .extensionDenied, outcome: .failure, at: now, actor: user.name, actorRoles: user.roles, origin: origin,
                            target: target.name, sessionId: sessionId, details: ["failure": failure, "mfa": "totp"])
             }
             if case .refused(let error, let event) = try await prove(totp: totp, user: user, tx: tx, now: now, denial: denial) {
-                try await tx.appendAudit(event)
+                try await tx.audit.append(event)
                 return .refused(error)
             }
-            try await tx.updateSession(extended, from: .active)
+            try await tx.sessions.update(extended, from: .active)
             let moved = try await moveRetroDeadline(tx: tx, session: extended, target: target, now: now)
-            try await tx.enqueueNotification(type: AuditEventType.sessionExtended.rawValue, sessionId: sessionId, payload: moved.pagePayload, now: now)
-            try await tx.appendAudit(AuditEvent(
+            try await tx.outbox.enqueue(type: AuditEventType.sessionExtended.rawValue, sessionId: sessionId, payload: moved.pagePayload, now: now)
+            try await tx.audit.append(AuditEvent(
                 type: .sessionExtended, at: now, actor: user.name, actorRoles: user.roles, origin: origin, target: target.name,
                 sessionId: sessionId, details: ["mfa": "totp", "mfa_outcome": "success", "added": TTL.format(ttl),
                                                 "previous_expires_at": Timestamp.format(record.session.expiresAt),
@@ -145,12 +145,12 @@ extension Broker {
                        decide: @escaping @Sendable (SessionRecord, Date) throws -> EmergencySession) async throws -> EmergencySession {
         let now = clock.now()
         let closed = try await database.transaction { tx in
-            guard let record = try await tx.session(id: sessionId, forUpdate: true) else { throw BreakglassError.sessionUnknown(sessionId) }
+            guard let record = try await tx.sessions.find(id: sessionId, forUpdate: true) else { throw BreakglassError.sessionUnknown(sessionId) }
             let decided = try decide(record, now)
-            try await tx.updateSession(decided, from: .active)
+            try await tx.sessions.update(decided, from: .active)
             let closed = try await moveRetroDeadline(tx: tx, session: decided, target: nil, now: now)
-            try await tx.enqueueNotification(type: type.rawValue, sessionId: sessionId, payload: closed.pagePayload, now: now)
-            try await tx.appendAudit(AuditEvent(
+            try await tx.outbox.enqueue(type: type.rawValue, sessionId: sessionId, payload: closed.pagePayload, now: now)
+            try await tx.audit.append(AuditEvent(
                 type: type, at: now, actor: actor.name, actorRoles: actor.roles, origin: origin, target: closed.target,
                 sessionId: sessionId, reason: closed.closeReason, incident: closed.incident,
                 details: ["requester": closed.requester, "token_id": record.credential.tokenId ?? sessionId,
@@ -168,13 +168,13 @@ extension Broker {
         let now = clock.now()
         let expired = try await database.transaction { tx in
             var closed: [EmergencySession] = []
-            for session in try await tx.claimExpiredSessions(now: now, limit: limit) {
+            for session in try await tx.sessions.claimExpired(now: now, limit: limit) {
                 guard let recorded = session.expire(now: now) else { continue }
-                try await tx.updateSession(recorded, from: .active)
+                try await tx.sessions.update(recorded, from: .active)
                 let expired = try await moveRetroDeadline(tx: tx, session: recorded, target: nil, now: now)
-                try await tx.enqueueNotification(type: AuditEventType.sessionExpired.rawValue, sessionId: expired.id,
-                                                 payload: expired.pagePayload, now: now)
-                try await tx.appendAudit(AuditEvent(
+                try await tx.outbox.enqueue(type: AuditEventType.sessionExpired.rawValue, sessionId: expired.id,
+                                            payload: expired.pagePayload, now: now)
+                try await tx.audit.append(AuditEvent(
                     type: .sessionExpired, at: now, actor: nil, origin: .server, target: expired.target, sessionId: expired.id,
                     incident: expired.incident,
                     details: ["requester": expired.requester, "expired_at": Timestamp.format(expired.expiresAt),
@@ -189,15 +189,15 @@ extension Broker {
 
     public func revokedTokens() async throws -> [RevokedToken] {
         let now = clock.now()
-        return try await database.read { try await $0.revokedTokens(now: now) }
+        return try await database.read { try await $0.sessions.revokedTokens(now: now) }
     }
 
     public func nextExpiry() async throws -> Date? {
-        try await database.read { try await $0.nextExpiry() }
+        try await database.read { try await $0.sessions.nextExpiry() }
     }
 
     public func session(id: String, actor: AuthUser) async throws -> EmergencySession {
-        guard let record = try await database.read({ try await $0.session(id: id) }) else { throw BreakglassError.sessionUnknown(id) }
+        guard let record = try await database.read({ try await $0.sessions.find(id: id) }) else { throw BreakglassError.sessionUnknown(id) }
         guard record.userId == actor.id || actor.seesEverything else { throw BreakglassError.sessionUnknown(id) }
         return record.session.asSeen(at: clock.now())
     }
@@ -208,7 +208,7 @@ extension Broker {
         }
         let now = clock.now()
         return try await database.read { tx in
-            try await tx.sessions(userId: everyone ? nil : actor.id, limit: limit).map { $0.session.asSeen(at: now) }
+            try await tx.sessions.list(userId: everyone ? nil : actor.id, limit: limit).map { $0.session.asSeen(at: now) }
         }
     }
 }

@@ -76,20 +76,46 @@ public struct Broker: Sendable {
         }
     }
 
-    /// Loads (creating on first start) the token signing key; every instance ends up with the same keys.
+    /// A broker over a pool that is already running (a short-lived command's `Database.withDatabase`): loads,
+    /// creating on first start, the token signing keys.
     public static func start(database: Database, clock: any BrokerClock, box: SecretBox, settings: Settings,
                              logger: Logger) async throws -> Broker {
-        let keys = try await database.transaction { tx in
-            try await tx.lockSigningKeys()
-            var keys = try await tx.signingKeys()
+        let keys = try await signingKeys(database: database, clock: clock, box: box, logger: logger)
+        return try await assemble(database: database, signingKeys: keys, clock: clock, box: box, settings: settings, logger: logger)
+    }
+
+    /// A broker for a `ServiceGroup` that runs its pool as a service (`BrokerServer.makeServiceGroup` puts it first):
+    /// nothing can be read through that pool before the group runs, so `check` (startup checks) and loading the
+    /// signing keys happen first on a short-lived pool of their own.
+    public static func startServing(database config: DatabaseConfig, deadline: Duration = .seconds(10), clock: any BrokerClock,
+                                    box: SecretBox, settings: Settings, logger: Logger,
+                                    checkingFirst check: @Sendable (Database) async throws -> Void = { _ in }) async throws -> Broker {
+        let keys = try await Database.withDatabase(config, logger: logger, deadline: deadline) { database in
+            try await check(database)
+            return try await signingKeys(database: database, clock: clock, box: box, logger: logger)
+        }
+        let database = try Database(config: config, logger: logger, deadline: deadline)
+        return try await assemble(database: database, signingKeys: keys, clock: clock, box: box, settings: settings, logger: logger)
+    }
+
+    /// Loads (creating on first start) the token signing keys; every instance ends up with the same keys.
+    static func signingKeys(database: Database, clock: any BrokerClock, box: SecretBox, logger: Logger) async throws -> [SigningKeyRecord] {
+        try await database.transaction { tx in
+            try await tx.signingKeys.lock()
+            var keys = try await tx.signingKeys.unretired()
             if keys.isEmpty {
                 let key = try TokenIssuer.generateKey(box: box, now: clock.now())
-                try await tx.insertSigningKey(key)
+                try await tx.signingKeys.insert(key)
                 logger.notice("created token signing key", metadata: ["key.kid": "\(key.kid)"])
                 keys = [key]
             }
             return keys
         }
+    }
+
+    /// Touches no database: `database` may be a pool that runs only later.
+    private static func assemble(database: Database, signingKeys keys: [SigningKeyRecord], clock: any BrokerClock, box: SecretBox,
+                                 settings: Settings, logger: Logger) async throws -> Broker {
         let issuer = try await TokenIssuer(stored: keys, box: box, issuer: settings.issuerName)
         let backends: [CredentialKind: any CredentialBackend] = [
             .token: TokenBackend(issuer: issuer), .postgres: PostgresRoleBackend(logger: logger),
@@ -104,7 +130,7 @@ public struct Broker: Sendable {
     /// Expired tokens and tokens of a locked account are refused with what to do about it.
     public func authenticate(bearer: String) async throws -> AuthUser {
         let hash = try Self.apiTokenHash(bearer)
-        guard let (user, expiresAt) = try await database.read({ try await $0.user(apiTokenHash: hash) }) else {
+        guard let (user, expiresAt) = try await database.read({ try await $0.users.find(apiTokenHash: hash) }) else {
             throw BreakglassError.unauthenticated
         }
         return try Self.admit(user, tokenHash: hash, tokenExpiresAt: expiresAt, now: clock.now())
@@ -153,7 +179,7 @@ public struct Broker: Sendable {
         let outcome = settings.verifier.verify(code: code, otp: OneTimePassword(secret: seed), at: now, lastUsedStep: lastStep)
         switch outcome {
         case .accepted(let step):
-            if spending { try await tx.spendTOTPStep(userId: user.id, step: step) }
+            if spending { try await tx.users.spendTOTPStep(userId: user.id, step: step) }
             return .proven(step: step)
         case .reused(replayOfLast: true):
             // The step just accepted, submitted again: refused and audited, but a double submit during an
@@ -161,16 +187,16 @@ public struct Broker: Sendable {
             // Audited as "totp_replayed", apart from failures, so metrics and lockout counts agree.
             return .refused(.totpReused, denial("totp_replayed"))
         case .wrong, .reused(replayOfLast: false):
-            let failures = try await tx.recordTOTPFailure(userId: user.id, now: now, windowStart: now - settings.lockout.window,
+            let failures = try await tx.users.recordTOTPFailure(userId: user.id, now: now, windowStart: now - settings.lockout.window,
                                                            source: counting.rawValue)
             let error: BreakglassError = outcome == .wrong ? .totpWrong : .totpReused
             if counting == .lockout, let until = settings.lockout.lockedUntil(afterFailureNumber: failures - 1, now: now) {
-                try await tx.lockUser(userId: user.id, until: until)
-                try await tx.appendAudit(AuditEvent(
+                try await tx.users.lock(id: user.id, until: until)
+                try await tx.audit.append(AuditEvent(
                     type: .userLocked, outcome: .failure, at: now, actor: user.name, actorRoles: user.roles,
                     details: ["locked_until": Timestamp.format(until), "failures": String(failures)]))
-                try await tx.enqueueNotification(type: "user.locked", sessionId: nil,
-                                                 payload: ["user": user.name, "locked_until": Timestamp.format(until)], now: now)
+                try await tx.outbox.enqueue(type: "user.locked", sessionId: nil,
+                                            payload: ["user": user.name, "locked_until": Timestamp.format(until)], now: now)
                 return .refused(
                     BreakglassError(.locked, "account_locked",
                                     "\(error.message); that was \(failures) failed codes, so the account is locked until \(Timestamp.format(until))"),

@@ -60,14 +60,16 @@ public struct ListenConfig: Sendable {
     }
 }
 
-/// Builds the HTTP server and its background services as one `ServiceGroup`. `breakglassd serve` runs it
-/// until SIGTERM/SIGINT; the end-to-end tests run the same group and stop it with a graceful shutdown.
+/// Builds the HTTP server and its background services as one `ServiceGroup`, with the broker's PostgreSQL pool
+/// as its first service. `breakglassd serve` runs it until SIGTERM/SIGINT; the end-to-end tests run the same group
+/// and stop it with a graceful shutdown.
 public enum BrokerServer {
     /// The HTTP routes alone, as `serve` mounts them: in-process router tests drive this with HummingbirdTesting.
     public static func makeRouter(broker: Broker, migrator: Migrator) throws -> Router<BreakglassRequestContext> {
         try Routes.build(broker: broker, migrator: migrator, pages: try CompliancePages())
     }
 
+    /// `broker` comes from `Broker.startServing`: its pool runs (and stops) with this group.
     public static func makeServiceGroup(broker: Broker, migrator: Migrator, listen: ListenConfig, logger: Logger,
                                         expiryPoll: Duration = .seconds(1), deliveryPoll: Duration? = .milliseconds(500),
                                         retroPoll: Duration? = .seconds(5),
@@ -90,8 +92,11 @@ public enum BrokerServer {
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "breakglassd"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? listen.port) },
             logger: logger)
+        // A graceful shutdown stops services in reverse order, waiting for each: the pool, first here, stops last,
+        // after the HTTP server, the loops and the proxy have finished (and flushed what they hold) on it.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: app), .init(service: SweepService.expiry(broker: broker, pollInterval: expiryPoll, logger: logger)),
+            .init(service: broker.database), .init(service: app),
+            .init(service: SweepService.expiry(broker: broker, pollInterval: expiryPoll, logger: logger)),
         ]
         services.append(.init(service: SweepService.hookRejections(broker: broker, pollInterval: expiryPoll, logger: logger)))
         services.append(.init(service: SweepService.credentialReconcile(broker: broker, logger: logger)))

@@ -8,7 +8,7 @@ extension Broker {
     /// Broker-wide figures from the database (see `BrokerFigures`): the same on every instance.
     public func brokerFigures() async throws -> BrokerFigures {
         let now = clock.now()
-        return try await database.read { try await $0.brokerFigures(now: now) }
+        return try await database.read { try await BrokerFigures.read($0, now: now) }
     }
 }
 

@@ -37,11 +37,13 @@ public struct ActivationRecord: Sendable {
 /// Breaking glass is the path engineers wait on during an incident, so it takes as few round trips as its
 /// guarantees allow: BEGIN, one to authenticate and load (the requester locked, with the target), one to lock
 /// the audit shard head, one to write everything, COMMIT. Five, where it took thirteen.
-extension Tx {
+public struct ActivationRepository: Repository {
+    let tx: Tx
+
     /// The holder of an unrevoked API token, locked until commit (their TOTP step and failure count change under
     /// this lock), with the token's expiry (the caller refuses expired ones) and the target if one of that name
     /// exists: authentication and the activation's first read in one statement. Nil when no such token is held.
-    public func activationSubject(apiTokenHash: [UInt8], target name: String) async throws
+    public func subject(apiTokenHash: [UInt8], target name: String) async throws
         -> (user: UserRecord, tokenExpiresAt: Date, target: Target?)? {
         for try await row in try await query("""
             SELECT u.id, u.name, u.roles, u.totp_seed_enc, u.totp_pending_seed_enc, u.totp_confirmed, u.totp_last_step, u.locked_until,
@@ -67,7 +69,7 @@ extension Tx {
 
     /// Writes a proven activation after locking its audit shard head: the spend, the session, the obligation,
     /// the page, the audit event and the head's move, as one statement.
-    public func recordActivation(_ a: ActivationRecord) async throws {
+    public func record(_ a: ActivationRecord) async throws {
         let link = try await nextAuditLink(for: a.event)
         let ladder = String(decoding: try JSONEncoder().encode(a.obligation.ladder), as: UTF8.self)
         let session = a.session, obligation = a.obligation, credential = a.credential
@@ -103,5 +105,10 @@ extension Tx {
             INSERT INTO audit_events (shard, seq, occurred_at, body, prev_hash, hash)
             VALUES (\(link.shard), \(link.seq), \(a.event.at), \(link.body), \(link.prevHash), \(link.hash))
             """)
+    }
+
+    /// Seals the event as the next link of its (now locked) audit shard head.
+    private func nextAuditLink(for event: AuditEvent) async throws -> AuditLink {
+        try await tx.audit.nextLink(for: event)
     }
 }

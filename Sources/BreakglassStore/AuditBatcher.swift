@@ -48,7 +48,7 @@ public actor AuditBatcher {
             let events = batch.flatMap(\.events)
             do {
                 try await database.transaction { tx in
-                    try await tx.appendAudit(batch: events)
+                    try await tx.audit.append(batch: events)
                 }
                 batches += 1
                 for waiter in batch { waiter.done?.resume() }

@@ -11,13 +11,16 @@ struct AuditLink {
     var hash: String
 }
 
-extension Tx {
+/// The tamper-evident audit log: append-only chains, one per shard, and the reads that verify them.
+public struct AuditLog: Repository {
+    let tx: Tx
+
     /// Appends `event` to its shard's chain. Only that shard's head row is locked, until the surrounding
     /// transaction commits, so writers of other shards proceed in parallel. Call it last in a transaction
     /// to keep the lock short.
     @discardableResult
-    public func appendAudit(_ event: AuditEvent) async throws -> Int64 {
-        let link = try await nextAuditLink(for: event)
+    public func append(_ event: AuditEvent) async throws -> Int64 {
+        let link = try await nextLink(for: event)
         var id: Int64 = 0
         for try await value in try await query("""
             WITH head AS (UPDATE audit_chain_heads SET seq = \(link.seq), hash = \(link.hash) WHERE shard = \(link.shard))
@@ -31,7 +34,7 @@ extension Tx {
 
     /// Locks `event`'s shard head and seals the event as its next link, for the caller to write with the
     /// head's update in one statement.
-    func nextAuditLink(for event: AuditEvent) async throws -> AuditLink {
+    func nextLink(for event: AuditEvent) async throws -> AuditLink {
         let shard = AuditChain.shard(for: event.shardKey)
         let (seq, prevHash) = try await lockAuditHead(shard: shard)
         let sealed = AuditChain.seal(event, shard: shard, seq: seq + 1, prevHash: prevHash)
@@ -47,11 +50,11 @@ extension Tx {
         throw BreakglassError(.internalFailure, "audit_head_missing", "audit chain head for shard \(shard) is missing")
     }
 
-    /// Appends events in their order, as `appendAudit` one by one would, with one head lock and one statement
+    /// Appends events in their order, as `append` one by one would, with one head lock and one statement
     /// (the INSERT with the head's update) per shard instead of two statements per event: what lets the
     /// recording proxy commit a group of statements in a few round trips. Shards are locked in ascending
     /// order, so two batches never wait on each other's heads in a cycle.
-    public func appendAudit(batch events: [AuditEvent]) async throws {
+    public func append(batch events: [AuditEvent]) async throws {
         let byShard = Dictionary(grouping: events) { AuditChain.shard(for: $0.shardKey) }
         for shard in byShard.keys.sorted() {
             var (seq, prevHash) = try await lockAuditHead(shard: shard)
@@ -79,8 +82,8 @@ extension Tx {
     }
 
     /// Rows in chain order for verification or export, optionally limited to a time range or one session.
-    public func auditRows(from: Date? = nil, until: Date? = nil, sessionId: String? = nil, afterId: Int64 = 0,
-                          limit: Int = 100_000) async throws -> [AuditChainRow] {
+    public func rows(from: Date? = nil, until: Date? = nil, sessionId: String? = nil, afterId: Int64 = 0,
+                     limit: Int = 100_000) async throws -> [AuditChainRow] {
         let rows = try await query("""
             SELECT id, shard, seq, occurred_at, body, prev_hash, hash FROM audit_events
             WHERE id > \(afterId)
@@ -98,7 +101,7 @@ extension Tx {
 
     /// Every row in chain order, shard by shard, handed over as PostgreSQL sends them (the row sequence
     /// reads ahead a bounded amount), so the whole log is never held. Run it in a snapshot so rows and heads agree.
-    public func forEachAuditRowInChainOrder(_ body: (AuditChainRow) throws -> Void) async throws {
+    public func forEachRowInChainOrder(_ body: (AuditChainRow) throws -> Void) async throws {
         let rows = try await query("SELECT id, shard, seq, occurred_at, body, prev_hash, hash FROM audit_events ORDER BY shard, seq, id")
         for try await (id, shard, seq, at, text, prev, hash) in rows.decode((Int64, Int, Int64, Date, String, String, String).self) {
             try body(AuditChainRow(id: id, shard: shard, seq: seq, occurredAt: at, body: text, prevHash: prev, hash: hash))
@@ -107,7 +110,7 @@ extension Tx {
 
     /// Every row of a session's shard from its first event up to the shard's head, and that head: the
     /// segment an evidence pack carries as its chain proof. Run it in a snapshot so rows and head agree.
-    public func sessionChainSegment(sessionId: String) async throws -> (shard: Int, rows: [AuditChainRow], head: ChainHead) {
+    public func chainSegment(sessionId: String) async throws -> (shard: Int, rows: [AuditChainRow], head: ChainHead) {
         let shard = AuditChain.shard(for: sessionId)
         let rows = try await query("""
             SELECT id, shard, seq, occurred_at, body, prev_hash, hash FROM audit_events
@@ -118,16 +121,11 @@ extension Tx {
         for try await (id, shard, seq, at, body, prev, hash) in rows.decode((Int64, Int, Int64, Date, String, String, String).self) {
             out.append(AuditChainRow(id: id, shard: shard, seq: seq, occurredAt: at, body: body, prevHash: prev, hash: hash))
         }
-        let head = try await auditHeads().first { $0.shard == shard } ?? ChainHead(shard: shard, seq: 0, hash: AuditChain.genesisHash)
+        let head = try await heads().first { $0.shard == shard } ?? ChainHead(shard: shard, seq: 0, hash: AuditChain.genesisHash)
         return (shard, out, head)
     }
 
-    /// Must be the first statement of a transaction.
-    public func beginSnapshot() async throws {
-        try await execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-    }
-
-    public func auditHeads() async throws -> [ChainHead] {
+    public func heads() async throws -> [ChainHead] {
         var heads: [ChainHead] = []
         for try await (shard, seq, hash) in try await query(
             "SELECT shard, seq, hash FROM audit_chain_heads ORDER BY shard").decode((Int, Int64, String).self) {

@@ -37,10 +37,11 @@ public struct BrokerFigures: Sendable, Equatable {
     static let proofEvents = ["session.denied", "session.extension_denied", "admin.step_up_denied", "user.token_issued", "user.enrollment_failed"]
 }
 
-extension Tx {
-    public func brokerFigures(now: Date) async throws -> BrokerFigures {
+extension BrokerFigures {
+    /// The figures as the database holds them at `now`, read on `tx`'s connection.
+    public static func read(_ tx: Tx, now: Date) async throws -> BrokerFigures {
         var figures = BrokerFigures()
-        for try await (target, outcome, count) in try await query("""
+        for try await (target, outcome, count) in try await tx.query("""
             SELECT target, 'granted', count(*)::bigint FROM sessions WHERE NOT drill GROUP BY target
             UNION ALL
             SELECT coalesce((body::jsonb) -> 'event' ->> 'target', ''), 'denied', count(*)::bigint
@@ -50,7 +51,7 @@ extension Tx {
             """).decode((String, String, Int).self) {
             figures.activations.append(.init(target: target, outcome: outcome, count: count))
         }
-        for try await (failures, lockouts) in try await query("""
+        for try await (failures, lockouts) in try await tx.query("""
             SELECT count(*) FILTER (WHERE event_type = ANY(\(BrokerFigures.proofEvents))
                                     AND (body::jsonb) -> 'event' -> 'details' ->> 'failure' IN ('totp_wrong', 'totp_reused'))::bigint,
                    count(*) FILTER (WHERE event_type = 'user.locked')::bigint
@@ -58,14 +59,14 @@ extension Tx {
             """).decode((Int, Int).self) {
             (figures.totpFailures, figures.lockouts) = (failures, lockouts)
         }
-        for try await (active, lag) in try await query("""
+        for try await (active, lag) in try await tx.query("""
             SELECT count(*) FILTER (WHERE expires_at > \(now))::bigint,
                    coalesce(extract(epoch FROM \(now) - min(expires_at) FILTER (WHERE expires_at <= \(now))), 0)::float8
               FROM sessions WHERE state = 'active'
             """).decode((Int, Double).self) {
             (figures.sessionsActive, figures.expiryLagSeconds) = (active, lag)
         }
-        for try await (pending, oldest, dead) in try await query("""
+        for try await (pending, oldest, dead) in try await tx.query("""
             WITH waiting AS (
                 SELECT created_at FROM outbox WHERE fanned_out_at IS NULL
                 UNION ALL
@@ -77,7 +78,7 @@ extension Tx {
             """).decode((Int, Double, Int).self) {
             (figures.outboxPending, figures.outboxOldestPendingSeconds, figures.deadLetters) = (pending, max(0, oldest), dead)
         }
-        for try await (kind, result, count) in try await query("""
+        for try await (kind, result, count) in try await tx.query("""
             SELECT coalesce(d.snapshot_kind, c.kind), a.outcome, count(*)::bigint
               FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id JOIN channels c ON c.id = d.channel_id
              GROUP BY 1, 2 ORDER BY 1, 2

@@ -2,6 +2,7 @@ import BreakglassCore
 import Foundation
 import Logging
 import PostgresNIO
+import ServiceLifecycle
 
 /// The broker's PostgreSQL connection pool. Every write and its audit and outbox rows share one
 /// transaction; errors come out as `BreakglassError` so callers never see driver internals.
@@ -21,9 +22,6 @@ public struct Database: Sendable {
         client = PostgresClient(configuration: try config.clientConfiguration(), backgroundLogger: logger)
         announcer = OutboxAnnouncer(client: client, logger: logger)
     }
-
-    /// Runs the pool until the surrounding task is cancelled.
-    public func run() async { await client.run() }
 
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (Tx) async throws -> T) async throws -> T {
         let pages = PagesQueued()
@@ -130,7 +128,9 @@ public enum Outcome<T: Sendable>: Sendable {
     case refused(BreakglassError)
 }
 
-/// One connection inside a transaction (or a plain read). Repositories are extensions on it.
+/// One connection inside a transaction (or a plain read), and the repositories that work on it, one per
+/// aggregate: `tx.sessions`, `tx.audit`, `tx.outbox`, … A repository is a view of this connection, so
+/// whatever several of them write in one transaction commits (or rolls back) together.
 public struct Tx: Sendable {
     public let connection: PostgresConnection
     let logger: Logger
@@ -145,10 +145,62 @@ public struct Tx: Sendable {
     func execute(_ query: PostgresQuery) async throws {
         _ = _ = try await connection.query(query, logger: logger).collect()
     }
+
+    /// Must be the first statement of a transaction.
+    public func beginSnapshot() async throws {
+        try await execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    }
+
+    public var activations: ActivationRepository { ActivationRepository(tx: self) }
+    public var audit: AuditLog { AuditLog(tx: self) }
+    public var channels: ChannelRepository { ChannelRepository(tx: self) }
+    public var deliveries: DeliveryRepository { DeliveryRepository(tx: self) }
+    public var drills: DrillRepository { DrillRepository(tx: self) }
+    public var github: GitHubRepository { GitHubRepository(tx: self) }
+    public var outbox: Outbox { Outbox(tx: self) }
+    public var proxyCredentials: ProxyCredentialRepository { ProxyCredentialRepository(tx: self) }
+    public var retro: RetroRepository { RetroRepository(tx: self) }
+    public var sessions: SessionRepository { SessionRepository(tx: self) }
+    public var signingKeys: SigningKeyRepository { SigningKeyRepository(tx: self) }
+    public var targets: TargetRepository { TargetRepository(tx: self) }
+    public var tokens: TokenRepository { TokenRepository(tx: self) }
+    public var users: UserRepository { UserRepository(tx: self) }
+    public var webLogins: WebLoginRepository { WebLoginRepository(tx: self) }
+}
+
+/// A repository runs its statements on the connection of the `Tx` it came from.
+protocol Repository: Sendable {
+    var tx: Tx { get }
+}
+
+extension Repository {
+    @discardableResult
+    func query(_ query: PostgresQuery) async throws -> PostgresRowSequence {
+        try await tx.query(query)
+    }
+
+    func execute(_ query: PostgresQuery) async throws {
+        try await tx.execute(query)
+    }
+
+    /// Marked by whatever queues a page, so the delivery loops are woken once the transaction commits.
+    var pages: PagesQueued { tx.pages }
+}
+
+/// The pool is a service of the server's `ServiceGroup`, listed first so that it stops last: the HTTP server and
+/// the background loops finish their work (and flush what they hold) on it during a graceful shutdown.
+extension Database: Service, CustomStringConvertible {
+    public var description: String { "PostgresPool" }
+
+    /// Runs the pool (it must run before anything leases a connection) until a graceful shutdown or cancellation.
+    public func run() async {
+        await client.run()
+    }
 }
 
 extension Database {
-    /// Opens a pool for the duration of `body` and closes it afterwards.
+    /// Opens a pool for the duration of `body` and closes it afterwards: for the short-lived commands and the
+    /// startup checks, which have no `ServiceGroup`.
     @discardableResult
     public static func withDatabase<T: Sendable>(_ config: DatabaseConfig, logger: Logger, deadline: Duration = .seconds(10),
                                                  _ body: @Sendable (Database) async throws -> T) async throws -> T {

@@ -2,34 +2,6 @@ import BreakglassCore
 import Foundation
 import PostgresNIO
 
-public struct ChannelRecord: Sendable, Equatable {
-    public var id: UUID
-    public var name: String
-    public var kind: ChannelKind
-    public var configEnc: [UInt8]
-    public var host: String
-    public var routing: ChannelRouting
-    public var enabled: Bool
-    public var disabledReason: String?
-    public var minInterval: TimeInterval
-
-    public init(id: UUID, name: String, kind: ChannelKind, configEnc: [UInt8], host: String, routing: ChannelRouting, enabled: Bool,
-                disabledReason: String?, minInterval: TimeInterval) {
-        self.id = id
-        self.name = name
-        self.kind = kind
-        self.configEnc = configEnc
-        self.host = host
-        self.routing = routing
-        self.enabled = enabled
-        self.disabledReason = disabledReason
-        self.minInterval = minInterval
-    }
-
-    /// Binds the encrypted configuration to its channel row.
-    public static func context(_ id: UUID) -> String { "channel-config:\(id.uuidString.lowercased())" }
-}
-
 /// A delivery this instance has claimed and may send now.
 public struct ClaimedDelivery: Sendable {
     public var id: UUID
@@ -56,55 +28,9 @@ public struct DeliveryLogEntry: Codable, Sendable {
     public var detail: String?
 }
 
-extension Tx {
-    // MARK: channels
-
-    public func channel(named name: String) async throws -> ChannelRecord? {
-        try await channels(name: name).first
-    }
-
-    public func channels(name: String? = nil) async throws -> [ChannelRecord] {
-        try await channelRows(name: name).map { try $0.get() }
-    }
-
-    /// For routing and sending: a channel whose stored kind this build cannot read is left out rather than
-    /// stopping every page to every other channel. `notify list` and `breakglassd check` still name it.
-    public func sendableChannels() async throws -> [ChannelRecord] {
-        try await channelRows(name: nil).compactMap { try? $0.get() }
-    }
-
-    private func channelRows(name: String?) async throws -> [Result<ChannelRecord, BreakglassError>] {
-        let rows = try await query("""
-            SELECT id, name, kind, config_enc, host, events, targets, enabled, disabled_reason, min_interval_ms FROM channels
-            WHERE \(name)::text IS NULL OR name = \(name) ORDER BY name
-            """)
-        var out: [Result<ChannelRecord, BreakglassError>] = []
-        for try await (id, name, kind, config, host, events, targets, enabled, reason, interval) in rows.decode(
-            (UUID, String, String, Data, String, [String], [String], Bool, String?, Int).self) {
-            out.append(Result {
-                ChannelRecord(id: id, name: name, kind: try ChannelKind(stored: kind, "the kind of channel \(name) (channels.kind)"),
-                              configEnc: Array(config), host: host,
-                              routing: ChannelRouting(events: events, targets: targets), enabled: enabled, disabledReason: reason,
-                              minInterval: TimeInterval(interval) / 1000)
-            }.mapError { $0 as? BreakglassError ?? BreakglassError.corruptRow("channel \(name) (channels)") })
-        }
-        return out
-    }
-
-    public func saveChannel(_ channel: ChannelRecord, by admin: String, now: Date) async throws {
-        try await execute("""
-            INSERT INTO channels (id, name, kind, config_enc, host, events, targets, enabled, min_interval_ms, created_at, updated_at, updated_by)
-            VALUES (\(channel.id), \(channel.name), \(channel.kind.rawValue), \(Data(channel.configEnc)), \(channel.host), \(channel.routing.events),
-                    \(channel.routing.targets), true, \(Int(channel.minInterval * 1000)), \(now), \(now), \(admin))
-            ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, config_enc = EXCLUDED.config_enc, host = EXCLUDED.host,
-                events = EXCLUDED.events, targets = EXCLUDED.targets, enabled = true, disabled_reason = NULL,
-                min_interval_ms = EXCLUDED.min_interval_ms, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by
-            """)
-    }
-
-    public func disableChannel(id: UUID, reason: String) async throws {
-        try await execute("UPDATE channels SET enabled = false, disabled_reason = \(reason) WHERE id = \(id)")
-    }
+/// Deliveries: one per page and routed channel, claimed and sent by the delivery loops of every instance.
+public struct DeliveryRepository: Repository {
+    let tx: Tx
 
     // MARK: fan-out
 
@@ -119,7 +45,7 @@ extension Tx {
             messages.append(row)
         }
         guard !messages.isEmpty else { return 0 }
-        let channels = try await sendableChannels().filter(\.enabled)
+        let channels = try await tx.channels.sendable().filter(\.enabled)
         for (id, type, target, payloadData) in messages {
             // Not a corrupt-row error on purpose: one message altered by hand must not stop every page queued behind it.
             // It is routed (and sent) with no fields; the audit chain still holds what happened.
@@ -149,7 +75,7 @@ extension Tx {
 
     /// A lane (one channel, one session) with a page in flight is skipped until that send finishes, so a
     /// session's pages reach a channel in order even while the service keeps claiming during slow sends.
-    public func claimDeliveries(now: Date, claimUntil: Date, instance: String, limit: Int) async throws -> [ClaimedDelivery] {
+    public func claim(now: Date, claimUntil: Date, instance: String, limit: Int) async throws -> [ClaimedDelivery] {
         var ids: [UUID] = []
         for try await id in try await query("""
             WITH due AS (
@@ -164,7 +90,7 @@ extension Tx {
             ids.append(id)
         }
         guard !ids.isEmpty else { return [] }
-        let channels = Dictionary(uniqueKeysWithValues: try await sendableChannels().map { ($0.id, $0) })
+        let channels = Dictionary(uniqueKeysWithValues: try await tx.channels.sendable().map { ($0.id, $0) })
         var out: [ClaimedDelivery] = []
         for try await (id, attempts, channelId, outboxId, type, sessionId, payload, created, snapshotKind, snapshotConfig, snapshotHost) in try await query("""
             SELECT d.id, d.attempts, d.channel_id, o.id, o.event_type, o.session_id, o.payload::text, o.created_at,
@@ -172,7 +98,7 @@ extension Tx {
             FROM deliveries d JOIN outbox o ON o.id = d.outbox_id WHERE d.id = ANY(\(ids)) ORDER BY d.next_attempt_at, o.seq
             """).decode((UUID, Int, UUID, UUID, String, String?, String, Date, String?, Data?, String?).self) {
             guard var channel = channels[channelId] else { continue }
-            // An admin page goes where the channel pointed when the change was made (see enqueueAdminNotification).
+            // An admin page goes where the channel pointed when the change was made (see `Outbox.enqueueAdmin`).
             if let snapshotKind, let snapshotConfig {
                 channel.kind = try ChannelKind(stored: snapshotKind, "the channel kind of delivery \(id) (deliveries.snapshot_kind)")
                 channel.configEnc = Array(snapshotConfig)
@@ -188,17 +114,6 @@ extension Tx {
         return out
     }
 
-    /// Takes the channel's next send slot if it is free now (shared by all instances); false means wait.
-    public func takeSendSlot(channelId: UUID, interval: TimeInterval, now: Date) async throws -> Date? {
-        let taken = try await query("""
-            UPDATE channels SET next_send_at = \(now + interval) WHERE id = \(channelId) AND next_send_at <= \(now) RETURNING id
-            """).collect()
-        if !taken.isEmpty { return nil }
-        var next = now + interval
-        for try await at in try await query("SELECT next_send_at FROM channels WHERE id = \(channelId)").decode(Date.self) { next = at }
-        return next
-    }
-
     public func recordAttempt(deliveryId: UUID, at: Date, latencyMs: Int, statusCode: Int?, outcome: DeliveryAttemptOutcome, errorClass: String?,
                               detail: String?, instance: String) async throws {
         try await execute("""
@@ -210,8 +125,8 @@ extension Tx {
     /// Ends or reschedules a claimed delivery. Only the current claimant's result counts, so a late result
     /// from an instance whose claim lapsed (and was taken over) cannot overwrite a newer one.
     @discardableResult
-    public func updateDelivery(id: UUID, claimedBy instance: String, state: DeliveryState, attempted: Bool, nextAttemptAt: Date?,
-                               finishedAt: Date?, error: String?) async throws -> Bool {
+    public func update(id: UUID, claimedBy instance: String, state: DeliveryState, attempted: Bool, nextAttemptAt: Date?,
+                       finishedAt: Date?, error: String?) async throws -> Bool {
         let rows = try await query("""
             UPDATE deliveries SET state = \(state.rawValue), attempts = attempts + \(attempted ? 1 : 0), next_attempt_at = coalesce(\(nextAttemptAt), next_attempt_at),
                 finished_at = \(finishedAt), last_error = coalesce(\(error), last_error), claimed_until = NULL, claimed_by = NULL
@@ -220,7 +135,7 @@ extension Tx {
         return !rows.isEmpty
     }
 
-    public func deliveryLog(sessionId: String?, deadOnly: Bool, limit: Int) async throws -> [DeliveryLogEntry] {
+    public func log(sessionId: String?, deadOnly: Bool, limit: Int) async throws -> [DeliveryLogEntry] {
         let rows = try await query("""
             SELECT d.id, c.name, coalesce(d.snapshot_host, c.host), o.event_type, o.session_id, d.state, a.attempted_at, a.status_code, a.latency_ms, a.outcome,
                    a.error_class, coalesce(a.detail, d.last_error)
@@ -250,9 +165,5 @@ extension Tx {
             name = channel
         }
         return name
-    }
-
-    public func enableChannel(name: String) async throws -> Bool {
-        !(try await query("UPDATE channels SET enabled = true, disabled_reason = NULL WHERE name = \(name) RETURNING id").collect()).isEmpty
     }
 }

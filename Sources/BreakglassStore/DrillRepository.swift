@@ -2,10 +2,13 @@ import BreakglassCore
 import Foundation
 import PostgresNIO
 
-extension Tx {
+/// What a drill shows of its pages.
+public struct DrillRepository: Repository {
+    let tx: Tx
+
     /// Every page of a session, one row per channel it was routed to (one row with no channel while it is
     /// not routed, or when no channel wanted it), in the order the pages were written.
-    public func drillPages(sessionId: String) async throws -> [DrillPageRecord] {
+    public func pages(sessionId: String) async throws -> [DrillPageRecord] {
         var out: [DrillPageRecord] = []
         let rows = try await query("""
             SELECT o.id, o.event_type, o.payload ->> 'level', o.created_at, o.fanned_out_at IS NOT NULL, c.name, d.state, d.attempts,

@@ -2,14 +2,12 @@ import BreakglassCore
 import Foundation
 import PostgresNIO
 
-/// A row of `web_logins`: a one-time sign-in link, or the browser session it was spent for.
-public enum WebLoginKind: String, Sendable, CaseIterable {
-    case ticket, session
-}
+/// What GitHub tells the broker: webhook deliveries, PR reviews, candidate retro PRs, and users' GitHub logins.
+public struct GitHubRepository: Repository {
+    let tx: Tx
 
-extension Tx {
     /// Claims a GitHub delivery id for this transaction; false when it was processed before (a redelivery).
-    public func claimGitHubDelivery(id: String, event: String, now: Date) async throws -> Bool {
+    public func claimDelivery(id: String, event: String, now: Date) async throws -> Bool {
         !(try await query("""
             INSERT INTO github_deliveries (delivery_id, event, received_at, outcome)
             VALUES (\(id), \(event), \(now), \(GitHubDeliveryOutcome.processing.rawValue))
@@ -17,7 +15,7 @@ extension Tx {
             """).collect()).isEmpty
     }
 
-    public func setGitHubDeliveryOutcome(id: String, outcome: GitHubDeliveryOutcome) async throws {
+    public func setDeliveryOutcome(id: String, outcome: GitHubDeliveryOutcome) async throws {
         try await execute("UPDATE github_deliveries SET outcome = \(outcome.rawValue) WHERE delivery_id = \(id)")
     }
 
@@ -25,7 +23,7 @@ extension Tx {
     /// and a dismissed review stays dismissed whatever copy of it arrives later, also when the dismissal and the
     /// copy race on two instances (both are upserts on one row, and the row lock orders them). Returns false
     /// when the event changed nothing for those reasons.
-    public func saveGitHubReview(prURL: String, reviewer: String, reviewId: Int64?, state: String, at: Date, now: Date) async throws -> Bool {
+    public func saveReview(prURL: String, reviewer: String, reviewId: Int64?, state: String, at: Date, now: Date) async throws -> Bool {
         if state == "dismissed" {
             if let reviewId {
                 try await execute("""
@@ -60,7 +58,7 @@ extension Tx {
     // MARK: candidate pull requests
 
     /// False when this PR was already recorded as a candidate for the session.
-    public func recordRetroCandidate(_ candidate: RetroCandidate) async throws -> Bool {
+    public func recordCandidate(_ candidate: RetroCandidate) async throws -> Bool {
         !(try await query("""
             INSERT INTO retro_candidates (session_id, pr_url, pr_author, sender, repository, reason, received_at)
             VALUES (\(candidate.sessionId), \(candidate.prURL), \(candidate.prAuthor), \(candidate.sender), \(candidate.repository),
@@ -69,7 +67,7 @@ extension Tx {
             """).collect()).isEmpty
     }
 
-    public func retroCandidates(sessionId: String) async throws -> [RetroCandidate] {
+    public func candidates(sessionId: String) async throws -> [RetroCandidate] {
         var out: [RetroCandidate] = []
         for try await r in try await query("""
             SELECT session_id, pr_url, pr_author, sender, repository, reason, received_at, accepted_at, accepted_by
@@ -81,14 +79,14 @@ extension Tx {
         return out
     }
 
-    public func acceptRetroCandidate(sessionId: String, prURL: String, by reviewer: String, now: Date) async throws -> Bool {
+    public func acceptCandidate(sessionId: String, prURL: String, by reviewer: String, now: Date) async throws -> Bool {
         !(try await query("""
             UPDATE retro_candidates SET accepted_at = \(now), accepted_by = \(reviewer)
             WHERE session_id = \(sessionId) AND pr_url = \(prURL) AND accepted_at IS NULL RETURNING 1
             """).collect()).isEmpty
     }
 
-    public func gitHubApprovers(prURL: String) async throws -> [String] {
+    public func approvers(prURL: String) async throws -> [String] {
         var out: [String] = []
         for try await login in try await query("""
             SELECT reviewer FROM github_pr_reviews WHERE pr_url = \(prURL) AND state = 'approved' ORDER BY reviewer
@@ -99,7 +97,7 @@ extension Tx {
     }
 
     /// False when another user already has that login.
-    public func setGitHubLogin(userId: UUID, login: String?) async throws -> Bool {
+    public func setLogin(userId: UUID, login: String?) async throws -> Bool {
         !(try await query("""
             UPDATE users SET github_login = \(login) WHERE id = \(userId)
               AND NOT EXISTS (SELECT 1 FROM users WHERE lower(github_login) = lower(\(login)) AND id <> \(userId))
@@ -108,7 +106,7 @@ extension Tx {
     }
 
     /// The GitHub login an admin recorded for a user, if any.
-    public func mappedGitHubLogin(userName: String) async throws -> String? {
+    public func mappedLogin(userName: String) async throws -> String? {
         var login: String?
         for try await value in try await query("SELECT github_login FROM users WHERE name = \(userName)").decode(String?.self) {
             login = value
@@ -118,59 +116,11 @@ extension Tx {
 
     /// The GitHub account a user is known by: the one an admin recorded, else their breakglass name (for
     /// refusing a requester's own approvals, erring towards "not independent").
-    public func gitHubLogin(userName: String) async throws -> String {
+    public func login(userName: String) async throws -> String {
         var login = userName
         for try await value in try await query("SELECT coalesce(github_login, name) FROM users WHERE name = \(userName)").decode(String.self) {
             login = value
         }
         return login
-    }
-
-    // MARK: browser sign-in
-
-    /// `apiTokenHash`: the API token the ticket was issued with; the browser session ends with it.
-    public func insertWebLogin(tokenHash: [UInt8], userId: UUID, kind: WebLoginKind, now: Date, expiresAt: Date, apiTokenHash: [UInt8]?) async throws {
-        try await execute("""
-            INSERT INTO web_logins (token_hash, user_id, kind, created_at, expires_at, api_token_hash)
-            VALUES (\(Data(tokenHash)), \(userId), \(kind.rawValue), \(now), \(expiresAt), \(apiTokenHash.map { Data($0) }))
-            """)
-    }
-
-    /// Spends a one-time ticket; nil if unknown, used or expired.
-    public func spendWebTicket(tokenHash: [UInt8], now: Date) async throws -> (userId: UUID, apiTokenHash: [UInt8]?)? {
-        var found: (UUID, [UInt8]?)?
-        for try await (id, token) in try await query("""
-            UPDATE web_logins SET used_at = \(now)
-            WHERE token_hash = \(Data(tokenHash)) AND kind = 'ticket' AND used_at IS NULL AND expires_at > \(now) RETURNING user_id, api_token_hash
-            """).decode((UUID, Data?).self) {
-            found = (id, token.map(Array.init))
-        }
-        return found
-    }
-
-    /// The user of a live browser session whose API token is still live too.
-    public func webSessionUser(tokenHash: [UInt8], now: Date) async throws -> UserRecord? {
-        var id: UUID?
-        for try await value in try await query("""
-            SELECT w.user_id FROM web_logins w LEFT JOIN api_tokens t ON t.token_hash = w.api_token_hash
-            WHERE w.token_hash = \(Data(tokenHash)) AND w.kind = 'session' AND w.expires_at > \(now)
-              AND (w.api_token_hash IS NULL OR (t.revoked_at IS NULL AND t.expires_at > \(now)))
-            """).decode(UUID.self) {
-            id = value
-        }
-        guard let id else { return nil }
-        return try await user(id: id)
-    }
-
-    /// Signs a browser out; returns the session's user if it was live.
-    public func endWebSession(tokenHash: [UInt8], now: Date) async throws -> UUID? {
-        var id: UUID?
-        for try await value in try await query("""
-            UPDATE web_logins SET expires_at = \(now) WHERE token_hash = \(Data(tokenHash)) AND kind = 'session' AND expires_at > \(now)
-            RETURNING user_id
-            """).decode(UUID.self) {
-            id = value
-        }
-        return id
     }
 }

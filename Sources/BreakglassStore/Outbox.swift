@@ -2,12 +2,15 @@ import BreakglassCore
 import Foundation
 import PostgresNIO
 
-extension Tx {
+/// Pages queued in the transaction of the event they announce (the transactional outbox).
+public struct Outbox: Repository {
+    let tx: Tx
+
     /// Queues a notification in the caller's transaction: it exists exactly when the event it announces does.
     /// The payload's `target` is what per-target routing matches. Every page about a drill session is marked
     /// `"drill": "true"` here, whichever use case queues it (rungs, reviews, GitHub, …): one place, so no
     /// event type of a drill can page as if it were real.
-    public func enqueueNotification(type: String, sessionId: String?, payload: [String: String], now: Date) async throws {
+    public func enqueue(type: String, sessionId: String?, payload: [String: String], now: Date) async throws {
         try await insertOutbox(id: UUID(), type: type, sessionId: sessionId, payload: payload, now: now, fannedOutAt: nil)
     }
 
@@ -30,7 +33,7 @@ extension Tx {
     /// admin linking someone's drill PR) and fans it out at once to `channels` as they were *before* the
     /// change, each delivery carrying that configuration: a stolen admin token that repoints or narrows a
     /// channel is announced on the old endpoint, and a channel it creates does not hear of itself first.
-    public func enqueueAdminNotification(type: String, payload: [String: String], now: Date, channelsBefore channels: [ChannelRecord]) async throws {
+    public func enqueueAdmin(type: String, payload: [String: String], now: Date, channelsBefore channels: [ChannelRecord]) async throws {
         let id = UUID()
         try await insertOutbox(id: id, type: type, sessionId: nil, payload: payload, now: now, fannedOutAt: now)
         for channel in channels where channel.enabled && channel.routing.matches(eventType: type, target: payload["target"]) {

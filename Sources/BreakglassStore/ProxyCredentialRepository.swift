@@ -10,15 +10,18 @@ public struct ProxyCredentialRecord: Sendable {
     public var rolePasswordEnc: [UInt8]
 }
 
-extension Tx {
-    public func insertProxyCredential(sessionId: String, tokenHash: [UInt8], rolePasswordEnc: [UInt8], now: Date) async throws {
+/// The recording proxy's secrets of each `recorded` session, kept while the session is open.
+public struct ProxyCredentialRepository: Repository {
+    let tx: Tx
+
+    public func insert(sessionId: String, tokenHash: [UInt8], rolePasswordEnc: [UInt8], now: Date) async throws {
         try await execute("""
             INSERT INTO session_proxy_credentials (session_id, token_hash, role_password_enc, created_at)
             VALUES (\(sessionId), \(Data(tokenHash)), \(Data(rolePasswordEnc)), \(now))
             """)
     }
 
-    public func proxyCredential(sessionId: String) async throws -> ProxyCredentialRecord? {
+    public func find(sessionId: String) async throws -> ProxyCredentialRecord? {
         let rows = try await query("""
             SELECT token_hash, role_password_enc FROM session_proxy_credentials WHERE session_id = \(sessionId)
             """)
@@ -29,7 +32,7 @@ extension Tx {
     }
 
     /// Forgets a closed session's proxy secrets: nothing left in the store could log in as its role.
-    public func deleteProxyCredential(sessionId: String) async throws {
+    public func delete(sessionId: String) async throws {
         try await execute("DELETE FROM session_proxy_credentials WHERE session_id = \(sessionId)")
     }
 }

@@ -32,7 +32,10 @@ public struct RetroMetrics: Codable, Sendable, Equatable {
     public var drillEscalationsFired: [String: Int] = [:]
 }
 
-extension Tx {
+/// Retro obligations: the PR each session owes, its escalation rungs and its reviews.
+public struct RetroRepository: Repository {
+    let tx: Tx
+
     static let obligationSelect = """
         SELECT r.session_id, u.name, s.target, r.status, r.window_start, r.due_at, r.ladder::text, r.next_level, r.pr_url, r.pr_source,
                r.linked_at, r.linked_by, r.first_linked_at, r.pr_author, r.merged_at, r.merge_commit, r.merged_by, r.pr_approvers,
@@ -40,7 +43,7 @@ extension Tx {
         FROM retro_obligations r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id
         """
 
-    public func insertObligation(_ obligation: RetroObligation) async throws {
+    public func insert(_ obligation: RetroObligation) async throws {
         let ladder = String(decoding: try JSONEncoder().encode(obligation.ladder), as: UTF8.self)
         try await execute("""
             INSERT INTO retro_obligations (session_id, status, window_start, due_at, ladder, next_level, next_due_at)
@@ -50,7 +53,7 @@ extension Tx {
     }
 
     /// Writes a transition the core decided on, keeping `next_due_at` in step with it.
-    public func saveObligation(_ o: RetroObligation) async throws {
+    public func save(_ o: RetroObligation) async throws {
         try await execute("""
             UPDATE retro_obligations SET status = \(o.status.rawValue), window_start = \(o.windowStart), due_at = \(o.dueAt),
                 next_level = \(o.nextLevel), next_due_at = \(o.nextDueAt), pr_url = \(o.prURL), pr_source = \(o.prSource?.rawValue),
@@ -72,7 +75,7 @@ extension Tx {
 
     /// Obligations whose next rung is due, locked for this transaction; other instances skip them, so a
     /// rung is fired by exactly one. Reads only the partial index on `next_due_at`.
-    public func claimDueObligations(now: Date, limit: Int) async throws -> [RetroObligation] {
+    public func claimDue(now: Date, limit: Int) async throws -> [RetroObligation] {
         var binds = PostgresBindings()
         binds.append(now)
         binds.append(limit)
@@ -84,7 +87,7 @@ extension Tx {
         return try await decodeObligations(query(PostgresQuery(unsafeSQL: sql, binds: binds)))
     }
 
-    public func nextRetroDue() async throws -> Date? {
+    public func nextDue() async throws -> Date? {
         var next: Date?
         for try await value in try await query("SELECT min(next_due_at) FROM retro_obligations WHERE next_due_at IS NOT NULL")
             .decode(Date?.self) {
@@ -174,7 +177,7 @@ extension Tx {
 
     /// Real obligations only: a drill's compressed deadline would skew every SLA figure. Drills are counted
     /// apart (`drills`, `drillEscalationsFired`).
-    public func retroMetrics(now: Date) async throws -> RetroMetrics {
+    public func metrics(now: Date) async throws -> RetroMetrics {
         var metrics = RetroMetrics(overdue: 0, byStatus: [:], medianTimeToLinkSeconds: nil, approvedWithinSLARatio: nil, escalationsFired: [:])
         for try await (status, count) in try await query("""
             SELECT r.status, count(*)::int FROM retro_obligations r JOIN sessions s ON s.id = r.session_id WHERE NOT s.drill GROUP BY r.status

@@ -42,19 +42,19 @@ public struct RuntimeRoleFindings: Sendable, Equatable {
     }
 }
 
-extension Tx {
-    /// Examines the role of this connection. Membership counts as ownership: a member can `SET ROLE` to the
+extension RuntimeRoleFindings {
+    /// Examines the role of `tx`'s connection. Membership counts as ownership: a member can `SET ROLE` to the
     /// owner (PostgreSQL's MEMBER, which also covers NOINHERIT grants that USAGE would miss).
-    public func runtimeRoleFindings() async throws -> RuntimeRoleFindings {
+    public static func examine(_ tx: Tx) async throws -> RuntimeRoleFindings {
         var role = "", superuser = false
-        for try await (name, isSuper) in try await query(
+        for try await (name, isSuper) in try await tx.query(
             "SELECT current_user::text, rolsuper FROM pg_roles WHERE rolname = current_user").decode((String, Bool).self) {
             role = name
             superuser = isSuper
         }
         // The schema the server's unqualified names resolve to: where audit_events is.
         var owned: [String] = []
-        for try await table in try await query("""
+        for try await table in try await tx.query("""
             SELECT c.relname::text FROM pg_class c
             WHERE c.relnamespace = coalesce((SELECT relnamespace FROM pg_class WHERE oid = to_regclass('audit_events')),
                                             (SELECT oid FROM pg_namespace WHERE nspname = current_schema()))
@@ -64,14 +64,14 @@ extension Tx {
             owned.append(table)
         }
         var audit: [String] = []
-        for try await privilege in try await query("""
+        for try await privilege in try await tx.query("""
             SELECT p FROM unnest(ARRAY['UPDATE', 'DELETE', 'TRUNCATE']) WITH ORDINALITY AS t(p, n)
             WHERE CASE WHEN to_regclass('audit_events') IS NULL THEN false ELSE has_table_privilege('audit_events', p) END ORDER BY n
             """).decode(String.self) {
             audit.append(privilege)
         }
         var escalates = false
-        for try await value in try await query("""
+        for try await value in try await tx.query("""
             SELECT rolcreaterole OR EXISTS (
                 SELECT 1 FROM pg_class c
                 WHERE c.oid = to_regclass('audit_events') AND pg_has_role(current_user, c.relowner, 'USAGE WITH ADMIN OPTION'))

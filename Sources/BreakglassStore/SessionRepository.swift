@@ -35,8 +35,11 @@ public struct SessionRecord: Sendable, Equatable {
     public var clientAddress: String?
 }
 
-extension Tx {
-    public func insertSession(_ session: EmergencySession, userId: UUID, credential: CredentialRef, origin: RequestOrigin) async throws {
+/// Emergency sessions: their rows, transitions and the expiry sweep's claims.
+public struct SessionRepository: Repository {
+    let tx: Tx
+
+    public func insert(_ session: EmergencySession, userId: UUID, credential: CredentialRef, origin: RequestOrigin) async throws {
         let ref = String(decoding: try JSONEncoder().encode(credential), as: UTF8.self)
         try await execute("""
             INSERT INTO sessions (id, user_id, target, credential_kind, reason, incident, state, activated_at, expires_at, hard_limit,
@@ -50,7 +53,7 @@ extension Tx {
     /// Writes a transition the core decided on. The state guard makes a concurrent second transition a no-op
     /// that the caller can detect.
     @discardableResult
-    public func updateSession(_ session: EmergencySession, from previous: SessionState) async throws -> Bool {
+    public func update(_ session: EmergencySession, from previous: SessionState) async throws -> Bool {
         let rows = try await query("""
             UPDATE sessions SET state = \(session.state.rawValue), expires_at = \(session.expiresAt), extensions = \(session.extensions),
                 closed_at = \(session.closedAt), closed_by = \(session.closedBy), close_reason = \(session.closeReason)
@@ -66,7 +69,7 @@ extension Tx {
         FROM sessions s JOIN users u ON u.id = s.user_id
         """
 
-    public func session(id: String, forUpdate: Bool = false) async throws -> SessionRecord? {
+    public func find(id: String, forUpdate: Bool = false) async throws -> SessionRecord? {
         var binds = PostgresBindings()
         binds.append(id)
         let sql = Self.sessionSelect + " WHERE s.id = $1" + (forUpdate ? " FOR UPDATE OF s" : "")
@@ -75,7 +78,7 @@ extension Tx {
 
     /// The session, locked for this transaction, or nil when another instance holds it (or it does not exist):
     /// one instance at a time reconciles what a session left behind.
-    public func claimSession(id: String) async throws -> SessionRecord? {
+    public func claim(id: String) async throws -> SessionRecord? {
         var binds = PostgresBindings()
         binds.append(id)
         let sql = Self.sessionSelect + " WHERE s.id = $1 FOR UPDATE OF s SKIP LOCKED"
@@ -83,7 +86,7 @@ extension Tx {
     }
 
     /// Newest first; `userId` nil lists everyone's.
-    public func sessions(userId: UUID?, limit: Int) async throws -> [SessionRecord] {
+    public func list(userId: UUID?, limit: Int) async throws -> [SessionRecord] {
         var binds = PostgresBindings()
         binds.append(userId)
         binds.append(limit)
@@ -95,7 +98,7 @@ extension Tx {
     /// Sessions only, not their credentials: expiry needs neither the credential reference nor the mercy of its
     /// shape, so one unreadable reference cannot stop every session behind it from expiring (revocation works
     /// from the target, and pages its own failure).
-    public func claimExpiredSessions(now: Date, limit: Int) async throws -> [EmergencySession] {
+    public func claimExpired(now: Date, limit: Int) async throws -> [EmergencySession] {
         var binds = PostgresBindings()
         binds.append(now)
         binds.append(limit)

@@ -2,9 +2,12 @@ import BreakglassCore
 import Foundation
 import PostgresNIO
 
-extension Tx {
+/// The token signing keys (private halves sealed with the master key).
+public struct SigningKeyRepository: Repository {
+    let tx: Tx
+
     /// Unretired keys, newest first: the first signs, all are published in the JWKS.
-    public func signingKeys() async throws -> [SigningKeyRecord] {
+    public func unretired() async throws -> [SigningKeyRecord] {
         var out: [SigningKeyRecord] = []
         for try await (kid, alg, pub, priv, created) in try await query("""
             SELECT kid, algorithm, public_key, private_key_enc, created_at FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC, kid
@@ -15,7 +18,7 @@ extension Tx {
         return out
     }
 
-    public func insertSigningKey(_ key: SigningKeyRecord) async throws {
+    public func insert(_ key: SigningKeyRecord) async throws {
         try await execute("""
             INSERT INTO signing_keys (kid, algorithm, public_key, private_key_enc, created_at)
             VALUES (\(key.kid), \(key.algorithm), \(Data(key.publicKey)), \(Data(key.privateKeyEnc)), \(key.createdAt))
@@ -24,7 +27,7 @@ extension Tx {
     }
 
     /// Serialises first-start key creation across instances.
-    public func lockSigningKeys() async throws {
+    public func lock() async throws {
         try await execute("SELECT pg_advisory_xact_lock(\(Int64(0x6267_6b65_7973)))")
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 import PostgresNIO
 
 extension Target {
-    /// A row of `Tx.targetColumns`; a kind or settings that do not decode make the row corrupt.
+    /// A row of `TargetRepository`'s columns; a kind or settings that do not decode make the row corrupt.
     init(name: String, kind: String, audience: String, ttl: Int, total: Int, retro: Int, from: String, requesters: [String],
          drill: Int?, postgres: String?) throws {
         let kind = try CredentialKind(stored: kind, "the kind of target \(name) (targets.kind)")
@@ -20,11 +20,14 @@ extension Target {
     }
 }
 
-extension Tx {
+/// The targets admins configure: what can be requested, for how long, with which retro deadline.
+public struct TargetRepository: Repository {
+    let tx: Tx
+
     /// Creates or replaces a target; returns true when it was new. `managingPasswordEnc` nil keeps the
     /// stored one (a `postgres` target changed without repeating its secret).
     @discardableResult
-    public func saveTarget(_ target: Target, managingPasswordEnc: [UInt8]? = nil, by admin: String, now: Date) async throws -> Bool {
+    public func save(_ target: Target, managingPasswordEnc: [UInt8]? = nil, by admin: String, now: Date) async throws -> Bool {
         var created = false
         let postgres = try target.postgres.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         for try await inserted in try await query("""
@@ -50,11 +53,11 @@ extension Tx {
         return created
     }
 
-    public func target(named name: String) async throws -> Target? {
-        try await targets(name: name).first
+    public func find(named name: String) async throws -> Target? {
+        try await list(name: name).first
     }
 
-    public func targets(name: String? = nil) async throws -> [Target] {
+    public func list(name: String? = nil) async throws -> [Target] {
         let rows = try await query("""
             SELECT name, kind, audience, max_ttl_seconds, max_total_seconds, retro_deadline_seconds, retro_deadline_from, requesters,
                    drill_deadline_seconds, postgres::text FROM targets
@@ -70,7 +73,7 @@ extension Tx {
     }
 
     /// The sealed password of a `postgres` target's managing role (open it with `Target.managingPasswordContext`).
-    public func targetManagingPasswordEnc(named name: String) async throws -> [UInt8]? {
+    public func managingPasswordEnc(named name: String) async throws -> [UInt8]? {
         for try await value in try await query("SELECT managing_password_enc FROM targets WHERE name = \(name)").decode(Data?.self) {
             return value.map { Array($0) }
         }
@@ -78,7 +81,7 @@ extension Tx {
     }
 
     /// Names of the `postgres` targets, for reconciliation.
-    public func postgresTargets() async throws -> [Target] {
-        try await targets().filter { $0.kind == .postgres }
+    public func postgres() async throws -> [Target] {
+        try await list().filter { $0.kind == .postgres }
     }
 }

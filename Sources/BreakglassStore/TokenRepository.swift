@@ -14,8 +14,11 @@ public struct APITokenRecord: Codable, Sendable, Equatable {
     public var issuedVia: TokenIssuance
 }
 
-extension Tx {
-    public func insertAPIToken(hash: [UInt8], userId: UUID, now: Date, expiresAt: Date, via: TokenIssuance) async throws {
+/// API tokens, stored by hash: issued at enrolment and login, revoked by their owner or an admin.
+public struct TokenRepository: Repository {
+    let tx: Tx
+
+    public func insert(hash: [UInt8], userId: UUID, now: Date, expiresAt: Date, via: TokenIssuance) async throws {
         try await execute("""
             INSERT INTO api_tokens (token_hash, user_id, created_at, expires_at, issued_via)
             VALUES (\(Data(hash)), \(userId), \(now), \(expiresAt), \(via.rawValue))
@@ -24,7 +27,7 @@ extension Tx {
 
     /// A user's tokens (every user's when `userId` is nil), newest first; expired and revoked ones too,
     /// for the record, up to `limit`.
-    public func apiTokens(userId: UUID?, limit: Int = 200) async throws -> [APITokenRecord] {
+    public func list(userId: UUID?, limit: Int = 200) async throws -> [APITokenRecord] {
         let rows = try await query("""
             SELECT encode(substring(t.token_hash from 1 for 8), 'hex'), u.name, t.created_at, t.expires_at, t.revoked_at, t.revoked_by, t.issued_via
             FROM api_tokens t JOIN users u ON u.id = t.user_id
@@ -40,7 +43,7 @@ extension Tx {
     }
 
     /// The owner of the live token with this id, locked for revocation; nil if none.
-    public func apiTokenOwner(id: String) async throws -> UUID? {
+    public func owner(id: String) async throws -> UUID? {
         guard id.count == 16, id.allSatisfy({ $0.isASCII && $0.isHexDigit }) else { return nil }
         var owner: UUID?
         for try await userId in try await query("""
@@ -52,7 +55,7 @@ extension Tx {
         return owner
     }
 
-    public func revokeAPIToken(id: String, by actor: String, now: Date) async throws {
+    public func revoke(id: String, by actor: String, now: Date) async throws {
         try await execute("""
             UPDATE api_tokens SET revoked_at = \(now), revoked_by = \(actor)
             WHERE substring(token_hash from 1 for 8) = decode(\(id.lowercased()), 'hex') AND revoked_at IS NULL
@@ -62,10 +65,5 @@ extension Tx {
             UPDATE web_logins SET expires_at = least(expires_at, \(now))
             WHERE substring(api_token_hash from 1 for 8) = decode(\(id.lowercased()), 'hex') AND expires_at > \(now)
             """)
-    }
-
-    /// Ends every browser session and unused sign-in ticket of a user.
-    public func endWebSessions(userId: UUID, now: Date) async throws {
-        try await execute("UPDATE web_logins SET expires_at = \(now) WHERE user_id = \(userId) AND expires_at > \(now)")
     }
 }

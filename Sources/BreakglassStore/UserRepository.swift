@@ -22,7 +22,7 @@ public struct UserRecord: Sendable, Equatable {
 }
 
 extension UserRecord {
-    /// A row of `Tx.userSelect`'s columns; roles that are not ours make the row corrupt, never a default.
+    /// A row of `UserRepository.userSelect`'s columns; roles that are not ours make the row corrupt, never a default.
     init(id: UUID, name: String, roles: [String], seed: Data?, pending: Data?, confirmed: Bool, step: Int64, locked: Date?,
          creator: String) throws {
         let parsed = try roles.map { try Role(stored: $0, "the roles of user \(name) (users.roles)") }
@@ -31,12 +31,15 @@ extension UserRecord {
     }
 }
 
-extension Tx {
+/// Accounts: their authenticator, enrolment, TOTP spending and lockout.
+public struct UserRepository: Repository {
+    let tx: Tx
+
     static let userSelect = """
         SELECT id, name, roles, totp_seed_enc, totp_pending_seed_enc, totp_confirmed, totp_last_step, locked_until, created_by FROM users
         """
 
-    public func insertUser(name: String, roles: [Role], createdBy: String, now: Date) async throws -> UUID {
+    public func insert(name: String, roles: [Role], createdBy: String, now: Date) async throws -> UUID {
         let id = UUID()
         let inserted = try await query("""
             INSERT INTO users (id, name, roles, created_at, created_by) VALUES (\(id), \(name), \(roles.map(\.rawValue)), \(now), \(createdBy))
@@ -48,17 +51,17 @@ extension Tx {
         return id
     }
 
-    public func user(named name: String, forUpdate: Bool = false) async throws -> UserRecord? {
+    public func find(named name: String, forUpdate: Bool = false) async throws -> UserRecord? {
         try await users(where: "name = $1", name, forUpdate: forUpdate).first
     }
 
-    public func user(id: UUID, forUpdate: Bool = false) async throws -> UserRecord? {
+    public func find(id: UUID, forUpdate: Bool = false) async throws -> UserRecord? {
         try await users(where: "id = $1", id, forUpdate: forUpdate).first
     }
 
     /// The holder of an API token that is not revoked, with the token's expiry (the caller refuses expired ones):
     /// one statement, since every authenticated request pays for it.
-    public func user(apiTokenHash: [UInt8]) async throws -> (UserRecord, expiresAt: Date)? {
+    public func find(apiTokenHash: [UInt8]) async throws -> (UserRecord, expiresAt: Date)? {
         for try await (id, name, roles, seed, pending, confirmed, step, locked, creator, expiry) in try await query("""
             SELECT u.id, u.name, u.roles, u.totp_seed_enc, u.totp_pending_seed_enc, u.totp_confirmed, u.totp_last_step, u.locked_until,
                    u.created_by, t.expires_at
@@ -71,7 +74,7 @@ extension Tx {
         return nil
     }
 
-    public func allUsers() async throws -> [UserRecord] {
+    public func all() async throws -> [UserRecord] {
         try await decodeUsers(query(PostgresQuery(unsafeSQL: Self.userSelect + " ORDER BY name")))
     }
 
@@ -104,7 +107,7 @@ extension Tx {
     }
 
     /// The user an unused, unexpired enrolment code belongs to, locked for the enrolment step.
-    public func userForEnrollmentCode(_ codeHash: [UInt8], now: Date) async throws -> UserRecord? {
+    public func forEnrollmentCode(_ codeHash: [UInt8], now: Date) async throws -> UserRecord? {
         var userId: UUID?
         for try await id in try await query("""
             SELECT user_id FROM enrollment_codes WHERE code_hash = \(Data(codeHash)) AND used_at IS NULL AND expires_at > \(now) FOR UPDATE
@@ -112,7 +115,7 @@ extension Tx {
             userId = id
         }
         guard let userId else { return nil }
-        return try await user(id: userId, forUpdate: true)
+        return try await find(id: userId, forUpdate: true)
     }
 
     public func setPendingSeed(userId: UUID, seedEnc: [UInt8]) async throws {
@@ -131,9 +134,9 @@ extension Tx {
         try await execute("""
             UPDATE api_tokens SET revoked_at = \(now), revoked_by = 're-enrolment' WHERE user_id = \(userId) AND revoked_at IS NULL
             """)
-        try await endWebSessions(userId: userId, now: now)
+        try await tx.webLogins.endSessions(userId: userId, now: now)
         try await execute("DELETE FROM totp_failures WHERE user_id = \(userId)")
-        try await insertAPIToken(hash: tokenHash, userId: userId, now: now, expiresAt: tokenExpiresAt, via: .enrollment)
+        try await tx.tokens.insert(hash: tokenHash, userId: userId, now: now, expiresAt: tokenExpiresAt, via: .enrollment)
     }
 
     // MARK: TOTP spending and lockout
@@ -159,11 +162,11 @@ extension Tx {
         return count
     }
 
-    public func lockUser(userId: UUID, until: Date) async throws {
+    public func lock(id userId: UUID, until: Date) async throws {
         try await execute("UPDATE users SET locked_until = \(until) WHERE id = \(userId)")
     }
 
-    public func unlockUser(userId: UUID) async throws {
+    public func unlock(id userId: UUID) async throws {
         try await execute("UPDATE users SET locked_until = NULL WHERE id = \(userId)")
         try await execute("DELETE FROM totp_failures WHERE user_id = \(userId)")
     }

@@ -24,8 +24,8 @@ struct EscalationScale {
         _ = try await broker.createUser(name: "alice", roles: [.engineer], actor: nil, origin: .server)
         let now = broker.clock.now()
         try await database.transaction { tx in
-            _ = try await tx.saveTarget(Target(name: "payments-db", kind: .token, audience: "payments-db-api", maxTTL: 3600, maxTotal: 7200,
-                                               retroDeadline: 86400, requesters: []), by: "breakglass-bench", now: now)
+            _ = try await tx.targets.save(Target(name: "payments-db", kind: .token, audience: "payments-db-api", maxTTL: 3600, maxTotal: 7200,
+                                                 retroDeadline: 86400, requesters: []), by: "breakglass-bench", now: now)
         }
         let ladder = String(decoding: try JSONEncoder().encode(EscalationLadder.standard), as: UTF8.self)
 

@@ -96,7 +96,7 @@ struct Check: AsyncParsableCommand {
     }
 
     static func checkRole(_ database: Database, runtime: Runtime) async throws -> String {
-        let findings = try await database.read { try await $0.runtimeRoleFindings() }
+        let findings = try await database.read { try await RuntimeRoleFindings.examine($0) }
         if findings.isUnprivileged { return "'\(findings.role)' can read and append the audit log, not rewrite it" }
         let problem = "'\(findings.role)' \(findings.problems.joined(separator: ", ")), so the server could rewrite the audit log"
         if try PrivilegedRolePolicy.from(flag: false, environment: runtime.environment) == .allow {
@@ -108,7 +108,7 @@ struct Check: AsyncParsableCommand {
     /// The key file's presence and mode (as `serve` reads it), then that it opens every stored signing key.
     static func checkMasterKey(_ database: Database, runtime: Runtime, embedded: Bool) async throws -> SecretBox {
         let box = try runtime.masterKey(embedded: embedded, create: false)
-        let keys = try await database.read { try await $0.signingKeys() }
+        let keys = try await database.read { try await $0.signingKeys.unretired() }
         for key in keys {
             do {
                 _ = try box.open(key.privateKeyEnc, context: key.encryptionContext)

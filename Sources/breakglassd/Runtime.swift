@@ -217,38 +217,59 @@ struct Runtime {
     }
 
     /// Prepares the database (embedded start, migrations), runs `body` with a started broker, and stops an
-    /// embedded cluster this process started. `serve` gives `roleCheck`; the short-lived admin commands do not.
-    func withBroker(roleCheck: PrivilegedRolePolicy? = nil, owningCluster: Bool = false, _ body: @Sendable (Broker, Migrator) async throws -> Void) async throws {
-        // A bad setting stops the broker before any database is touched.
-        let settings = try settings()
-        let databases = try await databases(owning: owningCluster)
-        try await databases.stoppingEmbeddedAfter {
-            try await withBroker(settings: settings, databases: databases, roleCheck: roleCheck, body)
+    /// embedded cluster this process started. For the short-lived admin commands: the broker's pool lives as long
+    /// as `body`.
+    func withBroker(_ body: @Sendable (Broker, Migrator) async throws -> Void) async throws {
+        try await preparingDatabase(roleCheck: nil, owningCluster: false) { settings, databases, box, migrator in
+            try await Database.withDatabase(databases.runtime, logger: logger) { database in
+                try await checkSchema(database, migrator: migrator)
+                try await body(try await Broker.start(database: database, clock: SystemClock(), box: box, settings: settings, logger: logger),
+                               migrator)
+            }
         }
     }
 
-    private func withBroker(settings: Broker.Settings, databases: Databases, roleCheck: PrivilegedRolePolicy?,
-                            _ body: @Sendable (Broker, Migrator) async throws -> Void) async throws {
-        let box = try masterKey(embedded: databases.embedded != nil)
-        let migrator = try migrator()
-        let logger = logger
-        // The server role must not hold the owner's password, and cannot create tables: with an external database
-        // and no owner URL, it only checks that `breakglassd migrate` was run. One URL for both (an operator who
-        // accepted a privileged role) still migrates.
-        let ownerGiven = environment["BREAKGLASS_MIGRATION_DATABASE_URL"].map { !$0.isEmpty } ?? false
-        if databases.embedded != nil || ownerGiven || roleCheck == .allow {
-            let applied = try await Database.withDatabase(databases.owner, logger: logger) { try await migrator.migrate($0, logger: logger) }
-            if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": "\(applied.joined(separator: ", "))"]) }
-        }
-        try await Database.withDatabase(databases.runtime, logger: logger) { database in
-            let pending = try await database.read { try await migrator.pending($0) }
-            guard pending.isEmpty else {
-                throw BreakglassError(.unavailable, "migrations_pending",
-                                      "migrations pending: \(pending.joined(separator: ", ")); apply them with `breakglassd migrate` with BREAKGLASS_MIGRATION_DATABASE_URL set to the schema owner (the server role cannot, and should not hold the owner's password)")
+    /// As `withBroker`, for `serve`: the schema and `roleCheck` are checked first, and the broker's pool is not
+    /// running yet when `body` gets it; `body` runs it as the first service of its group (`BrokerServer.makeServiceGroup`).
+    func withServingBroker(roleCheck: PrivilegedRolePolicy, _ body: @Sendable (Broker, Migrator) async throws -> Void) async throws {
+        try await preparingDatabase(roleCheck: roleCheck, owningCluster: true) { settings, databases, box, migrator in
+            let broker = try await Broker.startServing(database: databases.runtime, clock: SystemClock(), box: box, settings: settings,
+                                                       logger: logger) { database in
+                try await checkSchema(database, migrator: migrator)
+                try await checkRuntimeRole(database, policy: roleCheck)
             }
-            if let roleCheck { try await checkRuntimeRole(database, policy: roleCheck) }
-            let broker = try await Broker.start(database: database, clock: SystemClock(), box: box, settings: settings, logger: logger)
             try await body(broker, migrator)
+        }
+    }
+
+    /// Reads the settings (a bad one stops the broker before any database is touched), finds or starts the
+    /// database, applies migrations where this process may, runs `body`, and stops an embedded cluster it owns.
+    private func preparingDatabase(roleCheck: PrivilegedRolePolicy?, owningCluster: Bool,
+                                   _ body: (Broker.Settings, Databases, SecretBox, Migrator) async throws -> Void) async throws {
+        let settings = try settings()
+        let databases = try await databases(owning: owningCluster)
+        try await databases.stoppingEmbeddedAfter {
+            let box = try masterKey(embedded: databases.embedded != nil)
+            let migrator = try migrator()
+            let logger = logger
+            // The server role must not hold the owner's password, and cannot create tables: with an external database
+            // and no owner URL, it only checks that `breakglassd migrate` was run. One URL for both (an operator who
+            // accepted a privileged role) still migrates.
+            let ownerGiven = environment["BREAKGLASS_MIGRATION_DATABASE_URL"].map { !$0.isEmpty } ?? false
+            if databases.embedded != nil || ownerGiven || roleCheck == .allow {
+                let applied = try await Database.withDatabase(databases.owner, logger: logger) { try await migrator.migrate($0, logger: logger) }
+                if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": "\(applied.joined(separator: ", "))"]) }
+            }
+            try await body(settings, databases, box, migrator)
+        }
+    }
+
+    /// The server role cannot apply migrations, so it refuses to run on a schema that lacks some.
+    private func checkSchema(_ database: Database, migrator: Migrator) async throws {
+        let pending = try await database.read { try await migrator.pending($0) }
+        guard pending.isEmpty else {
+            throw BreakglassError(.unavailable, "migrations_pending",
+                                  "migrations pending: \(pending.joined(separator: ", ")); apply them with `breakglassd migrate` with BREAKGLASS_MIGRATION_DATABASE_URL set to the schema owner (the server role cannot, and should not hold the owner's password)")
         }
     }
 }

@@ -21,7 +21,7 @@ extension Runtime {
     /// The audit log is tamper-evident against the server only if the server's role cannot alter it. One
     /// database URL for both migrations and serving makes the server the tables' owner; refuse that.
     func checkRuntimeRole(_ database: Database, policy: PrivilegedRolePolicy) async throws {
-        let findings = try await database.read { try await $0.runtimeRoleFindings() }
+        let findings = try await database.read { try await RuntimeRoleFindings.examine($0) }
         guard !findings.isUnprivileged else { return }
         let problem = "the database role '\(findings.role)' the server connects as \(findings.problems.joined(separator: ", ")), "
             + "so the server could rewrite the audit log"

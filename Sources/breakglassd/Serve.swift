@@ -46,7 +46,7 @@ struct Serve: AsyncParsableCommand {
             let logger = runtime.logger
             let roleCheck = try PrivilegedRolePolicy.from(flag: allowPrivilegedRole, environment: env)
             let processMetrics = MetricsBackend.bootstrap()
-            try await runtime.withBroker(roleCheck: roleCheck, owningCluster: true) { broker, migrator in
+            try await runtime.withServingBroker(roleCheck: roleCheck) { broker, migrator in
                 var proxy: ProxyService?
                 if let proxyListen {
                     proxy = try await ProxyService.bind(proxyListen, broker: broker, listen: listen, logger: logger)

@@ -59,7 +59,7 @@ final class AdminStepUpTests: BrokerTestCase {
         XCTAssertEqual(deniedEvents, 1)
         let failures = try await database.count("SELECT count(*)::bigint FROM totp_failures")
         XCTAssertEqual(failures, 1)
-        let host = try await server.broker.database.read { try await $0.channel(named: "compliance")?.host }
+        let host = try await server.broker.database.read { try await $0.channels.find(named: "compliance")?.host }
         XCTAssertEqual(host, "127.0.0.1", "the channel still points where it did")
     }
 
@@ -109,7 +109,7 @@ final class AdminStepUpTests: BrokerTestCase {
         // The announcement went to the old endpoint, which is gone: a dead letter, not a disabled channel.
         _ = try await receiver.waitFor(1, at: "/decommissioned")
         try await waitUntil { try await self.database.count("SELECT count(*)::bigint FROM deliveries WHERE state = 'dead'") == 1 }
-        let enabled = try await server.broker.database.read { try await $0.channel(named: "siem")?.enabled }
+        let enabled = try await server.broker.database.read { try await $0.channels.find(named: "siem")?.enabled }
         XCTAssertEqual(enabled, true)
         let session = try await requestSession(target: "payments-db", token: alice.token, secret: alice.secret)
         XCTAssertEqual(session.status, 201, session.text)

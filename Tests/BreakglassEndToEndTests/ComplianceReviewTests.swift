@@ -9,7 +9,7 @@ import XCTest
 /// read-only compliance pages (over HTTP and in a real headless browser).
 final class ComplianceReviewTests: RetroTestCase {
     func obligation(_ id: String) async throws -> RetroObligation {
-        let found = try await server.broker.database.read { try await $0.obligation(sessionId: id) }
+        let found = try await server.broker.database.read { try await $0.retro.obligation(sessionId: id) }
         return try XCTUnwrap(found)
     }
 
@@ -58,7 +58,7 @@ final class ComplianceReviewTests: RetroTestCase {
         XCTAssertEqual(o.mergedBy, "carol")
         XCTAssertEqual(o.prApprovers, ["alice"])
         XCTAssertEqual(o.independentApproval, false)
-        let mergeEvent = try await server.broker.database.read { try await $0.auditRows(sessionId: id) }
+        let mergeEvent = try await server.broker.database.read { try await $0.audit.rows(sessionId: id) }
             .compactMap { AuditChain.decode(body: $0.body) }.first { $0.type == .retroMerged }
         XCTAssertEqual(mergeEvent?.details["separation_of_duties"], "not satisfied: approved only by the engineer who broke glass")
 

@@ -210,7 +210,7 @@ final class DocumentWorld: @unchecked Sendable {
     }
 
     func ensureChannel(_ name: String) async throws {
-        if try await server.broker.database.read({ try await $0.channel(named: name) }) != nil { return }
+        if try await server.broker.database.read({ try await $0.channels.find(named: name) }) != nil { return }
         let reply = try await adminSend(.PUT, "/v1/notify/channels/\(name)", json: ["kind": "slack", "url": receiver.url("/slack")])
         guard reply.status == 200 else { throw WalkFailure(description: "channel: \(reply.text)") }
     }
@@ -218,10 +218,10 @@ final class DocumentWorld: @unchecked Sendable {
     /// A dead letter to re-drive: a test page to a channel whose endpoint refuses it for good.
     func deadLetter() async throws -> String {
         func dead() async throws -> String? {
-            try await server.broker.database.read { try await $0.deliveryLog(sessionId: nil, deadOnly: true, limit: 1) }.first?.deliveryId.uuidString
+            try await server.broker.database.read { try await $0.deliveries.log(sessionId: nil, deadOnly: true, limit: 1) }.first?.deliveryId.uuidString
         }
         if let id = try await dead() { return id }
-        if try await server.broker.database.read({ try await $0.channel(named: "dead-end") }) == nil {
+        if try await server.broker.database.read({ try await $0.channels.find(named: "dead-end") }) == nil {
             let made = try await adminSend(.PUT, "/v1/notify/channels/dead-end", json: ["kind": "slack", "url": receiver.url("/dead"), "events": ["none"]])
             guard made.status == 200 else { throw WalkFailure(description: "dead-end channel: \(made.text)") }
         }
@@ -236,8 +236,8 @@ final class DocumentWorld: @unchecked Sendable {
     func waitForTestPages(channel name: String) async throws {
         for _ in 0..<200 {
             let pending = try await server.broker.database.read { tx -> Bool in
-                guard let channel = try await tx.channel(named: name) else { return false }
-                return try await tx.testPagePending(channelId: channel.id)
+                guard let channel = try await tx.channels.find(named: name) else { return false }
+                return try await tx.outbox.testPagePending(channelId: channel.id)
             }
             if !pending { return }
             clock.advance(by: 1)

@@ -123,7 +123,7 @@ final class DrillTests: RetroTestCase {
         let opened = try await gitHub("pull_request", delivery: "d-1", payload: pullRequest(
             action: "opened", number: 77, title: "Retro for drill \(id)", branch: "retro/\(id)"))
         XCTAssertEqual(opened.status, 200, opened.text)
-        let linked = try await server.broker.database.read { try await $0.obligation(sessionId: id) }
+        let linked = try await server.broker.database.read { try await $0.retro.obligation(sessionId: id) }
         XCTAssertEqual(linked?.status, .linked)
         clock.advance(by: 5)
         let approve = try await http.send(.POST, "/v1/compliance/sessions/\(id)/approve", token: bob.token,

@@ -88,7 +88,7 @@ final class EscalationLadderTests: RetroTestCase {
         let events = try await auditTypes(id).filter { $0.hasPrefix("retro.") }
         XCTAssertEqual(events, ["retro.escalated", "retro.rung_skipped", "retro.escalated", "retro.escalated"],
                        "rungs are recorded in ladder order; the moot reminder is audited as skipped")
-        let rows = try await server.broker.database.read { try await $0.escalations(sessionId: id) }
+        let rows = try await server.broker.database.read { try await $0.retro.escalations(sessionId: id) }
         XCTAssertEqual(rows.map(\.outcome), [.paged, .skipped, .paged, .paged])
         XCTAssertEqual(rows.map(\.level), [0, 1, 2, 3])
     }

@@ -6,11 +6,11 @@ import XCTest
 /// Anyone can open a pull request and write a session id in its title. That must not stop an escalation.
 final class GitHubTrustTests: RetroTestCase {
     func candidates(_ id: String) async throws -> [RetroCandidate] {
-        try await server.broker.database.read { try await $0.retroCandidates(sessionId: id) }
+        try await server.broker.database.read { try await $0.github.candidates(sessionId: id) }
     }
 
     func status(_ id: String) async throws -> RetroStatus? {
-        try await server.broker.database.read { try await $0.obligation(sessionId: id)?.status }
+        try await server.broker.database.read { try await $0.retro.obligation(sessionId: id)?.status }
     }
 
     func testAPullRequestByAnotherAuthorFromAForkOrAnotherRepositoryIsOnlyACandidate() async throws {
@@ -55,7 +55,7 @@ final class GitHubTrustTests: RetroTestCase {
         let opened = try await gitHub("pull_request", delivery: "o", payload: pullRequest(action: "opened", number: 7, title: "Retro \(id)", branch: "x"))
         XCTAssertEqual(opened.status, 200, opened.text)
         func approvers() async throws -> [String] {
-            try await server.broker.database.read { try await $0.gitHubApprovers(prURL: "https://github.com/acme/payments/pull/7") }
+            try await server.broker.database.read { try await $0.github.approvers(prURL: "https://github.com/acme/payments/pull/7") }
         }
         let approval = review(number: 7, reviewer: "dave", id: 777)
         _ = try await gitHub("pull_request_review", delivery: "r-1", payload: approval)
@@ -127,12 +127,12 @@ final class GitHubTrustTests: RetroTestCase {
         let url = "https://github.com/acme/payments/pull/77"
         let database = server.broker.database
         let at = clock.now()
-        _ = try await database.transaction { try await $0.saveGitHubReview(prURL: url, reviewer: "dave", reviewId: 5, state: "approved", at: at, now: at) }
+        _ = try await database.transaction { try await $0.github.saveReview(prURL: url, reviewer: "dave", reviewId: 5, state: "approved", at: at, now: at) }
         // The dismissal holds the row (uncommitted) while another instance processes a late copy of the approval.
         let gate = AsyncStream<Void>.makeStream()
         let dismissal = Task {
             try await database.transaction { tx in
-                _ = try await tx.saveGitHubReview(prURL: url, reviewer: "dave", reviewId: 5, state: "dismissed", at: at, now: at)
+                _ = try await tx.github.saveReview(prURL: url, reviewer: "dave", reviewId: 5, state: "dismissed", at: at, now: at)
                 for await _ in gate.stream { break }
             }
         }
@@ -142,7 +142,7 @@ final class GitHubTrustTests: RetroTestCase {
                 """) >= 1
         }
         let copy = Task {
-            try await database.transaction { try await $0.saveGitHubReview(prURL: url, reviewer: "dave", reviewId: 5, state: "approved", at: at, now: at) }
+            try await database.transaction { try await $0.github.saveReview(prURL: url, reviewer: "dave", reviewId: 5, state: "approved", at: at, now: at) }
         }
         // The copy has passed its "dismissed?" check (the dismissal is not committed) and waits on the row lock.
         try await waitUntil {
@@ -154,7 +154,7 @@ final class GitHubTrustTests: RetroTestCase {
         gate.continuation.finish()
         try await dismissal.value
         _ = try await copy.value
-        let approvers = try await database.read { try await $0.gitHubApprovers(prURL: url) }
+        let approvers = try await database.read { try await $0.github.approvers(prURL: url) }
         XCTAssertEqual(approvers, [], "the dismissal wins whatever the interleaving")
     }
 }

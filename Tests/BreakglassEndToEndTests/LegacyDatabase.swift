@@ -138,17 +138,17 @@ struct LegacyDatabase {
         let engineerRoles = engineer.roles.compactMap(Role.init(rawValue:))
         let cli = RequestOrigin(address: "10.0.0.7", userAgent: "breakglass-cli/0.9")
         // The store's own append: it is what keeps the chain heads in step, and it writes only 0002's columns.
-        try await tx.appendAudit(AuditEvent(type: .userEnrolled, at: now - 30 * 86400, actor: engineer.name, actorRoles: engineerRoles, origin: cli))
-        try await tx.appendAudit(AuditEvent(type: .targetSaved, at: now - 30 * 86400, actor: reviewer.name, actorRoles: [.admin], origin: cli,
-                                            target: "payments-db", details: ["audience": "payments-api"]))
+        try await tx.audit.append(AuditEvent(type: .userEnrolled, at: now - 30 * 86400, actor: engineer.name, actorRoles: engineerRoles, origin: cli))
+        try await tx.audit.append(AuditEvent(type: .targetSaved, at: now - 30 * 86400, actor: reviewer.name, actorRoles: [.admin], origin: cli,
+                                             target: "payments-db", details: ["audience": "payments-api"]))
         for (id, at) in [(endedSession, activated), (activeSession, now - 600)] {
-            try await tx.appendAudit(AuditEvent(type: .sessionActivated, at: at, actor: engineer.name, actorRoles: engineerRoles, origin: cli,
-                                                target: "payments-db", sessionId: id, reason: "INC-88 replica lag, promote standby",
-                                                incident: "INC-88", details: ["mfa": "totp", "mfa_outcome": "success", "credential_kind": "token"]))
+            try await tx.audit.append(AuditEvent(type: .sessionActivated, at: at, actor: engineer.name, actorRoles: engineerRoles, origin: cli,
+                                                 target: "payments-db", sessionId: id, reason: "INC-88 replica lag, promote standby",
+                                                 incident: "INC-88", details: ["mfa": "totp", "mfa_outcome": "success", "credential_kind": "token"]))
         }
-        try await tx.appendAudit(AuditEvent(type: .sessionEnded, at: activated + 1200, actor: engineer.name, actorRoles: engineerRoles,
-                                            origin: cli, target: "payments-db", sessionId: endedSession, reason: "standby promoted",
-                                            incident: "INC-88", details: ["requester": engineer.name, "token_id": endedSession]))
+        try await tx.audit.append(AuditEvent(type: .sessionEnded, at: activated + 1200, actor: engineer.name, actorRoles: engineerRoles,
+                                             origin: cli, target: "payments-db", sessionId: endedSession, reason: "standby promoted",
+                                             incident: "INC-88", details: ["requester": engineer.name, "token_id": endedSession]))
     }
 
     // MARK: 0004 channels and deliveries
@@ -210,7 +210,7 @@ struct LegacyDatabase {
             VALUES (\(UUID()), 'retro.linked', \(newerSession), 'payments-db', \(pagePayload(newerSession, expiresAt: activated + 1800, retroDueAt: due))::jsonb,
                     \(activated + 60000), \(activated + 60000))
             """)
-        try await tx.appendAudit(AuditEvent(type: .retroLinked, at: activated + 60000, actor: engineer.name, actorRoles: [.engineer],
-                                            target: "payments-db", sessionId: newerSession, details: ["pr_url": pr, "source": "cli"]))
+        try await tx.audit.append(AuditEvent(type: .retroLinked, at: activated + 60000, actor: engineer.name, actorRoles: [.engineer],
+                                             target: "payments-db", sessionId: newerSession, details: ["pr_url": pr, "source": "cli"]))
     }
 }

@@ -1,4 +1,5 @@
 import BreakglassCore
+import BreakglassStore
 import BreakglassTestSupport
 import Foundation
 import XCTest
@@ -87,7 +88,7 @@ final class MetricsExportTests: BrokerTestCase {
         // Read as of ten minutes later (the services keep the present): the page still waits, its receiver
         // being down, and the session is five minutes past its expiry.
         let later = clock.now() + 600
-        let figures = try await server.broker.database.read { try await $0.brokerFigures(now: later) }
+        let figures = try await server.broker.database.read { try await BrokerFigures.read($0, now: later) }
         XCTAssertGreaterThanOrEqual(figures.outboxPending, 1)
         XCTAssertEqual(figures.outboxOldestPendingSeconds, 600, accuracy: 2)
         XCTAssertEqual(figures.expiryLagSeconds, 300, accuracy: 2)

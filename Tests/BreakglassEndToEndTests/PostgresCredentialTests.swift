@@ -29,7 +29,7 @@ final class PostgresCredentialTests: PostgresTargetTestCase {
             """)
         XCTAssertEqual(limits, ["3 breakglass session \(id)"])
         // The broker stored what it needs to revoke, never the password.
-        let stored = try await server.broker.database.read { try await $0.session(id: id) }
+        let stored = try await server.broker.database.read { try await $0.sessions.find(id: id) }
         XCTAssertEqual(stored?.credential.role, role)
 
         let ended = try await http.send(.POST, "/v1/sessions/\(id)/end", token: engineer.token, json: [:])
@@ -68,7 +68,7 @@ final class PostgresCredentialTests: PostgresTargetTestCase {
         let (id, login) = try await breakGlass()
         clock.advance(by: 31 * 60)
         try await waitUntil {
-            let record = try await self.server.broker.database.read { try await $0.session(id: id) }
+            let record = try await self.server.broker.database.read { try await $0.sessions.find(id: id) }
             return record?.session.state == .expired
         }
         try await waitUntil { try await !self.roleExists(id.lowercased()) }
@@ -101,7 +101,7 @@ final class PostgresCredentialTests: PostgresTargetTestCase {
         let error = try XCTUnwrap(reply.json["error"] as? [String: Any])
         XCTAssertEqual(error["code"] as? String, "credential_failed")
         XCTAssertTrue((error["message"] as? String ?? "").contains("cannot connect"), reply.text)
-        let sessions = try await server.broker.database.read { try await $0.sessions(userId: nil, limit: 10) }
+        let sessions = try await server.broker.database.read { try await $0.sessions.list(userId: nil, limit: 10) }
         XCTAssertEqual(sessions.count, 1)
         XCTAssertEqual(sessions.first?.session.state, .failed)
         XCTAssertEqual(sessions.first?.session.closeReason, "credential could not be issued: connect failed")
@@ -238,7 +238,7 @@ final class PostgresCredentialTests: PostgresTargetTestCase {
         XCTAssertEqual(targets.map(\.name), [], "nothing saved")
         // The password is stored sealed, never as given.
         try await makePostgresTarget()
-        let raw = try await server.broker.database.read { try await $0.targetManagingPasswordEnc(named: "payments-db") }
+        let raw = try await server.broker.database.read { try await $0.targets.managingPasswordEnc(named: "payments-db") }
         XCTAssertFalse(String(decoding: raw ?? [], as: UTF8.self).contains(managerPassword))
     }
 }

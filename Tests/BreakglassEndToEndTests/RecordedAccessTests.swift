@@ -208,7 +208,7 @@ final class RecordedAccessTests: PostgresTargetTestCase {
         XCTAssertTrue(crossed.stderr.contains("password authentication failed"), crossed.stderr)
         clock.advance(by: 31 * 60)
         try await waitUntil {
-            try await self.server.broker.database.read { try await $0.session(id: second) }?.session.state == .expired
+            try await self.server.broker.database.read { try await $0.sessions.find(id: second) }?.session.state == .expired
         }
         let expired = try await Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"], environment: proxyEnvironment(secondProxy))
         XCTAssertNotEqual(expired.status, 0)

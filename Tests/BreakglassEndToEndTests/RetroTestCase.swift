@@ -83,7 +83,7 @@ class RetroTestCase: BrokerTestCase {
     }
 
     func auditTypes(_ id: String) async throws -> [String] {
-        let rows = try await server.broker.database.read { try await $0.auditRows(sessionId: id) }
+        let rows = try await server.broker.database.read { try await $0.audit.rows(sessionId: id) }
         return rows.compactMap { AuditChain.decode(body: $0.body)?.type.rawValue }
     }
 

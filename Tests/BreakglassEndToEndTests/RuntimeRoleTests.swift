@@ -70,9 +70,9 @@ final class RuntimeRoleTests: BrokerTestCase {
 
     func testFindingsNameWhatMakesARolePrivileged() async throws {
         let logger = TestDatabase.logger
-        let runtime = try await Database.withDatabase(database.runtime, logger: logger) { try await $0.read { try await $0.runtimeRoleFindings() } }
+        let runtime = try await Database.withDatabase(database.runtime, logger: logger) { try await $0.read { try await RuntimeRoleFindings.examine($0) } }
         XCTAssertTrue(runtime.isUnprivileged, "\(runtime)")
-        let owner = try await Database.withDatabase(database.owner, logger: logger) { try await $0.read { try await $0.runtimeRoleFindings() } }
+        let owner = try await Database.withDatabase(database.owner, logger: logger) { try await $0.read { try await RuntimeRoleFindings.examine($0) } }
         XCTAssertTrue(owner.superuser)
         XCTAssertTrue(owner.ownedTables.contains("audit_events"), "\(owner.ownedTables)")
         XCTAssertEqual(owner.auditPrivileges, ["UPDATE", "DELETE", "TRUNCATE"])
@@ -82,7 +82,7 @@ final class RuntimeRoleTests: BrokerTestCase {
                     "ALTER TABLE web_logins OWNER TO bg_test_table_owner", "GRANT bg_test_table_owner TO \(TestDatabase.runtimeUser)"] {
             try await database.asSuperuser(sql)
         }
-        let member = try await Database.withDatabase(database.runtime, logger: logger) { try await $0.read { try await $0.runtimeRoleFindings() } }
+        let member = try await Database.withDatabase(database.runtime, logger: logger) { try await $0.read { try await RuntimeRoleFindings.examine($0) } }
         try await database.asSuperuser("REVOKE bg_test_table_owner FROM \(TestDatabase.runtimeUser)")
         XCTAssertFalse(member.superuser)
         XCTAssertEqual(member.ownedTables, ["web_logins"])
@@ -90,7 +90,7 @@ final class RuntimeRoleTests: BrokerTestCase {
 
         // Owns nothing and holds no audit privilege, but CREATEROLE: it could grant itself the owner's role.
         try await database.asSuperuser("ALTER ROLE \(TestDatabase.runtimeUser) CREATEROLE")
-        let creator = try await Database.withDatabase(database.runtime, logger: logger) { try await $0.read { try await $0.runtimeRoleFindings() } }
+        let creator = try await Database.withDatabase(database.runtime, logger: logger) { try await $0.read { try await RuntimeRoleFindings.examine($0) } }
         try await database.asSuperuser("ALTER ROLE \(TestDatabase.runtimeUser) NOCREATEROLE")
         XCTAssertFalse(creator.isUnprivileged)
         XCTAssertTrue(creator.canBecomeOwner)

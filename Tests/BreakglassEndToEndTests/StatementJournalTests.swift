@@ -10,7 +10,7 @@ import XCTest
 final class StatementJournalTests: BrokerTestCase {
     func verify() async throws -> AuditVerification {
         try await server.broker.database.transaction { tx in
-            AuditChain.verify(rows: try await tx.auditRows(), recordedHeads: try await tx.auditHeads())
+            AuditChain.verify(rows: try await tx.audit.rows(), recordedHeads: try await tx.audit.heads())
         }
     }
 

@@ -16,9 +16,9 @@ import Testing
     func verify(_ database: Database) async throws -> AuditVerification {
         try await database.transaction { tx in
             try await tx.beginSnapshot()
-            let heads = try await tx.auditHeads()
+            let heads = try await tx.audit.heads()
             var verifier = AuditChainVerifier(recordedHeads: heads)
-            try await tx.forEachAuditRowInChainOrder { verifier.feed($0) }
+            try await tx.audit.forEachRowInChainOrder { verifier.feed($0) }
             return verifier.finish()
         }
     }
@@ -31,7 +31,7 @@ import Testing
                 for n in 0..<writers {
                     group.addTask {
                         _ = try await database.transaction { tx in
-                            try await tx.appendAudit(event(n, session: "bg_s\(n % sessions)"))
+                            try await tx.audit.append(event(n, session: "bg_s\(n % sessions)"))
                         }
                     }
                 }
@@ -46,20 +46,20 @@ import Testing
 
     @Test func aRolledBackAppendLeavesNeitherARowNorAMovedHead() async throws {
         try await withStore { database in
-            _ = try await database.transaction { try await $0.appendAudit(event(0, session: "bg_kept")) }
-            let before = try await database.read { try await $0.auditHeads() }
+            _ = try await database.transaction { try await $0.audit.append(event(0, session: "bg_kept")) }
+            let before = try await database.read { try await $0.audit.heads() }
             // The body gives up after writing: a refusal the use case raises, as the broker's own are.
             let abandoned = BreakglassError(.conflict, "abandoned", "the test gives up after appending")
             await #expect(throws: abandoned) {
                 try await database.transaction { tx in
-                    try await tx.appendAudit(event(1, session: "bg_kept"))
-                    try await tx.appendAudit(batch: (2..<6).map { event($0, session: "bg_other\($0)") })
+                    try await tx.audit.append(event(1, session: "bg_kept"))
+                    try await tx.audit.append(batch: (2..<6).map { event($0, session: "bg_other\($0)") })
                     throw abandoned
                 }
             }
-            let after = try await database.read { try await $0.auditHeads() }
+            let after = try await database.read { try await $0.audit.heads() }
             #expect(after == before)
-            _ = try await database.transaction { try await $0.appendAudit(event(7, session: "bg_kept")) }
+            _ = try await database.transaction { try await $0.audit.append(event(7, session: "bg_kept")) }
             let verdict = try await verify(database)
             #expect(verdict.intact, "\(String(describing: verdict.firstBroken))")
             #expect(verdict.eventsChecked == 2)
@@ -69,8 +69,8 @@ import Testing
     @Test func aBatchIsChainedInItsOrderAcrossShards() async throws {
         try await withStore { database in
             let events = (0..<30).map { event($0, session: "bg_b\($0 % 7)") }
-            try await database.transaction { try await $0.appendAudit(batch: events) }
-            let rows = try await database.read { try await $0.auditRows() }
+            try await database.transaction { try await $0.audit.append(batch: events) }
+            let rows = try await database.read { try await $0.audit.rows() }
             #expect(rows.count == 30)
             // Within each shard, ids and sequence numbers follow the order the events were given.
             for shard in Set(rows.map(\.shard)) {

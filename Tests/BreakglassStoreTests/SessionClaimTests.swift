@@ -18,12 +18,12 @@ import Testing
 
             let gate = Gate()
             async let first = database.transaction { tx in
-                let claimed = try await tx.claimExpiredSessions(now: now, limit: 4)
+                let claimed = try await tx.sessions.claimExpired(now: now, limit: 4)
                 await gate.hold()
                 return claimed.map(\.id)
             }
             await gate.reached()
-            let second = try await database.transaction { try await $0.claimExpiredSessions(now: now, limit: 100).map(\.id) }
+            let second = try await database.transaction { try await $0.sessions.claimExpired(now: now, limit: 100).map(\.id) }
             gate.release()
             let firstIds = try await first
 
@@ -32,7 +32,7 @@ import Testing
             #expect(Set(firstIds).isDisjoint(with: second))
             #expect(Set(firstIds + second) == Set((0..<10).map { "bg_expired_\($0)" }), "a session not yet due is never claimed")
             // The first instance committed without recording anything: its claims are free again.
-            let again = try await database.transaction { try await $0.claimExpiredSessions(now: now, limit: 100) }
+            let again = try await database.transaction { try await $0.sessions.claimExpired(now: now, limit: 100) }
             #expect(again.count == 10)
         }
     }
@@ -45,11 +45,11 @@ import Testing
             let ended = try session.end(by: "erin", now: now)
             let revoked = try session.revoke(by: "alice", reason: "INC-1 access no longer needed", now: now)
 
-            let endedApplied = try await database.transaction { try await $0.updateSession(ended, from: .active) }
-            let revokedApplied = try await database.transaction { try await $0.updateSession(revoked, from: .active) }
+            let endedApplied = try await database.transaction { try await $0.sessions.update(ended, from: .active) }
+            let revokedApplied = try await database.transaction { try await $0.sessions.update(revoked, from: .active) }
             #expect(endedApplied)
             #expect(!revokedApplied, "a session already ended cannot also be revoked")
-            let stored = try await database.read { try await $0.session(id: "bg_race") }
+            let stored = try await database.read { try await $0.sessions.find(id: "bg_race") }
             #expect(stored?.session.state == .ended)
             #expect(stored?.session.closedBy == "erin")
         }
@@ -64,11 +64,11 @@ import Testing
             try await test.asSuperuser("UPDATE sessions SET credential_ref = '{\"kind\": \"quantum\"}' WHERE id = 'bg_odd'")
 
             let error = await #expect(throws: BreakglassError.self) {
-                try await database.read { try await $0.session(id: "bg_odd") }
+                try await database.read { try await $0.sessions.find(id: "bg_odd") }
             }
             #expect(error?.code == "corrupt_row")
             #expect(error?.message.contains("sessions.credential_ref") == true, "\(String(describing: error))")
-            let claimed = try await database.transaction { try await $0.claimExpiredSessions(now: now, limit: 10) }
+            let claimed = try await database.transaction { try await $0.sessions.claimExpired(now: now, limit: 10) }
             #expect(claimed.map(\.id) == ["bg_odd"])
         }
     }

@@ -30,9 +30,9 @@ struct Seeded: Sendable {
 
     static func seed(_ database: Database, now: Date) async throws -> Seeded {
         try await database.transaction { tx in
-            let id = try await tx.insertUser(name: "erin", roles: [.engineer], createdBy: "test", now: now)
+            let id = try await tx.users.insert(name: "erin", roles: [.engineer], createdBy: "test", now: now)
             let seeded = Seeded(userId: id)
-            _ = try await tx.saveTarget(seeded.target, by: "test", now: now)
+            _ = try await tx.targets.save(seeded.target, by: "test", now: now)
             return seeded
         }
     }
@@ -46,7 +46,7 @@ struct Seeded: Sendable {
 
     func insert(_ session: EmergencySession, into database: Database) async throws {
         try await database.transaction { tx in
-            try await tx.insertSession(session, userId: userId, credential: CredentialRef(kind: .token, keyId: "k1", tokenId: session.id,
+            try await tx.sessions.insert(session, userId: userId, credential: CredentialRef(kind: .token, keyId: "k1", tokenId: session.id,
                                                                                            audience: target.audience, role: nil),
                                        origin: .server)
         }

@@ -45,23 +45,22 @@ public final class TestServer: @unchecked Sendable {
         task = Task {
             let logger = TestDatabase.logger
             do {
-                try await Database.withDatabase(runtime, logger: logger, deadline: .seconds(2)) { db in
-                    let broker = try await Broker.start(database: db, clock: clock, box: box, settings: settings, logger: logger)
-                    let box = ServiceGroupBox()
-                    let proxyService = proxy
-                        ? try await ProxyService.bind(ProxyListenConfig(host: "127.0.0.1", port: 0), broker: broker, listen: listen,
-                                                     activityCheck: .milliseconds(200), logger: logger)
-                        : nil
-                    let group = try BrokerServer.makeServiceGroup(
-                        broker: broker, migrator: migrator, listen: listen, logger: logger,
-                        expiryPoll: .milliseconds(50), deliveryPoll: delivers ? deliveryPoll : nil, retroPoll: .milliseconds(50),
-                        signals: [], proxy: proxyService
-                    ) { port in
-                        if let group = box.group { continuation.yield((port, broker, group)) }
-                    }
-                    box.group = group
-                    try await group.run()
+                let broker = try await Broker.startServing(database: runtime, deadline: .seconds(2), clock: clock, box: box, settings: settings,
+                                                           logger: logger)
+                let box = ServiceGroupBox()
+                let proxyService = proxy
+                    ? try await ProxyService.bind(ProxyListenConfig(host: "127.0.0.1", port: 0), broker: broker, listen: listen,
+                                                 activityCheck: .milliseconds(200), logger: logger)
+                    : nil
+                let group = try BrokerServer.makeServiceGroup(
+                    broker: broker, migrator: migrator, listen: listen, logger: logger,
+                    expiryPoll: .milliseconds(50), deliveryPoll: delivers ? deliveryPoll : nil, retroPoll: .milliseconds(50),
+                    signals: [], proxy: proxyService
+                ) { port in
+                    if let group = box.group { continuation.yield((port, broker, group)) }
                 }
+                box.group = group
+                try await group.run()
             } catch {
                 continuation.finish()
                 throw error
