@@ -211,6 +211,8 @@ final class DeliveryTests: BrokerTestCase {
         let back = LoopbackReceiver()
         try await back.start(port: port)
         addTeardownBlock { await back.stop() }
+        // An attempt still in flight when the clock jumps would schedule its retry from the new time, after the wait below.
+        try await settle(.delivery)
         clock.advance(by: 600)
         let got = try await back.waitFor(3, at: "/hook")
         XCTAssertEqual(Set(got.compactMap { $0.headers["webhook-id"] }).count, 3)
@@ -222,6 +224,7 @@ final class DeliveryTests: BrokerTestCase {
         try await channel("hook", ["kind": "webhook", "url": "http://127.0.0.1:\(port)/hook", "events": ["session.activated"]])
         _ = try await activate()
         try await waitUntil { try await self.database.count("SELECT count(*)::bigint FROM delivery_attempts") >= 1 }
+        try await settle(.delivery)
         clock.advance(by: 25 * 3600)
         try await waitForDeliveries(state: "dead", count: 1)
         let log = try await adminCLI(["notify", "log", "--dead"])
