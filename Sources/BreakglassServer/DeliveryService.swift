@@ -55,7 +55,7 @@ public struct DeliveryService: Service, CustomStringConvertible {
         // Leaving the group waits for every send still in flight.
         await withDiscardingTaskGroup { group in
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                var busy = false
+                var busy = false, failed = false
                 do {
                     busy = try await broker.routeOutbox() > 0
                     let room = maxInFlight - (await inFlight.count)
@@ -81,10 +81,12 @@ public struct DeliveryService: Service, CustomStringConvertible {
                         }
                     }
                 } catch {
+                    failed = true
                     logger.warning("delivery pass failed", metadata: ["error": "\(error)"])
                 }
                 if !busy {
-                    if await inFlight.count == 0 { broker.idlePasses.record(.delivery) }
+                    // A pass that failed did not look: it is not evidence that nothing is due.
+                    if !failed, await inFlight.count == 0 { broker.idlePasses.record(.delivery) }
                     await nap(&wakes, doorbell: doorbell)
                 }
             }

@@ -16,8 +16,8 @@ struct SalvagedGrant {
     /// The direct-mode login's members that could be read, in libpq's names (PGUSER, PGPASSWORD, …).
     var postgres: [(String, String)] = []
     var proxy: SavedProxyLogin?
-    /// Whether the raw answer holds a proxy token at all: `--json` must not print it even when no login could be read.
-    var carriesProxyToken = false
+    /// A proxy token whose login could not be read in full (so it cannot be saved): shown, since it exists nowhere else.
+    var proxyToken: String?
 
     init(_ raw: Data, brokerURL: String) {
         guard let document = try? JSONDecoder().decode(JSONValue.self, from: raw) else { return }
@@ -35,7 +35,7 @@ struct SalvagedGrant {
                         ("PGDATABASE", login["database"]?.stringValue), ("PGSSLMODE", login["sslmode"]?.stringValue)]
                 .compactMap { name, value in value.map { (name, $0) } }
         }
-        carriesProxyToken = credential?["proxy"]?["password"] != nil
+        proxyToken = credential?["proxy"]?["password"]?.stringValue
         if let login = credential?["proxy"], let sessionId, let password = login["password"]?.stringValue,
            let port = login["port"].flatMap(Self.integer).flatMap({ Int($0) }), let database = login["database"]?.stringValue {
             // As `SavedProxyLogin.login(from:)`: a proxy listening on every address is reached at the broker's host.
@@ -52,16 +52,21 @@ struct SalvagedGrant {
 
     var hasPostgresPassword: Bool { postgres.contains { $0.0 == "PGPASSWORD" } }
 
+    var hasCredential: Bool { token != nil || hasPostgresPassword || proxyToken != nil }
+
     /// Something the engineer can act on: the session to end or link, or a credential.
-    var isUsable: Bool { sessionId != nil || token != nil || hasPostgresPassword || proxy != nil }
+    var isUsable: Bool { sessionId != nil || hasCredential }
 
     /// The lines the normal path would print, from what could be read; `?` where a member could not be.
     func describe(verb: String, savedProxyLogin: String?) -> String {
-        var lines = ["✔ session \(sessionId ?? "?") \(verb) on \(target ?? "?") until \(expiresAt.map(Timestamp.format) ?? "?")"]
+        var lines = ["\(hasCredential ? "✔" : "!") session \(sessionId ?? "?") \(verb) on \(target ?? "?") until \(expiresAt.map(Timestamp.format) ?? "?")"]
         if proxy != nil {
             let saved = savedProxyLogin.map { "; its proxy token is saved to \($0) (mode 0600), shown nowhere else" } ?? ""
             lines.append("  PostgreSQL through the broker's recording proxy (every statement recorded)\(saved):")
             lines.append("breakglass psql \(sessionId ?? "?")")
+        } else if let proxyToken {
+            lines.append("  proxy token; its login could not be read in full, so it was not saved; shown once, the broker does not keep it:")
+            lines.append(proxyToken)
         } else if hasPostgresPassword {
             lines.append("  PostgreSQL login; shown once, the broker does not keep the password:")
             lines.append("export " + postgres.map { "\($0.0)=\(shellQuoted($0.1))" }.joined(separator: " "))
@@ -76,7 +81,8 @@ struct SalvagedGrant {
     }
 
     /// For `request`, `drill` and `extend`: a warning on stderr (never a secret), then what could be read where the
-    /// normal path prints it (the proxy token to its 0600 file). Nothing usable: the "not understood" error.
+    /// normal path prints it (the proxy token to its 0600 file). No credential at all: what was read (the session to end
+    /// or link), then the "not understood" error, so no script takes it for access granted.
     static func report(_ misread: MisreadAnswer, options: GlobalOptions, brokerURL: String, verb: String) throws {
         guard (200..<300).contains(misread.status) else { throw misread.error }
         let grant = SalvagedGrant(misread.body, brokerURL: brokerURL)
@@ -88,8 +94,10 @@ struct SalvagedGrant {
             """
         FileHandle.standardError.write(Data(warning.utf8))
         let saved = SavedProxyLogin.saveOrShow(grant.proxy)
-        output(json: options.json, raw: try SavedProxyLogin.withoutToken(misread.body, carriesToken: grant.carriesProxyToken, savedTo: saved)) {
+        // The token leaves the JSON only when it went to its file (or, failing that, to stderr with its login).
+        output(json: options.json, raw: try SavedProxyLogin.withoutToken(misread.body, carriesToken: grant.proxy != nil, savedTo: saved)) {
             grant.describe(verb: verb, savedProxyLogin: saved)
         }
+        guard grant.hasCredential else { throw misread.error }
     }
 }

@@ -85,6 +85,32 @@ final class GrantSalvageTests: XCTestCase {
         XCTAssertTrue(saved.contains("6543"), saved)
     }
 
+    func testAProxyTokenWhoseLoginCannotBeReadIsShownRatherThanLost() async throws {
+        let token = "bgp_salvaged_unsaveable_token"
+        await broker.setDefault("/v1/sessions", answer(credential: """
+            {"kind": "recorded", "proxy": {"user": "bg_salvage1", "password": "\(token)", "port": "6543", "db": "payments"},
+             "expires_at": "2026-11-26T20:30:00.000Z"}
+            """))
+        let text = try await breakGlass()
+        XCTAssertEqual(text.status, 0, text.stderr)
+        XCTAssertTrue(text.stdout.contains(token), text.stdout)
+        XCTAssertTrue(text.stdout.contains("not saved"), text.stdout)
+        XCTAssertFalse(text.stderr.contains(token), text.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: home.appendingPathComponent("sessions/bg_salvage1.json").path))
+        let json = try await breakGlass(["--json"])
+        XCTAssertEqual(json.status, 0, json.stderr)
+        XCTAssertTrue(json.stdout.contains(token), "not saved anywhere, so the answer keeps it: \(json.stdout)")
+    }
+
+    func testASessionWithNoReadableCredentialIsNamedButNotASuccess() async throws {
+        await broker.setDefault("/v1/sessions", answer(state: "quarantined", credential: #"{"kind": "ssh", "certificate": "ssh-ed25519-cert..."}"#))
+        let result = try await breakGlass()
+        XCTAssertEqual(result.status, 70, "no credential is not access granted: \(result.stdout)\(result.stderr)")
+        XCTAssertTrue(result.stdout.contains("bg_salvage1"), "the session can still be ended or linked: \(result.stdout)")
+        XCTAssertTrue(result.stdout.contains("no credential could be read"), result.stdout)
+        XCTAssertTrue(result.stderr.contains("was not understood"), result.stderr)
+    }
+
     func testAnExtensionUnderAnUnknownStateIsReported() async throws {
         await broker.setDefault("/v1/sessions/bg_salvage1/extend", answer(status: 200, state: "extended_pending_review", credential: """
             {"kind": "token", "token": "eyJ.extended.sig", "audience": "payments-api", "expires_at": "2026-11-26T20:45:00.000Z"}
