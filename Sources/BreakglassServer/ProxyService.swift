@@ -58,5 +58,8 @@ public struct ProxyService: Service, CustomStringConvertible {
         } onGracefulShutdown: {
             Task { await stop() }
         }
+        // Every connection has ended and awaited its own records; statement results were only queued. The pool
+        // stops after this service, so they are committed first.
+        await broker.recordingProxy.journal.drained()
     }
 }

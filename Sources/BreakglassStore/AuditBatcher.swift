@@ -11,6 +11,7 @@ public actor AuditBatcher {
     private let database: Database
     private var waiting: [(events: [AuditEvent], done: CheckedContinuation<Void, any Error>?)] = []
     private var flushing = false
+    private var drainers: [CheckedContinuation<Void, Never>] = []
     private let onLost: @Sendable (_ error: any Error, _ events: Int) -> Void
     /// Transactions committed so far: what the grouping saves shows as events per batch.
     public private(set) var batches = 0
@@ -31,6 +32,13 @@ public actor AuditBatcher {
     public func submit(_ events: [AuditEvent]) {
         guard !events.isEmpty else { return }
         enqueue(events, nil)
+    }
+
+    /// Returns once everything queued so far is committed (or reported lost): what a graceful shutdown waits
+    /// for before the pool closes, so `submit`ted records are not dropped with the process.
+    public func drained() async {
+        guard flushing || !waiting.isEmpty else { return }
+        await withCheckedContinuation { drainers.append($0) }
     }
 
     private func enqueue(_ events: [AuditEvent], _ done: CheckedContinuation<Void, any Error>?) {
@@ -59,5 +67,7 @@ public actor AuditBatcher {
             }
         }
         flushing = false
+        for drainer in drainers { drainer.resume() }
+        drainers = []
     }
 }

@@ -114,8 +114,11 @@ final class ProxyServerTests: XCTestCase {
             }
             let backendKey = try XCTUnwrap(key)
             try await outbound.write(.query("SELECT pg_sleep(30)"))
-            while await records.all.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
-            try await Task.sleep(for: .milliseconds(200))  // the intent is committed before the query reaches the target
+            // The intent is committed before the query reaches the target: cancel once the target runs it, not before.
+            try await waitFor("the query recorded and running on the target") {
+                guard await !records.all.isEmpty else { return false }
+                return try await Self.onTarget("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'") == "1"
+            }
             let cancel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
             var buffer = ByteBuffer()
             FrontendMessage.cancelRequest(backendKey).encode(into: &buffer)
@@ -129,6 +132,28 @@ final class ProxyServerTests: XCTestCase {
         }
         XCTAssertEqual(sqlState, "57014")
         XCTAssertLessThan(Date().timeIntervalSince(started), 20)
+    }
+
+    /// Polls `condition` for up to ten seconds, failing with `what` rather than hanging.
+    func waitFor(_ what: String, _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await !condition() {
+            guard ContinuousClock.now < deadline else { throw WaitTimedOut(what: what) }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    struct WaitTimedOut: Error, CustomStringConvertible {
+        let what: String
+        var description: String { "not within 10 s: \(what)" }
+    }
+
+    /// One value from the target itself, straight (not through the proxy), as the test cluster's superuser.
+    static func onTarget(_ sql: String) async throws -> String {
+        let environment = ProcessInfo.processInfo.environment
+        let dsn = "host=\(environment["PGHOST"] ?? "") port=\(environment["PGPORT"] ?? "") user=\(environment["PGUSER"] ?? "") dbname=postgres"
+        let result = try await runClient("/usr/bin/psql", ["-X", "-w", "-At", "-d", dsn, "-c", sql], password: environment["PGPASSWORD"] ?? "")
+        return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     func testACancelRequestWithAKeyOfNoProxiedBackendEndsThatConnectionOnly() async throws {

@@ -66,6 +66,18 @@ import Testing
         }
     }
 
+    /// What a graceful shutdown waits for before the pool closes: every record only queued (a statement's result) committed.
+    @Test func drainingTheJournalReturnsOnlyOnceEverythingQueuedIsCommitted() async throws {
+        try await withStore { database in
+            let journal = AuditBatcher(database: database)
+            for n in 0..<20 { await journal.submit([event(n, session: "bg_j\(n % 3)")]) }
+            await journal.drained()
+            let rows = try await database.read { try await $0.audit.rows() }
+            #expect(rows.count == 20)
+            await journal.drained()   // nothing queued: returns at once
+        }
+    }
+
     @Test func aBatchIsChainedInItsOrderAcrossShards() async throws {
         try await withStore { database in
             let events = (0..<30).map { event($0, session: "bg_b\($0 % 7)") }
