@@ -133,8 +133,6 @@ let package = Package(
             dependencies: [
                 "BreakglassCore", "BreakglassStore", "BreakglassServer", "BreakglassSystem", "BreakglassNotify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,6 +1,4 @@
 import ArgumentParser
-import NIOCore
-import NIOPosix
 
 @main
 struct BreakglassDaemon: AsyncParsableCommand {
@@ -14,13 +12,4 @@ struct BreakglassDaemon: AsyncParsableCommand {
             """,
         subcommands: [Serve.self, Migrate.self, Check.self, Admin.self],
         defaultSubcommand: Serve.self)
-
-    static func main() async {
-        // Tasks run on NIO's event loops, where the HTTP and PostgreSQL sockets are, instead of hopping to Swift's
-        // own pool and back on every read and write: those thread switches were a large share of the broker's CPU
-        // per activation. First, before any task is started; the broker blocks no thread (child processes are
-        // awaited through swift-subprocess), which is what running on the event loops asks.
-        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-        await main(nil)
-    }
 }
