@@ -33,7 +33,12 @@ if [ -n "${BENCH_PERF:-}" ]; then
     perf_pid=$!
     sleep 1
 fi
-activation=$("$bin/breakglass-bench" activate "$BREAKGLASS_URL" bench-token "$work/engineers.txt" "$clients")
+broker_pid=${BENCH_PIDS[0]}
+broker_cpu=$(bench_cpu_ticks "$broker_pid") postgres_cpu=$(bench_cpu_ticks $(bench_postgres_pids))
+activation=$(/usr/bin/time -f "%U %S" -o "$work/load.cpu" \
+    "$bin/breakglass-bench" activate "$BREAKGLASS_URL" bench-token "$work/engineers.txt" "$clients")
+broker_cpu=$(($(bench_cpu_ticks "$broker_pid") - broker_cpu)) postgres_cpu=$(($(bench_cpu_ticks $(bench_postgres_pids)) - postgres_cpu))
+load_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%d", ($1 + $2) * hz}' "$work/load.cpu")
 if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" && wait "$perf_pid" || true; fi
 
 # The same shape straight on PostgreSQL: one row locked and updated (the engineer's spent TOTP step), four
@@ -58,8 +63,12 @@ INSERT INTO outbox VALUES (gen_random_uuid(), :id, jsonb_build_object('session_i
 INSERT INTO audit (session_id, body, hash) VALUES (:id, repeat('x', 600), md5(random()::text));
 END;
 SQL
-pgbench_out=$(pgbench -n -M prepared -c "$clients" -j 2 -T "$seconds" -D users="$users" -f "$work/shape.sql" shape 2>&1) \
+shape_postgres_cpu=$(bench_cpu_ticks $(bench_postgres_pids))
+pgbench_out=$(/usr/bin/time -f "%U %S" -o "$work/pgbench.cpu" pgbench -n -M prepared -c "$clients" -j 2 -T "$seconds" -D users="$users" -f "$work/shape.sql" shape 2>&1) \
     || { echo "$pgbench_out" >&2; exit 1; }
+shape_postgres_cpu=$(($(bench_cpu_ticks $(bench_postgres_pids)) - shape_postgres_cpu))
+pgbench_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%d", ($1 + $2) * hz}' "$work/pgbench.cpu")
+transactions=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$pgbench_out")
 tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$pgbench_out" | head -n 1)
 pg_latency=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' <<<"$pgbench_out" | head -n 1)
 
@@ -68,4 +77,7 @@ echo "BENCH activation: $(nproc) cores, release build, fsync on, $users engineer
 echo "BENCH activation: over HTTP $rate activations/s, p50 $(bench_field p50_ms <<<"$activation") ms, p99 $(bench_field p99_ms <<<"$activation") ms, max $(bench_field max_ms <<<"$activation") ms"
 echo "BENCH activation: pgbench same shape $tps tps, latency average $pg_latency ms"
 echo "BENCH activation: ratio $(python3 -c "print(f'{$rate / $tps:.2f}')") (goal >= 0.8, p99 < 25 ms)"
+activations=$(sed -n 's/^activations \([0-9]*\) .*/\1/p' <<<"$activation")
+echo "BENCH activation: CPU per activation: broker $(bench_ms_per "$broker_cpu" "$activations") ms, postgres $(bench_ms_per "$postgres_cpu" "$activations") ms, load generator $(bench_ms_per "$load_cpu" "$activations") ms"
+echo "BENCH activation: CPU per pgbench transaction: postgres $(bench_ms_per "$shape_postgres_cpu" "$transactions") ms, pgbench $(bench_ms_per "$pgbench_cpu" "$transactions") ms"
 "$bin/breakglass" audit verify | sed 's/^/BENCH activation: /'

@@ -96,3 +96,26 @@ bench_enroll() {
     "$BENCH_BIN/breakglass" enroll --confirm "$code" --totp "$(bench_totp "$BENCH_SECRET" -1)" >&2
     BENCH_TOKEN=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["token"])' "$BREAKGLASS_CREDENTIALS")
 }
+
+# bench_cpu_ticks PID...: CPU time (user + system, in clock ticks, all threads) the processes and their reaped
+# children have used so far (a PostgreSQL backend that exits is added to the postmaster's); a process that is
+# gone counts 0. CPU per operation is steadier than throughput on a shared box.
+bench_cpu_ticks() {
+    local pid total=0
+    for pid in "$@"; do
+        [ -r "/proc/$pid/stat" ] || continue
+        # The fields after the parenthesised command name: utime, stime, cutime, cstime are the 12th to 15th.
+        total=$((total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13 + $14 + $15}')))
+    done
+    echo "$total"
+}
+
+# bench_postgres_pids: the cluster's postmaster and every process it started (backends, WAL writer...).
+bench_postgres_pids() {
+    local postmaster
+    postmaster=$(head -n 1 "$(psql -AtqX -c 'SHOW data_directory')/postmaster.pid")
+    echo "$postmaster" $(ps -o pid= --ppid "$postmaster")
+}
+
+# bench_ms_per TICKS COUNT: milliseconds of CPU per operation.
+bench_ms_per() { python3 -c "print(f'{$1 * 1000 / $(getconf CLK_TCK) / $2:.2f}')"; }

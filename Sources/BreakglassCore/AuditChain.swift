@@ -88,10 +88,14 @@ public enum AuditChain {
 
     /// Returns the canonical body and hash for `event` as entry `seq` of `shard`.
     public static func seal(_ event: AuditEvent, shard: Int, seq: Int64, prevHash: String) -> (body: String, hash: String) {
-        // Encoding a struct of strings, dates and dictionaries cannot fail.
-        let data = try! encoder.encode(CanonicalBody(v: 1, shard: shard, seq: seq, event: event))
-        let body = String(decoding: data, as: UTF8.self)
+        let body = CanonicalAuditBody.write(event, shard: shard, seq: seq) ?? encodedBody(event, shard: shard, seq: seq)
         return (body, link(prevHash: prevHash, body: body))
+    }
+
+    /// The body as the encoder writes it: the reference `CanonicalAuditBody` matches, and the way for events it declines.
+    static func encodedBody(_ event: AuditEvent, shard: Int, seq: Int64) -> String {
+        // Encoding a struct of strings, dates and dictionaries cannot fail.
+        String(decoding: try! encoder.encode(CanonicalBody(v: 1, shard: shard, seq: seq, event: event)), as: UTF8.self)
     }
 
     /// One short string for all shard heads, for people to note down; the full heads are what verify needs.

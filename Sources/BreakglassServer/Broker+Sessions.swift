@@ -51,10 +51,14 @@ extension Broker {
         let tokenHash = try Self.apiTokenHash(bearer)
         let id = Secrets.sessionId()
         let (session, target, actor) = try await database.transactionCommittingRefusal { tx -> Outcome<(EmergencySession, Target, AuthUser)> in
-            guard let (user, tokenExpiresAt, found) = try await tx.activations.subject(apiTokenHash: tokenHash, target: request.target) else {
+            // The activation's event is the session's, so its shard is known before anything is read: the first
+            // statement locks that shard's head with the requester, and the write links to it.
+            guard let subject = try await tx.activations.subject(apiTokenHash: tokenHash, target: request.target,
+                                                               auditShard: AuditChain.shard(for: id)) else {
                 throw BreakglassError.unauthenticated
             }
-            let actor = try Self.admit(user, tokenHash: tokenHash, tokenExpiresAt: tokenExpiresAt, now: now)
+            let user = subject.user, found = subject.target
+            let actor = try Self.admit(user, tokenHash: tokenHash, tokenExpiresAt: subject.tokenExpiresAt, now: now)
             let targetName = try Validation.targetName(request.target)
             guard let target = found else { throw BreakglassError.targetUnknown(targetName) }
             try checkRecordedAccessAvailable(target)
@@ -81,7 +85,8 @@ extension Broker {
             // The spend, the session, its obligation, its page and its audit event commit together.
             try await tx.activations.record(ActivationRecord(
                 session: session, userId: user.id, step: step, credential: credential, origin: origin, obligation: activation.obligation,
-                pageType: Activation.pageType, page: session.pagePayload, event: activation.activated(keyId: issuer.signingKid), now: now))
+                pageType: Activation.pageType, page: session.pagePayload, event: activation.activated(keyId: issuer.signingKid), now: now),
+                extending: subject)
             return .done((session, target, actor))
         }
         logger.notice(session.drill ? "drill session activated" : "session activated",

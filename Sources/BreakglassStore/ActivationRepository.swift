@@ -34,81 +34,177 @@ public struct ActivationRecord: Sendable {
     }
 }
 
+/// The requester of an activation, the target they named, and the audit shard head the activation's event will
+/// extend, all as the first statement read (and locked) them.
+public struct ActivationSubject: Sendable {
+    public var user: UserRecord
+    public var tokenExpiresAt: Date
+    /// Nil when no target of that name exists.
+    public var target: Target?
+    /// Locked until commit, like `audit.append`'s head: `record` links the event to it.
+    var head: ChainHead
+}
+
 /// Breaking glass is the path engineers wait on during an incident, so it takes as few round trips as its
-/// guarantees allow: BEGIN, one to authenticate and load (the requester locked, with the target), one to lock
-/// the audit shard head, one to write everything, COMMIT. Five, where it took thirteen.
+/// guarantees allow: BEGIN, one to authenticate, load and lock (the requester, with the target and the audit
+/// shard head), one to write everything, COMMIT. Four, where it took thirteen. Both statements are prepared
+/// once per connection: parsing and planning them on every activation cost PostgreSQL more CPU than running them.
 public struct ActivationRepository: Repository {
     let tx: Tx
 
     /// The holder of an unrevoked API token, locked until commit (their TOTP step and failure count change under
-    /// this lock), with the token's expiry (the caller refuses expired ones) and the target if one of that name
-    /// exists: authentication and the activation's first read in one statement. Nil when no such token is held.
-    public func subject(apiTokenHash: [UInt8], target name: String) async throws
-        -> (user: UserRecord, tokenExpiresAt: Date, target: Target?)? {
-        for try await row in try await query("""
-            SELECT u.id, u.name, u.roles, u.totp_seed_enc, u.totp_pending_seed_enc, u.totp_confirmed, u.totp_last_step, u.locked_until,
-                   u.created_by, k.expires_at, t.name, t.kind, t.audience, t.max_ttl_seconds, t.max_total_seconds, t.retro_deadline_seconds,
-                   t.retro_deadline_from, t.requesters, t.drill_deadline_seconds, t.postgres::text
-            FROM api_tokens k JOIN users u ON u.id = k.user_id LEFT JOIN targets t ON t.name = \(name)
-            WHERE k.token_hash = \(Data(apiTokenHash)) AND k.revoked_at IS NULL AND u.totp_confirmed
-            FOR UPDATE OF u
-            """) {
-            let r = try row.decode((UUID, String, [String], Data?, Data?, Bool, Int64, Date?, String, Date, String?, String?, String?, Int?,
-                                    Int?, Int?, String?, [String]?, Int?, String?).self)
+    /// this lock), with the token's expiry (the caller refuses expired ones), the target if one of that name
+    /// exists, and the head of `auditShard` locked as `audit.append` locks it: authentication, the activation's
+    /// first read and its chain lock in one statement. Nil when no such token is held (nothing is locked then).
+    public func subject(apiTokenHash: [UInt8], target name: String, auditShard: Int) async throws -> ActivationSubject? {
+        let statement = ActivationSubjectStatement(tokenHash: Data(apiTokenHash), target: name, shard: auditShard)
+        for try await r in try await tx.connection.execute(statement, logger: tx.logger) {
             let user = try UserRecord(id: r.0, name: r.1, roles: r.2, seed: r.3, pending: r.4, confirmed: r.5, step: r.6, locked: r.7,
                                       creator: r.8)
+            guard let seq = r.20, let hash = r.21 else {
+                throw BreakglassError(.internalFailure, "audit_head_missing", "audit chain head for shard \(auditShard) is missing")
+            }
+            let head = ChainHead(shard: auditShard, seq: seq, hash: hash)
             guard let targetName = r.10, let kind = r.11, let audience = r.12, let ttl = r.13, let total = r.14, let retro = r.15,
                   let from = r.16, let requesters = r.17 else {
-                return (user, r.9, nil)
+                return ActivationSubject(user: user, tokenExpiresAt: r.9, target: nil, head: head)
             }
-            return (user, r.9, try Target(name: targetName, kind: kind, audience: audience, ttl: ttl, total: total, retro: retro,
-                                          from: from, requesters: requesters, drill: r.18, postgres: r.19))
+            let target = try Target(name: targetName, kind: kind, audience: audience, ttl: ttl, total: total, retro: retro, from: from,
+                                    requesters: requesters, drill: r.18, postgres: r.19)
+            return ActivationSubject(user: user, tokenExpiresAt: r.9, target: target, head: head)
         }
         return nil
     }
 
-    /// Writes a proven activation after locking its audit shard head: the spend, the session, the obligation,
-    /// the page, the audit event and the head's move, as one statement.
-    public func record(_ a: ActivationRecord) async throws {
-        let link = try await nextAuditLink(for: a.event)
-        let ladder = String(decoding: try JSONEncoder().encode(a.obligation.ladder), as: UTF8.self)
-        let session = a.session, obligation = a.obligation, credential = a.credential
-        let pageKeys = Array(a.page.keys), pageValues = pageKeys.map { a.page[$0] ?? "" }
-        // The page below is an outbox row like `enqueueNotification`'s: the delivery service is woken after commit.
+    /// Writes a proven activation as the next link of the shard head `subject` locked: the spend, the session,
+    /// the obligation, the page, the audit event and the head's move, as one statement.
+    public func record(_ a: ActivationRecord, extending subject: ActivationSubject) async throws {
+        let head = subject.head
+        // The head was locked for the event's shard before the event existed; an event of another shard would
+        // fork that shard's chain, so it is refused rather than written.
+        guard AuditChain.shard(for: a.event.shardKey) == head.shard else {
+            throw BreakglassError(.internalFailure, "audit_shard_mismatch", "the activation's audit event belongs to another shard than the one locked")
+        }
+        let sealed = AuditChain.seal(a.event, shard: head.shard, seq: head.seq + 1, prevHash: head.hash)
+        let link = AuditLink(shard: head.shard, seq: head.seq + 1, prevHash: head.hash, body: sealed.body, hash: sealed.hash)
+        // The page below is an outbox row like `outbox.enqueue`'s: the delivery service is woken after commit.
         pages.mark()
-        // Sibling statements of one WITH see the same snapshot, and the obligation's foreign key is checked at
-        // the end of the statement, after the session is in.
-        try await execute("""
-            WITH spent AS (
-                UPDATE users SET totp_last_step = \(a.step) WHERE id = \(a.userId) AND totp_last_step < \(a.step)
-            ), session AS (
-                INSERT INTO sessions (id, user_id, target, credential_kind, reason, incident, state, activated_at, expires_at, hard_limit,
-                                      retro_due_at, extensions, credential_ref, client_address, user_agent, drill)
-                VALUES (\(session.id), \(a.userId), \(session.target), \(credential.kind.rawValue), \(session.reason), \(session.incident),
-                        \(session.state.rawValue), \(session.activatedAt), \(session.expiresAt), \(session.hardLimit), \(session.retroDueAt),
-                        \(session.extensions),
-                        jsonb_strip_nulls(jsonb_build_object('kind', \(credential.kind.rawValue)::text, 'keyId', \(credential.keyId)::text,
-                                                             'tokenId', \(credential.tokenId)::text, 'audience', \(credential.audience)::text,
-                                                             'role', \(credential.role)::text)),
-                        \(a.origin.address), \(a.origin.userAgent), \(session.drill))
-            ), obligation AS (
-                INSERT INTO retro_obligations (session_id, status, window_start, due_at, ladder, next_level, next_due_at)
-                VALUES (\(obligation.sessionId), \(obligation.status.rawValue), \(obligation.windowStart), \(obligation.dueAt), \(ladder)::jsonb,
-                        \(obligation.nextLevel), \(obligation.nextDueAt))
-            ), page AS (
-                INSERT INTO outbox (id, event_type, session_id, target, payload, created_at, fanned_out_at)
-                VALUES (\(UUID()), \(a.pageType), \(session.id), \(a.page["target"]), jsonb_object(\(pageKeys)::text[], \(pageValues)::text[]),
-                        \(a.now), NULL)
-            ), head AS (
-                UPDATE audit_chain_heads SET seq = \(link.seq), hash = \(link.hash) WHERE shard = \(link.shard)
-            )
-            INSERT INTO audit_events (shard, seq, occurred_at, body, prev_hash, hash)
-            VALUES (\(link.shard), \(link.seq), \(a.event.at), \(link.body), \(link.prevHash), \(link.hash))
-            """)
+        _ = try await tx.connection.execute(ActivationWriteStatement(record: a, link: link), logger: tx.logger)
+    }
+}
+
+/// `subject`'s statement. The head is locked in a CTE joined from the outside, so a missing head row
+/// reads as NULLs (an internal error), not as an unknown token.
+struct ActivationSubjectStatement: PostgresPreparedStatement {
+    static let sql = """
+        WITH head AS (SELECT seq, hash FROM audit_chain_heads WHERE shard = $3 FOR UPDATE)
+        SELECT u.id, u.name, u.roles, u.totp_seed_enc, u.totp_pending_seed_enc, u.totp_confirmed, u.totp_last_step, u.locked_until,
+               u.created_by, k.expires_at, t.name, t.kind, t.audience, t.max_ttl_seconds, t.max_total_seconds, t.retro_deadline_seconds,
+               t.retro_deadline_from, t.requesters, t.drill_deadline_seconds, t.postgres::text, head.seq, head.hash
+        FROM api_tokens k JOIN users u ON u.id = k.user_id LEFT JOIN targets t ON t.name = $2 LEFT JOIN head ON true
+        WHERE k.token_hash = $1 AND k.revoked_at IS NULL AND u.totp_confirmed
+        FOR UPDATE OF u
+        """
+    static let bindingDataTypes: [PostgresDataType] = [.bytea, .text, .int8]
+    typealias Row = (UUID, String, [String], Data?, Data?, Bool, Int64, Date?, String, Date, String?, String?, String?, Int?, Int?, Int?,
+                     String?, [String]?, Int?, String?, Int64?, String?)
+
+    var tokenHash: Data
+    var target: String
+    var shard: Int
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 3)
+        try bindings.append(tokenHash)
+        bindings.append(target)
+        bindings.append(Int64(shard))
+        return bindings
     }
 
-    /// Seals the event as the next link of its (now locked) audit shard head.
-    private func nextAuditLink(for event: AuditEvent) async throws -> AuditLink {
-        try await tx.audit.nextLink(for: event)
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+}
+
+/// `record`'s statement. Sibling statements of one WITH see the same snapshot, and the obligation's
+/// foreign key is checked at the end of the statement, after the session is in.
+struct ActivationWriteStatement: PostgresPreparedStatement {
+    static let sql = """
+        WITH spent AS (
+            UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1
+        ), session AS (
+            INSERT INTO sessions (id, user_id, target, credential_kind, reason, incident, state, activated_at, expires_at, hard_limit,
+                                  retro_due_at, extensions, credential_ref, client_address, user_agent, drill)
+            VALUES ($3, $2, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                    jsonb_strip_nulls(jsonb_build_object('kind', $5::text, 'keyId', $14::text, 'tokenId', $15::text,
+                                                         'audience', $16::text, 'role', $17::text)),
+                    $18, $19, $20)
+        ), obligation AS (
+            INSERT INTO retro_obligations (session_id, status, window_start, due_at, ladder, next_level, next_due_at)
+            VALUES ($3, $21, $22, $23, $24::jsonb, $25, $26)
+        ), page AS (
+            INSERT INTO outbox (id, event_type, session_id, target, payload, created_at, fanned_out_at)
+            VALUES ($27, $28, $3, $29, jsonb_object($30::text[], $31::text[]), $32, NULL)
+        ), head AS (
+            UPDATE audit_chain_heads SET seq = $34, hash = $37 WHERE shard = $33
+        )
+        INSERT INTO audit_events (shard, seq, occurred_at, body, prev_hash, hash)
+        VALUES ($33, $34, $35, $36, $38, $37)
+        """
+    static let bindingDataTypes: [PostgresDataType] = [
+        .int8, .uuid, .text, .text, .text, .text, .text, .text, .timestamptz, .timestamptz, // $1-$10
+        .timestamptz, .timestamptz, .int8, .text, .text, .text, .text, .text, .text, .bool, // $11-$20
+        .text, .timestamptz, .timestamptz, .text, .int8, .timestamptz, .uuid, .text, .text, .textArray, // $21-$30
+        .textArray, .timestamptz, .int8, .int8, .timestamptz, .text, .text, .text, // $31-$38
+    ]
+    typealias Row = ()
+
+    var record: ActivationRecord
+    var link: AuditLink
+
+    func makeBindings() throws -> PostgresBindings {
+        let a = record, session = a.session, obligation = a.obligation, credential = a.credential
+        let ladder = String(decoding: try JSONEncoder().encode(obligation.ladder), as: UTF8.self)
+        let pageKeys = Array(a.page.keys), pageValues = pageKeys.map { a.page[$0] ?? "" }
+        var b = PostgresBindings(capacity: 38)
+        b.append(a.step)
+        b.append(a.userId)
+        b.append(session.id)
+        b.append(session.target)
+        b.append(credential.kind.rawValue)
+        b.append(session.reason)
+        b.append(session.incident)
+        b.append(session.state.rawValue)
+        b.append(session.activatedAt)
+        b.append(session.expiresAt)
+        b.append(session.hardLimit)
+        b.append(session.retroDueAt)
+        b.append(Int64(session.extensions))
+        b.append(credential.keyId)
+        b.append(credential.tokenId)
+        b.append(credential.audience)
+        b.append(credential.role)
+        b.append(a.origin.address)
+        b.append(a.origin.userAgent)
+        b.append(session.drill)
+        b.append(obligation.status.rawValue)
+        b.append(obligation.windowStart)
+        b.append(obligation.dueAt)
+        b.append(ladder)
+        b.append(Int64(obligation.nextLevel))
+        b.append(obligation.nextDueAt)
+        b.append(UUID())
+        b.append(a.pageType)
+        b.append(a.page["target"])
+        b.append(pageKeys)
+        b.append(pageValues)
+        b.append(a.now)
+        b.append(Int64(link.shard))
+        b.append(link.seq)
+        b.append(a.event.at)
+        b.append(link.body)
+        b.append(link.hash)
+        b.append(link.prevHash)
+        return b
     }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {}
 }
