@@ -6,7 +6,7 @@
 
 # bench_build PRODUCT...: installs missing system packages, builds the release products, sets BENCH_BIN.
 bench_build() {
-    scripts/ensure-deps.sh >&2
+    scripts/ensure-deps.sh --for-bench >&2
     local product
     for product in "$@"; do swift build -c release --product "$product" >&2; done
     BENCH_BIN=$(swift build -c release --show-bin-path)

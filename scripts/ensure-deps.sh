@@ -4,13 +4,17 @@
 # tests check against); with --for-tests also chromium, the headless browser the compliance page is
 # tested in, qrencode, which draws the enrolment QR code, promtool, which checks the example Prometheus
 # alert rules, pgaudit for the PostgreSQL server (a test's target cluster loads it), and schemathesis (from
-# PyPI), which fuzzes the running broker from its OpenAPI document. Safe to run repeatedly.
+# PyPI), which fuzzes the running broker from its OpenAPI document; with --for-bench also GNU time, which the
+# benchmarks read the load's and pgbench's CPU time from. Safe to run repeatedly.
 set -euo pipefail
 
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v oathtool >/dev/null 2>&1 || need+=(oathtool)
 command -v runuser >/dev/null 2>&1 || need+=(util-linux)
+if [ "${1:-}" = "--for-bench" ]; then
+    [ -x /usr/bin/time ] || need+=(time)
+fi
 if [ "${1:-}" = "--for-tests" ]; then
     command -v chromium >/dev/null 2>&1 || need+=(chromium)
     command -v qrencode >/dev/null 2>&1 || need+=(qrencode)

@@ -93,17 +93,23 @@ public struct ActivationRepository: Repository {
     }
 }
 
-/// `subject`'s statement. The head is locked in a CTE joined from the outside, so a missing head row
-/// reads as NULLs (an internal error), not as an unknown token.
+/// `subject`'s statement. The requester's row is locked before the audit head, in the order every other use case
+/// takes them (user, then head): the head's CTE runs only once the requester's has produced its locked row, so an
+/// unknown token locks nothing and two use cases never wait on each other's locks in a cycle. The head is joined
+/// from the outside, so a missing head row reads as NULLs (an internal error), not as an unknown token.
 struct ActivationSubjectStatement: PostgresPreparedStatement {
     static let sql = """
-        WITH head AS (SELECT seq, hash FROM audit_chain_heads WHERE shard = $3 FOR UPDATE)
-        SELECT u.id, u.name, u.roles, u.totp_seed_enc, u.totp_pending_seed_enc, u.totp_confirmed, u.totp_last_step, u.locked_until,
-               u.created_by, k.expires_at, t.name, t.kind, t.audience, t.max_ttl_seconds, t.max_total_seconds, t.retro_deadline_seconds,
-               t.retro_deadline_from, t.requesters, t.drill_deadline_seconds, t.postgres::text, head.seq, head.hash
-        FROM api_tokens k JOIN users u ON u.id = k.user_id LEFT JOIN targets t ON t.name = $2 LEFT JOIN head ON true
-        WHERE k.token_hash = $1 AND k.revoked_at IS NULL AND u.totp_confirmed
-        FOR UPDATE OF u
+        WITH subject AS MATERIALIZED (
+            SELECT u.id, u.name, u.roles, u.totp_seed_enc, u.totp_pending_seed_enc, u.totp_confirmed, u.totp_last_step, u.locked_until,
+                   u.created_by, k.expires_at, t.name AS target_name, t.kind, t.audience, t.max_ttl_seconds, t.max_total_seconds,
+                   t.retro_deadline_seconds, t.retro_deadline_from, t.requesters, t.drill_deadline_seconds, t.postgres::text AS postgres
+            FROM api_tokens k JOIN users u ON u.id = k.user_id LEFT JOIN targets t ON t.name = $2
+            WHERE k.token_hash = $1 AND k.revoked_at IS NULL AND u.totp_confirmed
+            FOR UPDATE OF u
+        ), head AS MATERIALIZED (
+            SELECT seq, hash FROM audit_chain_heads WHERE shard = $3 AND EXISTS (SELECT 1 FROM subject) FOR UPDATE
+        )
+        SELECT subject.*, head.seq, head.hash FROM subject LEFT JOIN head ON true
         """
     static let bindingDataTypes: [PostgresDataType] = [.bytea, .text, .int8]
     typealias Row = (UUID, String, [String], Data?, Data?, Bool, Int64, Date?, String, Date, String?, String?, String?, Int?, Int?, Int?,
