@@ -188,7 +188,7 @@ let package = Package(
         // The store against a real PostgreSQL (a fresh database per test), below the HTTP layer: claims, races and the chain.
         .testTarget(
             name: "BreakglassStoreTests",
-            dependencies: ["BreakglassTestSupport", "BreakglassCore", "BreakglassStore"],
+            dependencies: ["BreakglassTestSupport", "BreakglassCore", "BreakglassStore", .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: strict
         ),
         .testTarget(
