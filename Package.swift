@@ -194,7 +194,7 @@ let package = Package(
         .testTarget(
             name: "BreakglassProxyTests",
             dependencies: [
-                "BreakglassProxy", "BreakglassSystem",
+                "BreakglassProxy", "BreakglassSystem", "BreakglassTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),

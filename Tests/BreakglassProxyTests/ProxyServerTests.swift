@@ -1,4 +1,5 @@
 import BreakglassProxy
+import BreakglassTestSupport
 import Foundation
 import Logging
 import NIOCore
@@ -132,20 +133,6 @@ final class ProxyServerTests: XCTestCase {
         }
         XCTAssertEqual(sqlState, "57014")
         XCTAssertLessThan(Date().timeIntervalSince(started), 20)
-    }
-
-    /// Polls `condition` for up to ten seconds, failing with `what` rather than hanging.
-    func waitFor(_ what: String, _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while try await !condition() {
-            guard ContinuousClock.now < deadline else { throw WaitTimedOut(what: what) }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-    }
-
-    struct WaitTimedOut: Error, CustomStringConvertible {
-        let what: String
-        var description: String { "not within 10 s: \(what)" }
     }
 
     /// One value from the target itself, straight (not through the proxy), as the test cluster's superuser.

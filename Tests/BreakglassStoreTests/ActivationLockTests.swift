@@ -13,11 +13,7 @@ import Testing
     @Test func anActivationWaitingForItsRequesterHoldsNoAuditHead() async throws {
         try await withStore { database, test in
             let seeded = try await Seeded.seed(database, now: now)
-            let tokenHash = Array(repeating: UInt8(7), count: 32)
-            try await database.transaction { tx in
-                try await tx.tokens.insert(hash: tokenHash, userId: seeded.userId, now: now, expiresAt: now + 3600, via: .login)
-            }
-            try await test.asSuperuser("UPDATE users SET totp_confirmed = true")
+            let tokenHash = try await seeded.apiToken(database, test, now: now)
             let sessionId = "bg_lockorder"
             let shard = AuditChain.shard(for: sessionId)
 
@@ -41,18 +37,4 @@ import Testing
             #expect(try await activation == "erin", "neither side was aborted as a deadlock victim")
         }
     }
-}
-
-/// Polls `condition` for up to ten seconds, failing with `what` rather than hanging.
-func waitFor(_ what: String, _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(10)
-    while try await !condition() {
-        guard ContinuousClock.now < deadline else { throw WaitTimedOut(what: what) }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-}
-
-struct WaitTimedOut: Error, CustomStringConvertible {
-    let what: String
-    var description: String { "not within 10 s: \(what)" }
 }

@@ -13,11 +13,7 @@ import Testing
     @Test func aStatementAMigrationInvalidatedClosesItsConnectionAndTheNextOnePreparesAfresh() async throws {
         try await withStore { database, test in
             let seeded = try await Seeded.seed(database, now: now)
-            let tokenHash = Array(repeating: UInt8(9), count: 32)
-            try await database.transaction { tx in
-                try await tx.tokens.insert(hash: tokenHash, userId: seeded.userId, now: now, expiresAt: now + 3600, via: .login)
-            }
-            try await test.asSuperuser("UPDATE users SET totp_confirmed = true")
+            let tokenHash = try await seeded.apiToken(database, test, now: now)
             let target = seeded.target.name
             try await database.client.withConnection { connection in
                 let tx = Tx(connection: connection, logger: TestDatabase.logger, pages: PagesQueued())

@@ -44,6 +44,16 @@ struct Seeded: Sendable {
                                 activatedAt: at, expiresAt: at + ttl, hardLimit: at + target.maxTotal, retroDueAt: at + 86400, extensions: 0)
     }
 
+    /// An API token for the engineer, whose TOTP enrolment is then confirmed: what an activation authenticates.
+    func apiToken(_ database: Database, _ test: TestDatabase, now: Date) async throws -> [UInt8] {
+        let hash = Array(repeating: UInt8(7), count: 32)
+        try await database.transaction { tx in
+            try await tx.tokens.insert(hash: hash, userId: userId, now: now, expiresAt: now + 3600, via: .login)
+        }
+        try await test.asSuperuser("UPDATE users SET totp_confirmed = true")
+        return hash
+    }
+
     func insert(_ session: EmergencySession, into database: Database) async throws {
         try await database.transaction { tx in
             try await tx.sessions.insert(session, userId: userId, credential: CredentialRef(kind: .token, keyId: "k1", tokenId: session.id,
