@@ -143,7 +143,7 @@ public struct Tx: Sendable {
     }
 
     func execute(_ query: PostgresQuery) async throws {
-        _ = _ = try await connection.query(query, logger: logger).collect()
+        _ = try await connection.query(query, logger: logger).collect()
     }
 
     /// Must be the first statement of a transaction.
