@@ -26,9 +26,13 @@ struct SavedProxyLogin: Codable {
     /// The login a grant carries (only a fresh activation carries the token).
     static func login(from grant: Components.Schemas.SessionGrant, brokerURL: String) -> SavedProxyLogin? {
         guard let proxy = grant.credential.proxy, let token = proxy.password else { return nil }
-        // A proxy listening on every address is reached at the broker's own host name.
-        let host = proxy.host ?? URL(string: brokerURL)?.host ?? "127.0.0.1"
-        return SavedProxyLogin(session: grant.session.id, host: host, port: proxy.port, database: proxy.database, tls: proxy.tls, token: token)
+        return SavedProxyLogin(session: grant.session.id, host: host(advertised: proxy.host, brokerURL: brokerURL), port: proxy.port,
+                               database: proxy.database, tls: proxy.tls, token: token)
+    }
+
+    /// Where to reach the proxy: a proxy listening on every address advertises no host and is reached at the broker's own.
+    static func host(advertised: String?, brokerURL: String) -> String {
+        advertised ?? URL(string: brokerURL)?.host ?? "127.0.0.1"
     }
 
     /// A session id is part of a file name: only the characters session ids are made of.

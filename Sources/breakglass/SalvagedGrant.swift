@@ -38,8 +38,7 @@ struct SalvagedGrant {
         proxyToken = credential?["proxy"]?["password"]?.stringValue
         if let login = credential?["proxy"], let sessionId, let password = login["password"]?.stringValue,
            let port = login["port"].flatMap(Self.integer).flatMap({ Int($0) }), let database = login["database"]?.stringValue {
-            // As `SavedProxyLogin.login(from:)`: a proxy listening on every address is reached at the broker's host.
-            let host = login["host"]?.stringValue ?? URL(string: brokerURL)?.host ?? "127.0.0.1"
+            let host = SavedProxyLogin.host(advertised: login["host"]?.stringValue, brokerURL: brokerURL)
             let tls = if case .bool(let value)? = login["tls"] { value } else { true }
             proxy = SavedProxyLogin(session: sessionId, host: host, port: port, database: database, tls: tls, token: password)
         }

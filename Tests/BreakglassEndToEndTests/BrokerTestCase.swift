@@ -77,11 +77,11 @@ class BrokerTestCase: XCTestCase {
 
     /// Polls (real time) until `condition` holds, for work the server's background services do.
     func waitUntil(timeout seconds: Int = 10, _ condition: @escaping () async throws -> Bool) async throws {
-        for _ in 0..<(seconds * 20) {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(50))
+        do {
+            try await waitFor("condition", timeout: .seconds(seconds), condition)
+        } catch is WaitTimedOut {
+            XCTFail("condition not met within \(seconds) s")
         }
-        XCTFail("condition not met within \(seconds) s")
     }
 
     /// Waits until each loop, in the order given, has twice looked and found nothing to do (delivery: with nothing

@@ -159,11 +159,7 @@ final class ProxyServerTests: XCTestCase {
         let port = proxy.port, token = token
         async let result = runClient("/usr/bin/psql", ["-X", "-w", "-At", "-d", "host=127.0.0.1 port=\(port) user=bg_TESTSESSION sslmode=prefer",
                                                       "-c", "SELECT pg_sleep(30)"], password: token)
-        // Wait on the condition (the connection registered), never a fixed sleep.
-        while await proxy.connections.count(session: "bg_TESTSESSION") == 0 {
-            try await Task.sleep(for: .milliseconds(20))
-            if Date().timeIntervalSince(started) > 10 { return XCTFail("the connection never registered") }
-        }
+        try await waitFor("the connection registered") { await proxy.connections.count(session: "bg_TESTSESSION") > 0 }
         let cut = await proxy.connections.cut(session: "bg_TESTSESSION")
         XCTAssertEqual(cut, 1)
         let ended = try await result
