@@ -101,10 +101,21 @@ public struct AuditLog: Repository {
 
     /// Every row in chain order, shard by shard, handed over as PostgreSQL sends them (the row sequence
     /// reads ahead a bounded amount), so the whole log is never held. Run it in a snapshot so rows and heads agree.
-    public func forEachRowInChainOrder(_ body: (AuditChainRow) throws -> Void) async throws {
+    func forEachRowInChainOrder(_ body: (AuditChainRow) throws -> Void) async throws {
         let rows = try await query("SELECT id, shard, seq, occurred_at, body, prev_hash, hash FROM audit_events ORDER BY shard, seq, id")
         for try await (id, shard, seq, at, text, prev, hash) in rows.decode((Int64, Int, Int64, Date, String, String, String).self) {
             try body(AuditChainRow(id: id, shard: shard, seq: seq, occurredAt: at, body: text, prevHash: prev, hash: hash))
+        }
+    }
+
+    /// Walks the whole chain and compares its end with the recorded heads and `expectedHeads` (saved elsewhere
+    /// earlier). Must run first in its transaction: one read-only snapshot, so events committing meanwhile cannot look
+    /// like gaps. Rows are streamed into the verifier, so memory stays constant however long the log grows.
+    public func verify(expectedHeads: [ChainHead] = []) async throws -> AuditVerification {
+        try await tx.beginSnapshot()
+        let heads = try await heads()
+        return try await AuditChainVerifier.verify(recordedHeads: heads, expectedHeads: expectedHeads) { feed in
+            try await forEachRowInChainOrder(feed)
         }
     }
 
