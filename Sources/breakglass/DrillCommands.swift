@@ -24,16 +24,7 @@ struct Drill: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors(json: options.json) {
-                let brokerURL = try APIClient(options: options).baseURL
-                let answer = try await request.send(options: options, drill: true)
-                guard case .understood(let grant, let raw) = answer else {
-                    if case .misread(let misread) = answer {
-                        try SalvagedGrant.report(misread, options: options, brokerURL: brokerURL, verb: "active (DRILL)")
-                    }
-                    return
-                }
-                let saved = SavedProxyLogin.saveOrShow(grant, brokerURL: brokerURL)
-                output(json: options.json, raw: try SavedProxyLogin.withoutToken(raw, of: grant, savedTo: saved)) {
+                try await request.breakGlass(options: options, drill: true, verb: "active (DRILL)") { grant, saved in
                     """
                     DRILL — every page of this session says so; nothing here is a real activation.
                     \(describeGrant(grant, verb: "active", savedProxyLogin: saved))

@@ -78,15 +78,24 @@ struct SessionRequestOptions: ParsableArguments {
         }
     }
 
-    /// Sends the request (breaking glass or starting a drill) and returns the grant. The code is asked for only
-    /// once the client is set up, so a missing token is said before anyone types a code.
-    /// An answer this CLI cannot read comes back as `.misread`, for `SalvagedGrant` to rescue the credential.
-    func send(options: GlobalOptions, drill: Bool) async throws -> Answer<Components.Schemas.SessionGrant> {
+    /// Sends the request (breaking glass or starting a drill) and hands the credential over: the proxy login saved
+    /// (0600), the grant printed by `describe` with where that login went. The code is asked for only once the client
+    /// is set up, so a missing token is said before anyone types a code. A grant this CLI cannot read is rescued by
+    /// `SalvagedGrant`, which says `verb` of the session.
+    func breakGlass(options: GlobalOptions, drill: Bool, verb: String,
+                    describe: (Components.Schemas.SessionGrant, _ savedProxyLogin: String?) -> String) async throws {
         let client = try APIClient(options: options)
         let body = Components.Schemas.SessionRequest(target: target, reason: reason, incident: incident, ttl: ttl, totp: try Prompt.totp(totp))
-        return try await client.answer { api in
+        let answer = try await client.answer { api in
             if drill { return try await api.requestDrill(body: .json(body)).created.body.json }
             return try await api.requestSession(body: .json(body)).created.body.json
+        }
+        switch answer {
+        case .misread(let misread):
+            try SalvagedGrant.report(misread, options: options, brokerURL: client.baseURL, verb: verb)
+        case .understood(let grant, let raw):
+            let saved = SavedProxyLogin.saveOrShow(grant, brokerURL: client.baseURL)
+            output(json: options.json, raw: try SavedProxyLogin.withoutToken(raw, of: grant, savedTo: saved)) { describe(grant, saved) }
         }
     }
 }
@@ -99,15 +108,8 @@ struct RequestAccess: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors(json: options.json) {
-            let brokerURL = try APIClient(options: options).baseURL
-            switch try await request.send(options: options, drill: false) {
-            case .misread(let misread):
-                try SalvagedGrant.report(misread, options: options, brokerURL: brokerURL, verb: "active")
-            case .understood(let grant, let raw):
-                let saved = SavedProxyLogin.saveOrShow(grant, brokerURL: brokerURL)
-                output(json: options.json, raw: try SavedProxyLogin.withoutToken(raw, of: grant, savedTo: saved)) {
-                    describeGrant(grant, verb: "active", savedProxyLogin: saved)
-                }
+            try await request.breakGlass(options: options, drill: false, verb: "active") { grant, saved in
+                describeGrant(grant, verb: "active", savedProxyLogin: saved)
             }
         }
     }
