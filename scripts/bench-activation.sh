@@ -4,7 +4,8 @@
 # on a throwaway PostgreSQL cluster with fsync on. In the same run and on the same cluster, pgbench runs a
 # transaction of the same shape (one row locked and updated, four rows inserted) at the same client count:
 # the ratio of the two is how close the broker gets to what its database allows. Then the audit chain is
-# verified by the CLI, which need not trust the server. BENCH_PERF=FILE records a profile of the run.
+# verified by the CLI, which need not trust the server. BENCH_PERF=FILE records a profile of the run;
+# BENCH_STATEMENTS=1 prints the statements PostgreSQL spent the activations on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bench-lib.sh
@@ -25,6 +26,7 @@ bench_enroll alice admin
 "$bin/breakglass" admin set-target bench-token --kind token --max-ttl 1h --totp "$(bench_totp "$BENCH_SECRET" 0)" >&2
 
 "$bin/breakglass-bench" enroll-many "$users" "$work/engineers.txt"
+bench_statements breakglass >/dev/null
 # BENCH_PERF=FILE profiles the whole machine (perf record, call graphs) while the broker serves the activations:
 # the broker, PostgreSQL and the load share its cores.
 perf_pid=
@@ -40,6 +42,7 @@ activation=$(/usr/bin/time -f "%U %S" -o "$work/load.cpu" \
 broker_cpu=$(($(bench_cpu_ticks "$broker_pid") - broker_cpu)) postgres_cpu=$(($(bench_cpu_ticks $(bench_postgres_pids)) - postgres_cpu))
 load_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%d", ($1 + $2) * hz}' "$work/load.cpu")
 if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" && wait "$perf_pid" || true; fi
+statements=$(bench_statements breakglass)
 
 # The same shape straight on PostgreSQL: one row locked and updated (the engineer's spent TOTP step), four
 # rows inserted (session, retro obligation, outbox page, audit event), one durable commit.
@@ -63,6 +66,23 @@ INSERT INTO outbox VALUES (gen_random_uuid(), :id, jsonb_build_object('session_i
 INSERT INTO audit (session_id, body, hash) VALUES (:id, repeat('x', 600), md5(random()::text));
 END;
 SQL
+# The floor: the least a broker on this stack could do per activation (breakglass-bench floor: Hummingbird decoding
+# the same body, the same shape as one prepared statement over postgres-nio, a 201), under the same load. It bounds
+# the broker's rate on this machine from above, whatever the broker's own code costs.
+floor_port=$(free_port)
+"$bin/breakglass-bench" floor "$floor_port" "$users" > "$work/floor.log" 2>&1 &
+floor_pid=$!
+BENCH_PIDS+=("$floor_pid")
+for _ in $(seq 1 200); do
+    curl -s -o /dev/null "http://127.0.0.1:$floor_port/" && break
+    sleep 0.05
+done
+floor_cpu=$(bench_cpu_ticks "$floor_pid") floor_postgres_cpu=$(bench_cpu_ticks $(bench_postgres_pids))
+floor=$(/usr/bin/time -f "%U %S" -o "$work/floor-load.cpu" \
+    "$bin/breakglass-bench" activate "http://127.0.0.1:$floor_port" bench-token "$work/engineers.txt" "$clients" 5)
+floor_cpu=$(($(bench_cpu_ticks "$floor_pid") - floor_cpu)) floor_postgres_cpu=$(($(bench_cpu_ticks $(bench_postgres_pids)) - floor_postgres_cpu))
+floor_load_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%d", ($1 + $2) * hz}' "$work/floor-load.cpu")
+
 shape_postgres_cpu=$(bench_cpu_ticks $(bench_postgres_pids))
 pgbench_out=$(/usr/bin/time -f "%U %S" -o "$work/pgbench.cpu" pgbench -n -M prepared -c "$clients" -j 2 -T "$seconds" -D users="$users" -f "$work/shape.sql" shape 2>&1) \
     || { echo "$pgbench_out" >&2; exit 1; }
@@ -76,8 +96,13 @@ rate=$(bench_field rate <<<"$activation")
 echo "BENCH activation: $(nproc) cores, release build, fsync on, $users engineers, $clients clients"
 echo "BENCH activation: over HTTP $rate activations/s, p50 $(bench_field p50_ms <<<"$activation") ms, p99 $(bench_field p99_ms <<<"$activation") ms, max $(bench_field max_ms <<<"$activation") ms"
 echo "BENCH activation: pgbench same shape $tps tps, latency average $pg_latency ms"
-echo "BENCH activation: ratio $(python3 -c "print(f'{$rate / $tps:.2f}')") (goal >= 0.8, p99 < 25 ms)"
+floor_rate=$(bench_field rate <<<"$floor")
+echo "BENCH activation: floor (same body over HTTP, same shape in one prepared statement, no broker logic) $floor_rate/s, p50 $(bench_field p50_ms <<<"$floor") ms, p99 $(bench_field p99_ms <<<"$floor") ms"
+echo "BENCH activation: ratio $(python3 -c "print(f'{$rate / $tps:.2f}')") (goal >= 0.8, p99 < 25 ms); the floor's ratio $(python3 -c "print(f'{$floor_rate / $tps:.2f}')"); broker / floor $(python3 -c "print(f'{$rate / $floor_rate:.2f}')")"
 activations=$(sed -n 's/^activations \([0-9]*\) .*/\1/p' <<<"$activation")
 echo "BENCH activation: CPU per activation: broker $(bench_ms_per "$broker_cpu" "$activations") ms, postgres $(bench_ms_per "$postgres_cpu" "$activations") ms, load generator $(bench_ms_per "$load_cpu" "$activations") ms"
+floor_activations=$(sed -n 's/^activations \([0-9]*\) .*/\1/p' <<<"$floor")
+echo "BENCH activation: CPU per floor activation: server $(bench_ms_per "$floor_cpu" "$floor_activations") ms, postgres $(bench_ms_per "$floor_postgres_cpu" "$floor_activations") ms, load generator $(bench_ms_per "$floor_load_cpu" "$floor_activations") ms"
 echo "BENCH activation: CPU per pgbench transaction: postgres $(bench_ms_per "$shape_postgres_cpu" "$transactions") ms, pgbench $(bench_ms_per "$pgbench_cpu" "$transactions") ms"
 "$bin/breakglass" audit verify | sed 's/^/BENCH activation: /'
+[ -z "$statements" ] || echo "$statements"

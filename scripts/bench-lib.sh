@@ -20,7 +20,23 @@ bench_start() {
     while [ $# -gt 0 ] && [ "$1" != -- ]; do products+=("$1"); shift; done
     shift
     bench_build "${products[@]}"
+    # BENCH_STATEMENTS=1: the cluster loads pg_stat_statements, for scripts that print where PostgreSQL's time went.
+    if [ "${BENCH_STATEMENTS:-0}" = 1 ]; then
+        export BREAKGLASS_PG_CONF="shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.track_planning = on"
+    fi
     BENCH_IN_CLUSTER=1 BREAKGLASS_PG_DURABLE=1 exec scripts/with-postgres.sh "$@"
+}
+
+# bench_statements DATABASE: with BENCH_STATEMENTS=1, the statements that took PostgreSQL longest since the last
+# call (execution includes lock waits), then a reset; without it, nothing.
+bench_statements() {
+    [ "${BENCH_STATEMENTS:-0}" = 1 ] || return 0
+    psql -qX -d "$1" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
+    psql -X -d "$1" -c "SELECT calls, round(total_exec_time::numeric, 1) AS exec_ms, round(total_plan_time::numeric, 1) AS plan_ms, rows,
+        left(regexp_replace(query, '\s+', ' ', 'g'), 100) AS statement
+        FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 15" | sed 's/^/BENCH statements: /'
+    psql -qX -d "$1" -c "SELECT pg_stat_statements_reset()" >/dev/null
 }
 
 # bench_workdir NAME: a private directory in $work, removed on exit with every broker bench_serve started.

@@ -34,6 +34,8 @@ port = $port
 unix_socket_directories = ''
 max_connections = 300
 CONF
+# BREAKGLASS_PG_CONF: more settings for this cluster (e.g. a benchmark's pg_stat_statements), one per line.
+[ -n "${BREAKGLASS_PG_CONF:-}" ] && printf '%s\n' "$BREAKGLASS_PG_CONF" >> "$dir/data/postgresql.conf"
 if [ "${BREAKGLASS_PG_DURABLE:-0}" != 1 ]; then
     printf 'fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n' >> "$dir/data/postgresql.conf"
 fi

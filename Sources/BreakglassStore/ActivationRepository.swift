@@ -48,7 +48,7 @@ public struct ActivationSubject: Sendable {
 /// Breaking glass is the path engineers wait on during an incident, so it takes as few round trips as its
 /// guarantees allow: BEGIN, one to authenticate, load and lock (the requester, with the target and the audit
 /// shard head), one to write everything, COMMIT. Four, where it took thirteen. Both statements are prepared
-/// once per connection: parsing and planning them on every activation cost PostgreSQL more CPU than running them.
+/// once per connection (`Tx.prepared`).
 public struct ActivationRepository: Repository {
     let tx: Tx
 
@@ -58,27 +58,19 @@ public struct ActivationRepository: Repository {
     /// first read and its chain lock in one statement. Nil when no such token is held (nothing is locked then).
     public func subject(apiTokenHash: [UInt8], target name: String, auditShard: Int) async throws -> ActivationSubject? {
         let statement = ActivationSubjectStatement(tokenHash: Data(apiTokenHash), target: name, shard: auditShard)
-        return try await onPrepared { try await decode(tx.connection.execute(statement, logger: tx.logger), shard: auditShard) }
-    }
-
-    private func decode(_ rows: AsyncThrowingMapSequence<PostgresRowSequence, ActivationSubjectStatement.Row>, shard auditShard: Int) async throws
-        -> ActivationSubject? {
-        for try await r in rows {
-            let user = try UserRecord(id: r.0, name: r.1, roles: r.2, seed: r.3, pending: r.4, confirmed: r.5, step: r.6, locked: r.7,
-                                      creator: r.8)
-            guard let seq = r.20, let hash = r.21 else {
-                throw BreakglassError(.internalFailure, "audit_head_missing", "audit chain head for shard \(auditShard) is missing")
-            }
-            let head = ChainHead(shard: auditShard, seq: seq, hash: hash)
-            guard let targetName = r.10, let kind = r.11, let audience = r.12, let ttl = r.13, let total = r.14, let retro = r.15,
-                  let from = r.16, let requesters = r.17 else {
-                return ActivationSubject(user: user, tokenExpiresAt: r.9, target: nil, head: head)
-            }
-            let target = try Target(name: targetName, kind: kind, audience: audience, ttl: ttl, total: total, retro: retro, from: from,
-                                    requesters: requesters, drill: r.18, postgres: r.19)
-            return ActivationSubject(user: user, tokenExpiresAt: r.9, target: target, head: head)
+        guard let r = try await tx.prepared(statement).first else { return nil }
+        let user = try UserRecord(id: r.0, name: r.1, roles: r.2, seed: r.3, pending: r.4, confirmed: r.5, step: r.6, locked: r.7, creator: r.8)
+        guard let seq = r.20, let hash = r.21 else {
+            throw BreakglassError(.internalFailure, "audit_head_missing", "audit chain head for shard \(auditShard) is missing")
         }
-        return nil
+        let head = ChainHead(shard: auditShard, seq: seq, hash: hash)
+        guard let targetName = r.10, let kind = r.11, let audience = r.12, let ttl = r.13, let total = r.14, let retro = r.15,
+              let from = r.16, let requesters = r.17 else {
+            return ActivationSubject(user: user, tokenExpiresAt: r.9, target: nil, head: head)
+        }
+        let target = try Target(name: targetName, kind: kind, audience: audience, ttl: ttl, total: total, retro: retro, from: from,
+                                requesters: requesters, drill: r.18, postgres: r.19)
+        return ActivationSubject(user: user, tokenExpiresAt: r.9, target: target, head: head)
     }
 
     /// Writes a proven activation as the next link of the shard head `subject` locked: the spend, the session,
@@ -94,26 +86,7 @@ public struct ActivationRepository: Repository {
         let link = AuditLink(shard: head.shard, seq: head.seq + 1, prevHash: head.hash, body: sealed.body, hash: sealed.hash)
         // The page below is an outbox row like `outbox.enqueue`'s: the delivery service is woken after commit.
         pages.mark()
-        _ = try await onPrepared { try await tx.connection.execute(ActivationWriteStatement(record: a, link: link), logger: tx.logger) }
-    }
-
-    /// Runs `body`, which uses a statement this connection prepared. Such a statement that failed once fails on its
-    /// connection for good: postgres-nio keeps a failed prepare, and PostgreSQL refuses one whose result type a
-    /// migration changed ("cached plan must not change result type"), as when an older broker runs on while a newer
-    /// one migrates. The connection is closed then, so the pool replaces it with one that prepares the statement afresh.
-    private func onPrepared<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as PSQLError where Self.outlivesItsConnection(error) {
-            try? await tx.connection.close()
-            throw error
-        }
-    }
-
-    /// Feature not supported (a changed result type), syntax or access rule, invalid statement name.
-    static func outlivesItsConnection(_ error: PSQLError) -> Bool {
-        guard let state = error.serverInfo?[.sqlState] else { return false }
-        return ["0A", "42", "26"].contains { state.hasPrefix($0) }
+        _ = try await tx.prepared(ActivationWriteStatement(record: a, link: link))
     }
 }
 

@@ -49,13 +49,9 @@ public struct ChannelRepository: Repository {
     }
 
     private func channelRows(name: String?) async throws -> [Result<ChannelRecord, BreakglassError>] {
-        let rows = try await query("""
-            SELECT id, name, kind, config_enc, host, events, targets, enabled, disabled_reason, min_interval_ms FROM channels
-            WHERE \(name)::text IS NULL OR name = \(name) ORDER BY name
-            """)
+        // Prepared: every pass of the delivery loop reads the channels.
         var out: [Result<ChannelRecord, BreakglassError>] = []
-        for try await (id, name, kind, config, host, events, targets, enabled, reason, interval) in rows.decode(
-            (UUID, String, String, Data, String, [String], [String], Bool, String?, Int).self) {
+        for (id, name, kind, config, host, events, targets, enabled, reason, interval) in try await tx.prepared(ChannelRowsStatement(name: name)) {
             out.append(Result {
                 ChannelRecord(id: id, name: name, kind: try ChannelKind(stored: kind, "the kind of channel \(name) (channels.kind)"),
                               configEnc: Array(config), host: host,
@@ -95,4 +91,23 @@ public struct ChannelRepository: Repository {
         for try await at in try await query("SELECT next_send_at FROM channels WHERE id = \(channelId)").decode(Date.self) { next = at }
         return next
     }
+}
+
+struct ChannelRowsStatement: PostgresPreparedStatement {
+    static let sql = """
+        SELECT id, name, kind, config_enc, host, events, targets, enabled, disabled_reason, min_interval_ms FROM channels
+        WHERE $1::text IS NULL OR name = $1 ORDER BY name
+        """
+    static let bindingDataTypes: [PostgresDataType] = [.text]
+    typealias Row = (UUID, String, String, Data, String, [String], [String], Bool, String?, Int)
+
+    var name: String?
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 1)
+        bindings.append(name)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
 }

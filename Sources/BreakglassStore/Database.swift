@@ -146,6 +146,29 @@ public struct Tx: Sendable {
         _ = try await connection.query(query, logger: logger).collect()
     }
 
+    /// Runs a statement this connection prepares on first use and keeps: the hot paths (activation, the delivery
+    /// loop's passes) run the same few statements thousands of times, and parsing and planning them each time cost
+    /// PostgreSQL more CPU than running them. A prepared statement that failed once fails on its connection for
+    /// good: postgres-nio keeps a failed prepare, and PostgreSQL refuses one whose result type a migration changed
+    /// ("cached plan must not change result type"), as when an older broker runs on while a newer one migrates.
+    /// The connection is closed then, so the pool replaces it with one that prepares the statement afresh.
+    func prepared<S: PostgresPreparedStatement>(_ statement: S) async throws -> [S.Row] {
+        do {
+            var rows: [S.Row] = []
+            for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
+            return rows
+        } catch let error as PSQLError where Self.outlivesItsConnection(error) {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    /// Feature not supported (a changed result type), syntax or access rule, invalid statement name.
+    static func outlivesItsConnection(_ error: PSQLError) -> Bool {
+        guard let state = error.serverInfo?[.sqlState] else { return false }
+        return ["0A", "42", "26"].contains { state.hasPrefix($0) }
+    }
+
     /// Must be the first statement of a transaction.
     public func beginSnapshot() async throws {
         try await execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")

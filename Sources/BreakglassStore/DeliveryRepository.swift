@@ -37,15 +37,10 @@ public struct DeliveryRepository: Repository {
     /// Turns outbox messages into one delivery per routed channel. Claims messages with SKIP LOCKED so
     /// several instances route disjoint messages. A failure alert never goes to the channel that failed.
     public func routeOutbox(now: Date, limit: Int) async throws -> Int {
-        var messages: [(UUID, String, String?, String)] = []
-        for try await row in try await query("""
-            SELECT id, event_type, target, payload::text FROM outbox WHERE fanned_out_at IS NULL
-            ORDER BY created_at LIMIT \(limit) FOR UPDATE SKIP LOCKED
-            """).decode((UUID, String, String?, String).self) {
-            messages.append(row)
-        }
+        let messages = try await tx.prepared(UnroutedOutboxStatement(limit: limit))
         guard !messages.isEmpty else { return 0 }
         let channels = try await tx.channels.sendable().filter(\.enabled)
+        var routed = FanOutStatement(now: now)
         for (id, type, target, payloadData) in messages {
             // Not a corrupt-row error on purpose: one message altered by hand must not stop every page queued behind it.
             // It is routed (and sent) with no fields; the audit chain still holds what happened.
@@ -61,13 +56,11 @@ public struct DeliveryRepository: Repository {
                 default:
                     guard channel.routing.matches(eventType: type, target: target) else { continue }
                 }
-                try await execute("""
-                    INSERT INTO deliveries (id, outbox_id, channel_id, state, next_attempt_at, created_at)
-                    VALUES (\(UUID()), \(id), \(channel.id), 'pending', \(now), \(now)) ON CONFLICT DO NOTHING
-                    """)
+                routed.deliveries.append((UUID(), id, channel.id))
             }
-            try await execute("UPDATE outbox SET fanned_out_at = \(now) WHERE id = \(id)")
+            routed.messages.append(id)
         }
+        _ = try await tx.prepared(routed)
         return messages.count
     }
 
@@ -76,27 +69,12 @@ public struct DeliveryRepository: Repository {
     /// A lane (one channel, one session) with a page in flight is skipped until that send finishes, so a
     /// session's pages reach a channel in order even while the service keeps claiming during slow sends.
     public func claim(now: Date, claimUntil: Date, instance: String, limit: Int) async throws -> [ClaimedDelivery] {
-        var ids: [UUID] = []
-        for try await id in try await query("""
-            WITH due AS (
-                SELECT d.id FROM deliveries d JOIN channels c ON c.id = d.channel_id JOIN outbox o ON o.id = d.outbox_id
-                WHERE d.state = 'pending' AND d.next_attempt_at <= \(now) AND (d.claimed_until IS NULL OR d.claimed_until < \(now)) AND c.enabled
-                  AND NOT EXISTS (SELECT 1 FROM deliveries f JOIN outbox fo ON fo.id = f.outbox_id
-                                  WHERE f.channel_id = d.channel_id AND f.state = 'pending' AND f.claimed_until IS NOT NULL
-                                    AND f.claimed_until >= \(now) AND fo.session_id = o.session_id)
-                ORDER BY d.next_attempt_at, o.seq LIMIT \(limit) FOR UPDATE OF d SKIP LOCKED)
-            UPDATE deliveries d SET claimed_until = \(claimUntil), claimed_by = \(instance) FROM due WHERE d.id = due.id RETURNING d.id
-            """).decode(UUID.self) {
-            ids.append(id)
-        }
+        let ids = try await tx.prepared(ClaimDueStatement(now: now, claimUntil: claimUntil, instance: instance, limit: limit))
         guard !ids.isEmpty else { return [] }
         let channels = Dictionary(uniqueKeysWithValues: try await tx.channels.sendable().map { ($0.id, $0) })
         var out: [ClaimedDelivery] = []
-        for try await (id, attempts, channelId, outboxId, type, sessionId, payload, created, snapshotKind, snapshotConfig, snapshotHost) in try await query("""
-            SELECT d.id, d.attempts, d.channel_id, o.id, o.event_type, o.session_id, o.payload::text, o.created_at,
-                   d.snapshot_kind, d.snapshot_config_enc, d.snapshot_host
-            FROM deliveries d JOIN outbox o ON o.id = d.outbox_id WHERE d.id = ANY(\(ids)) ORDER BY d.next_attempt_at, o.seq
-            """).decode((UUID, Int, UUID, UUID, String, String?, String, Date, String?, Data?, String?).self) {
+        for (id, attempts, channelId, outboxId, type, sessionId, payload, created, snapshotKind, snapshotConfig, snapshotHost)
+            in try await tx.prepared(ClaimedDeliveriesStatement(ids: ids)) {
             guard var channel = channels[channelId] else { continue }
             // An admin page goes where the channel pointed when the change was made (see `Outbox.enqueueAdmin`).
             if let snapshotKind, let snapshotConfig {

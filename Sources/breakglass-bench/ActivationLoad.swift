@@ -10,6 +10,8 @@ struct ActivationLoad {
     var baseURL: String
     var target: String
     var clients: Int
+    /// More than one only against `breakglass-bench floor`, which checks no code: a TOTP code works once.
+    var rounds = 1
 
     private struct Engineer: Sendable {
         var token: String
@@ -17,11 +19,12 @@ struct ActivationLoad {
     }
 
     func run(engineersFile: String) async throws {
-        let engineers = try String(contentsOfFile: engineersFile, encoding: .utf8).split(separator: "\n").map { line -> Engineer in
+        let enrolled = try String(contentsOfFile: engineersFile, encoding: .utf8).split(separator: "\n").map { line -> Engineer in
             let fields = line.split(separator: " ")
             guard fields.count == 2, let seed = Base32.decode(String(fields[1])) else { throw BenchFailure("bad line in \(engineersFile)") }
             return Engineer(token: String(fields[0]), otp: OneTimePassword(secret: seed))
         }
+        let engineers = Array(repeatElement(enrolled, count: rounds).joined())
         var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(5), read: .seconds(30)))
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = clients
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
