@@ -19,6 +19,8 @@ extension OpenAPIDocument {
         public var needsToken: Bool
         /// The query parameters read as a time or a number, by name: the router names one whose text is not that.
         public var typedQuery: [String: QueryValue] = [:]
+        /// The 2xx statuses the document declares for this operation: the only ones that mean it succeeded.
+        public var successStatuses: [Int] = []
     }
 
     /// What a typed query parameter's text must be, whole.
@@ -45,7 +47,8 @@ extension OpenAPIDocument {
                             : parameter.schema?.type == "integer" ? (parameter.name, QueryValue.integer) : nil
                     }
                     return Operation(method: method, path: path, operationId: id, takesBody: entry.requestBody != nil,
-                                     needsToken: entry.security.map { !$0.isEmpty } ?? true, typedQuery: Dictionary(typed) { first, _ in first })
+                                     needsToken: entry.security.map { !$0.isEmpty } ?? true, typedQuery: Dictionary(typed) { first, _ in first },
+                                     successStatuses: (entry.responses ?? [:]).keys.compactMap(Int.init).filter { (200..<300).contains($0) }.sorted())
                 }
         }.sorted { ($0.path, $0.method) < ($1.path, $1.method) }
     }()
@@ -58,6 +61,7 @@ extension OpenAPIDocument {
         var requestBody: Present?
         var security: [Present]?
         var parameters: [Parameter]?
+        var responses: [String: Present]?
     }
     private struct Parameter: Decodable {
         var name: String
