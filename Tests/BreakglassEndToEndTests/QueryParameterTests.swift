@@ -1,6 +1,3 @@
-import BreakglassCore
-import BreakglassServer
-import BreakglassStore
 import BreakglassTestSupport
 import Foundation
 import HTTPTypes
@@ -12,15 +9,9 @@ import XCTest
 /// junk after it must not quietly become another bound. In process, through the real router and a real Broker.
 final class QueryParameterTests: XCTestCase {
     func testTimesAndNumbersInTheQueryAreReadWholeOrRefusedByName() async throws {
-        let database = try await TestDatabase.create()
-        let clock = ManualClock(Date(timeIntervalSince1970: 1_800_000_000))
-        let migrator = try Migrator.load(directory: TestDatabase.sqlDirectory)
-        try await Database.withDatabase(database.runtime, logger: TestDatabase.logger) { db in
-            let broker = try await Broker.start(database: db, clock: clock, box: try SecretBox(keyBytes: SecretBox.generateKey()),
-                                                settings: .init(), logger: TestDatabase.logger)
-            let auditor = try await RouteAuthorisationTests.enrol("carol", roles: [.compliance], broker: broker, clock: clock)
-            let app = Application(router: try BrokerServer.makeRouter(broker: broker, migrator: migrator))
-            try await app.test(.router) { client in
+        try await InProcessBroker.with { broker in
+            let auditor = try await broker.enrol("carol", roles: [.compliance])
+            try await Application(router: broker.router).test(.router) { client in
                 let token: HTTPFields = [.authorization: "Bearer \(auditor)"]
                 let refused = [
                     ("from=2026-01-01T00:00:00Z%00", "from"), ("until=2026-01-01T00:00:00.000Zjunk", "until"),
@@ -45,6 +36,5 @@ final class QueryParameterTests: XCTestCase {
                 }
             }
         }
-        await database.drop()
     }
 }
