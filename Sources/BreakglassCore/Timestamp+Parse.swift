@@ -10,6 +10,50 @@ extension Timestamp {
         return parseISO8601(text)
     }
 
+    /// RFC 3339's `date-time` and nothing around it: ASCII digits, a date the calendar has, a clock time, upper-case
+    /// `T` and `Z`, an optional fraction, `Z` or a `±HH:MM` offset. Times from outside the broker (a query parameter, a
+    /// body field, a CLI option) are read with this: the formatter on its own reads a prefix and drops the rest
+    /// (`…Z` followed by a NUL or by anything), skips leading blanks, takes other scripts' digits and rolls
+    /// February 29th of a common year into March, so a mistyped bound would silently become another one.
+    public static func parseExact(_ text: String) -> Date? {
+        guard isInternetDateTime(Array(text.utf8)) else { return nil }
+        return parse(text)
+    }
+
+    static func isInternetDateTime(_ b: [UInt8]) -> Bool {
+        func digits(_ at: Int, _ count: Int) -> Int? {
+            guard at + count <= b.count else { return nil }
+            var value = 0
+            for i in at..<at + count {
+                guard (0x30...0x39).contains(b[i]) else { return nil }
+                value = value * 10 + Int(b[i] - 0x30)
+            }
+            return value
+        }
+        guard b.count >= 20, let year = digits(0, 4), b[4] == 0x2D, let month = digits(5, 2), b[7] == 0x2D, let day = digits(8, 2),
+              b[10] == 0x54, let hour = digits(11, 2), b[13] == 0x3A, let minute = digits(14, 2), b[16] == 0x3A,
+              let second = digits(17, 2), (1...12).contains(month), (1...days(inMonth: month, year: year)).contains(day),
+              hour < 24, minute < 60, second < 60 else { return false }
+        var i = 19
+        if b[i] == 0x2E {
+            let fraction = i + 1
+            i = fraction
+            while i < b.count, (0x30...0x39).contains(b[i]) { i += 1 }
+            guard i > fraction else { return false }
+        }
+        guard i < b.count else { return false }
+        if b[i] == 0x5A { return i + 1 == b.count }
+        guard b[i] == 0x2B || b[i] == 0x2D, i + 6 == b.count, let offsetHours = digits(i + 1, 2), b[i + 3] == 0x3A,
+              let offsetMinutes = digits(i + 4, 2) else { return false }
+        return offsetHours < 24 && offsetMinutes < 60
+    }
+
+    /// Days in a month of the proleptic Gregorian calendar.
+    static func days(inMonth month: Int, year: Int) -> Int {
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+    }
+
     /// The formatter's reading, which the hand-read forms match instant for instant (`TimestampTests`).
     static func parseISO8601(_ text: String) -> Date? {
         let formatter = ISO8601DateFormatter()
@@ -43,9 +87,7 @@ extension Timestamp {
               let year = digits(0, 4), let month = digits(5, 2), let day = digits(8, 2), let hour = digits(11, 2),
               let minute = digits(14, 2), let second = digits(17, 2),
               year >= 1970, (1...12).contains(month), hour < 24, minute < 60, second < 60 else { return nil }
-        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-        let monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
-        guard (1...monthDays).contains(day) else { return nil }
+        guard (1...days(inMonth: month, year: year)).contains(day) else { return nil }
         // Days since 1970-01-01 in the proleptic Gregorian calendar (Howard Hinnant's days_from_civil).
         let y = month <= 2 ? year - 1 : year
         let era = y / 400

@@ -5,10 +5,14 @@ import Hummingbird
 import Logging
 import OpenAPIRuntime
 
-/// Turns every error into `{"error":{"code","message"}}` with a fitting status. Unknown errors become a
-/// generic 500 whose details go to the log only: users never see a stack trace or driver message.
+/// What only a middleware can do for errors: unwrap the use case's error from the generated handler's
+/// `ServerError`, log internal failures (their codes only, never a message or a secret), put Hummingbird's own refusals in the API's shape, and turn anything unknown into a generic 500 whose
+/// details go to the log only. The errors render themselves (`HTTPResponseError`); they are rendered here rather
+/// than rethrown so the middlewares outside this one (HSTS, metrics) see an answer, as for any other request.
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = BreakglassRequestContext
+
+    static let unexpected = BreakglassError(.internalFailure, "internal_error", "the broker hit an unexpected error; nothing was issued")
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -22,23 +26,12 @@ struct ErrorMiddleware: RouterMiddleware {
             if error.kind == .internalFailure || error.kind == .unavailable {
                 context.logger.error("request failed", metadata: ["error.code": "\(error.code)"])
             }
-            var response = Self.response(for: error)
-            if error.kind == .rateLimited { response.headers[.retryAfter] = "1" }
-            return response
+            return try error.response(from: request, context: context)
         } catch let error as HTTPError {
-            let code: String
-            switch error.status {
-            case .notFound: code = "not_found"
-            case .methodNotAllowed: code = "method_not_allowed"
-            case .contentTooLarge: code = "body_too_large"
-            case .unsupportedMediaType: code = "unsupported_media_type"
-            default: code = error.status.code < 500 ? "bad_request" : "internal_error"
-            }
-            let message = error.body ?? (error.status == .notFound ? "no such endpoint: \(request.method) \(request.uri.path)" : error.status.reasonPhrase)
-            return Self.json(status: error.status, code: code, message: message)
+            return try RouterRefusal(error, request: request).response(from: request, context: context)
         } catch {
             context.logger.error("unexpected error", metadata: ["error.type": "\(type(of: error))"])
-            return Self.json(status: .internalServerError, code: "internal_error", message: "the broker hit an unexpected error; nothing was issued")
+            return try Self.unexpected.response(from: request, context: context)
         }
     }
 
@@ -63,35 +56,6 @@ struct ErrorMiddleware: RouterMiddleware {
             guard error.operationInput == nil else { return error.underlyingError }
             return BreakglassError(.invalidInput, "invalid_request", "the request does not match the API contract: \(error.causeDescription)")
         }
-    }
-
-    static func response(for error: BreakglassError) -> Response {
-        let status: HTTPResponse.Status
-        switch error.kind {
-        case .invalidInput: status = .badRequest
-        case .unauthenticated: status = .unauthorized
-        case .forbidden: status = .forbidden
-        case .notFound: status = .notFound
-        case .conflict: status = .conflict
-        case .locked: status = .init(code: 423, reasonPhrase: "Locked")
-        case .tooLarge: status = .contentTooLarge
-        case .unsupportedMediaType: status = .unsupportedMediaType
-        case .rateLimited: status = .tooManyRequests
-        case .unavailable: status = .serviceUnavailable
-        case .internalFailure: status = .internalServerError
-        }
-        return json(status: status, code: error.code, message: error.message)
-    }
-
-    static func json(status: HTTPResponse.Status, code: String, message: String) -> Response {
-        struct Body: Encodable { var error: [String: String] }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(Body(error: ["code": code, "message": message]))) ?? Data()
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        headers[.cacheControl] = "no-store"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
 

@@ -1,5 +1,6 @@
 import BreakglassAPI
 import BreakglassCore
+import Foundation
 import HTTPTypes
 import Hummingbird
 import OpenAPIHummingbird
@@ -49,6 +50,7 @@ struct OperationRoutes: ServerTransport {
 
     static let maxBody = 16 * 1024
     private static let takesBody = Set(OpenAPIDocument.operations.filter(\.takesBody).map { "\($0.method) \($0.path)" })
+    private static let typedQuery = Dictionary(OpenAPIDocument.operations.map { ("\($0.method) \($0.path)", $0.typedQuery) }) { first, _ in first }
 
     func register(_ handler: @escaping @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?),
                   method: HTTPRequest.Method, path: String) throws {
@@ -57,9 +59,11 @@ struct OperationRoutes: ServerTransport {
         }
         guard access != .handWritten, let group = groups[access] else { return }
         let takesBody = Self.takesBody.contains("\(method.rawValue) \(path)")
+        let typedQuery = Self.typedQuery["\(method.rawValue) \(path)"] ?? [:]
         var served: @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?) = { request, body, metadata in
             var request = request
             request.path = request.path.map(Self.lenientQuery)
+            try Self.checkTypedQuery(request.path ?? "", typedQuery)
             // The API never negotiated: an Accept header does not change (or refuse) the answer.
             request.headerFields[.accept] = nil
             let body = takesBody ? try await Self.readJSON(&request, body) : body
@@ -128,6 +132,26 @@ struct OperationRoutes: ServerTransport {
             }
         }
         return String(path[..<mark]) + (items.isEmpty ? "" : "?" + items.joined(separator: "&"))
+    }
+
+    /// A time or a number in the query is the whole value, or a 400 naming the parameter: the generated decoder
+    /// refuses it too, but without saying which parameter it was. Read as the generated decoder reads it (`+` is a
+    /// space, then percent-decoding), so what passes here is what the operation gets.
+    static func checkTypedQuery(_ path: String, _ typed: [String: OpenAPIDocument.QueryValue]) throws {
+        guard !typed.isEmpty, let mark = path.firstIndex(of: "?") else { return }
+        func decoded(_ text: Substring) -> String { text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
+        for item in path[path.index(after: mark)...].split(separator: "&") {
+            let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = decoded(parts[0]), value = parts.count > 1 ? decoded(parts[1]) : ""
+            switch typed[name] {
+            case .time? where Timestamp.parseExact(value) == nil:
+                throw BreakglassError.invalid(name, "the query parameter '\(name)' is not an ISO 8601 time such as 2026-11-25T14:00:00Z")
+            case .integer? where Int64(value) == nil:
+                throw BreakglassError.invalid(name, "the query parameter '\(name)' is not a whole number")
+            default:
+                continue
+            }
+        }
     }
 
     /// Answers carry the headers they always had: `application/json` without a charset parameter, CSV with

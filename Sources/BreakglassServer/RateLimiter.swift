@@ -132,8 +132,8 @@ struct RateLimitMiddleware: RouterMiddleware {
         }
         await counters.countRateLimited(route: name)
         let seconds = Self.seconds(wait)
-        var response = ErrorMiddleware.json(status: .tooManyRequests, code: "rate_limited",
-                                            message: "too many requests from this address; retry in \(seconds) s")
+        var response = Response.apiError(status: .tooManyRequests, code: "rate_limited",
+                                         message: "too many requests from this address; retry in \(seconds) s")
         response.headers[.retryAfter] = String(seconds)
         return response
     }

@@ -69,7 +69,8 @@ struct APIClient {
         } catch {
             // The generated client wraps what a middleware threw; the exchange's own errors come out as they went in.
             if let failure = (error as? CLIError) ?? ((error as? ClientError)?.underlyingError as? CLIError) { throw failure }
-            return .misread(MisreadAnswer(status: reply.status, path: reply.path, body: reply.body, mismatch: Self.mismatch(error)))
+            return .misread(MisreadAnswer(status: reply.status, path: reply.path, operationID: reply.operationID, body: reply.body,
+                                          mismatch: Self.mismatch(error)))
         }
     }
 
@@ -110,11 +111,24 @@ enum Answer<Value> {
 struct MisreadAnswer {
     let status: Int
     let path: String
+    let operationID: String
     let body: Data
     let mismatch: String
 
     var error: CLIError {
         CLIError(kind: .unexpected, code: "bad_response", message: "the broker's answer to \(path) (HTTP \(status)) was not understood\(mismatch)")
+    }
+
+    /// The successes the contract declares for the operation; an answer with any other status, even a 2xx, was not one of them.
+    var documentedSuccesses: [Int] {
+        OpenAPIDocument.operations.first { $0.operationId == operationID }?.successStatuses ?? []
+    }
+
+    var undocumentedStatus: CLIError {
+        let documented = documentedSuccesses.map(String.init).joined(separator: " or ")
+        return CLIError(kind: .unexpected, code: "undocumented_status",
+                        message: "the broker answered \(path) with HTTP \(status), which the contract does not document for it"
+                            + (documented.isEmpty ? "" : " (a success is HTTP \(documented))") + "; the answer was not used")
     }
 }
 

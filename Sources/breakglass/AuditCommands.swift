@@ -88,7 +88,7 @@ struct Audit: AsyncParsableCommand {
 
         func validate() throws {
             for (name, value) in [("--from", from), ("--until", until)] {
-                if let value, Timestamp.parse(value) == nil {
+                if let value, Timestamp.parseExact(value) == nil {
                     throw ValidationError("\(name) '\(value)' is not an ISO 8601 time such as 2026-11-25T14:00:00Z")
                 }
             }
@@ -97,8 +97,8 @@ struct Audit: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors(json: options.json) {
                 var lines: [String] = []
-                try await AuditRowReading.forEachPage(client: try APIClient(options: options), from: from.flatMap(Timestamp.parse),
-                                                      until: until.flatMap(Timestamp.parse)) { page in
+                try await AuditRowReading.forEachPage(client: try APIClient(options: options), from: from.flatMap(Timestamp.parseExact),
+                                                      until: until.flatMap(Timestamp.parseExact)) { page in
                     lines += page.map(String.init)
                 }
                 let data = Data(lines.map { $0 + "\n" }.joined().utf8)

@@ -38,7 +38,8 @@ struct BrokerExchange: ClientMiddleware {
             throw CLIError(kind: .unavailable, code: "unreachable", message: "cannot reach the broker at \(baseURL): \(Self.describe(cause))")
         }
         let status = response.status.code
-        BrokerReply.current?.record(status: status, path: request.path.map { String($0.prefix { $0 != "?" }) } ?? "", body: bytes)
+        BrokerReply.current?.record(status: status, path: request.path.map { String($0.prefix { $0 != "?" }) } ?? "", operationID: operationID,
+                                    body: bytes)
         guard (200..<300).contains(status) else {
             let parsed = try? JSONDecoder().decode(Components.Schemas.ErrorResponse.self, from: bytes)
             throw CLIError.fromServer(status: status, code: parsed?.error.code ?? "http_\(status)",
@@ -59,13 +60,15 @@ struct BrokerExchange: ClientMiddleware {
 final class BrokerReply: Sendable {
     @TaskLocal static var current: BrokerReply?
 
-    private let received = NIOLockedValueBox<(status: Int, path: String, body: Data)>((0, "", Data()))
+    private let received = NIOLockedValueBox<(status: Int, path: String, operationID: String, body: Data)>((0, "", "", Data()))
 
-    func record(status: Int, path: String, body: Data) {
-        received.withLockedValue { $0 = (status, path, body) }
+    func record(status: Int, path: String, operationID: String, body: Data) {
+        received.withLockedValue { $0 = (status, path, operationID, body) }
     }
 
     var status: Int { received.withLockedValue { $0.status } }
     var path: String { received.withLockedValue { $0.path } }
+    /// The contract's name for the operation (`requestSession`), to look up what it documents.
+    var operationID: String { received.withLockedValue { $0.operationID } }
     var body: Data { received.withLockedValue { $0.body } }
 }

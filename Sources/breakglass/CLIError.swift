@@ -32,6 +32,20 @@ struct CLIError: Error {
     }
 }
 
+/// A warning on stderr, in the form errors take in the same mode: a `breakglass: warning: …` line, or
+/// with `--json` one JSON object, `{"warning":{"code","message"}}`, so stderr stays machine-readable.
+func warn(json: Bool, code: String, message: String) {
+    if json {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        if let data = try? encoder.encode(["warning": ["code": code, "message": message]]) {
+            FileHandle.standardError.write(data + Data("\n".utf8))
+        }
+    } else {
+        FileHandle.standardError.write(Data("breakglass: warning: \(message)\n".utf8))
+    }
+}
+
 /// Runs a command body, printing failures as `breakglass: message` and exiting with the kind's code.
 func runReportingErrors(json: Bool, _ body: () async throws -> Void) async throws {
     do {

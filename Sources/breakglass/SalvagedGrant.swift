@@ -82,16 +82,22 @@ struct SalvagedGrant {
     /// For `request`, `drill` and `extend`: a warning on stderr (never a secret), then what could be read where the
     /// normal path prints it (the proxy token to its 0600 file). No credential at all: what was read (the session to end
     /// or link), then the "not understood" error, so no script takes it for access granted.
+    ///
+    /// Both modes follow one rule, so a script and a person read the same outcome: the exit status is 0 exactly when
+    /// a credential was handed over (printed, or saved to its file), 70 otherwise; stdout carries what the mode always
+    /// carries (the lines below, or with `--json` the broker's own bytes, token removed once saved, since the members
+    /// this CLI could not read are the ones a script may still want); stderr carries the warning and any error in the
+    /// mode's form (a `breakglass:` line, or with `--json` a JSON object per line, like every `--json` error).
+    /// Only a success the contract declares for the operation stands for an active, paged session: any other
+    /// status, even a 2xx (a proxy's, a misrouted answer), is an error and nothing in it is used.
     static func report(_ misread: MisreadAnswer, options: GlobalOptions, brokerURL: String, verb: String) throws {
-        guard (200..<300).contains(misread.status) else { throw misread.error }
+        guard misread.documentedSuccesses.contains(misread.status) else { throw misread.undocumentedStatus }
         let grant = SalvagedGrant(misread.body, brokerURL: brokerURL)
         guard grant.isUsable else { throw misread.error }
-        let warning = """
-            breakglass: warning: the broker's answer to \(misread.path) (HTTP \(misread.status)) has fields this CLI does not understand\
+        warn(json: options.json, code: "answer_not_understood", message: """
+            the broker's answer to \(misread.path) (HTTP \(misread.status)) has fields this CLI does not understand\
             \(misread.mismatch); the session is \(verb), and what could be read is shown below. Upgrade breakglass to read all of it.
-
-            """
-        FileHandle.standardError.write(Data(warning.utf8))
+            """)
         let saved = SavedProxyLogin.saveOrShow(grant.proxy)
         // The token leaves the JSON only when it went to its file (or, failing that, to stderr with its login).
         output(json: options.json, raw: try SavedProxyLogin.withoutToken(misread.body, carriesToken: grant.proxy != nil, savedTo: saved)) {

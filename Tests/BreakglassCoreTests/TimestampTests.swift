@@ -59,6 +59,23 @@ final class TimestampTests: XCTestCase {
         XCTAssertEqual(Timestamp.parse("2026-01-01T02:00:00.000+02:00"), Timestamp.parse("2026-01-01T00:00:00.000Z"), "offsets still read")
     }
 
+    /// What comes from outside (a query parameter, a CLI option) is an RFC 3339 time and nothing else; the formatter
+    /// alone would read every refused text below as some instant.
+    func testAnExactReadingRefusesAnythingAroundOrInsteadOfAnRFC3339Time() {
+        let read = ["2026-01-01T00:00:00Z", "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:00.5Z", "2026-01-01T00:00:00.123456Z",
+                    "2024-02-29T12:00:00Z", "2026-01-01T02:00:00.000+02:00", "2026-01-01T00:00:00-05:30"]
+        for text in read {
+            XCTAssertNotNil(Timestamp.parseExact(text), text)
+            XCTAssertEqual(Timestamp.parseExact(text), Timestamp.parse(text), text)
+        }
+        let refused = ["2026-01-01T00:00:00Z\u{0}", "2026-01-01T00:00:00Zjunk", "2026-01-01T00:00:00.000Z ", " 2026-01-01T00:00:00Z",
+                       "2026-02-29T00:00:00.000Z", "2100-02-29T00:00:00Z", "2026-01-01T24:00:00Z", "2026-1-01T00:00:00Z",
+                       "\u{662}\u{660}\u{662}\u{666}-01-01T00:00:00Z", "2026-01-01T00:00:00+0200", "2026-01-01T00:00:00+02",
+                       "2026-01-01T00:00:00+02:00x", "2026-01-01T00:00:00.Z", "2026-01-01T00:00:00", "2026-01-01T00:00:60Z",
+                       "2026-01-01T00:00:00z", "2026-01-01 00:00:00Z", "", "2026-01-01"]
+        for text in refused { XCTAssertNil(Timestamp.parseExact(text), text.debugDescription) }
+    }
+
     private static func handRead(_ text: String) -> Date? {
         Array(text.utf8).withUnsafeBufferPointer { Timestamp.parseWritten($0) }
     }

@@ -68,6 +68,9 @@ final class DatabaseGuaranteeTests: BrokerTestCase {
         XCTAssertEqual(edited.status, 1, edited.stdout)
         let timeRange = try await Tools.cli(["audit", "export", "--from", "yesterday"], server: server, credentials: credentialsPath("x"), extra: env)
         XCTAssertEqual(timeRange.status, 64)
+        let trailing = try await Tools.cli(["audit", "export", "--from", "2026-01-01T00:00:00Zjunk"], server: server, credentials: credentialsPath("x"),
+                                           extra: env)
+        XCTAssertEqual(trailing.status, 64, "a time with anything after it is refused, not cut short: \(trailing.stderr)")
         let exported = try await database.count("SELECT count(*)::bigint FROM audit_events WHERE event_type = 'audit.exported'")
         XCTAssertEqual(exported, 1, "reading the audit log is itself audited")
     }

@@ -129,4 +129,66 @@ final class GrantSalvageTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("was not understood"), result.stderr)
         XCTAssertFalse(result.stderr.contains("warning"), result.stderr)
     }
+
+    /// Only the success the contract declares means "active and paged": a 200 to `request` (documented: 201) is not
+    /// salvaged, however readable, and the error names the status, in both modes.
+    func testAnUndocumentedSuccessStatusIsAnErrorNamingIt() async throws {
+        let jwt = "eyJhbGciOiJFZERTQSJ9.undocumented-token.signature"
+        await broker.setDefault("/v1/sessions", answer(status: 200, credential: """
+            {"kind": "token", "token": "\(jwt)", "audience": "payments-api", "key_id": "k1", "expires_at": "2026-11-26T20:30:00.000Z"}
+            """))
+        let text = try await breakGlass()
+        XCTAssertEqual(text.status, 70, "\(text.stdout)\(text.stderr)")
+        XCTAssertTrue(text.stderr.contains("HTTP 200"), text.stderr)
+        XCTAssertTrue(text.stderr.contains("HTTP 201"), "the documented success is named too: \(text.stderr)")
+        XCTAssertFalse(text.stdout.contains(jwt) || text.stderr.contains(jwt), "nothing of an undocumented answer is used")
+        XCTAssertFalse(text.stderr.contains("warning"), text.stderr)
+        let json = try await breakGlass(["--json"])
+        XCTAssertEqual(json.status, 70, "\(json.stdout)\(json.stderr)")
+        XCTAssertEqual(json.stdout, "")
+        let error = try JSONSerialization.jsonObject(with: Data(json.stderr.utf8)) as? [String: [String: String]]
+        XCTAssertEqual(error?["error"]?["code"], "undocumented_status", json.stderr)
+
+        await broker.setDefault("/v1/sessions/bg_salvage1/extend", answer(status: 202, state: "extended_pending_review", credential: """
+            {"kind": "token", "token": "eyJ.extended.sig", "audience": "payments-api", "expires_at": "2026-11-26T20:45:00.000Z"}
+            """))
+        let extend = try await cli(["extend", "bg_salvage1", "--ttl", "15m", "--totp", "123456"])
+        XCTAssertEqual(extend.status, 70, "\(extend.stdout)\(extend.stderr)")
+        XCTAssertTrue(extend.stderr.contains("HTTP 202"), extend.stderr)
+        XCTAssertFalse(extend.stdout.contains("eyJ.extended.sig"), extend.stdout)
+    }
+
+    /// `--json` follows the same rule as the text mode: exit 0 exactly when a credential was handed over, the
+    /// broker's bytes on stdout, and stderr as machine-readable as any `--json` error (a JSON object per line).
+    func testInJSONModeASalvageExitsAsTheTextModeDoesAndKeepsStderrJSON() async throws {
+        let jwt = "eyJhbGciOiJFZERTQSJ9.json-salvaged.signature"
+        await broker.setDefault("/v1/sessions", answer(state: "quarantined", credential: """
+            {"kind": "token", "token": "\(jwt)", "audience": "payments-api", "key_id": "k1", "expires_at": "2026-11-26T20:30:00.000Z"}
+            """))
+        let handed = try await breakGlass(["--json"])
+        XCTAssertEqual(handed.status, 0, handed.stderr)
+        let grant = try JSONSerialization.jsonObject(with: Data(handed.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual((grant?["credential"] as? [String: Any])?["token"] as? String, jwt, handed.stdout)
+        let warnings = try Self.jsonLines(handed.stderr)
+        XCTAssertEqual(warnings.count, 1, handed.stderr)
+        XCTAssertEqual(warnings.first?["warning"]?["code"], "answer_not_understood", handed.stderr)
+        XCTAssertTrue(warnings.first?["warning"]?["message"]?.contains("session.state") == true, handed.stderr)
+
+        await broker.setDefault("/v1/sessions", answer(state: "quarantined", credential: #"{"kind": "ssh", "certificate": "ssh-ed25519-cert..."}"#))
+        let text = try await breakGlass()
+        let json = try await breakGlass(["--json"])
+        XCTAssertEqual(json.status, text.status, "no credential is no success in either mode")
+        XCTAssertEqual(json.status, 70)
+        XCTAssertTrue(json.stdout.contains("bg_salvage1"), "the session can still be ended or linked: \(json.stdout)")
+        let lines = try Self.jsonLines(json.stderr)
+        XCTAssertEqual(lines.map { $0.keys.sorted() }, [["warning"], ["error"]], json.stderr)
+        XCTAssertEqual(lines.last?["error"]?["code"], "bad_response", json.stderr)
+    }
+
+    /// Each line of `--json` stderr as a JSON object of objects of strings; a line that is not one fails the test.
+    static func jsonLines(_ text: String) throws -> [[String: [String: String]]] {
+        try text.split(separator: "\n").map { line in
+            try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: [String: String]], String(line))
+        }
+    }
 }

@@ -56,15 +56,9 @@ final class RouteAuthorisationTests: XCTestCase {
         XCTAssertGreaterThan(operations.count, 40, "the contract's operations are read from the compiled-in document")
         XCTAssertEqual(Set(operations.map(\.operationId)), Set(Self.expected.keys), "every operation of the contract has a row, and no row is stale")
 
-        let database = try await TestDatabase.create()
-        let clock = ManualClock(Date(timeIntervalSince1970: 1_800_000_000))
-        let migrator = try Migrator.load(directory: TestDatabase.sqlDirectory)
-        try await Database.withDatabase(database.runtime, logger: TestDatabase.logger) { db in
-            let broker = try await Broker.start(database: db, clock: clock, box: try SecretBox(keyBytes: SecretBox.generateKey()),
-                                                settings: .init(), logger: TestDatabase.logger)
-            let engineer = try await Self.enrol("erin", roles: [.engineer], broker: broker, clock: clock)
-            let app = Application(router: try BrokerServer.makeRouter(broker: broker, migrator: migrator))
-            try await app.test(.router) { client in
+        try await InProcessBroker.with { broker in
+            let engineer = try await broker.enrol("erin", roles: [.engineer])
+            try await Application(router: broker.router).test(.router) { client in
                 for operation in operations {
                     let admits = try XCTUnwrap(Self.expected[operation.operationId])
                     let uri = operation.path.replacingOccurrences(of: "/deliveries/{id}", with: "/deliveries/\(UUID())")
@@ -97,16 +91,6 @@ final class RouteAuthorisationTests: XCTestCase {
                 }
             }
         }
-        await database.drop()
-    }
-
-    /// An enrolled user's API token, through the broker's own enrolment.
-    static func enrol(_ name: String, roles: [Role], broker: Broker, clock: ManualClock) async throws -> String {
-        let grant = try await broker.createUser(name: name, roles: roles, actor: nil, origin: .server)
-        let challenge = try await broker.startEnrollment(code: grant.enrollmentCode, origin: .server)
-        let result = try await broker.confirmEnrollment(code: grant.enrollmentCode, totp: try Tools.oathtool(secret: challenge.secret, at: clock.now()),
-                                                        origin: .server)
-        return result.apiToken
     }
 }
 

@@ -7,7 +7,7 @@ import OpenAPIRuntime
 
 /// The broker's side of the contract: each generated operation translates its input into a use case of `Broker`
 /// and the result into the generated answer. Who is calling comes from `APICaller` (the router's middleware
-/// resolved it); errors are thrown as `BreakglassError` and mapped to HTTP in `ErrorMiddleware` only.
+/// resolved it); errors are thrown as `BreakglassError`, which renders itself as HTTP (`HTTPResponseError`).
 struct BrokerAPI: APIProtocol {
     let broker: Broker
     let migrator: Migrator
