@@ -10,14 +10,16 @@ extension Timestamp {
         return parseISO8601(text)
     }
 
-    /// RFC 3339's `date-time` and nothing around it: ASCII digits, a date the calendar has, a clock time, upper-case
-    /// `T` and `Z`, an optional fraction, `Z` or a `±HH:MM` offset. Times from outside the broker (a query parameter, a
+    /// RFC 3339's `date-time` and nothing around it: ASCII digits, a date the calendar has, a clock time, `T` (or `t`,
+    /// as RFC 3339 allows), an optional fraction, `Z` (or `z`) or a `±HH:MM` offset. Times from outside the broker (a query parameter, a
     /// body field, a CLI option) are read with this: the formatter on its own reads a prefix and drops the rest
     /// (`…Z` followed by a NUL or by anything), skips leading blanks, takes other scripts' digits and rolls
     /// February 29th of a common year into March, so a mistyped bound would silently become another one.
     public static func parseExact(_ text: String) -> Date? {
-        guard isInternetDateTime(Array(text.utf8)) else { return nil }
-        return parse(text)
+        let bytes = Array(text.utf8)
+        guard isInternetDateTime(bytes) else { return nil }
+        // Only digits, separators and the two letters are left: read them upper-case, the form both readers know.
+        return parse(String(decoding: bytes.map { $0 == 0x74 || $0 == 0x7A ? $0 - 0x20 : $0 }, as: UTF8.self))
     }
 
     static func isInternetDateTime(_ b: [UInt8]) -> Bool {
@@ -31,7 +33,7 @@ extension Timestamp {
             return value
         }
         guard b.count >= 20, let year = digits(0, 4), b[4] == 0x2D, let month = digits(5, 2), b[7] == 0x2D, let day = digits(8, 2),
-              b[10] == 0x54, let hour = digits(11, 2), b[13] == 0x3A, let minute = digits(14, 2), b[16] == 0x3A,
+              b[10] == 0x54 || b[10] == 0x74, let hour = digits(11, 2), b[13] == 0x3A, let minute = digits(14, 2), b[16] == 0x3A,
               let second = digits(17, 2), (1...12).contains(month), (1...days(inMonth: month, year: year)).contains(day),
               hour < 24, minute < 60, second < 60 else { return false }
         var i = 19
@@ -42,7 +44,7 @@ extension Timestamp {
             guard i > fraction else { return false }
         }
         guard i < b.count else { return false }
-        if b[i] == 0x5A { return i + 1 == b.count }
+        if b[i] == 0x5A || b[i] == 0x7A { return i + 1 == b.count }
         guard b[i] == 0x2B || b[i] == 0x2D, i + 6 == b.count, let offsetHours = digits(i + 1, 2), b[i + 3] == 0x3A,
               let offsetMinutes = digits(i + 4, 2) else { return false }
         return offsetHours < 24 && offsetMinutes < 60

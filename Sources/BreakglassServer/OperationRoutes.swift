@@ -145,7 +145,7 @@ struct OperationRoutes: ServerTransport {
             let name = decoded(parts[0]), value = parts.count > 1 ? decoded(parts[1]) : ""
             switch typed[name] {
             case .time? where Timestamp.parseExact(value) == nil:
-                throw BreakglassError.invalid(name, "the query parameter '\(name)' is not an ISO 8601 time such as 2026-11-25T14:00:00Z")
+                throw BreakglassError.invalid(name, "the query parameter '\(name)' is not an ISO 8601 time such as 2026-11-25T14:00:00Z (in a URL, write an offset's + as %2B)")
             case .integer? where Int64(value) == nil:
                 throw BreakglassError.invalid(name, "the query parameter '\(name)' is not a whole number")
             default:

@@ -163,10 +163,13 @@ public struct Tx: Sendable {
         }
     }
 
-    /// Feature not supported (a changed result type), syntax or access rule, invalid statement name.
+    /// Any refusal by the server but bad data (22) or a broken constraint (23), which say nothing about the statement:
+    /// postgres-nio keeps whatever made a prepare fail (a changed result type, but also a deadlock or a lock timeout
+    /// against a migration's lock while preparing), and an execution failure cannot be told from a prepare failure
+    /// here. Closing a connection that was fine costs one reconnect.
     static func outlivesItsConnection(_ error: PSQLError) -> Bool {
         guard let state = error.serverInfo?[.sqlState] else { return false }
-        return ["0A", "42", "26"].contains { state.hasPrefix($0) }
+        return !state.hasPrefix("22") && !state.hasPrefix("23")
     }
 
     /// Must be the first statement of a transaction.

@@ -43,6 +43,7 @@ struct FloorServer {
             )
             INSERT INTO audit (session_id, body, hash) VALUES ($2, repeat('x', 600), md5(random()::text))
             """
+        static let bindingDataTypes: [PostgresDataType] = [.int4, .text, .text, .text]
         typealias Row = ()
         var engineer: Int32
         var session: String

@@ -72,8 +72,11 @@ final class TimestampTests: XCTestCase {
                        "2026-02-29T00:00:00.000Z", "2100-02-29T00:00:00Z", "2026-01-01T24:00:00Z", "2026-1-01T00:00:00Z",
                        "\u{662}\u{660}\u{662}\u{666}-01-01T00:00:00Z", "2026-01-01T00:00:00+0200", "2026-01-01T00:00:00+02",
                        "2026-01-01T00:00:00+02:00x", "2026-01-01T00:00:00.Z", "2026-01-01T00:00:00", "2026-01-01T00:00:60Z",
-                       "2026-01-01T00:00:00z", "2026-01-01 00:00:00Z", "", "2026-01-01"]
+                       "2026-01-01 00:00:00Z", "", "2026-01-01", "2026-01-01x00:00:00Z", "2026-01-01T00:00:00Y"]
         for text in refused { XCTAssertNil(Timestamp.parseExact(text), text.debugDescription) }
+        // RFC 3339 lets the two letters be lower case.
+        XCTAssertEqual(Timestamp.parseExact("2026-01-01t00:00:00.5z"), Timestamp.parse("2026-01-01T00:00:00.5Z"))
+        XCTAssertEqual(Timestamp.parseExact("2026-01-01t02:00:00+02:00"), Timestamp.parse("2026-01-01T00:00:00Z"))
     }
 
     private static func handRead(_ text: String) -> Date? {
