@@ -92,6 +92,21 @@ public enum AuditChain {
         return (body, link(prevHash: prevHash, body: body))
     }
 
+    /// The canonical body of `event` as the next entry of `shard`, before its seq is known: the text before the seq's
+    /// digits and the text after them. Whoever holds the shard's head puts its next seq between the two
+    /// (`before + String(seq) + after` is the body `seal` writes), as activation's one statement does in the database.
+    public static func bodyAroundSeq(_ event: AuditEvent, shard: Int) -> (before: String, after: String) {
+        let marker = Int64.max
+        let body = CanonicalAuditBody.write(event, shard: shard, seq: marker) ?? encodedBody(event, shard: shard, seq: marker)
+        // The top-level seq follows the event object (keys are sorted), so it is the last such member: inside the event
+        // a quote would be escaped, and a detail is a string, never this number.
+        let member = ",\"seq\":\(marker),"
+        guard let found = body.range(of: member, options: .backwards) else {
+            preconditionFailure("a canonical audit body without its seq member")
+        }
+        return (String(body[..<found.lowerBound]) + ",\"seq\":", "," + String(body[found.upperBound...]))
+    }
+
     /// The body as the encoder writes it: the reference `CanonicalAuditBody` matches, and the way for events it declines.
     static func encodedBody(_ event: AuditEvent, shard: Int, seq: Int64) -> String {
         // Encoding a struct of strings, dates and dictionaries cannot fail.

@@ -50,21 +50,53 @@ extension Broker {
         let now = clock.now()
         let tokenHash = try Self.apiTokenHash(bearer)
         let id = Secrets.sessionId()
-        let (session, target, actor) = try await database.transactionCommittingRefusal { tx -> Outcome<(EmergencySession, Target, AuthUser)> in
+        let activated: (session: EmergencySession, target: Target, actor: AuthUser)
+        if let done = try await activateOnGlance(request, tokenHash: tokenHash, id: id, origin: origin, now: now) {
+            activated = done
+        } else {
+            activated = try await activateUnderLocks(request, tokenHash: tokenHash, id: id, origin: origin, now: now)
+        }
+        let (session, target, actor) = activated
+        logger.notice(session.drill ? "drill session activated" : "session activated",
+                      metadata: ["session.id": "\(session.id)", "session.target": "\(target.name)", "user.name": "\(actor.name)"])
+        return SessionGrant(session: session, credential: try await issueCredential(for: session, target: target, actor: actor, now: now),
+                            pagesQueued: [AuditEventType.sessionActivated.rawValue])
+    }
+
+    /// The common case in two round trips, with no lock held across the decision: the requester, their token and the
+    /// target are read unlocked, the activation is decided, and one statement writes it all only if none of the three
+    /// rows changed since and the step is unspent (`recordIfUnchanged`). Anything else (a refusal, which must be
+    /// recorded, a changed row, a spent step) returns nil having written nothing, and `activateUnderLocks` decides
+    /// again from the start.
+    private func activateOnGlance(_ request: SessionRequest, tokenHash: [UInt8], id: String, origin: RequestOrigin,
+                                  now: Date) async throws -> (EmergencySession, Target, AuthUser)? {
+        // Both statements on one connection lease: no lock is held between them, and the decision is a few microseconds.
+        try await database.autocommit { tx in
+            guard let glance = try await tx.activations.glance(apiTokenHash: tokenHash, target: request.target), let target = glance.target,
+                  let actor = try? Self.admit(glance.user, tokenHash: tokenHash, tokenExpiresAt: glance.tokenExpiresAt, now: now),
+                  let activation = try? decideActivation(request, id: id, user: glance.user, target: target, origin: origin, now: now),
+                  activation.isAllowed, let step = acceptedStep(totp: request.totp, user: glance.user, now: now) else { return nil }
+            let record = activationRecord(activation, user: glance.user, step: step, target: target, origin: origin, now: now)
+            guard try await tx.activations.recordIfUnchanged(record, tokenHash: tokenHash, glance: glance) else { return nil }
+            return (activation.session, target, actor)
+        }
+    }
+
+    /// The requester's row and the shard's head locked from the first statement to the commit: every refusal is
+    /// recorded here, with the failure counts and lockout `prove` keeps.
+    private func activateUnderLocks(_ request: SessionRequest, tokenHash: [UInt8], id: String, origin: RequestOrigin,
+                                    now: Date) async throws -> (EmergencySession, Target, AuthUser) {
+        try await database.transactionCommittingRefusal { tx -> Outcome<(EmergencySession, Target, AuthUser)> in
             // The activation's event is the session's, so its shard is known before anything is read: the first
             // statement locks that shard's head with the requester, and the write links to it.
             guard let subject = try await tx.activations.subject(apiTokenHash: tokenHash, target: request.target,
                                                                auditShard: AuditChain.shard(for: id)) else {
                 throw BreakglassError.unauthenticated
             }
-            let user = subject.user, found = subject.target
+            let user = subject.user
             let actor = try Self.admit(user, tokenHash: tokenHash, tokenExpiresAt: subject.tokenExpiresAt, now: now)
-            let targetName = try Validation.targetName(request.target)
-            guard let target = found else { throw BreakglassError.targetUnknown(targetName) }
-            try checkRecordedAccessAvailable(target)
-            let activation = try Activation.decide(id: id, requester: user.name, roles: user.roles, target: target, reason: request.reason,
-                                                   incident: request.incident, ttl: request.ttl, drill: request.drill, ladder: settings.retroLadder,
-                                                   origin: origin, now: now)
+            guard let target = subject.target else { throw BreakglassError.targetUnknown(try Validation.targetName(request.target)) }
+            let activation = try decideActivation(request, id: id, user: user, target: target, origin: origin, now: now)
             guard activation.isAllowed else {
                 try await tx.audit.append(activation.denial("not_allowed"))
                 return .refused(.forbidden("you are not allowed to request \(target.name); ask an admin to add you to its requesters"))
@@ -79,20 +111,31 @@ extension Broker {
             case .proven(let proven):
                 step = proven
             }
-            let session = activation.session
-            let credential = CredentialRef(kind: target.kind, keyId: issuer.signingKid, tokenId: id, audience: target.audience,
-                                           role: target.kind == .postgres ? PostgresTarget.roleName(sessionId: id) : nil)
             // The spend, the session, its obligation, its page and its audit event commit together.
-            try await tx.activations.record(ActivationRecord(
-                session: session, userId: user.id, step: step, credential: credential, origin: origin, obligation: activation.obligation,
-                pageType: Activation.pageType, page: session.pagePayload, event: activation.activated(keyId: issuer.signingKid), now: now),
-                extending: subject)
-            return .done((session, target, actor))
+            try await tx.activations.record(activationRecord(activation, user: user, step: step, target: target, origin: origin, now: now),
+                                            extending: subject)
+            return .done((activation.session, target, actor))
         }
-        logger.notice(session.drill ? "drill session activated" : "session activated",
-                      metadata: ["session.id": "\(session.id)", "session.target": "\(target.name)", "user.name": "\(actor.name)"])
-        return SessionGrant(session: session, credential: try await issueCredential(for: session, target: target, actor: actor, now: now),
-                            pagesQueued: [AuditEventType.sessionActivated.rawValue])
+    }
+
+    /// The policy's decision on an activation of `target` (which exists) by `user`.
+    private func decideActivation(_ request: SessionRequest, id: String, user: UserRecord, target: Target, origin: RequestOrigin,
+                                  now: Date) throws -> Activation {
+        _ = try Validation.targetName(request.target)
+        try checkRecordedAccessAvailable(target)
+        return try Activation.decide(id: id, requester: user.name, roles: user.roles, target: target, reason: request.reason,
+                                     incident: request.incident, ttl: request.ttl, drill: request.drill, ladder: settings.retroLadder,
+                                     origin: origin, now: now)
+    }
+
+    /// Everything a proven, allowed activation writes.
+    private func activationRecord(_ activation: Activation, user: UserRecord, step: Int64, target: Target, origin: RequestOrigin,
+                                  now: Date) -> ActivationRecord {
+        let session = activation.session
+        let credential = CredentialRef(kind: target.kind, keyId: issuer.signingKid, tokenId: session.id, audience: target.audience,
+                                       role: target.kind == .postgres ? PostgresTarget.roleName(sessionId: session.id) : nil)
+        return ActivationRecord(session: session, userId: user.id, step: step, credential: credential, origin: origin, obligation: activation.obligation,
+                                pageType: Activation.pageType, page: session.pagePayload, event: activation.activated(keyId: issuer.signingKid), now: now)
     }
 
     /// Extends an active session by `ttl` after a fresh TOTP proof, within the target's caps, and issues a

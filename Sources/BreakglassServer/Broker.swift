@@ -163,6 +163,16 @@ public struct Broker: Sendable {
     /// the account lockout; a `login`, which anyone can attempt with just a user name, only throttles logins.
     enum FailureCount: String { case lockout = "proof", loginThrottle = "login" }
 
+    /// The step of a code `prove` would accept for `user` now, checked without recording anything; nil for every other
+    /// outcome, which only `prove`, under the user's lock, may decide and record.
+    func acceptedStep(totp code: String, user: UserRecord, now: Date) -> Int64? {
+        guard !user.isLocked(at: now), user.confirmed, let sealed = user.seedEnc,
+              let seed = try? box.open(sealed, context: UserRecord.seedContext(user.id)),
+              case .accepted(let step) = settings.verifier.verify(code: code, otp: OneTimePassword(secret: seed), at: now,
+                                                                  lastUsedStep: user.lastStep) else { return nil }
+        return step
+    }
+
     /// Checks a code for a user whose row the caller holds locked. A refusal is returned with the audit
     /// event describing it; the failure is already counted (and the account locked if it was one too many).
     /// An accepted step is spent here unless the caller writes the spend with its own changes (`spending: false`),

@@ -34,6 +34,15 @@ public struct ActivationRecord: Sendable {
     }
 }
 
+/// What `ActivationRepository.glance` read, unlocked: the requester, the target (nil when none has that name), the
+/// token's expiry, and the version of each row.
+public struct ActivationGlance: Sendable {
+    public var user: UserRecord
+    public var tokenExpiresAt: Date
+    public var target: Target?
+    var versions: (user: String, token: String, target: String?)
+}
+
 /// The requester of an activation, the target they named, and the audit shard head the activation's event will
 /// extend, all as the first statement read (and locked) them.
 public struct ActivationSubject: Sendable {
@@ -51,6 +60,37 @@ public struct ActivationSubject: Sendable {
 /// once per connection (`Tx.prepared`).
 public struct ActivationRepository: Repository {
     let tx: Tx
+
+    /// The requester, their token and the target as they are now, read without locking anything, with the version
+    /// (xmin) of each row: `recordIfUnchanged` writes only if all three are still those versions. Nil when no such
+    /// token is held.
+    public func glance(apiTokenHash: [UInt8], target name: String) async throws -> ActivationGlance? {
+        guard let r = try await tx.prepared(ActivationGlanceStatement(tokenHash: Data(apiTokenHash), target: name)).first else { return nil }
+        let user = try UserRecord(id: r.0, name: r.1, roles: r.2, seed: r.3, pending: r.4, confirmed: r.5, step: r.6, locked: r.7, creator: r.8)
+        guard let targetName = r.10, let kind = r.11, let audience = r.12, let ttl = r.13, let total = r.14, let retro = r.15,
+              let from = r.16, let requesters = r.17, let targetVersion = r.22 else {
+            return ActivationGlance(user: user, tokenExpiresAt: r.9, target: nil, versions: (r.20, r.21, nil))
+        }
+        let target = try Target(name: targetName, kind: kind, audience: audience, ttl: ttl, total: total, retro: retro, from: from,
+                                requesters: requesters, drill: r.18, postgres: r.19)
+        return ActivationGlance(user: user, tokenExpiresAt: r.9, target: target, versions: (r.20, r.21, targetVersion))
+    }
+
+    /// Writes a proven activation decided on `glance`, in one statement outside any transaction block
+    /// (`breakglass_activate`, sql/0012): the spend, the session, its obligation, its page and its audit event linked
+    /// to the shard's head, which is locked only for this statement. False, with nothing written, when the requester,
+    /// their token or the target changed since the glance, or the step is spent: the caller decides again under locks.
+    public func recordIfUnchanged(_ a: ActivationRecord, tokenHash: [UInt8], glance: ActivationGlance) async throws -> Bool {
+        guard let targetVersion = glance.versions.target else { return false }
+        let (before, after) = AuditChain.bodyAroundSeq(a.event, shard: AuditChain.shard(for: a.event.shardKey))
+        let statement = ActivationInOneStatement(record: a, tokenHash: Data(tokenHash),
+                                                 versions: (glance.versions.user, glance.versions.token, targetVersion),
+                                                 bodyBeforeSeq: before, bodyAfterSeq: after)
+        let written = try await tx.prepared(statement).first ?? false
+        // As `outbox.enqueue`'s page: the delivery service is woken once this has committed.
+        if written { pages.mark() }
+        return written
+    }
 
     /// The holder of an unrevoked API token, locked until commit (their TOTP step and failure count change under
     /// this lock), with the token's expiry (the caller refuses expired ones), the target if one of that name
@@ -210,4 +250,104 @@ struct ActivationWriteStatement: PostgresPreparedStatement {
     }
 
     func decodeRow(_ row: PostgresRow) throws -> Row {}
+}
+
+/// `glance`'s statement: `subject`'s read without its locks and without the chain head, with each row's xmin.
+struct ActivationGlanceStatement: PostgresPreparedStatement {
+    static let sql = """
+        SELECT u.id, u.name, u.roles, u.totp_seed_enc, u.totp_pending_seed_enc, u.totp_confirmed, u.totp_last_step, u.locked_until,
+               u.created_by, k.expires_at, t.name AS target_name, t.kind, t.audience, t.max_ttl_seconds, t.max_total_seconds,
+               t.retro_deadline_seconds, t.retro_deadline_from, t.requesters, t.drill_deadline_seconds, t.postgres::text AS postgres,
+               u.xmin::text, k.xmin::text, t.xmin::text
+        FROM api_tokens k JOIN users u ON u.id = k.user_id LEFT JOIN targets t ON t.name = $2
+        WHERE k.token_hash = $1 AND k.revoked_at IS NULL AND u.totp_confirmed
+        """
+    static let bindingDataTypes: [PostgresDataType] = [.bytea, .text]
+    typealias Row = (UUID, String, [String], Data?, Data?, Bool, Int64, Date?, String, Date, String?, String?, String?, Int?, Int?, Int?,
+                     String?, [String]?, Int?, String?, String, String, String?)
+
+    var tokenHash: Data
+    var target: String
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 2)
+        try bindings.append(tokenHash)
+        bindings.append(target)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+}
+
+/// `recordIfUnchanged`'s statement.
+struct ActivationInOneStatement: PostgresPreparedStatement {
+    static let sql = """
+        SELECT breakglass_activate($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                                   jsonb_strip_nulls(jsonb_build_object('kind', $9::text, 'keyId', $18::text, 'tokenId', $19::text,
+                                                                        'audience', $20::text, 'role', $21::text)),
+                                   $22, $23, $24, $25, $26, $27, $28::jsonb, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40)
+        """
+    static let bindingDataTypes: [PostgresDataType] = [
+        .uuid, .text, .bytea, .text, .text, .text, .int8, .text, .text, .text, // $1-$10
+        .text, .text, .timestamptz, .timestamptz, .timestamptz, .timestamptz, .int8, .text, .text, .text, // $11-$20
+        .text, .text, .text, .bool, .text, .timestamptz, .timestamptz, .text, .int8, .timestamptz, // $21-$30
+        .uuid, .text, .text, .textArray, .textArray, .timestamptz, .int8, .timestamptz, .text, .text, // $31-$40
+    ]
+    typealias Row = Bool
+
+    var record: ActivationRecord
+    var tokenHash: Data
+    var versions: (user: String, token: String, target: String)
+    var bodyBeforeSeq: String
+    var bodyAfterSeq: String
+
+    func makeBindings() throws -> PostgresBindings {
+        let a = record, session = a.session, obligation = a.obligation, credential = a.credential
+        let ladder = String(decoding: try JSONEncoder().encode(obligation.ladder), as: UTF8.self)
+        let pageKeys = Array(a.page.keys), pageValues = pageKeys.map { a.page[$0] ?? "" }
+        var b = PostgresBindings(capacity: 40)
+        b.append(a.userId)
+        b.append(versions.user)
+        try b.append(tokenHash)
+        b.append(versions.token)
+        b.append(session.target)
+        b.append(versions.target)
+        b.append(a.step)
+        b.append(session.id)
+        b.append(credential.kind.rawValue)
+        b.append(session.reason)
+        b.append(session.incident)
+        b.append(session.state.rawValue)
+        b.append(session.activatedAt)
+        b.append(session.expiresAt)
+        b.append(session.hardLimit)
+        b.append(session.retroDueAt)
+        b.append(Int64(session.extensions))
+        b.append(credential.keyId)
+        b.append(credential.tokenId)
+        b.append(credential.audience)
+        b.append(credential.role)
+        b.append(a.origin.address)
+        b.append(a.origin.userAgent)
+        b.append(session.drill)
+        b.append(obligation.status.rawValue)
+        b.append(obligation.windowStart)
+        b.append(obligation.dueAt)
+        b.append(ladder)
+        b.append(Int64(obligation.nextLevel))
+        b.append(obligation.nextDueAt)
+        b.append(UUID())
+        b.append(a.pageType)
+        b.append(a.page["target"])
+        b.append(pageKeys)
+        b.append(pageValues)
+        b.append(a.now)
+        b.append(Int64(AuditChain.shard(for: a.event.shardKey)))
+        b.append(a.event.at)
+        b.append(bodyBeforeSeq)
+        b.append(bodyAfterSeq)
+        return b
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Bool.self) }
 }

@@ -43,13 +43,22 @@ public struct Database: Sendable {
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (Tx) async throws -> T) async throws -> T {
+        try await autocommit(body)
+    }
+
+    /// Statements outside a transaction block, each committing on its own: for a write that is one statement (and so
+    /// whole or nothing without BEGIN and COMMIT, two round trips fewer). Pages it queued are announced after it.
+    public func autocommit<T: Sendable>(_ body: @escaping @Sendable (Tx) async throws -> T) async throws -> T {
+        let pages = PagesQueued()
         do {
-            return try await withDeadline {
+            let result = try await withDeadline {
                 try await client.withConnection { connection in
                     try Task.checkCancellation()
-                    return try await body(Tx(connection: connection, logger: logger, pages: PagesQueued()))
+                    return try await body(Tx(connection: connection, logger: logger, pages: pages))
                 }
             }
+            if pages.any { announcer.announce() }
+            return result
         } catch {
             throw Self.translate(error, logger: logger)
         }

@@ -61,6 +61,24 @@ final class CanonicalAuditBodyTests: XCTestCase {
         }
     }
 
+    /// The database puts the next seq between the two parts; the result must be the body `seal` writes, even when the
+    /// event's own text holds what looks like a seq member, and for a body only the encoder writes.
+    func testTheBodyAroundItsSeqIsTheSealedBodyOnceTheSeqIsIn() {
+        let decoy = ",\"seq\":9223372036854775807,\"shard\":1,"
+        let events = [
+            AuditEvent(type: .sessionActivated, at: at, actor: "alice", target: "payments-db", sessionId: "bg_1", reason: decoy,
+                       details: ["seq": "9223372036854775807", "mfa": decoy]),
+            AuditEvent(type: .userUpdated, at: at, actor: "bell \u{07}", details: ["Upper": decoy]),
+            AuditEvent(type: .sessionExpired, at: at, actor: nil, origin: RequestOrigin(address: nil, userAgent: nil)),
+        ]
+        for event in events {
+            for (shard, seq) in [(0, Int64(1)), (15, 1_000_003), (7, Int64.max)] {
+                let (before, after) = AuditChain.bodyAroundSeq(event, shard: shard)
+                XCTAssertEqual(before + String(seq) + after, AuditChain.seal(event, shard: shard, seq: seq, prevHash: AuditChain.genesisHash).body)
+            }
+        }
+    }
+
     func testSealedBodiesReadBackAsTheirEvents() {
         let event = AuditEvent(type: .sessionDenied, outcome: .failure, at: at, actor: "bob", sessionId: "bg_1", reason: "r \"q\"",
                                details: ["failure": "totp_wrong"])
