@@ -95,7 +95,9 @@ final class RecordedAccessTests: PostgresTargetTestCase {
         } catch let error as PSQLError {
             XCTAssertEqual(error.serverInfo?[.sqlState], "42501")
         }
-        try await connection.close()
+        // postgres-nio's close() drops the socket without a word; closeGracefully() says Terminate once the
+        // last answer (the ReadyForQuery behind the error) is in.
+        try await connection.closeGracefully()
 
         // Results are committed behind their statements without holding up the answer: wait for them.
         try await waitUntil {
@@ -213,6 +215,40 @@ final class RecordedAccessTests: PostgresTargetTestCase {
         let expired = try await Tools.run("/usr/bin/psql", ["-X", "-At", "-c", "SELECT 1"], environment: proxyEnvironment(secondProxy))
         XCTAssertNotEqual(expired.status, 0)
         XCTAssertTrue(expired.stderr.contains("password authentication failed"), expired.stderr)
+    }
+
+    /// A psql killed mid-statement says no Terminate: its end is recorded as the client's leaving, and the
+    /// statement it left running is recorded with what the target answered.
+    func testAPsqlKilledMidStatementIsRecordedAsLeavingWithoutTerminate() async throws {
+        let (id, proxy) = try await breakGlassRecorded()
+        let psql = try await Tools.start("/usr/bin/psql", ["-X", "-At", "-c", "SELECT pg_sleep(2)"], environment: proxyEnvironment(proxy))
+        defer { psql.stop(SIGKILL) }
+        try await waitUntil { try await self.statementLog(id).contains { $0.type == "session.statement" } }
+        psql.signal(SIGKILL)
+        try await waitUntil {
+            let log = try await self.statementLog(id)
+            return log.contains { $0.type == "session.proxy_disconnected" } && log.contains { $0.type == "session.statement_result" }
+        }
+        let log = try await statementLog(id)
+        XCTAssertEqual(log.filter { $0.type == "session.proxy_disconnected" }.map { $0.details["reason"] },
+                       ["ended: the client closed the connection without Terminate"])
+        XCTAssertEqual(log.filter { $0.type == "session.statement_result" }.map { $0.details["result"] }, ["completed"])
+    }
+
+    /// A target backend that goes away under an idle client (terminated here; a SIGKILL would restart the
+    /// cluster the broker's own store shares) ends the connection as the target's doing, not an ordinary end.
+    func testATargetBackendThatGoesAwayIsRecordedAsTheTargetsEnd() async throws {
+        let (id, proxy) = try await breakGlassRecorded()
+        let idle = try await PostgresConnection.connect(
+            configuration: .init(host: "127.0.0.1", port: proxy["port"] as! Int, username: id, password: try XCTUnwrap(proxy["password"] as? String),
+                                 database: targetDatabase, tls: .disable),
+            id: 5, logger: Logger(label: "recorded-access-test"))
+        addTeardownBlock { try? await idle.close() }
+        try await onTarget(database: "postgres", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '\(id.lowercased())'")
+        try await waitUntil { try await self.statementLog(id).contains { $0.type == "session.proxy_disconnected" } }
+        let reasons = try await statementLog(id).filter { $0.type == "session.proxy_disconnected" }.map { $0.details["reason"] }
+        XCTAssertEqual(reasons, ["ended: the target closed the connection"])
+        try await waitUntil { idle.isClosed }
     }
 
     func testABrokerThatWasDownAtTheCloseForgetsTheProxySecretsWhenItReconciles() async throws {
