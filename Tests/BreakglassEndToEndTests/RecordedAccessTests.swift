@@ -33,6 +33,16 @@ final class RecordedAccessTests: PostgresTargetTestCase {
          "PGCONNECT_TIMEOUT": "5"]
     }
 
+    /// A postgres-nio connection through the proxy, closed when the test ends if the proxy has not closed it.
+    func connectThroughProxy(_ id: String, _ proxy: [String: Any], connectionID: Int) async throws -> PostgresConnection {
+        let connection = try await PostgresConnection.connect(
+            configuration: .init(host: "127.0.0.1", port: proxy["port"] as! Int, username: id, password: try XCTUnwrap(proxy["password"] as? String),
+                                 database: targetDatabase, tls: .disable),
+            id: connectionID, logger: Logger(label: "recorded-access-test"))
+        addTeardownBlock { try? await connection.close() }
+        return connection
+    }
+
     /// The session's statement log as `breakglass session log --json` prints it: (type, details) in order.
     func statementLog(_ id: String) async throws -> [(type: String, details: [String: String])] {
         let result = try await bob(["session", "log", id, "--json"])
@@ -173,11 +183,7 @@ final class RecordedAccessTests: PostgresTargetTestCase {
         let open = try await Tools.start("/usr/bin/psql", ["-X", "-At", "-c", "SELECT pg_sleep(60)"], environment: proxyEnvironment(proxy))
         defer { open.stop(SIGKILL) }
         // And one idle between statements: both are the broker's to end.
-        let idle = try await PostgresConnection.connect(
-            configuration: .init(host: "127.0.0.1", port: proxy["port"] as! Int, username: id, password: try XCTUnwrap(proxy["password"] as? String),
-                                 database: targetDatabase, tls: .disable),
-            id: 3, logger: Logger(label: "recorded-access-test"))
-        addTeardownBlock { try? await idle.close() }
+        let idle = try await connectThroughProxy(id, proxy, connectionID: 3)
         try await waitUntil {
             try await !self.rows(database: "postgres", "SELECT usename::text FROM pg_stat_activity WHERE usename = '\(id.lowercased())'").isEmpty
         }
@@ -239,11 +245,7 @@ final class RecordedAccessTests: PostgresTargetTestCase {
     /// cluster the broker's own store shares) ends the connection as the target's doing, not an ordinary end.
     func testATargetBackendThatGoesAwayIsRecordedAsTheTargetsEnd() async throws {
         let (id, proxy) = try await breakGlassRecorded()
-        let idle = try await PostgresConnection.connect(
-            configuration: .init(host: "127.0.0.1", port: proxy["port"] as! Int, username: id, password: try XCTUnwrap(proxy["password"] as? String),
-                                 database: targetDatabase, tls: .disable),
-            id: 5, logger: Logger(label: "recorded-access-test"))
-        addTeardownBlock { try? await idle.close() }
+        let idle = try await connectThroughProxy(id, proxy, connectionID: 5)
         try await onTarget(database: "postgres", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '\(id.lowercased())'")
         try await waitUntil { try await self.statementLog(id).contains { $0.type == "session.proxy_disconnected" } }
         let reasons = try await statementLog(id).filter { $0.type == "session.proxy_disconnected" }.map { $0.details["reason"] }
@@ -267,11 +269,7 @@ final class RecordedAccessTests: PostgresTargetTestCase {
 
     func testAConnectionOfASessionClosedWhereNobodyCutItEndsAtTheNextActivityCheck() async throws {
         let (id, proxy) = try await breakGlassRecorded()
-        let open = try await PostgresConnection.connect(
-            configuration: .init(host: "127.0.0.1", port: proxy["port"] as! Int, username: id, password: try XCTUnwrap(proxy["password"] as? String),
-                                 database: targetDatabase, tls: .disable),
-            id: 4, logger: Logger(label: "recorded-access-test"))
-        addTeardownBlock { try? await open.close() }
+        let open = try await connectThroughProxy(id, proxy, connectionID: 4)
         // Closed by another instance whose revoke of the role failed: this instance was never told.
         try await database.asSuperuser("UPDATE sessions SET state = 'ended', closed_at = now(), closed_by = 'bob' WHERE id = '\(id)'")
         try await waitUntil { open.isClosed }
