@@ -243,7 +243,12 @@ public struct ProxyServer: Sendable {
             try await connector.withConnection(to: grant.target, user: grant.role, password: grant.password,
                                                parameters: parameters) { greeting, fromTarget, toTarget in
                 await connections.setBackend(clientChannel, key: greeting.backendKey, target: grant.target)
-                try await toClient.write(encode([.authentication(.ok)] + greeting.messages))
+                do {
+                    try await toClient.write(encode([.authentication(.ok)] + greeting.messages))
+                } catch {
+                    end.note(error, left: .clientLeft)
+                    throw error
+                }
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { [activityCheck] in
                         while true {
