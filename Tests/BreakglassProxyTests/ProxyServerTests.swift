@@ -188,11 +188,7 @@ final class ProxyServerTests: XCTestCase {
             try await RawClient.login(port: proxy.port, user: "bg_TESTSESSION", password: token)
                 .sendAndReset([.query("SELECT 1"), .query("SELECT 2"), .terminate])
         }
-        try await waitFor("every connection recorded its end") { await self.ends.reasons.count == 3 }
-        let reasons = await ends.reasons
-        XCTAssertEqual(reasons, Array(repeating: "ended", count: 3))
-        let answered = await records.all.filter { $0.outcome != nil }
-        XCTAssertEqual(answered.count, 6, "both statements ran and their answers were recorded")
+        try await assertEnds(Array(repeating: "ended", count: 3), answers: 6, "both statements ran and their answers were recorded")
     }
 
     /// Without Terminate, a reset and a plain close are the same thing, told the same way: which of the two
@@ -202,11 +198,18 @@ final class ProxyServerTests: XCTestCase {
             let client = try await RawClient.login(port: proxy.port, user: "bg_TESTSESSION", password: token)
             try await reset ? client.sendAndReset([.query("SELECT 1")]) : client.sendAndClose([.query("SELECT 1")])
         }
-        try await waitFor("every connection recorded its end") { await self.ends.reasons.count == 4 }
+        try await assertEnds(Array(repeating: "ended: the client closed the connection without Terminate", count: 4), answers: 4,
+                             "the target's answer to a client that left is still recorded")
+    }
+
+    /// Waits until as many connections as expected recorded their end, then checks why they ended and how
+    /// many statement results were recorded.
+    func assertEnds(_ expected: [String], answers: Int, _ message: String, line: UInt = #line) async throws {
+        try await waitFor("every connection recorded its end") { await self.ends.reasons.count == expected.count }
         let reasons = await ends.reasons
-        XCTAssertEqual(reasons, Array(repeating: "ended: the client closed the connection without Terminate", count: 4))
-        let results = await records.all.filter { $0.outcome != nil }
-        XCTAssertEqual(results.count, 4, "the target's answer to a client that left is still recorded")
+        XCTAssertEqual(reasons, expected, line: line)
+        let answered = await records.all.filter { $0.outcome != nil }
+        XCTAssertEqual(answered.count, answers, message, line: line)
     }
 
     func testMalformedStartupBytesCloseTheConnectionAndTheProxyGoesOn() async throws {
