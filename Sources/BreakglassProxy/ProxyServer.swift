@@ -102,6 +102,7 @@ public struct ProxyServer: Sendable {
                 child.eventLoop.makeCompletedFuture {
                     try child.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrontendMessageDecoder(limits: limits)))
                     if let tls { try child.pipeline.syncOperations.addHandler(TLSStarter(context: tls)) }
+                    try child.pipeline.syncOperations.addHandler(TerminateWatch())
                     return try NIOAsyncChannel<FrontendMessage, ByteBuffer>(wrappingChannelSynchronously: child)
                 }
             }
@@ -155,6 +156,8 @@ public struct ProxyServer: Sendable {
                     + [(name: WireText("application_name"), value: WireText("breakglass \(grant.session)"))]
                 let connection = ProxyConnection(grant: grant, id: String(UInt64.random(in: 1...UInt64.max), radix: 16), client: address,
                                                  parameters: passed.map { ($0.name.string, $0.value.string) })
+                // Looked up while the channel is open: its handlers are removed once it closes.
+                let watch = try await channel.pipeline.handler(type: TerminateWatch.self).get()
                 do {
                     try await hooks.opened(connection)
                 } catch {
@@ -163,9 +166,10 @@ public struct ProxyServer: Sendable {
                 }
                 await connections.add(client.channel, session: grant.session)
                 do {
-                    try await forward(messages, outbound, parameters: passed, connection: connection, clientChannel: client.channel)
+                    let end = try await forward(messages, outbound, parameters: passed, connection: connection, clientChannel: client.channel,
+                                                watch: watch)
                     let cut = await connections.remove(client.channel)
-                    await hooks.closed(connection, cut ? "cut by the broker: the session closed" : "ended")
+                    await hooks.closed(connection, cut ? "cut by the broker: the session closed" : end.reason)
                 } catch {
                     let cut = await connections.remove(client.channel)
                     await hooks.closed(connection, cut ? "cut by the broker: the session closed" : "ended: \(Self.describe(error))")
@@ -224,14 +228,14 @@ public struct ProxyServer: Sendable {
         }
     }
 
+    /// Forwards until the connection ends and returns how it ended; throws when it broke before either side
+    /// ended it (a target that refused the login, a client gone before the greeting).
     private func forward(_ clientMessages: NIOAsyncChannelInboundStream<FrontendMessage>.AsyncIterator,
                          _ toClient: NIOAsyncChannelOutboundWriter<ByteBuffer>, parameters: [(name: WireText, value: WireText)],
-                         connection: ProxyConnection, clientChannel: any Channel) async throws {
+                         connection: ProxyConnection, clientChannel: any Channel, watch: TerminateWatch) async throws -> ConnectionEnd {
         let grant = connection.grant
         let handOff = HandOff(clientMessages)
-        // Once the client said Terminate, whatever breaks next (its socket reset, the target closing) is the
-        // ordinary end of the connection, not an error to report.
-        let saidGoodbye = NIOLockedValueBox(false)
+        let end = FirstEnd()
         let recorder = RecorderBox(StatementRecorder(redaction: grant.redaction))
         let hooks = self.hooks
         let connections = self.connections
@@ -239,72 +243,91 @@ public struct ProxyServer: Sendable {
             try await connector.withConnection(to: grant.target, user: grant.role, password: grant.password,
                                                parameters: parameters) { greeting, fromTarget, toTarget in
                 await connections.setBackend(clientChannel, key: greeting.backendKey, target: grant.target)
-                try await toClient.write(encode([.authentication(.ok)] + greeting.messages))
                 do {
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        group.addTask { [activityCheck] in
-                            while true {
-                                // Cancelled when the connection ends by itself: that is no error of this task's.
-                                do { try await Task.sleep(for: activityCheck) } catch { return }
-                                if await !hooks.stillActive(grant.session) {
-                                    await connections.markCut(grant.session)
-                                    try? await clientChannel.close()
-                                    try? await toTarget.write(.terminate)
-                                    throw CancellationError()
-                                }
-                            }
-                        }
-                        group.addTask { [handOff] in
-                            var clientMessages = handOff.value
-                            do {
-                                while let message = try await clientMessages.next() {
-                                    let intents = recorder.frontend(message)
-                                    if !intents.isEmpty {
-                                        do {
-                                            try await hooks.record(connection, intents)
-                                        } catch {
-                                            // Fail closed: the statement was not recorded, so it does not run.
-                                            try? await toClient.write(encode([.errorResponse(.init(
-                                                severity: "FATAL", sqlState: "58000",
-                                                message: "breakglass could not record this statement; it was not run"))]))
-                                            throw error
-                                        }
-                                    }
-                                    try await toTarget.write(message)
-                                    if case .terminate = message {
-                                        saidGoodbye.withLockedValue { $0 = true }
-                                        return
-                                    }
-                                }
-                            } catch {
+                    try await toClient.write(encode([.authentication(.ok)] + greeting.messages))
+                } catch {
+                    end.note(error, left: .clientLeft)
+                    throw error
+                }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { [activityCheck] in
+                        while true {
+                            // Cancelled when the connection ends by itself: that is no error of this task's.
+                            do { try await Task.sleep(for: activityCheck) } catch { return }
+                            if await !hooks.stillActive(grant.session) {
+                                await connections.markCut(grant.session)
+                                try? await clientChannel.close()
                                 try? await toTarget.write(.terminate)
-                                throw error
+                                throw CancellationError()
                             }
-                            // The client went away without Terminate: end the target's side as it would.
-                            try await toTarget.write(.terminate)
                         }
+                    }
+                    group.addTask { [handOff] in
+                        var clientMessages = handOff.value
                         do {
-                            while let message = try await fromTarget.next() {
-                                let results = recorder.backend(message)
-                                if !results.isEmpty { await hooks.recordOutcomes(connection, results) }
-                                try await toClient.write(encode([message]))
+                            while let message = try await clientMessages.next() {
+                                let intents = recorder.frontend(message)
+                                if !intents.isEmpty {
+                                    do {
+                                        try await hooks.record(connection, intents)
+                                    } catch {
+                                        // Fail closed: the statement was not recorded, so it does not run.
+                                        end.note(.failed(error))
+                                        try? await toClient.write(encode([.errorResponse(.init(
+                                            severity: "FATAL", sqlState: "58000",
+                                            message: "breakglass could not record this statement; it was not run"))]))
+                                        throw error
+                                    }
+                                }
+                                do {
+                                    try await toTarget.write(message)
+                                } catch {
+                                    end.note(error, left: .targetLeft)
+                                    throw error
+                                }
+                                if case .terminate = message { return }
                             }
                         } catch {
-                            group.cancelAll()
+                            end.note(error, left: .clientLeft)
+                            try? await toTarget.write(.terminate)
                             throw error
                         }
-                        // The target ended the connection: so does the client's.
-                        group.cancelAll()
-                        try? await clientChannel.close()
-                        try await group.waitForAll()
+                        // The client went away without Terminate: end the target's side as it would.
+                        end.note(.clientLeft)
+                        try await toTarget.write(.terminate)
                     }
-                } catch where saidGoodbye.withLockedValue({ $0 }) {
-                    return
+                    do {
+                        // Once the client is gone the target still answers what it was sent, and then reads the
+                        // Terminate the proxy sent for the client: its answers are recorded, not forwarded.
+                        var clientGone = false
+                        while let message = try await fromTarget.next() {
+                            if case .errorResponse(let fields) = message, ["FATAL", "PANIC"].contains(fields.severity) {
+                                // The target says it ends the connection: whatever the client does next is an answer to that.
+                                end.note(.targetLeft)
+                            }
+                            let results = recorder.backend(message)
+                            if !results.isEmpty { await hooks.recordOutcomes(connection, results) }
+                            if clientGone { continue }
+                            do {
+                                try await toClient.write(encode([message]))
+                            } catch {
+                                end.note(error, left: .clientLeft)
+                                guard error is IOError || error is ChannelError else { throw error }
+                                clientGone = true
+                            }
+                        }
+                    } catch {
+                        end.note(error, left: .targetLeft)
+                        group.cancelAll()
+                        throw error
+                    }
+                    // The target ended the connection: so does the client's.
+                    end.note(.targetLeft)
+                    group.cancelAll()
+                    try? await clientChannel.close()
+                    try await group.waitForAll()
                 }
             }
-        } catch where saidGoodbye.withLockedValue({ $0 }) {
-            // Closing the target's socket after a goodbye can fail too (the target closed it first): still an ordinary end.
-            return
         } catch let failure as TargetConnector.Failure {
             switch failure {
             case .refused(let sqlState, let message):
@@ -313,7 +336,14 @@ public struct ProxyServer: Sendable {
                 try await refuse(toClient, sqlState: "08001", message: "breakglass could not log in to the target")
             }
             throw failure
+        } catch {
+            // What broke after the first end (closing the target's socket after a goodbye, a write to a client
+            // already gone) is the proxy ending the other side: the first end is the one recorded.
+            guard watch.clientSaidTerminate || end.value != nil else { throw error }
         }
+        if watch.clientSaidTerminate { return .clientSaidTerminate }
+        // Returning normally means the target's messages ended, which the loop above noted.
+        return end.value ?? .targetLeft
     }
 
     /// Why a connection ended, for its audit record: never a message the client could fill with secrets.

@@ -33,6 +33,16 @@ final class RecordedAccessTests: PostgresTargetTestCase {
          "PGCONNECT_TIMEOUT": "5"]
     }
 
+    /// A postgres-nio connection through the proxy, closed when the test ends if the proxy has not closed it.
+    func connectThroughProxy(_ id: String, _ proxy: [String: Any], connectionID: Int) async throws -> PostgresConnection {
+        let connection = try await PostgresConnection.connect(
+            configuration: .init(host: "127.0.0.1", port: proxy["port"] as! Int, username: id, password: try XCTUnwrap(proxy["password"] as? String),
+                                 database: targetDatabase, tls: .disable),
+            id: connectionID, logger: Logger(label: "recorded-access-test"))
+        addTeardownBlock { try? await connection.close() }
+        return connection
+    }
+
     /// The session's statement log as `breakglass session log --json` prints it: (type, details) in order.
     func statementLog(_ id: String) async throws -> [(type: String, details: [String: String])] {
         let result = try await bob(["session", "log", id, "--json"])
@@ -95,7 +105,9 @@ final class RecordedAccessTests: PostgresTargetTestCase {
         } catch let error as PSQLError {
             XCTAssertEqual(error.serverInfo?[.sqlState], "42501")
         }
-        try await connection.close()
+        // postgres-nio's close() drops the socket without a word; closeGracefully() says Terminate once the
+        // last answer (the ReadyForQuery behind the error) is in.
+        try await connection.closeGracefully()
 
         // Results are committed behind their statements without holding up the answer: wait for them.
         try await waitUntil {
@@ -171,11 +183,7 @@ final class RecordedAccessTests: PostgresTargetTestCase {
         let open = try await Tools.start("/usr/bin/psql", ["-X", "-At", "-c", "SELECT pg_sleep(60)"], environment: proxyEnvironment(proxy))
         defer { open.stop(SIGKILL) }
         // And one idle between statements: both are the broker's to end.
-        let idle = try await PostgresConnection.connect(
-            configuration: .init(host: "127.0.0.1", port: proxy["port"] as! Int, username: id, password: try XCTUnwrap(proxy["password"] as? String),
-                                 database: targetDatabase, tls: .disable),
-            id: 3, logger: Logger(label: "recorded-access-test"))
-        addTeardownBlock { try? await idle.close() }
+        let idle = try await connectThroughProxy(id, proxy, connectionID: 3)
         try await waitUntil {
             try await !self.rows(database: "postgres", "SELECT usename::text FROM pg_stat_activity WHERE usename = '\(id.lowercased())'").isEmpty
         }
@@ -215,6 +223,36 @@ final class RecordedAccessTests: PostgresTargetTestCase {
         XCTAssertTrue(expired.stderr.contains("password authentication failed"), expired.stderr)
     }
 
+    /// A psql killed mid-statement says no Terminate: its end is recorded as the client's leaving, and the
+    /// statement it left running is recorded with what the target answered.
+    func testAPsqlKilledMidStatementIsRecordedAsLeavingWithoutTerminate() async throws {
+        let (id, proxy) = try await breakGlassRecorded()
+        let psql = try await Tools.start("/usr/bin/psql", ["-X", "-At", "-c", "SELECT pg_sleep(2)"], environment: proxyEnvironment(proxy))
+        defer { psql.stop(SIGKILL) }
+        try await waitUntil { try await self.statementLog(id).contains { $0.type == "session.statement" } }
+        psql.signal(SIGKILL)
+        try await waitUntil {
+            let log = try await self.statementLog(id)
+            return log.contains { $0.type == "session.proxy_disconnected" } && log.contains { $0.type == "session.statement_result" }
+        }
+        let log = try await statementLog(id)
+        XCTAssertEqual(log.filter { $0.type == "session.proxy_disconnected" }.map { $0.details["reason"] },
+                       ["ended: the client closed the connection without Terminate"])
+        XCTAssertEqual(log.filter { $0.type == "session.statement_result" }.map { $0.details["result"] }, ["completed"])
+    }
+
+    /// A target backend that goes away under an idle client (terminated here; a SIGKILL would restart the
+    /// cluster the broker's own store shares) ends the connection as the target's doing, not an ordinary end.
+    func testATargetBackendThatGoesAwayIsRecordedAsTheTargetsEnd() async throws {
+        let (id, proxy) = try await breakGlassRecorded()
+        let idle = try await connectThroughProxy(id, proxy, connectionID: 5)
+        try await onTarget(database: "postgres", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '\(id.lowercased())'")
+        try await waitUntil { try await self.statementLog(id).contains { $0.type == "session.proxy_disconnected" } }
+        let reasons = try await statementLog(id).filter { $0.type == "session.proxy_disconnected" }.map { $0.details["reason"] }
+        XCTAssertEqual(reasons, ["ended: the target closed the connection"])
+        try await waitUntil { idle.isClosed }
+    }
+
     func testABrokerThatWasDownAtTheCloseForgetsTheProxySecretsWhenItReconciles() async throws {
         let (id, proxy) = try await breakGlassRecorded()
         // Closed in the store by an instance that died before revoking: the role and the proxy secrets remain.
@@ -231,11 +269,7 @@ final class RecordedAccessTests: PostgresTargetTestCase {
 
     func testAConnectionOfASessionClosedWhereNobodyCutItEndsAtTheNextActivityCheck() async throws {
         let (id, proxy) = try await breakGlassRecorded()
-        let open = try await PostgresConnection.connect(
-            configuration: .init(host: "127.0.0.1", port: proxy["port"] as! Int, username: id, password: try XCTUnwrap(proxy["password"] as? String),
-                                 database: targetDatabase, tls: .disable),
-            id: 4, logger: Logger(label: "recorded-access-test"))
-        addTeardownBlock { try? await open.close() }
+        let open = try await connectThroughProxy(id, proxy, connectionID: 4)
         // Closed by another instance whose revoke of the role failed: this instance was never told.
         try await database.asSuperuser("UPDATE sessions SET state = 'ended', closed_at = now(), closed_by = 'bob' WHERE id = '\(id)'")
         try await waitUntil { open.isClosed }

@@ -13,16 +13,27 @@ final class ProxyServerTests: XCTestCase {
     actor Records {
         var all: [StatementRecord] = []
         var failing = false
-        func append(_ records: [StatementRecord]) throws {
+        var slowText: String?
+        func append(_ records: [StatementRecord]) async throws {
             struct Unavailable: Error {}
             if failing { throw Unavailable() }
+            // A commit that takes its time, as a durable one can: the target answers meanwhile. Not a wait
+            // for anything: the sleep only widens the window, and ends early when the proxy cancels it.
+            if let slowText, records.contains(where: { $0.text == slowText }) { try? await Task.sleep(for: .milliseconds(200)) }
             all += records
         }
         func fail() { failing = true }
+        func slow(_ text: String) { slowText = text }
+    }
+
+    actor Ends {
+        var reasons: [String] = []
+        func append(_ reason: String) { reasons.append(reason) }
     }
 
     let token = "bgp_test-token"
     let records = Records()
+    let ends = Ends()
     var proxy: ProxyServer!
     var serving: Task<Void, any Error>?
 
@@ -34,11 +45,11 @@ final class ProxyServerTests: XCTestCase {
         else { throw XCTSkip("no PostgreSQL cluster: run under scripts/with-postgres.sh") }
         let grant = ProxyGrant(session: "bg_TESTSESSION", target: .init(host: host, port: port, database: "postgres"), role: user, password: password)
         let token = self.token
-        let records = self.records
+        let records = self.records, ends = self.ends
         proxy = try await ProxyServer.bind(
             host: "127.0.0.1", port: 0,
             hooks: ProxyHooks(authenticate: { user, password, _ in user == grant.session && password == token ? grant : nil },
-                              record: { _, new in try await records.append(new) }),
+                              record: { _, new in try await records.append(new) }, closed: { _, reason in await ends.append(reason) }),
             startupTimeout: .seconds(2), logger: Logger(label: "proxy-test"))
         serving = Task { [proxy] in try await proxy!.run() }
     }
@@ -165,6 +176,40 @@ final class ProxyServerTests: XCTestCase {
         let ended = try await result
         XCTAssertNotEqual(ended.status, 0)
         XCTAssertLessThan(Date().timeIntervalSince(started), 20)
+    }
+
+    /// A client that sends two statements and Terminate and resets its socket at once (the proxy's answers
+    /// unread): while the second statement is being recorded, the target answers the first and the proxy
+    /// finds the client gone, before its task has taken the Terminate. The Terminate is still what ended
+    /// the connection, and the statement recorded meanwhile still runs.
+    func testAClientThatSaysTerminateThenResetsEndsTheOrdinaryWay() async throws {
+        await records.slow("SELECT 2")
+        for _ in 0..<3 {
+            try await RawClient.login(port: proxy.port, user: "bg_TESTSESSION", password: token)
+                .sendAndReset([.query("SELECT 1"), .query("SELECT 2"), .terminate])
+        }
+        try await assertEnds(Array(repeating: "ended", count: 3), answers: 6, "both statements ran and their answers were recorded")
+    }
+
+    /// Without Terminate, a reset and a plain close are the same thing, told the same way: which of the two
+    /// the kernel sends depends only on whether unread bytes were left in the socket.
+    func testAClientThatLeavesWithoutTerminateIsRecordedSoWhetherItResetsOrCloses() async throws {
+        for reset in [true, false, true, false] {
+            let client = try await RawClient.login(port: proxy.port, user: "bg_TESTSESSION", password: token)
+            try await reset ? client.sendAndReset([.query("SELECT 1")]) : client.sendAndClose([.query("SELECT 1")])
+        }
+        try await assertEnds(Array(repeating: "ended: the client closed the connection without Terminate", count: 4), answers: 4,
+                             "the target's answer to a client that left is still recorded")
+    }
+
+    /// Waits until as many connections as expected recorded their end, then checks why they ended and how
+    /// many statement results were recorded.
+    func assertEnds(_ expected: [String], answers: Int, _ message: String, line: UInt = #line) async throws {
+        try await waitFor("every connection recorded its end") { await self.ends.reasons.count == expected.count }
+        let reasons = await ends.reasons
+        XCTAssertEqual(reasons, expected, line: line)
+        let answered = await records.all.filter { $0.outcome != nil }
+        XCTAssertEqual(answered.count, answers, message, line: line)
     }
 
     func testMalformedStartupBytesCloseTheConnectionAndTheProxyGoesOn() async throws {
