@@ -5,7 +5,10 @@
 -- across the broker's decision. The event's body comes in two parts around its seq, which only the locked head
 -- gives; the link is sha256(prev_hash || '\n' || body) in hex, as AuditChain.link computes it. Anything else (a row
 -- changed, the step already spent) writes nothing and returns false: the broker then decides again under locks.
--- One statement outside a transaction block commits or rolls back whole.
+-- One statement outside a transaction block commits or rolls back whole, at the Sync that follows it: by then the
+-- caller has its result, and postgres-nio does not report an error that comes after the result. So nothing may fail at
+-- commit: deferred constraints are checked here, before returning, and under SERIALIZABLE (whose commit can fail) the
+-- function declines, leaving the activation to the locked transaction and its explicit COMMIT.
 CREATE FUNCTION breakglass_activate(
     p_user uuid, p_user_version text, p_token_hash bytea, p_token_version text, p_target text, p_target_version text, p_step bigint,
     p_session text, p_credential_kind text, p_reason text, p_incident text, p_state text, p_activated_at timestamptz,
@@ -15,12 +18,20 @@ CREATE FUNCTION breakglass_activate(
     p_next_due_at timestamptz,
     p_page_id uuid, p_page_type text, p_page_target text, p_page_keys text[], p_page_values text[], p_page_created_at timestamptz,
     p_shard bigint, p_occurred_at timestamptz, p_body_before_seq text, p_body_after_seq text
-) RETURNS boolean LANGUAGE plpgsql AS $$
+) RETURNS boolean LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
 DECLARE
     head record;
     body text;
     link text;
 BEGIN
+    IF current_setting('transaction_isolation') = 'serializable' THEN
+        RETURN false;
+    END IF;
+    -- Heads are never deleted, so one seen here is there to lock below; a missing one is the locked path's error to report.
+    PERFORM 1 FROM audit_chain_heads WHERE shard = p_shard;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
     -- The requester's row first, as every use case locks it before a chain head.
     UPDATE users SET totp_last_step = p_step
     WHERE id = p_user AND xmin::text = p_user_version AND totp_last_step < p_step
@@ -46,6 +57,12 @@ BEGIN
     INSERT INTO audit_events (shard, seq, occurred_at, body, prev_hash, hash)
     VALUES (p_shard, head.seq + 1, p_occurred_at, body, head.hash, link);
     UPDATE audit_chain_heads SET seq = head.seq + 1, hash = link WHERE shard = p_shard;
+    -- A deferred constraint (none of ours is, but an operator may add one) fails here, inside the statement, not at commit.
+    SET CONSTRAINTS ALL IMMEDIATE;
     RETURN true;
 END
 $$;
+
+-- Only the broker's own role calls it.
+REVOKE ALL ON FUNCTION breakglass_activate FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION breakglass_activate TO breakglass_app;

@@ -205,7 +205,7 @@ struct ActivationWriteStatement: PostgresPreparedStatement {
 
     func makeBindings() throws -> PostgresBindings {
         let a = record, session = a.session, obligation = a.obligation, credential = a.credential
-        let ladder = String(decoding: try JSONEncoder().encode(obligation.ladder), as: UTF8.self)
+        let ladder = try StoredLadder.json(obligation.ladder)
         let pageKeys = Array(a.page.keys), pageValues = pageKeys.map { a.page[$0] ?? "" }
         var b = PostgresBindings(capacity: 38)
         b.append(a.step)
@@ -303,7 +303,7 @@ struct ActivationInOneStatement: PostgresPreparedStatement {
 
     func makeBindings() throws -> PostgresBindings {
         let a = record, session = a.session, obligation = a.obligation, credential = a.credential
-        let ladder = String(decoding: try JSONEncoder().encode(obligation.ladder), as: UTF8.self)
+        let ladder = try StoredLadder.json(obligation.ladder)
         let pageKeys = Array(a.page.keys), pageValues = pageKeys.map { a.page[$0] ?? "" }
         var b = PostgresBindings(capacity: 40)
         b.append(a.userId)

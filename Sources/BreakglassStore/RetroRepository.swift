@@ -44,7 +44,7 @@ public struct RetroRepository: Repository {
         """
 
     public func insert(_ obligation: RetroObligation) async throws {
-        let ladder = String(decoding: try JSONEncoder().encode(obligation.ladder), as: UTF8.self)
+        let ladder = try StoredLadder.json(obligation.ladder)
         try await execute("""
             INSERT INTO retro_obligations (session_id, status, window_start, due_at, ladder, next_level, next_due_at)
             VALUES (\(obligation.sessionId), \(obligation.status.rawValue), \(obligation.windowStart), \(obligation.dueAt), \(ladder)::jsonb,

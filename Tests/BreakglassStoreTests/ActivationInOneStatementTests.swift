@@ -77,6 +77,59 @@ import Testing
         }
     }
 
+    /// The write commits at the Sync after its result, and postgres-nio reports no error that comes after a result: a
+    /// deferred constraint an operator added must fail inside the statement, so the caller sees it and issues nothing.
+    @Test func aConstraintDeferredToCommitFailsTheStatementItself() async throws {
+        try await withStore { database, test in
+            let seeded = try await Seeded.seed(database, now: now)
+            let tokenHash = try await seeded.apiToken(database, test, now: now)
+            try await test.asSuperuser("""
+                CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$
+                """)
+            try await test.asSuperuser("""
+                CREATE CONSTRAINT TRIGGER sessions_refuse_at_commit AFTER INSERT ON sessions DEFERRABLE INITIALLY DEFERRED
+                    FOR EACH ROW EXECUTE FUNCTION refuse_at_commit()
+                """)
+            let seen = try await glance(database, tokenHash, seeded)
+            let a = try record(seeded, sessionId: "bg_deferred", step: 60_000_001)
+            await #expect(throws: (any Error).self) {
+                try await database.autocommit { try await $0.activations.recordIfUnchanged(a, tokenHash: tokenHash, glance: seen) }
+            }
+            #expect(try await written(test) == [0, 0, 0, 0, 0, 0])
+        }
+    }
+
+    /// A SERIALIZABLE commit can fail after the result, so the one statement declines and the locked path writes.
+    @Test func underSerializableTheOneStatementDeclines() async throws {
+        try await withStore { database, test in
+            let seeded = try await Seeded.seed(database, now: now)
+            let tokenHash = try await seeded.apiToken(database, test, now: now)
+            try await test.asSuperuser("ALTER DATABASE \"\(test.name)\" SET default_transaction_isolation = 'serializable'")
+            // New connections take the database's default.
+            let declined = try await Database.withDatabase(test.runtime, logger: TestDatabase.logger) { serializable in
+                let seen = try await glance(serializable, tokenHash, seeded)
+                let a = try record(seeded, sessionId: "bg_serializable", step: 60_000_001)
+                return try await !serializable.autocommit { try await $0.activations.recordIfUnchanged(a, tokenHash: tokenHash, glance: seen) }
+            }
+            #expect(declined)
+            #expect(try await written(test) == [0, 0, 0, 0, 0, 0])
+        }
+    }
+
+    /// A missing head is the locked path's error to report: the one statement declines before spending anything.
+    @Test func aMissingHeadDeclinesBeforeSpendingTheStep() async throws {
+        try await withStore { database, test in
+            let seeded = try await Seeded.seed(database, now: now)
+            let tokenHash = try await seeded.apiToken(database, test, now: now)
+            let seen = try await glance(database, tokenHash, seeded)
+            let a = try record(seeded, sessionId: "bg_headless", step: 60_000_001)
+            try await test.asSuperuser("DELETE FROM audit_chain_heads WHERE shard = \(AuditChain.shard(for: a.event.shardKey))")
+            #expect(try await !database.autocommit { try await $0.activations.recordIfUnchanged(a, tokenHash: tokenHash, glance: seen) })
+            #expect(try await test.count("SELECT totp_last_step FROM users") == 0)
+            #expect(try await test.count("SELECT count(*)::bigint FROM sessions") == 0)
+        }
+    }
+
     /// Many requests proving the same code from one glance: exactly one is written, the others find the row changed.
     @Test func racingActivationsOfOneStepWriteOnce() async throws {
         try await withStore { database, test in
