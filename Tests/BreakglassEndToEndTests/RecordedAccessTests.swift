@@ -170,7 +170,7 @@ final class RecordedAccessTests: PostgresTargetTestCase {
             END $$
             """)
         let edited = try await database.lines("""
-            SELECT id::text FROM audit_events WHERE event_type = 'session.statement' AND session_id = '\(id)' AND body LIKE '%SELECT 1 FROM payments%'
+            SELECT id::text FROM audit_events WHERE event_type = 'session.statement' AND session_id = '\(id)' AND body LIKE '%SELECT 1 FROM payments%' ORDER BY id
             """)
         let broken = try await Tools.cli(["audit", "verify"], server: server, credentials: credentialsPath("carol"),
                                          extra: ["BREAKGLASS_TOKEN": compliance.token])
