@@ -204,42 +204,13 @@ struct ActivationWriteStatement: PostgresPreparedStatement {
     var link: AuditLink
 
     func makeBindings() throws -> PostgresBindings {
-        let a = record, session = a.session, obligation = a.obligation, credential = a.credential
-        let ladder = try StoredLadder.json(obligation.ladder)
-        let pageKeys = Array(a.page.keys), pageValues = pageKeys.map { a.page[$0] ?? "" }
+        let a = record, session = a.session
         var b = PostgresBindings(capacity: 38)
         b.append(a.step)
         b.append(a.userId)
         b.append(session.id)
         b.append(session.target)
-        b.append(credential.kind.rawValue)
-        b.append(session.reason)
-        b.append(session.incident)
-        b.append(session.state.rawValue)
-        b.append(session.activatedAt)
-        b.append(session.expiresAt)
-        b.append(session.hardLimit)
-        b.append(session.retroDueAt)
-        b.append(Int64(session.extensions))
-        b.append(credential.keyId)
-        b.append(credential.tokenId)
-        b.append(credential.audience)
-        b.append(credential.role)
-        b.append(a.origin.address)
-        b.append(a.origin.userAgent)
-        b.append(session.drill)
-        b.append(obligation.status.rawValue)
-        b.append(obligation.windowStart)
-        b.append(obligation.dueAt)
-        b.append(ladder)
-        b.append(Int64(obligation.nextLevel))
-        b.append(obligation.nextDueAt)
-        b.append(UUID())
-        b.append(a.pageType)
-        b.append(a.page["target"])
-        b.append(pageKeys)
-        b.append(pageValues)
-        b.append(a.now)
+        try a.appendSessionObligationAndPage(to: &b)
         b.append(Int64(link.shard))
         b.append(link.seq)
         b.append(a.event.at)
@@ -302,9 +273,7 @@ struct ActivationInOneStatement: PostgresPreparedStatement {
     var bodyAfterSeq: String
 
     func makeBindings() throws -> PostgresBindings {
-        let a = record, session = a.session, obligation = a.obligation, credential = a.credential
-        let ladder = try StoredLadder.json(obligation.ladder)
-        let pageKeys = Array(a.page.keys), pageValues = pageKeys.map { a.page[$0] ?? "" }
+        let a = record, session = a.session
         var b = PostgresBindings(capacity: 40)
         b.append(a.userId)
         b.append(versions.user)
@@ -314,6 +283,23 @@ struct ActivationInOneStatement: PostgresPreparedStatement {
         b.append(versions.target)
         b.append(a.step)
         b.append(session.id)
+        try a.appendSessionObligationAndPage(to: &b)
+        b.append(Int64(AuditChain.shard(for: a.event.shardKey)))
+        b.append(a.event.at)
+        b.append(bodyBeforeSeq)
+        b.append(bodyAfterSeq)
+        return b
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Bool.self) }
+}
+
+extension ActivationRecord {
+    /// The values both activation statements write in the same order: the session from its credential kind on, its
+    /// obligation, and its page.
+    func appendSessionObligationAndPage(to b: inout PostgresBindings) throws {
+        let session = self.session, obligation = self.obligation, credential = self.credential
+        let pageKeys = Array(page.keys), pageValues = pageKeys.map { page[$0] ?? "" }
         b.append(credential.kind.rawValue)
         b.append(session.reason)
         b.append(session.incident)
@@ -327,27 +313,20 @@ struct ActivationInOneStatement: PostgresPreparedStatement {
         b.append(credential.tokenId)
         b.append(credential.audience)
         b.append(credential.role)
-        b.append(a.origin.address)
-        b.append(a.origin.userAgent)
+        b.append(origin.address)
+        b.append(origin.userAgent)
         b.append(session.drill)
         b.append(obligation.status.rawValue)
         b.append(obligation.windowStart)
         b.append(obligation.dueAt)
-        b.append(ladder)
+        b.append(try StoredLadder.json(obligation.ladder))
         b.append(Int64(obligation.nextLevel))
         b.append(obligation.nextDueAt)
         b.append(UUID())
-        b.append(a.pageType)
-        b.append(a.page["target"])
+        b.append(pageType)
+        b.append(page["target"])
         b.append(pageKeys)
         b.append(pageValues)
-        b.append(a.now)
-        b.append(Int64(AuditChain.shard(for: a.event.shardKey)))
-        b.append(a.event.at)
-        b.append(bodyBeforeSeq)
-        b.append(bodyAfterSeq)
-        return b
+        b.append(now)
     }
-
-    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Bool.self) }
 }
