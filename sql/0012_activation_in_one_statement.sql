@@ -8,7 +8,8 @@
 -- One statement outside a transaction block commits or rolls back whole, at the Sync that follows it: by then the
 -- caller has its result, and postgres-nio does not report an error that comes after the result. So nothing may fail at
 -- commit: deferred constraints are checked here, before returning, and under SERIALIZABLE (whose commit can fail) the
--- function declines, leaving the activation to the locked transaction and its explicit COMMIT.
+-- function declines, leaving the activation to the locked transaction and its explicit COMMIT. Names resolve through
+-- the caller's search_path, as in every other statement the broker runs.
 CREATE FUNCTION breakglass_activate(
     p_user uuid, p_user_version text, p_token_hash bytea, p_token_version text, p_target text, p_target_version text, p_step bigint,
     p_session text, p_credential_kind text, p_reason text, p_incident text, p_state text, p_activated_at timestamptz,
@@ -18,7 +19,7 @@ CREATE FUNCTION breakglass_activate(
     p_next_due_at timestamptz,
     p_page_id uuid, p_page_type text, p_page_target text, p_page_keys text[], p_page_values text[], p_page_created_at timestamptz,
     p_shard bigint, p_occurred_at timestamptz, p_body_before_seq text, p_body_after_seq text
-) RETURNS boolean LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
+) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
     head record;
     body text;
