@@ -87,9 +87,16 @@ public struct ActivationRepository: Repository {
                                                  versions: (glance.versions.user, glance.versions.token, targetVersion),
                                                  bodyBeforeSeq: before, bodyAfterSeq: after)
         let written = try await tx.prepared(statement).first ?? false
+        guard written else { return false }
+        // The statement commits at the Sync after its result, and postgres-nio ends the result at CommandComplete, so
+        // an abort after it (a cancel or termination landing before the commit, a full NOTIFY queue) would go unheard.
+        // postgres-nio starts the next statement on a connection only once the previous one's ReadyForQuery arrived, and
+        // after an error that follows a result it never answers again (the caller then hears "unavailable" at the
+        // database deadline): this one answering means the activation committed. One round trip more, for certainty.
+        try await tx.execute("SELECT 1")
         // As `outbox.enqueue`'s page: the delivery service is woken once this has committed.
-        if written { pages.mark() }
-        return written
+        pages.mark()
+        return true
     }
 
     /// The holder of an unrevoked API token, locked until commit (their TOTP step and failure count change under

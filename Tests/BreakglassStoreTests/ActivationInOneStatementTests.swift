@@ -99,6 +99,35 @@ import Testing
         }
     }
 
+    /// The same failure at commit, with the function's own guard taken out: the broker's check that the connection
+    /// answers after the result must still refuse it. With postgres-nio 1.33.2 the connection never answers again after
+    /// an error that follows a result, so the refusal is the database deadline's (10 s here): slow, but nothing issued.
+    @Test func anAbortAfterTheResultIsCaughtByTheNextStatement() async throws {
+        try await withStore { database, test in
+            let seeded = try await Seeded.seed(database, now: now)
+            let tokenHash = try await seeded.apiToken(database, test, now: now)
+            let migration = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../sql/0012_activation_in_one_statement.sql")
+            let text = try String(contentsOf: migration, encoding: .utf8)
+            let start = try #require(text.range(of: "CREATE FUNCTION")), end = try #require(text.range(of: "$$;", range: start.upperBound..<text.endIndex))
+            let unguarded = String(text[start.lowerBound..<end.lowerBound]).replacingOccurrences(of: "SET CONSTRAINTS ALL IMMEDIATE;", with: "") + "$$"
+            #expect(unguarded.count < text.count && !unguarded.contains("SET CONSTRAINTS ALL IMMEDIATE"))
+            try await test.asSuperuser(unguarded.replacingOccurrences(of: "CREATE FUNCTION", with: "CREATE OR REPLACE FUNCTION"))
+            try await test.asSuperuser("""
+                CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$
+                """)
+            try await test.asSuperuser("""
+                CREATE CONSTRAINT TRIGGER sessions_refuse_at_commit AFTER INSERT ON sessions DEFERRABLE INITIALLY DEFERRED
+                    FOR EACH ROW EXECUTE FUNCTION refuse_at_commit()
+                """)
+            let seen = try await glance(database, tokenHash, seeded)
+            let a = try record(seeded, sessionId: "bg_unguarded", step: 60_000_001)
+            await #expect(throws: (any Error).self) {
+                try await database.autocommit { try await $0.activations.recordIfUnchanged(a, tokenHash: tokenHash, glance: seen) }
+            }
+            #expect(try await written(test) == [0, 0, 0, 0, 0, 0])
+        }
+    }
+
     /// A SERIALIZABLE commit can fail after the result, so the one statement declines and the locked path writes.
     @Test func underSerializableTheOneStatementDeclines() async throws {
         try await withStore { database, test in
