@@ -55,9 +55,10 @@ public struct ActivationSubject: Sendable {
 }
 
 /// Breaking glass is the path engineers wait on during an incident, so it takes as few round trips as its
-/// guarantees allow: BEGIN, one to authenticate, load and lock (the requester, with the target and the audit
-/// shard head), one to write everything, COMMIT. Four, where it took thirteen. Both statements are prepared
-/// once per connection (`Tx.prepared`).
+/// guarantees allow. The common case reads unlocked (`glance`), writes in one statement (`recordIfUnchanged`) and
+/// checks the commit: three. Anything else takes the locked transaction: BEGIN, one to authenticate, load and lock
+/// (the requester, with the target and the audit shard head), one to write everything, COMMIT. Every statement is
+/// prepared once per connection (`Tx.prepared`).
 public struct ActivationRepository: Repository {
     let tx: Tx
 
@@ -66,14 +67,9 @@ public struct ActivationRepository: Repository {
     /// token is held.
     public func glance(apiTokenHash: [UInt8], target name: String) async throws -> ActivationGlance? {
         guard let r = try await tx.prepared(ActivationGlanceStatement(tokenHash: Data(apiTokenHash), target: name)).first else { return nil }
-        let user = try UserRecord(id: r.0, name: r.1, roles: r.2, seed: r.3, pending: r.4, confirmed: r.5, step: r.6, locked: r.7, creator: r.8)
-        guard let targetName = r.10, let kind = r.11, let audience = r.12, let ttl = r.13, let total = r.14, let retro = r.15,
-              let from = r.16, let requesters = r.17, let targetVersion = r.22 else {
-            return ActivationGlance(user: user, tokenExpiresAt: r.9, target: nil, versions: (r.20, r.21, nil))
-        }
-        let target = try Target(name: targetName, kind: kind, audience: audience, ttl: ttl, total: total, retro: retro, from: from,
-                                requesters: requesters, drill: r.18, postgres: r.19)
-        return ActivationGlance(user: user, tokenExpiresAt: r.9, target: target, versions: (r.20, r.21, targetVersion))
+        let (user, target) = try ActivationRequester.read(user: (r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8),
+                                                          target: (r.10, r.11, r.12, r.13, r.14, r.15, r.16, r.17, r.18, r.19))
+        return ActivationGlance(user: user, tokenExpiresAt: r.9, target: target, versions: (r.20, r.21, target == nil ? nil : r.22))
     }
 
     /// Writes a proven activation decided on `glance`, in one statement outside any transaction block
@@ -106,18 +102,12 @@ public struct ActivationRepository: Repository {
     public func subject(apiTokenHash: [UInt8], target name: String, auditShard: Int) async throws -> ActivationSubject? {
         let statement = ActivationSubjectStatement(tokenHash: Data(apiTokenHash), target: name, shard: auditShard)
         guard let r = try await tx.prepared(statement).first else { return nil }
-        let user = try UserRecord(id: r.0, name: r.1, roles: r.2, seed: r.3, pending: r.4, confirmed: r.5, step: r.6, locked: r.7, creator: r.8)
         guard let seq = r.20, let hash = r.21 else {
             throw BreakglassError(.internalFailure, "audit_head_missing", "audit chain head for shard \(auditShard) is missing")
         }
-        let head = ChainHead(shard: auditShard, seq: seq, hash: hash)
-        guard let targetName = r.10, let kind = r.11, let audience = r.12, let ttl = r.13, let total = r.14, let retro = r.15,
-              let from = r.16, let requesters = r.17 else {
-            return ActivationSubject(user: user, tokenExpiresAt: r.9, target: nil, head: head)
-        }
-        let target = try Target(name: targetName, kind: kind, audience: audience, ttl: ttl, total: total, retro: retro, from: from,
-                                requesters: requesters, drill: r.18, postgres: r.19)
-        return ActivationSubject(user: user, tokenExpiresAt: r.9, target: target, head: head)
+        let (user, target) = try ActivationRequester.read(user: (r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8),
+                                                          target: (r.10, r.11, r.12, r.13, r.14, r.15, r.16, r.17, r.18, r.19))
+        return ActivationSubject(user: user, tokenExpiresAt: r.9, target: target, head: ChainHead(shard: auditShard, seq: seq, hash: hash))
     }
 
     /// Writes a proven activation as the next link of the shard head `subject` locked: the spend, the session,
@@ -137,6 +127,26 @@ public struct ActivationRepository: Repository {
     }
 }
 
+/// The requester, their token's expiry and the target named: the columns `subject` and `glance` both read first,
+/// in this order, and the records made of them.
+enum ActivationRequester {
+    static let columns = """
+        u.id, u.name, u.roles, u.totp_seed_enc, u.totp_pending_seed_enc, u.totp_confirmed, u.totp_last_step, u.locked_until, \
+        u.created_by, k.expires_at, t.name AS target_name, t.kind, t.audience, t.max_ttl_seconds, t.max_total_seconds, \
+        t.retro_deadline_seconds, t.retro_deadline_from, t.requesters, t.drill_deadline_seconds, t.postgres::text AS postgres
+        """
+
+    /// The target is nil when no target has the name (its columns are all NULL then).
+    static func read(user u: (UUID, String, [String], Data?, Data?, Bool, Int64, Date?, String),
+                     target t: (String?, String?, String?, Int?, Int?, Int?, String?, [String]?, Int?, String?)) throws -> (UserRecord, Target?) {
+        let user = try UserRecord(id: u.0, name: u.1, roles: u.2, seed: u.3, pending: u.4, confirmed: u.5, step: u.6, locked: u.7, creator: u.8)
+        guard let name = t.0, let kind = t.1, let audience = t.2, let ttl = t.3, let total = t.4, let retro = t.5, let from = t.6,
+              let requesters = t.7 else { return (user, nil) }
+        return (user, try Target(name: name, kind: kind, audience: audience, ttl: ttl, total: total, retro: retro, from: from,
+                                 requesters: requesters, drill: t.8, postgres: t.9))
+    }
+}
+
 /// `subject`'s statement. The requester's row is locked before the audit head, in the order every other use case
 /// takes them (user, then head): the head's CTE runs only once the requester's has produced its locked row, so an
 /// unknown token locks nothing and two use cases never wait on each other's locks in a cycle. The head is joined
@@ -144,9 +154,7 @@ public struct ActivationRepository: Repository {
 struct ActivationSubjectStatement: PostgresPreparedStatement {
     static let sql = """
         WITH subject AS MATERIALIZED (
-            SELECT u.id, u.name, u.roles, u.totp_seed_enc, u.totp_pending_seed_enc, u.totp_confirmed, u.totp_last_step, u.locked_until,
-                   u.created_by, k.expires_at, t.name AS target_name, t.kind, t.audience, t.max_ttl_seconds, t.max_total_seconds,
-                   t.retro_deadline_seconds, t.retro_deadline_from, t.requesters, t.drill_deadline_seconds, t.postgres::text AS postgres
+            SELECT \(ActivationRequester.columns)
             FROM api_tokens k JOIN users u ON u.id = k.user_id LEFT JOIN targets t ON t.name = $2
             WHERE k.token_hash = $1 AND k.revoked_at IS NULL AND u.totp_confirmed
             FOR UPDATE OF u
@@ -233,10 +241,7 @@ struct ActivationWriteStatement: PostgresPreparedStatement {
 /// `glance`'s statement: `subject`'s read without its locks and without the chain head, with each row's xmin.
 struct ActivationGlanceStatement: PostgresPreparedStatement {
     static let sql = """
-        SELECT u.id, u.name, u.roles, u.totp_seed_enc, u.totp_pending_seed_enc, u.totp_confirmed, u.totp_last_step, u.locked_until,
-               u.created_by, k.expires_at, t.name AS target_name, t.kind, t.audience, t.max_ttl_seconds, t.max_total_seconds,
-               t.retro_deadline_seconds, t.retro_deadline_from, t.requesters, t.drill_deadline_seconds, t.postgres::text AS postgres,
-               u.xmin::text, k.xmin::text, t.xmin::text
+        SELECT \(ActivationRequester.columns), u.xmin::text, k.xmin::text, t.xmin::text
         FROM api_tokens k JOIN users u ON u.id = k.user_id LEFT JOIN targets t ON t.name = $2
         WHERE k.token_hash = $1 AND k.revoked_at IS NULL AND u.totp_confirmed
         """

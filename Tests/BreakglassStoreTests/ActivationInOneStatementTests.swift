@@ -32,6 +32,17 @@ import Testing
          try await test.count("SELECT totp_last_step FROM users")]
     }
 
+    /// What an operator might add: a constraint on sessions checked only at commit, which always refuses.
+    private func refuseSessionsAtCommit(_ test: TestDatabase) async throws {
+        try await test.asSuperuser("""
+            CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$
+            """)
+        try await test.asSuperuser("""
+            CREATE CONSTRAINT TRIGGER sessions_refuse_at_commit AFTER INSERT ON sessions DEFERRABLE INITIALLY DEFERRED
+                FOR EACH ROW EXECUTE FUNCTION refuse_at_commit()
+            """)
+    }
+
     @Test func anActivationOnAnUnchangedGlanceIsWrittenWholeAndChainsAsTheCoreSealsIt() async throws {
         try await withStore { database, test in
             let seeded = try await Seeded.seed(database, now: now)
@@ -83,13 +94,7 @@ import Testing
         try await withStore { database, test in
             let seeded = try await Seeded.seed(database, now: now)
             let tokenHash = try await seeded.apiToken(database, test, now: now)
-            try await test.asSuperuser("""
-                CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$
-                """)
-            try await test.asSuperuser("""
-                CREATE CONSTRAINT TRIGGER sessions_refuse_at_commit AFTER INSERT ON sessions DEFERRABLE INITIALLY DEFERRED
-                    FOR EACH ROW EXECUTE FUNCTION refuse_at_commit()
-                """)
+            try await refuseSessionsAtCommit(test)
             let seen = try await glance(database, tokenHash, seeded)
             let a = try record(seeded, sessionId: "bg_deferred", step: 60_000_001)
             await #expect(throws: (any Error).self) {
@@ -112,13 +117,7 @@ import Testing
             let unguarded = String(text[start.lowerBound..<end.lowerBound]).replacingOccurrences(of: "SET CONSTRAINTS ALL IMMEDIATE;", with: "") + "$$"
             #expect(unguarded.count < text.count && !unguarded.contains("SET CONSTRAINTS ALL IMMEDIATE"))
             try await test.asSuperuser(unguarded.replacingOccurrences(of: "CREATE FUNCTION", with: "CREATE OR REPLACE FUNCTION"))
-            try await test.asSuperuser("""
-                CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$
-                """)
-            try await test.asSuperuser("""
-                CREATE CONSTRAINT TRIGGER sessions_refuse_at_commit AFTER INSERT ON sessions DEFERRABLE INITIALLY DEFERRED
-                    FOR EACH ROW EXECUTE FUNCTION refuse_at_commit()
-                """)
+            try await refuseSessionsAtCommit(test)
             let seen = try await glance(database, tokenHash, seeded)
             let a = try record(seeded, sessionId: "bg_unguarded", step: 60_000_001)
             await #expect(throws: (any Error).self) {
